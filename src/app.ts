@@ -1,0 +1,93 @@
+/**
+ * buildApp(deps): the whole HTTP face as one Fastify instance, used by server.ts and by every test. It receives its
+ * storage and clock; it opens nothing and listens on nothing itself.
+ */
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import swagger from '@fastify/swagger';
+import { Authenticator } from './domain/authenticator.js';
+import { OWASP_SCRYPT, type ScryptParams } from './crypto/passwords.js';
+import type { Store } from './storage/store.js';
+import { checkBodyId, validatorCompiler } from './http/validation.js';
+import { BODY_LIMIT, installErrorHandler } from './http/error-handler.js';
+import { installNotFound } from './http/not-found.js';
+import { installAuth } from './http/auth.js';
+import './http/context.js';
+import { healthRoutes } from './http/routes/health.js';
+import { openapiRoutes } from './http/routes/openapi.js';
+import { permissionRoutes } from './http/routes/permissions.js';
+import { tenantRoutes } from './http/routes/tenants.js';
+import { roleRoutes } from './http/routes/roles.js';
+import { userRoutes } from './http/routes/users.js';
+import { limitRoutes } from './http/routes/limits.js';
+
+export interface AppDeps {
+  store: Store;
+  /** scrypt parameters for new hashes; tests lower them, production keeps OWASP's */
+  hashParams?: ScryptParams;
+  clock?: () => number;
+  logger?: FastifyServerOptions['logger'];
+  /** failed logins per address per minute before 429 */
+  failuresPerAddress?: number;
+}
+
+export interface Services {
+  store: Store;
+  authenticator: Authenticator;
+  hashParams: ScryptParams;
+  clock: () => number;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    services: Services;
+  }
+}
+
+/** Never log a credential: the Authorization header is not serialized, and any path to it is redacted. */
+export const redactPaths = ['req.headers.authorization', 'headers.authorization', 'authorization', 'password', '*.password'];
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const hashParams = deps.hashParams ?? OWASP_SCRYPT;
+  const clock = deps.clock ?? Date.now;
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    bodyLimit: BODY_LIMIT,
+    // Ids in paths are numbers and names are short; anything longer is not a request to us.
+    routerOptions: { maxParamLength: 200, ignoreTrailingSlash: true },
+    return503OnClosing: true,
+  });
+  const authenticator = new Authenticator({ store: deps.store, hashParams, clock, failuresPerAddress: deps.failuresPerAddress });
+  app.decorate('services', { store: deps.store, authenticator, hashParams, clock });
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.removeContentTypeParser('text/plain');
+  installErrorHandler(app);
+  installNotFound(app);
+  app.addHook('onRequest', async (_request, reply) => {
+    reply.header('cache-control', 'no-store');
+  });
+  installAuth(app, { store: deps.store, authenticator });
+  app.addHook('preHandler', async (request) => checkBodyId(request.params, request.body));
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'tokenkeep',
+        description: 'Hybrid Data Pipeline management API for OAuth applications and OAuth profiles.',
+        version: '0.1.0',
+      },
+      components: { securitySchemes: { basic: { type: 'http', scheme: 'basic' } } },
+      security: [{ basic: [] }],
+    },
+  });
+
+  await app.register(healthRoutes);
+  await app.register(openapiRoutes);
+  await app.register(permissionRoutes);
+  await app.register(tenantRoutes);
+  await app.register(roleRoutes);
+  await app.register(userRoutes);
+  await app.register(limitRoutes);
+  return app;
+}

@@ -1,0 +1,80 @@
+/**
+ * Every setting in one place: environment variables, overridden by command-line flags, turned into one typed and
+ * validated Config. The README's configuration table mirrors `settings` below.
+ */
+import { resolve } from 'node:path';
+import { passwordProblem } from './domain/password-policy.js';
+
+export class ConfigError extends Error {
+  constructor(readonly setting: string, problem: string) {
+    super(`Invalid configuration: ${setting} ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export type DbConfig = { kind: 'sqlite'; file: string };
+
+export interface Config {
+  port: number;
+  host: string;
+  db: DbConfig;
+  adminPassword?: string;
+  userPassword?: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+/** name of the environment variable, the flag that overrides it (if any) and the default, for docs and --help */
+export const settings = [
+  { env: 'PORT', flag: 'port', default: '8080', help: 'TCP port to listen on (0 picks a free one).' },
+  { env: 'HOST', flag: 'host', default: '127.0.0.1', help: 'Address to listen on.' },
+  { env: 'TOKENKEEP_DB', flag: 'db', default: './data/tokenkeep.db', help: 'SQLite file (created if missing).' },
+  { env: 'TOKENKEEP_ADMIN_PASSWORD', flag: undefined, default: '(generated, printed once)', help: 'First-start password of d2cadmin.' },
+  { env: 'TOKENKEEP_USER_PASSWORD', flag: undefined, default: '(generated, printed once)', help: 'First-start password of d2cuser.' },
+  { env: 'TOKENKEEP_LOG_LEVEL', flag: 'log-level', default: 'info', help: 'fatal, error, warn, info, debug, trace or silent.' },
+] as const;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export function loadConfig(env: NodeJS.ProcessEnv, flags: Record<string, string | undefined> = {}): Config {
+  const pick = (name: (typeof settings)[number]['env']): string | undefined => {
+    const s = settings.find((x) => x.env === name)!;
+    const fromFlag = s.flag ? flags[s.flag] : undefined;
+    return fromFlag ?? env[name];
+  };
+
+  const portText = pick('PORT') ?? '8080';
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port > 65535) throw new ConfigError('PORT', `must be an integer from 0 to 65535, got "${portText}"`);
+
+  const host = pick('HOST') ?? '127.0.0.1';
+  if (host.trim() === '') throw new ConfigError('HOST', 'must not be empty');
+
+  const dbText = pick('TOKENKEEP_DB') ?? './data/tokenkeep.db';
+  if (dbText.trim() === '') throw new ConfigError('TOKENKEEP_DB', 'must not be empty');
+  if (/^postgres(ql)?:/i.test(dbText)) {
+    throw new ConfigError('TOKENKEEP_DB', 'names PostgreSQL, which this version does not support yet; use a SQLite file path');
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(dbText)) throw new ConfigError('TOKENKEEP_DB', 'must be a SQLite file path');
+
+  const logLevel = (pick('TOKENKEEP_LOG_LEVEL') ?? 'info') as Config['logLevel'];
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('TOKENKEEP_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
+
+  const adminPassword = pick('TOKENKEEP_ADMIN_PASSWORD');
+  const userPassword = pick('TOKENKEEP_USER_PASSWORD');
+  for (const [setting, value, user] of [
+    ['TOKENKEEP_ADMIN_PASSWORD', adminPassword, 'd2cadmin'],
+    ['TOKENKEEP_USER_PASSWORD', userPassword, 'd2cuser'],
+  ] as const) {
+    const problem = value === undefined ? undefined : passwordProblem(value, user);
+    if (problem) throw new ConfigError(setting, `does not meet the password policy: ${problem}`);
+  }
+
+  return {
+    port,
+    host,
+    db: { kind: 'sqlite', file: dbText === ':memory:' ? dbText : resolve(dbText) },
+    adminPassword,
+    userPassword,
+    logLevel,
+  };
+}

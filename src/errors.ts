@@ -1,0 +1,75 @@
+/**
+ * THE error catalogue. Every error the API can answer with is declared here once: a stable numeric code, the HTTP
+ * status it travels with and a message template. HDP's documented codes (2222xxxxx) keep HDP's meaning; codes of
+ * our own live in 2230xxxxx. The README lists this table; `test/errors.test.ts` checks that it stays in sync.
+ *
+ * Messages are built only from ids, names and field paths, never from a token, secret or password.
+ */
+
+export interface ErrorDef {
+  readonly code: number;
+  readonly status: number;
+  readonly message: (detail: string) => string;
+}
+
+const def = (code: number, status: number, message: (detail: string) => string): ErrorDef => ({ code, status, message });
+
+export const catalogue = {
+  // HDP's documented codes
+  invalidJson: def(222207007, 400, (d) => `Invalid JSON Input: ${d}`),
+  profileNotFound: def(222207710, 404, (id) => `Invalid OAuthProfileId: ${id}`),
+  appNotFound: def(222207711, 404, (id) => `Invalid OAuthApplicationId: ${id}`),
+  appReferenceInvalid: def(222207711, 400, (id) => `Invalid OAuthApplicationId: ${id}`),
+  dataSourceNotFound: def(222207004, 404, (id) => `There is no DataSource with that id: ${id}.`),
+  forbidden: def(222208103, 403, () => 'You lack the permissions to access this url.'),
+  permissionNotFound: def(222208553, 404, (id) => `There is no Permission with that id: ${id}`),
+  tenantNotFound: def(222208573, 404, (id) => `There is no Tenant with that id: ${id}.`),
+  // tokenkeep's own codes
+  unauthorized: def(223000401, 401, () => 'Authentication required: a valid user name and password.'),
+  notFound: def(223000404, 404, (path) => `No such resource: ${path}`),
+  methodNotAllowed: def(223000405, 405, (method) => `Method ${method} is not allowed on this resource.`),
+  payloadTooLarge: def(223000413, 413, (limit) => `The request body is larger than ${limit} bytes.`),
+  unsupportedMediaType: def(223000415, 415, () => 'The request body must be application/json.'),
+  tooManyAttempts: def(223000429, 429, () => 'Too many failed authentication attempts; retry later.'),
+  internal: def(223000500, 500, () => 'Internal server error.'),
+  unavailable: def(223000503, 503, () => 'The database is unavailable; retry later.'),
+  userNotFound: def(223001404, 404, (id) => `There is no User with that id or name: ${id}`),
+  roleNotFound: def(223002404, 404, (id) => `There is no Role with that id: ${id}`),
+  limitNotFound: def(223003404, 404, (id) => `There is no Limit with that id: ${id}`),
+  invalidReference: def(223004400, 400, (d) => `Invalid reference: ${d}`),
+  passwordPolicy: def(223005400, 400, (d) => `The password does not meet the password policy: ${d}`),
+  duplicateName: def(223006409, 409, (d) => `The name is already in use: ${d}`),
+  conflict: def(223007409, 409, (d) => `The request conflicts with the current state: ${d}`),
+} as const satisfies Record<string, ErrorDef>;
+
+export type ErrorKind = keyof typeof catalogue;
+
+/** An error that the HTTP layer renders as HDP's envelope. Thrown by routes and domain rules alike. */
+export class ApiError extends Error {
+  readonly kind: ErrorKind;
+  readonly code: number;
+  readonly status: number;
+  readonly headers: Record<string, string>;
+
+  constructor(kind: ErrorKind, detail: string | number = '', headers: Record<string, string> = {}) {
+    const entry = catalogue[kind];
+    super(entry.message(String(detail)));
+    this.name = 'ApiError';
+    this.kind = kind;
+    this.code = entry.code;
+    this.status = entry.status;
+    this.headers = headers;
+  }
+
+  toBody(): ErrorBody {
+    return { error: { code: this.code, message: { lang: 'en-US', value: this.message } } };
+  }
+}
+
+export interface ErrorBody {
+  error: { code: number; message: { lang: 'en-US'; value: string } };
+}
+
+/** Shorthand used everywhere: `throw fail('profileNotFound', id)`. */
+export const fail = (kind: ErrorKind, detail: string | number = '', headers?: Record<string, string>): ApiError =>
+  new ApiError(kind, detail, headers);

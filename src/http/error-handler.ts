@@ -1,0 +1,51 @@
+/**
+ * Turns every error into HDP's envelope with a code from the one catalogue. Nothing from a request body, a header
+ * or a stack ever reaches a response; unexpected errors are logged (without request data) and answered with 500.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError, fail } from '../errors.js';
+import { describeValidationError } from './validation.js';
+
+const BODY_LIMIT = 64 * 1024;
+
+function toApiError(err: FastifyError, request: FastifyRequest): ApiError | undefined {
+  if (err instanceof ApiError) return err;
+  if (err.validation) {
+    if (err.validationContext === 'params') {
+      const kind = request.routeOptions.config.notFound;
+      const id = String(Object.values(request.params as Record<string, string>)[0] ?? '').slice(0, 100);
+      if (kind) return fail(kind, id);
+    }
+    return fail('invalidJson', describeValidationError(err.validation as never, err.validationContext));
+  }
+  switch (err.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return fail('unsupportedMediaType');
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return fail('payloadTooLarge', BODY_LIMIT);
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return fail('invalidJson', 'the body is empty');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return fail('invalidJson', 'the body is not valid JSON');
+  }
+  // Fastify's JSON parser reports syntax errors and prototype poisoning with a 400 status.
+  if (err.statusCode === 400 || err instanceof SyntaxError) return fail('invalidJson', 'the body is not valid JSON');
+  if (err.statusCode === 413) return fail('payloadTooLarge', BODY_LIMIT);
+  if (err.statusCode === 415) return fail('unsupportedMediaType');
+  return undefined;
+}
+
+export function installErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    let apiError = toApiError(err, request);
+    if (!apiError) {
+      request.log.error({ err: { type: err.name, message: err.message, stack: err.stack } }, 'unexpected error');
+      apiError = fail('internal');
+    }
+    if (apiError.status === 401) reply.header('www-authenticate', 'Basic realm="tokenkeep", charset="UTF-8"');
+    reply.headers(apiError.headers).code(apiError.status).send(apiError.toBody());
+  });
+}
+
+export { BODY_LIMIT };

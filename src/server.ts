@@ -1,0 +1,66 @@
+/**
+ * The process: config → storage (migrated, bootstrapped) → app → listen. Closes gracefully on SIGTERM/SIGINT:
+ * stops accepting, lets in-flight requests finish, closes the database.
+ */
+import type { FastifyInstance } from 'fastify';
+import { buildApp, redactPaths } from './app.js';
+import type { Config } from './config.js';
+import { OWASP_SCRYPT, hashPassword } from './crypto/passwords.js';
+import { generatePassword } from './domain/password-policy.js';
+import { openStore } from './storage/open.js';
+import type { Store } from './storage/store.js';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  store: Store;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** First start: the default users get the configured passwords, or generated ones printed once to stderr. */
+async function bootstrap(store: Store, config: Config): Promise<void> {
+  const adminPassword = config.adminPassword ?? generatePassword();
+  const userPassword = config.userPassword ?? generatePassword();
+  const created = await store.bootstrap({
+    adminPasswordHash: await hashPassword(adminPassword, OWASP_SCRYPT),
+    userPasswordHash: await hashPassword(userPassword, OWASP_SCRYPT),
+  });
+  if (!created) return;
+  const generated = [
+    config.adminPassword === undefined ? `  d2cadmin: ${adminPassword}` : undefined,
+    config.userPassword === undefined ? `  d2cuser:  ${userPassword}` : undefined,
+  ].filter(Boolean);
+  if (generated.length > 0) {
+    // Deliberately not through the logger: this is the one time a password is shown, to the operator's terminal.
+    process.stderr.write(`\nFirst start: generated passwords (shown once; change them):\n${generated.join('\n')}\n\n`);
+  }
+}
+
+export async function startServer(config: Config): Promise<RunningServer> {
+  const store = openStore(config.db);
+  try {
+    await store.migrate();
+    await bootstrap(store, config);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  const app = await buildApp({
+    store,
+    logger: { level: config.logLevel, redact: { paths: redactPaths, censor: '[redacted]' } },
+  });
+  await app.listen({ port: config.port, host: config.host });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `http://${host}:${port}`;
+  app.log.info(`tokenkeep listening on ${url}`);
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      await app.close();
+      await store.close();
+    })());
+  return { app, store, url, close };
+}

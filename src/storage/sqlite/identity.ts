@@ -1,0 +1,427 @@
+/**
+ * SQLite storage of the identity model: migrations, bootstrap, authentication state, limits, tenants, roles and
+ * users, with the integrity rules (last Administrator, every user keeps a role) checked inside each transaction.
+ */
+import { fail } from '../../errors.js';
+import { Perm, SYSTEM_TENANT_ID, defaultRoles, isDefaultRole } from '../../domain/permissions.js';
+import { limitCatalogue } from '../../domain/limits.js';
+import type {
+  LockoutPolicy, NewRole, NewTenant, NewUser, Principal, Role, Status, Tenant, TenantUpdate, User, UserUpdate,
+} from '../store.js';
+import { SqliteDb, ids, nameKey, type Row } from './db.js';
+import { migrations } from './migrations.js';
+
+export class SqliteIdentityStore extends SqliteDb {
+  async migrate(): Promise<number[]> {
+    this.db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
+    const done = new Set(this.db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
+    const applied: number[] = [];
+    for (const m of migrations) {
+      if (done.has(m.version)) continue;
+      this.tx(() => {
+        this.db.exec(m.sql);
+        this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+          .run(m.version, m.name, new Date().toISOString());
+      });
+      applied.push(m.version);
+    }
+    return applied;
+  }
+
+  async ping(): Promise<void> {
+    this.q('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  async bootstrap(seed: { adminPasswordHash: string; userPasswordHash: string }): Promise<boolean> {
+    return this.tx(() => {
+      const { n } = this.q('SELECT count(*) AS n FROM tenants').get() as { n: number };
+      if (n > 0) return false;
+      this.q('INSERT INTO tenants (id, name, name_key, description, parent_tenant, status) VALUES (?, ?, ?, ?, NULL, 1)')
+        .run(SYSTEM_TENANT_ID, 'System', 'system', 'The system tenant');
+      for (const role of defaultRoles) {
+        this.q('INSERT INTO roles (id, tenant_id, name, name_key, description) VALUES (?, ?, ?, ?, ?)')
+          .run(role.id, SYSTEM_TENANT_ID, role.name, nameKey(role.name), `Default role: ${role.name}`);
+        for (const p of role.permissions) this.q('INSERT INTO role_permissions VALUES (?, ?)').run(role.id, p);
+      }
+      for (const limit of limitCatalogue) this.q('INSERT INTO limits (id, value) VALUES (?, ?)').run(limit.id, limit.defaultValue);
+      this.insertUser({ userName: 'd2cadmin', tenantId: SYSTEM_TENANT_ID, status: 1, passwordHash: seed.adminPasswordHash, roles: [1], permissions: [] });
+      this.insertUser({ userName: 'd2cuser', tenantId: SYSTEM_TENANT_ID, status: 1, passwordHash: seed.userPasswordHash, roles: [2], permissions: [] });
+      return true;
+    });
+  }
+
+  // ---- authentication -------------------------------------------------------------------------------------------
+
+  async principalByName(userName: string): Promise<Principal | undefined> {
+    const row = this.q(`
+      SELECT u.*, t.status AS tenant_status,
+        (SELECT group_concat(p) FROM (
+           SELECT permission AS p FROM user_permissions WHERE user_id = u.id
+           UNION SELECT rp.permission FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id
+           WHERE ur.user_id = u.id)) AS effective,
+        (SELECT group_concat(tenant_id) FROM tenant_admins WHERE user_id = u.id) AS admin_tenants,
+        (SELECT group_concat(role_id) FROM user_roles WHERE user_id = u.id) AS role_ids,
+        (SELECT group_concat(permission) FROM user_permissions WHERE user_id = u.id) AS permission_ids
+      FROM users u JOIN tenants t ON t.id = u.tenant_id
+      WHERE u.name_key = ?`).get(nameKey(userName)) as Row | undefined;
+    if (!row) return undefined;
+    return {
+      ...this.toUser(row),
+      tenantStatus: row.tenant_status as Status,
+      effective: new Set(ids(row.effective)),
+      adminTenants: new Set(ids(row.admin_tenants)),
+    };
+  }
+
+  async recordLoginFailure(userId: number, now: number, policy: LockoutPolicy): Promise<{ locked: boolean }> {
+    return this.tx(() => {
+      const row = this.q('SELECT failed_count, failed_since FROM users WHERE id = ?').get(userId) as Row | undefined;
+      if (!row || policy.limit <= 0) return { locked: false };
+      const since = row.failed_since as number | null;
+      const inWindow = since !== null && now - since < policy.intervalMs;
+      const count = inWindow ? (row.failed_count as number) + 1 : 1;
+      if (count >= policy.limit) {
+        this.q('UPDATE users SET failed_count = 0, failed_since = NULL, locked_at = ?, locked_until = ? WHERE id = ?')
+          .run(now, now + policy.periodMs, userId);
+        return { locked: true };
+      }
+      this.q('UPDATE users SET failed_count = ?, failed_since = ? WHERE id = ?').run(count, inWindow ? since : now, userId);
+      return { locked: false };
+    });
+  }
+
+  async clearLoginFailures(userId: number): Promise<void> {
+    this.q('UPDATE users SET failed_count = 0, failed_since = NULL, locked_at = NULL, locked_until = NULL WHERE id = ?').run(userId);
+  }
+
+  async upgradePasswordHash(userId: number, expected: string, next: string): Promise<void> {
+    this.q('UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?').run(next, userId, expected);
+  }
+
+  // ---- limits ---------------------------------------------------------------------------------------------------
+
+  async limits(): Promise<Map<number, number>> {
+    const rows = this.q('SELECT id, value FROM limits').all() as { id: number; value: number }[];
+    return new Map(rows.map((r) => [r.id, r.value]));
+  }
+
+  async setLimit(id: number, value: number): Promise<void> {
+    this.q('INSERT INTO limits (id, value) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET value = excluded.value').run(id, value);
+  }
+
+  // ---- tenants --------------------------------------------------------------------------------------------------
+
+  private toTenant(row: Row): Tenant {
+    return {
+      id: row.id as number,
+      name: row.name as string,
+      description: (row.description as string | null) ?? null,
+      parentTenant: (row.parent_tenant as number | null) ?? null,
+      status: row.status as Status,
+    };
+  }
+
+  async listTenants(): Promise<Tenant[]> {
+    return (this.q('SELECT * FROM tenants ORDER BY id').all() as Row[]).map((r) => this.toTenant(r));
+  }
+
+  async tenant(id: number): Promise<Tenant | undefined> {
+    const row = this.q('SELECT * FROM tenants WHERE id = ?').get(id) as Row | undefined;
+    return row && this.toTenant(row);
+  }
+
+  async tenantByName(name: string): Promise<Tenant | undefined> {
+    const row = this.q('SELECT * FROM tenants WHERE name_key = ?').get(nameKey(name)) as Row | undefined;
+    return row && this.toTenant(row);
+  }
+
+  private assertTenantNameFree(name: string, exceptId = 0): void {
+    if (this.q('SELECT 1 FROM tenants WHERE name_key = ? AND id <> ?').get(nameKey(name), exceptId)) {
+      throw fail('duplicateName', `tenant ${name}`);
+    }
+  }
+
+  async createTenant(input: NewTenant): Promise<{ tenant: Tenant; roles: number[] }> {
+    return this.tx(() => {
+      this.assertTenantNameFree(input.name);
+      const id = Number(this.q('INSERT INTO tenants (name, name_key, description, parent_tenant, status) VALUES (?, ?, ?, ?, ?)')
+        .run(input.name, nameKey(input.name), input.description, SYSTEM_TENANT_ID, input.status).lastInsertRowid);
+      const roles: number[] = [];
+      for (const roleId of input.importedRoles) {
+        const source = this.roleSync(roleId);
+        if (!source || source.tenantId !== SYSTEM_TENANT_ID) throw fail('invalidReference', `importedRoles: no system-tenant role ${roleId}`);
+        roles.push(this.insertRole({ ...source, tenantId: id, users: [] }).id);
+      }
+      this.writeTenantAdmins(id, input.admins);
+      return { tenant: this.toTenant(this.q('SELECT * FROM tenants WHERE id = ?').get(id) as Row), roles };
+    });
+  }
+
+  async updateTenant(id: number, input: TenantUpdate): Promise<Tenant> {
+    return this.tx(() => {
+      this.assertTenantNameFree(input.name, id);
+      const changes = this.q('UPDATE tenants SET name = ?, name_key = ?, description = ?, status = ? WHERE id = ?')
+        .run(input.name, nameKey(input.name), input.description, input.status, id).changes;
+      if (changes === 0) throw fail('tenantNotFound', id);
+      this.assertAdministratorRemains();
+      return this.toTenant(this.q('SELECT * FROM tenants WHERE id = ?').get(id) as Row);
+    });
+  }
+
+  async deleteTenant(id: number): Promise<void> {
+    this.tx(() => {
+      if (id === SYSTEM_TENANT_ID) throw fail('conflict', 'the system tenant cannot be deleted');
+      if (this.q('SELECT 1 FROM users WHERE tenant_id = ? LIMIT 1').get(id)) throw fail('conflict', `tenant ${id} still has users`);
+      if (this.q('DELETE FROM tenants WHERE id = ?').run(id).changes === 0) throw fail('tenantNotFound', id);
+    });
+  }
+
+  async tenantAdmins(id: number): Promise<number[]> {
+    return this.q('SELECT user_id FROM tenant_admins WHERE tenant_id = ? ORDER BY user_id').pluck().all(id) as number[];
+  }
+
+  async setTenantAdmins(id: number, userIds: number[]): Promise<void> {
+    this.tx(() => {
+      if (!this.q('SELECT 1 FROM tenants WHERE id = ?').get(id)) throw fail('tenantNotFound', id);
+      this.q('DELETE FROM tenant_admins WHERE tenant_id = ?').run(id);
+      this.writeTenantAdmins(id, userIds);
+    });
+  }
+
+  /** A tenant's admins live in the system tenant or in that tenant. */
+  private writeTenantAdmins(tenantId: number, userIds: number[]): void {
+    for (const userId of new Set(userIds)) {
+      const row = this.q('SELECT tenant_id FROM users WHERE id = ?').get(userId) as Row | undefined;
+      if (!row) throw fail('invalidReference', `admins: no user ${userId}`);
+      if (row.tenant_id !== SYSTEM_TENANT_ID && row.tenant_id !== tenantId) {
+        throw fail('invalidReference', `admins: user ${userId} belongs to another tenant`);
+      }
+      this.q('INSERT INTO tenant_admins (tenant_id, user_id) VALUES (?, ?)').run(tenantId, userId);
+    }
+  }
+
+  // ---- roles ----------------------------------------------------------------------------------------------------
+
+  private roleSync(id: number): Role | undefined {
+    const row = this.q(`SELECT r.*,
+        (SELECT group_concat(permission) FROM (SELECT permission FROM role_permissions WHERE role_id = r.id ORDER BY permission)) AS perms,
+        (SELECT group_concat(user_id) FROM (SELECT user_id FROM user_roles WHERE role_id = r.id ORDER BY user_id)) AS members
+      FROM roles r WHERE r.id = ?`).get(id) as Row | undefined;
+    return row && this.toRole(row);
+  }
+
+  private toRole(row: Row): Role {
+    return {
+      id: row.id as number,
+      name: row.name as string,
+      tenantId: row.tenant_id as number,
+      description: (row.description as string | null) ?? null,
+      permissions: ids(row.perms),
+      users: ids(row.members),
+    };
+  }
+
+  async listRoles(tenantId?: number): Promise<Role[]> {
+    const rows = this.q(`SELECT r.*,
+        (SELECT group_concat(permission) FROM (SELECT permission FROM role_permissions WHERE role_id = r.id ORDER BY permission)) AS perms,
+        (SELECT group_concat(user_id) FROM (SELECT user_id FROM user_roles WHERE role_id = r.id ORDER BY user_id)) AS members
+      FROM roles r WHERE (@tenant IS NULL OR r.tenant_id = @tenant) ORDER BY r.id`).all({ tenant: tenantId ?? null }) as Row[];
+    return rows.map((r) => this.toRole(r));
+  }
+
+  async role(id: number): Promise<Role | undefined> {
+    return this.roleSync(id);
+  }
+
+  private assertRoleNameFree(tenantId: number, name: string, exceptId = 0): void {
+    if (this.q('SELECT 1 FROM roles WHERE tenant_id = ? AND name_key = ? AND id <> ?').get(tenantId, nameKey(name), exceptId)) {
+      throw fail('duplicateName', `role ${name}`);
+    }
+  }
+
+  /** Role members must be users of the role's tenant. */
+  private writeRoleMembers(roleId: number, tenantId: number, userIds: number[]): void {
+    for (const userId of new Set(userIds)) {
+      const row = this.q('SELECT tenant_id FROM users WHERE id = ?').get(userId) as Row | undefined;
+      if (!row) throw fail('invalidReference', `users: no user ${userId}`);
+      if (row.tenant_id !== tenantId) throw fail('invalidReference', `users: user ${userId} belongs to another tenant`);
+      this.q('INSERT INTO user_roles (user_id, role_id) VALUES (?, ?)').run(userId, roleId);
+    }
+  }
+
+  private insertRole(input: NewRole): Role {
+    if (!this.q('SELECT 1 FROM tenants WHERE id = ?').get(input.tenantId)) throw fail('tenantNotFound', input.tenantId);
+    this.assertRoleNameFree(input.tenantId, input.name);
+    const id = Number(this.q('INSERT INTO roles (tenant_id, name, name_key, description) VALUES (?, ?, ?, ?)')
+      .run(input.tenantId, input.name, nameKey(input.name), input.description).lastInsertRowid);
+    for (const p of new Set(input.permissions)) this.q('INSERT INTO role_permissions VALUES (?, ?)').run(id, p);
+    this.writeRoleMembers(id, input.tenantId, input.users);
+    return this.roleSync(id)!;
+  }
+
+  async createRole(input: NewRole): Promise<Role> {
+    return this.tx(() => this.insertRole(input));
+  }
+
+  async updateRole(id: number, input: NewRole): Promise<Role> {
+    return this.tx(() => {
+      const current = this.roleSync(id);
+      if (!current) throw fail('roleNotFound', id);
+      if (input.tenantId !== current.tenantId) throw fail('invalidJson', 'tenantId: a role cannot move to another tenant');
+      if (isDefaultRole(id)) {
+        const samePerms = [...new Set(input.permissions)].sort((a, b) => a - b).join() === current.permissions.join();
+        if (input.name !== current.name || !samePerms) throw fail('conflict', 'a default role can change only its users');
+      }
+      this.assertRoleNameFree(current.tenantId, input.name, id);
+      this.q('UPDATE roles SET name = ?, name_key = ?, description = ? WHERE id = ?')
+        .run(input.name, nameKey(input.name), input.description, id);
+      this.q('DELETE FROM role_permissions WHERE role_id = ?').run(id);
+      for (const p of new Set(input.permissions)) this.q('INSERT INTO role_permissions VALUES (?, ?)').run(id, p);
+      this.q('DELETE FROM user_roles WHERE role_id = ?').run(id);
+      this.writeRoleMembers(id, current.tenantId, input.users);
+      this.assertEveryUserHasARole();
+      this.assertAdministratorRemains();
+      return this.roleSync(id)!;
+    });
+  }
+
+  async deleteRole(id: number): Promise<void> {
+    this.tx(() => {
+      if (isDefaultRole(id)) throw fail('conflict', 'a default role cannot be deleted');
+      if (this.q('DELETE FROM roles WHERE id = ?').run(id).changes === 0) throw fail('roleNotFound', id);
+      this.assertEveryUserHasARole();
+      this.assertAdministratorRemains();
+    });
+  }
+
+  // ---- users ----------------------------------------------------------------------------------------------------
+
+  protected toUser(row: Row): User {
+    return {
+      id: row.id as number,
+      userName: row.user_name as string,
+      tenantId: row.tenant_id as number,
+      status: row.status as Status,
+      passwordHash: row.password_hash as string,
+      failedCount: row.failed_count as number,
+      failedSince: (row.failed_since as number | null) ?? null,
+      lockedAt: (row.locked_at as number | null) ?? null,
+      lockedUntil: (row.locked_until as number | null) ?? null,
+      roles: ids(row.role_ids),
+      permissions: ids(row.permission_ids),
+    };
+  }
+
+  private static readonly userSelect = `SELECT u.*,
+      (SELECT group_concat(role_id) FROM (SELECT role_id FROM user_roles WHERE user_id = u.id ORDER BY role_id)) AS role_ids,
+      (SELECT group_concat(permission) FROM (SELECT permission FROM user_permissions WHERE user_id = u.id ORDER BY permission)) AS permission_ids
+    FROM users u`;
+
+  private userSync(id: number): User | undefined {
+    const row = this.q(`${SqliteIdentityStore.userSelect} WHERE u.id = ?`).get(id) as Row | undefined;
+    return row && this.toUser(row);
+  }
+
+  async listUsers(tenantId?: number): Promise<User[]> {
+    const rows = this.q(`${SqliteIdentityStore.userSelect} WHERE (@tenant IS NULL OR u.tenant_id = @tenant) ORDER BY u.id`).all({ tenant: tenantId ?? null }) as Row[];
+    return rows.map((r) => this.toUser(r));
+  }
+
+  async user(id: number): Promise<User | undefined> {
+    return this.userSync(id);
+  }
+
+  async userByName(userName: string): Promise<User | undefined> {
+    const row = this.q(`${SqliteIdentityStore.userSelect} WHERE u.name_key = ?`).get(nameKey(userName)) as Row | undefined;
+    return row && this.toUser(row);
+  }
+
+  async effectivePermissions(userId: number): Promise<Set<number>> {
+    const perms = this.q(`SELECT permission FROM user_permissions WHERE user_id = @user
+      UNION SELECT rp.permission FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id WHERE ur.user_id = @user`)
+      .pluck().all({ user: userId }) as number[];
+    return new Set(perms);
+  }
+
+  private assertUserNameFree(userName: string, exceptId = 0): void {
+    if (this.q('SELECT 1 FROM users WHERE name_key = ? AND id <> ?').get(nameKey(userName), exceptId)) {
+      throw fail('duplicateName', `user ${userName}`);
+    }
+  }
+
+  /** Roles of a user must exist and belong to the user's tenant. */
+  private writeUserGrants(userId: number, tenantId: number, roles: number[], permissions: number[]): void {
+    if (roles.length === 0) throw fail('invalidJson', 'permissions.roles: at least one role is required');
+    this.q('DELETE FROM user_roles WHERE user_id = ?').run(userId);
+    this.q('DELETE FROM user_permissions WHERE user_id = ?').run(userId);
+    for (const roleId of new Set(roles)) {
+      const row = this.q('SELECT tenant_id FROM roles WHERE id = ?').get(roleId) as Row | undefined;
+      if (!row) throw fail('invalidReference', `roles: no role ${roleId}`);
+      if (row.tenant_id !== tenantId) throw fail('invalidReference', `roles: role ${roleId} belongs to another tenant`);
+      this.q('INSERT INTO user_roles (user_id, role_id) VALUES (?, ?)').run(userId, roleId);
+    }
+    for (const p of new Set(permissions)) this.q('INSERT INTO user_permissions VALUES (?, ?)').run(userId, p);
+  }
+
+  private insertUser(input: NewUser): User {
+    if (!this.q('SELECT 1 FROM tenants WHERE id = ?').get(input.tenantId)) throw fail('tenantNotFound', input.tenantId);
+    this.assertUserNameFree(input.userName);
+    const id = Number(this.q('INSERT INTO users (user_name, name_key, tenant_id, status, password_hash) VALUES (?, ?, ?, ?, ?)')
+      .run(input.userName, nameKey(input.userName), input.tenantId, input.status, input.passwordHash).lastInsertRowid);
+    this.writeUserGrants(id, input.tenantId, input.roles, input.permissions);
+    return this.userSync(id)!;
+  }
+
+  async createUser(input: NewUser): Promise<User> {
+    return this.tx(() => this.insertUser(input));
+  }
+
+  async updateUser(id: number, input: UserUpdate): Promise<User> {
+    return this.tx(() => {
+      const current = this.userSync(id);
+      if (!current) throw fail('userNotFound', id);
+      this.assertUserNameFree(input.userName, id);
+      this.q('UPDATE users SET user_name = ?, name_key = ?, status = ?, password_hash = ? WHERE id = ?')
+        .run(input.userName, nameKey(input.userName), input.status, input.passwordHash ?? current.passwordHash, id);
+      this.writeUserGrants(id, current.tenantId, input.roles, input.permissions);
+      this.assertAdministratorRemains();
+      return this.userSync(id)!;
+    });
+  }
+
+  async setUserLock(id: number, lock: { lockedAt: number; lockedUntil: number } | null): Promise<void> {
+    const changes = lock
+      ? this.q('UPDATE users SET locked_at = ?, locked_until = ? WHERE id = ?').run(lock.lockedAt, lock.lockedUntil, id).changes
+      : this.q('UPDATE users SET failed_count = 0, failed_since = NULL, locked_at = NULL, locked_until = NULL WHERE id = ?').run(id).changes;
+    if (changes === 0) throw fail('userNotFound', id);
+  }
+
+  async deleteUser(id: number): Promise<void> {
+    this.tx(() => {
+      if (this.q('DELETE FROM users WHERE id = ?').run(id).changes === 0) throw fail('userNotFound', id);
+      this.assertAdministratorRemains();
+    });
+  }
+
+  // ---- invariants, checked inside the transaction that could break them ----------------------------------------
+
+  private assertAdministratorRemains(): void {
+    const ok = this.q(`SELECT 1 FROM users u JOIN tenants t ON t.id = u.tenant_id
+      WHERE u.status = 1 AND t.status = 1 AND (
+        EXISTS (SELECT 1 FROM user_permissions WHERE user_id = u.id AND permission = ${Perm.Administrator})
+        OR EXISTS (SELECT 1 FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id
+                   WHERE ur.user_id = u.id AND rp.permission = ${Perm.Administrator}))
+      LIMIT 1`).get();
+    if (!ok) throw fail('conflict', 'at least one active user must keep the Administrator permission');
+  }
+
+  private assertEveryUserHasARole(): void {
+    const orphan = this.q('SELECT id FROM users u WHERE NOT EXISTS (SELECT 1 FROM user_roles WHERE user_id = u.id) LIMIT 1').get() as Row | undefined;
+    if (orphan) throw fail('conflict', `user ${orphan.id} would be left without a role`);
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * SQLite schema, as versioned migrations. Each one is applied in its own transaction together with its row in
+ * `schema_migrations`, so a crash leaves the schema at a whole version. Never edit a released migration: add one.
+ *
+ * Names are unique case-insensitively through a `name_key` column (the name lower-cased by the application, which
+ * knows Unicode better than SQLite's ASCII-only NOCASE). AUTOINCREMENT keeps ids of deleted rows from coming back.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const migrations: Migration[] = [
+  {
+    version: 1,
+    name: 'identity and oauth objects',
+    sql: `
+CREATE TABLE tenants (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL,
+  name_key TEXT NOT NULL UNIQUE,
+  description TEXT,
+  parent_tenant INTEGER REFERENCES tenants(id),
+  status INTEGER NOT NULL CHECK (status IN (0, 1))
+);
+CREATE TABLE roles (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  name_key TEXT NOT NULL,
+  description TEXT,
+  UNIQUE (tenant_id, name_key)
+);
+CREATE TABLE role_permissions (
+  role_id INTEGER NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
+  permission INTEGER NOT NULL,
+  PRIMARY KEY (role_id, permission)
+) WITHOUT ROWID;
+CREATE TABLE users (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  user_name TEXT NOT NULL,
+  name_key TEXT NOT NULL UNIQUE,
+  tenant_id INTEGER NOT NULL REFERENCES tenants(id),
+  status INTEGER NOT NULL CHECK (status IN (0, 1)),
+  password_hash TEXT NOT NULL,
+  failed_count INTEGER NOT NULL DEFAULT 0,
+  failed_since INTEGER,
+  locked_at INTEGER,
+  locked_until INTEGER
+);
+CREATE INDEX users_tenant ON users(tenant_id);
+CREATE TABLE user_roles (
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  role_id INTEGER NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
+  PRIMARY KEY (user_id, role_id)
+) WITHOUT ROWID;
+CREATE INDEX user_roles_role ON user_roles(role_id);
+CREATE TABLE user_permissions (
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  permission INTEGER NOT NULL,
+  PRIMARY KEY (user_id, permission)
+) WITHOUT ROWID;
+CREATE TABLE tenant_admins (
+  tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  PRIMARY KEY (tenant_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX tenant_admins_user ON tenant_admins(user_id);
+CREATE TABLE limits (
+  id INTEGER PRIMARY KEY,
+  value INTEGER NOT NULL
+);
+CREATE TABLE oauth_apps (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  data_store INTEGER NOT NULL,
+  description TEXT,
+  client_id TEXT NOT NULL,
+  client_secret TEXT NOT NULL,
+  authorize_uri TEXT NOT NULL,
+  token_uri TEXT NOT NULL,
+  scope TEXT
+);
+CREATE INDEX oauth_apps_tenant ON oauth_apps(tenant_id);
+CREATE TABLE oauth_profiles (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  owner_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  creator_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+  app_id INTEGER NOT NULL REFERENCES oauth_apps(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  name_key TEXT NOT NULL,
+  description TEXT,
+  access_token TEXT,
+  refresh_token TEXT NOT NULL,
+  UNIQUE (owner_id, name_key)
+);
+CREATE INDEX oauth_profiles_creator ON oauth_profiles(creator_id);
+CREATE INDEX oauth_profiles_app ON oauth_profiles(app_id);
+CREATE TABLE datasources (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  owner_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  data_store INTEGER NOT NULL,
+  connection_type TEXT NOT NULL CHECK (connection_type IN ('Cloud', 'Hybrid')),
+  description TEXT,
+  options TEXT NOT NULL,
+  oauth_profile_id INTEGER REFERENCES oauth_profiles(id) ON DELETE SET NULL
+);
+CREATE INDEX datasources_owner ON datasources(owner_id);
+CREATE INDEX datasources_profile ON datasources(oauth_profile_id);
+`,
+  },
+];

@@ -1,0 +1,151 @@
+/**
+ * The storage interface: the only door to a database. Routes and domain rules speak these records and methods and
+ * never see SQL, so a second implementation (PostgreSQL) can be added without touching them.
+ *
+ * Every mutating method is atomic: it either applies completely or not at all. Integrity rules that must hold
+ * under concurrency (unique names, at least one active Administrator, every user keeps a role) are enforced inside
+ * the method's transaction and reported with the project's error catalogue (`ApiError`), never as driver errors.
+ */
+
+export type Status = 0 | 1;
+
+export interface Tenant {
+  id: number;
+  name: string;
+  description: string | null;
+  parentTenant: number | null;
+  status: Status;
+}
+
+export interface Role {
+  id: number;
+  name: string;
+  tenantId: number;
+  description: string | null;
+  permissions: number[];
+  users: number[];
+}
+
+export interface User {
+  id: number;
+  userName: string;
+  tenantId: number;
+  status: Status;
+  passwordHash: string;
+  /** failed logins counted in the current window */
+  failedCount: number;
+  /** epoch ms of the first failure of the current window */
+  failedSince: number | null;
+  lockedAt: number | null;
+  lockedUntil: number | null;
+  roles: number[];
+  permissions: number[];
+}
+
+/** A user as authentication sees it: the row plus what it may do, read in one go on every request. */
+export interface Principal extends User {
+  tenantStatus: Status;
+  effective: ReadonlySet<number>;
+  adminTenants: ReadonlySet<number>;
+}
+
+export interface NewTenant {
+  name: string;
+  description: string | null;
+  status: Status;
+  /** system-tenant roles to copy into the new tenant */
+  importedRoles: number[];
+  /** users given administrative access on the new tenant (the creator among them) */
+  admins: number[];
+}
+
+export interface TenantUpdate {
+  name: string;
+  description: string | null;
+  status: Status;
+}
+
+export interface NewRole {
+  name: string;
+  tenantId: number;
+  description: string | null;
+  permissions: number[];
+  users: number[];
+}
+
+export interface NewUser {
+  userName: string;
+  tenantId: number;
+  status: Status;
+  passwordHash: string;
+  roles: number[];
+  permissions: number[];
+}
+
+export interface UserUpdate {
+  userName: string;
+  status: Status;
+  /** undefined keeps the current hash */
+  passwordHash?: string;
+  roles: number[];
+  permissions: number[];
+}
+
+export interface LockoutPolicy {
+  /** failures that lock the account; 0 turns lockout off */
+  limit: number;
+  intervalMs: number;
+  periodMs: number;
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Applies pending migrations; returns the versions applied now. */
+  migrate(): Promise<number[]>;
+  /** Throws when the database cannot answer. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  /** First start: creates the system tenant, default roles, limits and the two default users if the database is empty. */
+  bootstrap(seed: { adminPasswordHash: string; userPasswordHash: string }): Promise<boolean>;
+
+  // authentication
+  principalByName(userName: string): Promise<Principal | undefined>;
+  recordLoginFailure(userId: number, now: number, policy: LockoutPolicy): Promise<{ locked: boolean }>;
+  clearLoginFailures(userId: number): Promise<void>;
+  /** Replaces a password hash only if it is still `expected` (used for transparent upgrades). */
+  upgradePasswordHash(userId: number, expected: string, next: string): Promise<void>;
+
+  // limits
+  limits(): Promise<Map<number, number>>;
+  setLimit(id: number, value: number): Promise<void>;
+
+  // tenants
+  listTenants(): Promise<Tenant[]>;
+  tenant(id: number): Promise<Tenant | undefined>;
+  tenantByName(name: string): Promise<Tenant | undefined>;
+  createTenant(input: NewTenant): Promise<{ tenant: Tenant; roles: number[] }>;
+  updateTenant(id: number, input: TenantUpdate): Promise<Tenant>;
+  deleteTenant(id: number): Promise<void>;
+  tenantAdmins(id: number): Promise<number[]>;
+  setTenantAdmins(id: number, userIds: number[]): Promise<void>;
+
+  // roles
+  listRoles(tenantId?: number): Promise<Role[]>;
+  role(id: number): Promise<Role | undefined>;
+  createRole(input: NewRole): Promise<Role>;
+  updateRole(id: number, input: NewRole): Promise<Role>;
+  deleteRole(id: number): Promise<void>;
+
+  // users
+  listUsers(tenantId?: number): Promise<User[]>;
+  user(id: number): Promise<User | undefined>;
+  userByName(userName: string): Promise<User | undefined>;
+  /** Effective permissions of a user (roles ∪ explicit). */
+  effectivePermissions(userId: number): Promise<Set<number>>;
+  createUser(input: NewUser): Promise<User>;
+  updateUser(id: number, input: UserUpdate): Promise<User>;
+  /** Sets or clears the lock; clearing also resets the failure counter. */
+  setUserLock(id: number, lock: { lockedAt: number; lockedUntil: number } | null): Promise<void>;
+  deleteUser(id: number): Promise<void>;
+}
