@@ -19,6 +19,10 @@ import { tenantRoutes } from './http/routes/tenants.js';
 import { roleRoutes } from './http/routes/roles.js';
 import { userRoutes } from './http/routes/users.js';
 import { limitRoutes } from './http/routes/limits.js';
+import { oauthAppRoutes } from './http/routes/oauthapps.js';
+import { oauthProfileRoutes } from './http/routes/oauthprofiles.js';
+import { dataSourceRoutes } from './http/routes/datasources.js';
+import type { AppRules } from './domain/oauth-apps.js';
 
 export interface AppDeps {
   store: Store;
@@ -28,6 +32,8 @@ export interface AppDeps {
   logger?: FastifyServerOptions['logger'];
   /** failed logins per address per minute before 429 */
   failuresPerAddress?: number;
+  /** accept `http:` authorize/token URIs on loopback hosts (development against a local authorization server) */
+  allowLoopbackHttpUris?: boolean;
 }
 
 export interface Services {
@@ -35,6 +41,7 @@ export interface Services {
   authenticator: Authenticator;
   hashParams: ScryptParams;
   clock: () => number;
+  appRules: AppRules;
 }
 
 declare module 'fastify' {
@@ -57,7 +64,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return503OnClosing: true,
   });
   const authenticator = new Authenticator({ store: deps.store, hashParams, clock, failuresPerAddress: deps.failuresPerAddress });
-  app.decorate('services', { store: deps.store, authenticator, hashParams, clock });
+  app.decorate('services', {
+    store: deps.store,
+    authenticator,
+    hashParams,
+    clock,
+    appRules: { allowLoopbackHttp: deps.allowLoopbackHttpUris ?? false },
+  });
 
   app.setValidatorCompiler(validatorCompiler);
   app.removeContentTypeParser('text/plain');
@@ -89,5 +102,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(roleRoutes);
   await app.register(userRoutes);
   await app.register(limitRoutes);
+  await app.register(oauthAppRoutes);
+  await app.register(oauthProfileRoutes);
+  await app.register(dataSourceRoutes);
   return app;
 }

@@ -21,6 +21,7 @@ export interface Config {
   adminPassword?: string;
   userPassword?: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  allowLoopbackHttpUris: boolean;
 }
 
 /** name of the environment variable, the flag that overrides it (if any) and the default, for docs and --help */
@@ -31,6 +32,7 @@ export const settings = [
   { env: 'TOKENKEEP_ADMIN_PASSWORD', flag: undefined, default: '(generated, printed once)', help: 'First-start password of d2cadmin.' },
   { env: 'TOKENKEEP_USER_PASSWORD', flag: undefined, default: '(generated, printed once)', help: 'First-start password of d2cuser.' },
   { env: 'TOKENKEEP_LOG_LEVEL', flag: 'log-level', default: 'info', help: 'fatal, error, warn, info, debug, trace or silent.' },
+  { env: 'TOKENKEEP_ALLOW_LOOPBACK_HTTP_URIS', flag: undefined, default: '0', help: 'Set to 1 to accept http: authorize/token URIs on loopback hosts (development only).' },
 ] as const;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -59,6 +61,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: Record<string, string 
   const logLevel = (pick('TOKENKEEP_LOG_LEVEL') ?? 'info') as Config['logLevel'];
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('TOKENKEEP_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
 
+  const loopbackText = pick('TOKENKEEP_ALLOW_LOOPBACK_HTTP_URIS') ?? '0';
+  if (loopbackText !== '0' && loopbackText !== '1') throw new ConfigError('TOKENKEEP_ALLOW_LOOPBACK_HTTP_URIS', 'must be 0 or 1');
+
   const adminPassword = pick('TOKENKEEP_ADMIN_PASSWORD');
   const userPassword = pick('TOKENKEEP_USER_PASSWORD');
   for (const [setting, value, user] of [
@@ -76,5 +81,6 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: Record<string, string 
     adminPassword,
     userPassword,
     logLevel,
+    allowLoopbackHttpUris: loopbackText === '1',
   };
 }

@@ -47,6 +47,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   }
   const app = await buildApp({
     store,
+    allowLoopbackHttpUris: config.allowLoopbackHttpUris,
     logger: { level: config.logLevel, redact: { paths: redactPaths, censor: '[redacted]' } },
   });
   await app.listen({ port: config.port, host: config.host });

@@ -6,11 +6,12 @@ import type { FastifyInstance } from 'fastify';
 import { fail } from '../errors.js';
 
 export function installNotFound(app: FastifyInstance): void {
-  const routes: { pattern: RegExp; methods: Set<string> }[] = [];
+  const routes: { source: string; pattern: RegExp; methods: Set<string> }[] = [];
   app.addHook('onRoute', (route) => {
     const source = '^' + route.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z0-9_]+/g, '[^/]+') + '/?$';
-    let entry = routes.find((r) => r.pattern.source === source);
-    if (!entry) routes.push((entry = { pattern: new RegExp(source), methods: new Set() }));
+    // Compared by the text it was built from: RegExp#source escapes '/', so it never equals `source`.
+    let entry = routes.find((r) => r.source === source);
+    if (!entry) routes.push((entry = { source, pattern: new RegExp(source), methods: new Set() }));
     for (const m of [route.method].flat()) entry.methods.add(m);
   });
   app.setNotFoundHandler((request) => {

@@ -98,6 +98,75 @@ export interface LockoutPolicy {
   periodMs: number;
 }
 
+export interface OAuthApp {
+  id: number;
+  name: string;
+  dataStore: number;
+  tenantId: number;
+  description: string | null;
+  clientId: string;
+  clientSecret: string;
+  authorizeURI: string;
+  tokenURI: string;
+  scope: string | null;
+}
+
+export type NewOAuthApp = Omit<OAuthApp, 'id'>;
+
+export interface OAuthProfile {
+  id: number;
+  name: string;
+  oauthAppId: number;
+  description: string | null;
+  accessToken: string | null;
+  refreshToken: string;
+  ownerId: number;
+  /** null once the creating user is deleted */
+  creatorId: number | null;
+  ownerTenantId: number;
+}
+
+export interface ProfileInput {
+  name: string;
+  oauthAppId: number;
+  description: string | null;
+  accessToken: string | null;
+  refreshToken: string;
+}
+
+/** A list entry: no tokens; the app's URIs and scope joined in (api.md §6). */
+export interface ProfileSummary {
+  id: number;
+  name: string;
+  description: string | null;
+  oauthAppId: number;
+  authorizeURI: string;
+  tokenURI: string;
+  scope: string | null;
+}
+
+export interface ProfileStats {
+  dataStoreId: number;
+  dataSources: { id: number; name: string; description: string | null }[];
+}
+
+export type ConnectionType = 'Cloud' | 'Hybrid';
+
+export interface DataSource {
+  id: number;
+  ownerId: number;
+  name: string;
+  dataStore: number;
+  connectionType: ConnectionType;
+  description: string | null;
+  /** option values, without OAuthProfileId */
+  options: Record<string, string>;
+  oauthProfileId: number | null;
+}
+
+export type NewDataSource = Omit<DataSource, 'id'>;
+export type DataSourceUpdate = Pick<DataSource, 'name' | 'description' | 'options' | 'oauthProfileId'>;
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   /** Applies pending migrations; returns the versions applied now. */
@@ -148,4 +217,33 @@ export interface Store {
   /** Sets or clears the lock; clearing also resets the failure counter. */
   setUserLock(id: number, lock: { lockedAt: number; lockedUntil: number } | null): Promise<void>;
   deleteUser(id: number): Promise<void>;
+
+  // OAuth applications
+  listApps(): Promise<OAuthApp[]>;
+  app(id: number): Promise<OAuthApp | undefined>;
+  createApp(input: NewOAuthApp): Promise<OAuthApp>;
+  updateApp(id: number, input: NewOAuthApp): Promise<OAuthApp>;
+  /** Deletes the app, its profiles, and the data sources' references to those profiles. */
+  deleteApp(id: number): Promise<void>;
+
+  // OAuth profiles
+  /** Profiles the user owns or created. */
+  listProfiles(userId: number): Promise<ProfileSummary[]>;
+  profile(id: number): Promise<OAuthProfile | undefined>;
+  createProfile(input: ProfileInput & { ownerId: number; creatorId: number }): Promise<OAuthProfile>;
+  /**
+   * Replaces a profile. Refuses (400 appReferenceInvalid) a change of app to another data store while data sources
+   * reference the profile, and (409) a name already used by another profile of the same owner.
+   */
+  updateProfile(id: number, input: ProfileInput): Promise<OAuthProfile>;
+  /** Deletes the profile; data sources that referenced it lose the reference. */
+  deleteProfile(id: number): Promise<void>;
+  profileStats(id: number): Promise<ProfileStats>;
+
+  // data sources
+  listDataSources(ownerId: number): Promise<DataSource[]>;
+  dataSource(id: number): Promise<DataSource | undefined>;
+  createDataSource(input: NewDataSource): Promise<DataSource>;
+  updateDataSource(id: number, input: DataSourceUpdate): Promise<DataSource>;
+  deleteDataSource(id: number): Promise<void>;
 }

@@ -32,6 +32,9 @@ export const ErrorBody = Type.Object(
 export const strictObject = <T extends Parameters<typeof Type.Object>[0]>(props: T, description?: string) =>
   Type.Object(props, { additionalProperties: false, description });
 
-/** The error responses a route can give, for the OpenAPI document. */
+/**
+ * The error responses a route can give, for the OpenAPI document. Every authenticated route can answer 401 and,
+ * under a flood of failed logins, 429 (api.md §2).
+ */
 export const errors = (...statuses: number[]) =>
-  Object.fromEntries([401, ...statuses].map((s) => [s, ErrorBody]));
+  Object.fromEntries([401, 429, ...statuses].map((s) => [s, ErrorBody]));

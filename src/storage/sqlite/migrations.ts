@@ -75,15 +75,16 @@ CREATE TABLE oauth_apps (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
   name TEXT NOT NULL,
+  name_key TEXT NOT NULL,
   data_store INTEGER NOT NULL,
   description TEXT,
   client_id TEXT NOT NULL,
   client_secret TEXT NOT NULL,
   authorize_uri TEXT NOT NULL,
   token_uri TEXT NOT NULL,
-  scope TEXT
+  scope TEXT,
+  UNIQUE (tenant_id, name_key)
 );
-CREATE INDEX oauth_apps_tenant ON oauth_apps(tenant_id);
 CREATE TABLE oauth_profiles (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   owner_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
@@ -102,13 +103,14 @@ CREATE TABLE datasources (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   owner_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
   name TEXT NOT NULL,
+  name_key TEXT NOT NULL,
   data_store INTEGER NOT NULL,
   connection_type TEXT NOT NULL CHECK (connection_type IN ('Cloud', 'Hybrid')),
   description TEXT,
   options TEXT NOT NULL,
-  oauth_profile_id INTEGER REFERENCES oauth_profiles(id) ON DELETE SET NULL
+  oauth_profile_id INTEGER REFERENCES oauth_profiles(id) ON DELETE SET NULL,
+  UNIQUE (owner_id, name_key)
 );
-CREATE INDEX datasources_owner ON datasources(owner_id);
 CREATE INDEX datasources_profile ON datasources(oauth_profile_id);
 `,
   },

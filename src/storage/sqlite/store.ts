@@ -1,8 +1,247 @@
 /**
- * The embedded default store: the SQLite identity store plus the OAuth objects (applications, profiles, data
- * sources).
+ * The embedded default store: the SQLite identity store plus the OAuth objects — applications, profiles and the
+ * data sources that reference profiles. Cascades are the schema's foreign keys: deleting an app deletes its
+ * profiles, deleting a profile nulls the data sources' reference, deleting a user deletes what it owns.
  */
-import type { Store } from '../store.js';
+import { fail } from '../../errors.js';
+import type {
+  ConnectionType, DataSource, DataSourceUpdate, NewDataSource, NewOAuthApp, OAuthApp, OAuthProfile, ProfileInput,
+  ProfileStats, ProfileSummary, Store,
+} from '../store.js';
+import { nameKey, type Row } from './db.js';
 import { SqliteIdentityStore } from './identity.js';
 
-export class SqliteStore extends SqliteIdentityStore implements Store {}
+const toApp = (r: Row): OAuthApp => ({
+  id: r.id as number,
+  name: r.name as string,
+  dataStore: r.data_store as number,
+  tenantId: r.tenant_id as number,
+  description: (r.description as string | null) ?? null,
+  clientId: r.client_id as string,
+  clientSecret: r.client_secret as string,
+  authorizeURI: r.authorize_uri as string,
+  tokenURI: r.token_uri as string,
+  scope: (r.scope as string | null) ?? null,
+});
+
+const toProfile = (r: Row): OAuthProfile => ({
+  id: r.id as number,
+  name: r.name as string,
+  oauthAppId: r.app_id as number,
+  description: (r.description as string | null) ?? null,
+  accessToken: (r.access_token as string | null) ?? null,
+  refreshToken: r.refresh_token as string,
+  ownerId: r.owner_id as number,
+  creatorId: (r.creator_id as number | null) ?? null,
+  ownerTenantId: r.owner_tenant_id as number,
+});
+
+const toDataSource = (r: Row): DataSource => ({
+  id: r.id as number,
+  ownerId: r.owner_id as number,
+  name: r.name as string,
+  dataStore: r.data_store as number,
+  connectionType: r.connection_type as ConnectionType,
+  description: (r.description as string | null) ?? null,
+  options: JSON.parse(r.options as string) as Record<string, string>,
+  oauthProfileId: (r.oauth_profile_id as number | null) ?? null,
+});
+
+const PROFILE_SELECT = `SELECT p.*, u.tenant_id AS owner_tenant_id FROM oauth_profiles p JOIN users u ON u.id = p.owner_id`;
+
+export class SqliteStore extends SqliteIdentityStore implements Store {
+  // ---- OAuth applications ---------------------------------------------------------------------------------------
+
+  async listApps(): Promise<OAuthApp[]> {
+    return (this.q('SELECT * FROM oauth_apps ORDER BY id').all() as Row[]).map(toApp);
+  }
+
+  private appSync(id: number): OAuthApp | undefined {
+    const row = this.q('SELECT * FROM oauth_apps WHERE id = ?').get(id) as Row | undefined;
+    return row && toApp(row);
+  }
+
+  async app(id: number): Promise<OAuthApp | undefined> {
+    return this.appSync(id);
+  }
+
+  private assertAppNameFree(tenantId: number, name: string, exceptId = 0): void {
+    if (this.q('SELECT 1 FROM oauth_apps WHERE tenant_id = ? AND name_key = ? AND id <> ?').get(tenantId, nameKey(name), exceptId)) {
+      throw fail('duplicateName', `OAuth application ${name}`);
+    }
+  }
+
+  async createApp(input: NewOAuthApp): Promise<OAuthApp> {
+    return this.tx(() => {
+      if (!this.q('SELECT 1 FROM tenants WHERE id = ?').get(input.tenantId)) throw fail('tenantNotFound', input.tenantId);
+      this.assertAppNameFree(input.tenantId, input.name);
+      const id = Number(this.q(`INSERT INTO oauth_apps
+          (tenant_id, name, name_key, data_store, description, client_id, client_secret, authorize_uri, token_uri, scope)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+        .run(input.tenantId, input.name, nameKey(input.name), input.dataStore, input.description, input.clientId,
+          input.clientSecret, input.authorizeURI, input.tokenURI, input.scope).lastInsertRowid);
+      return this.appSync(id)!;
+    });
+  }
+
+  async updateApp(id: number, input: NewOAuthApp): Promise<OAuthApp> {
+    return this.tx(() => {
+      const current = this.appSync(id);
+      if (!current) throw fail('appNotFound', id);
+      this.assertAppNameFree(current.tenantId, input.name, id);
+      if (input.dataStore !== current.dataStore
+        && this.q('SELECT 1 FROM datasources d JOIN oauth_profiles p ON p.id = d.oauth_profile_id WHERE p.app_id = ? LIMIT 1').get(id)) {
+        throw fail('invalidJson', 'dataStore: data sources use profiles of this application; its data store cannot change');
+      }
+      this.q(`UPDATE oauth_apps SET name = ?, name_key = ?, data_store = ?, description = ?, client_id = ?,
+          client_secret = ?, authorize_uri = ?, token_uri = ?, scope = ? WHERE id = ?`)
+        .run(input.name, nameKey(input.name), input.dataStore, input.description, input.clientId, input.clientSecret,
+          input.authorizeURI, input.tokenURI, input.scope, id);
+      return this.appSync(id)!;
+    });
+  }
+
+  async deleteApp(id: number): Promise<void> {
+    if (this.q('DELETE FROM oauth_apps WHERE id = ?').run(id).changes === 0) throw fail('appNotFound', id);
+  }
+
+  // ---- OAuth profiles -------------------------------------------------------------------------------------------
+
+  async listProfiles(userId: number): Promise<ProfileSummary[]> {
+    const rows = this.q(`SELECT p.id, p.name, p.description, p.app_id, a.authorize_uri, a.token_uri, a.scope
+      FROM oauth_profiles p JOIN oauth_apps a ON a.id = p.app_id
+      WHERE p.owner_id = @user OR p.creator_id = @user ORDER BY p.id`).all({ user: userId }) as Row[];
+    return rows.map((r) => ({
+      id: r.id as number,
+      name: r.name as string,
+      description: (r.description as string | null) ?? null,
+      oauthAppId: r.app_id as number,
+      authorizeURI: r.authorize_uri as string,
+      tokenURI: r.token_uri as string,
+      scope: (r.scope as string | null) ?? null,
+    }));
+  }
+
+  private profileSync(id: number): OAuthProfile | undefined {
+    const row = this.q(`${PROFILE_SELECT} WHERE p.id = ?`).get(id) as Row | undefined;
+    return row && toProfile(row);
+  }
+
+  async profile(id: number): Promise<OAuthProfile | undefined> {
+    return this.profileSync(id);
+  }
+
+  private assertProfileNameFree(ownerId: number, name: string, exceptId = 0): void {
+    if (this.q('SELECT 1 FROM oauth_profiles WHERE owner_id = ? AND name_key = ? AND id <> ?').get(ownerId, nameKey(name), exceptId)) {
+      throw fail('duplicateName', `OAuth profile ${name}`);
+    }
+  }
+
+  private assertAppExists(appId: number): void {
+    if (!this.q('SELECT 1 FROM oauth_apps WHERE id = ?').get(appId)) throw fail('appReferenceInvalid', appId);
+  }
+
+  async createProfile(input: ProfileInput & { ownerId: number; creatorId: number }): Promise<OAuthProfile> {
+    return this.tx(() => {
+      this.assertAppExists(input.oauthAppId);
+      this.assertProfileNameFree(input.ownerId, input.name);
+      const id = Number(this.q(`INSERT INTO oauth_profiles
+          (owner_id, creator_id, app_id, name, name_key, description, access_token, refresh_token)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+        .run(input.ownerId, input.creatorId, input.oauthAppId, input.name, nameKey(input.name), input.description,
+          input.accessToken, input.refreshToken).lastInsertRowid);
+      return this.profileSync(id)!;
+    });
+  }
+
+  async updateProfile(id: number, input: ProfileInput): Promise<OAuthProfile> {
+    return this.tx(() => {
+      const current = this.profileSync(id);
+      if (!current) throw fail('profileNotFound', id);
+      this.assertAppExists(input.oauthAppId);
+      if (input.oauthAppId !== current.oauthAppId) {
+        const broken = this.q(`SELECT d.id FROM datasources d JOIN oauth_apps a ON a.id = ?
+          WHERE d.oauth_profile_id = ? AND d.data_store <> a.data_store LIMIT 1`).get(input.oauthAppId, id) as Row | undefined;
+        if (broken) throw fail('appReferenceInvalid', `${input.oauthAppId} (data source ${broken.id} needs the data store of the current application)`);
+      }
+      this.assertProfileNameFree(current.ownerId, input.name, id);
+      this.q(`UPDATE oauth_profiles SET app_id = ?, name = ?, name_key = ?, description = ?, access_token = ?,
+          refresh_token = ? WHERE id = ?`)
+        .run(input.oauthAppId, input.name, nameKey(input.name), input.description, input.accessToken, input.refreshToken, id);
+      return this.profileSync(id)!;
+    });
+  }
+
+  async deleteProfile(id: number): Promise<void> {
+    if (this.q('DELETE FROM oauth_profiles WHERE id = ?').run(id).changes === 0) throw fail('profileNotFound', id);
+  }
+
+  async profileStats(id: number): Promise<ProfileStats> {
+    return this.tx(() => {
+      const row = this.q('SELECT a.data_store FROM oauth_profiles p JOIN oauth_apps a ON a.id = p.app_id WHERE p.id = ?').get(id) as Row | undefined;
+      if (!row) throw fail('profileNotFound', id);
+      const dataSources = (this.q('SELECT id, name, description FROM datasources WHERE oauth_profile_id = ? ORDER BY id').all(id) as Row[])
+        .map((r) => ({ id: r.id as number, name: r.name as string, description: (r.description as string | null) ?? null }));
+      return { dataStoreId: row.data_store as number, dataSources };
+    });
+  }
+
+  // ---- data sources ---------------------------------------------------------------------------------------------
+
+  async listDataSources(ownerId: number): Promise<DataSource[]> {
+    return (this.q('SELECT * FROM datasources WHERE owner_id = ? ORDER BY id').all(ownerId) as Row[]).map(toDataSource);
+  }
+
+  private dataSourceSync(id: number): DataSource | undefined {
+    const row = this.q('SELECT * FROM datasources WHERE id = ?').get(id) as Row | undefined;
+    return row && toDataSource(row);
+  }
+
+  async dataSource(id: number): Promise<DataSource | undefined> {
+    return this.dataSourceSync(id);
+  }
+
+  private assertDataSourceNameFree(ownerId: number, name: string, exceptId = 0): void {
+    if (this.q('SELECT 1 FROM datasources WHERE owner_id = ? AND name_key = ? AND id <> ?').get(ownerId, nameKey(name), exceptId)) {
+      throw fail('duplicateName', `data source ${name}`);
+    }
+  }
+
+  /** The referenced profile must still exist, be visible to the owner and use an app of the data store. */
+  private assertProfileUsable(profileId: number | null, ownerId: number, dataStore: number): void {
+    if (profileId === null) return;
+    const row = this.q(`SELECT a.data_store FROM oauth_profiles p JOIN oauth_apps a ON a.id = p.app_id
+      WHERE p.id = @profile AND (p.owner_id = @owner OR p.creator_id = @owner)`).get({ profile: profileId, owner: ownerId }) as Row | undefined;
+    if (!row) throw fail('invalidOption', `OAuthProfileId: no OAuth profile ${profileId}`);
+    if (row.data_store !== dataStore) throw fail('invalidOption', `OAuthProfileId: profile ${profileId} is for another data store`);
+  }
+
+  async createDataSource(input: NewDataSource): Promise<DataSource> {
+    return this.tx(() => {
+      this.assertProfileUsable(input.oauthProfileId, input.ownerId, input.dataStore);
+      this.assertDataSourceNameFree(input.ownerId, input.name);
+      const id = Number(this.q(`INSERT INTO datasources
+          (owner_id, name, name_key, data_store, connection_type, description, options, oauth_profile_id)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+        .run(input.ownerId, input.name, nameKey(input.name), input.dataStore, input.connectionType, input.description,
+          JSON.stringify(input.options), input.oauthProfileId).lastInsertRowid);
+      return this.dataSourceSync(id)!;
+    });
+  }
+
+  async updateDataSource(id: number, input: DataSourceUpdate): Promise<DataSource> {
+    return this.tx(() => {
+      const current = this.dataSourceSync(id);
+      if (!current) throw fail('dataSourceNotFound', id);
+      this.assertProfileUsable(input.oauthProfileId, current.ownerId, current.dataStore);
+      this.assertDataSourceNameFree(current.ownerId, input.name, id);
+      this.q('UPDATE datasources SET name = ?, name_key = ?, description = ?, options = ?, oauth_profile_id = ? WHERE id = ?')
+        .run(input.name, nameKey(input.name), input.description, JSON.stringify(input.options), input.oauthProfileId, id);
+      return this.dataSourceSync(id)!;
+    });
+  }
+
+  async deleteDataSource(id: number): Promise<void> {
+    if (this.q('DELETE FROM datasources WHERE id = ?').run(id).changes === 0) throw fail('dataSourceNotFound', id);
+  }
+}

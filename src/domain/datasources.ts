@@ -1,0 +1,68 @@
+/**
+ * Data sources, only as far as OAuth profiles need them (api.md §7): they belong to their owner alone and may
+ * reference an OAuth profile through the option `OAuthProfileId` (a string holding the id, as in HDP).
+ */
+import { fail } from '../errors.js';
+import type { ConnectionType, DataSource, Store } from '../storage/store.js';
+import type { Identity } from './access.js';
+import { isDataStore } from './datastores.js';
+
+export const PROFILE_OPTION = 'OAuthProfileId';
+
+export interface DataSourceInput {
+  name: string;
+  dataStore?: number;
+  connectionType?: ConnectionType;
+  description?: string | null;
+  options?: Record<string, string>;
+}
+
+/** Splits the profile reference off the other options; the reference is stored as a real foreign key. */
+function splitOptions(options: Record<string, string> = {}): { options: Record<string, string>; oauthProfileId: number | null } {
+  const { [PROFILE_OPTION]: ref, ...rest } = options;
+  if (ref === undefined || ref === '') return { options: rest, oauthProfileId: null };
+  if (!/^[1-9][0-9]{0,15}$/.test(ref) || !Number.isSafeInteger(Number(ref))) {
+    throw fail('invalidOption', `${PROFILE_OPTION}: must be the id of an OAuth profile`);
+  }
+  return { options: rest, oauthProfileId: Number(ref) };
+}
+
+/** The options as HDP shows them: the profile reference back among them, as a string. */
+export const presentOptions = (ds: DataSource): Record<string, string> =>
+  ds.oauthProfileId === null ? ds.options : { ...ds.options, [PROFILE_OPTION]: String(ds.oauthProfileId) };
+
+export const listDataSources = (store: Store, actor: Identity): Promise<DataSource[]> => store.listDataSources(actor.id);
+
+export async function dataSourceFor(store: Store, actor: Identity, id: number): Promise<DataSource> {
+  const ds = await store.dataSource(id);
+  if (!ds || ds.ownerId !== actor.id) throw fail('dataSourceNotFound', id);
+  return ds;
+}
+
+export async function createDataSource(store: Store, actor: Identity, input: DataSourceInput): Promise<DataSource> {
+  if (input.dataStore === undefined) throw fail('invalidJson', 'dataStore: is required');
+  if (!isDataStore(input.dataStore)) throw fail('invalidJson', `dataStore: there is no data store ${input.dataStore}`);
+  return store.createDataSource({
+    ownerId: actor.id,
+    name: input.name,
+    dataStore: input.dataStore,
+    connectionType: input.connectionType ?? 'Cloud',
+    description: input.description ?? null,
+    ...splitOptions(input.options),
+  });
+}
+
+/** Full replace; `dataStore` and `connectionType` may be repeated but not changed. */
+export async function updateDataSource(store: Store, actor: Identity, id: number, input: DataSourceInput): Promise<DataSource> {
+  const current = await dataSourceFor(store, actor, id);
+  if (input.dataStore !== undefined && input.dataStore !== current.dataStore) {
+    throw fail('invalidJson', 'dataStore: is not allowed to be changed');
+  }
+  if (input.connectionType !== undefined && input.connectionType !== current.connectionType) throw fail('connectionTypeChanged');
+  return store.updateDataSource(id, { name: input.name, description: input.description ?? null, ...splitOptions(input.options) });
+}
+
+export async function deleteDataSource(store: Store, actor: Identity, id: number): Promise<void> {
+  await dataSourceFor(store, actor, id);
+  await store.deleteDataSource(id);
+}

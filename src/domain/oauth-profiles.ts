@@ -1,0 +1,47 @@
+/**
+ * OAuth profile rules (api.md §6). A profile is reachable only by its owner or its creator, as effective user;
+ * anyone else — administrators without `?user=` included — gets the same 404 as for an id that does not exist.
+ * Its app must be usable by the owner's tenant.
+ */
+import { fail } from '../errors.js';
+import type { OAuthProfile, ProfileInput, ProfileStats, ProfileSummary, Store } from '../storage/store.js';
+import type { Identity } from './access.js';
+import { usableBy } from './oauth-apps.js';
+
+export const reachableBy = (who: Identity, profile: Pick<OAuthProfile, 'ownerId' | 'creatorId'>): boolean =>
+  profile.ownerId === who.id || profile.creatorId === who.id;
+
+export async function profileFor(store: Store, actor: Identity, id: number): Promise<OAuthProfile> {
+  const profile = await store.profile(id);
+  if (!profile || !reachableBy(actor, profile)) throw fail('profileNotFound', id);
+  return profile;
+}
+
+async function checkApp(store: Store, appId: number, ownerTenantId: number): Promise<void> {
+  const app = await store.app(appId);
+  if (!app || !usableBy(app, ownerTenantId)) throw fail('appReferenceInvalid', appId);
+}
+
+export const listProfiles = (store: Store, actor: Identity): Promise<ProfileSummary[]> => store.listProfiles(actor.id);
+
+/** The effective user owns the new profile; the authenticated caller is recorded as its creator. */
+export async function createProfile(store: Store, actor: Identity, caller: Identity, input: ProfileInput): Promise<OAuthProfile> {
+  await checkApp(store, input.oauthAppId, actor.tenantId);
+  return store.createProfile({ ...input, ownerId: actor.id, creatorId: caller.id });
+}
+
+export async function updateProfile(store: Store, actor: Identity, id: number, input: ProfileInput): Promise<OAuthProfile> {
+  const current = await profileFor(store, actor, id);
+  await checkApp(store, input.oauthAppId, current.ownerTenantId);
+  return store.updateProfile(id, input);
+}
+
+export async function deleteProfile(store: Store, actor: Identity, id: number): Promise<void> {
+  await profileFor(store, actor, id);
+  await store.deleteProfile(id);
+}
+
+export async function profileStats(store: Store, actor: Identity, id: number): Promise<ProfileStats> {
+  await profileFor(store, actor, id);
+  return store.profileStats(id);
+}

@@ -1,0 +1,67 @@
+/**
+ * `/api/mgmt/oauthprofiles` (api.md §6), above all `PUT /api/mgmt/oauthprofiles/{id}`: a user replaces the tokens
+ * of a profile it owns or created. Permissions: MgmtAPI (11) with 2 view, 1 create, 3 modify, 4 delete.
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import * as profiles from '../../domain/oauth-profiles.js';
+import { Perm } from '../../domain/permissions.js';
+import type { OAuthProfile } from '../../storage/store.js';
+import { IdParams, OnBehalfQuery, errors } from '../schemas/common.js';
+import { Profile, ProfileBody, ProfileList, ProfileStats } from '../schemas/oauth.js';
+
+export const oauthProfileRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { store } = app.services;
+  const tags = ['mgmt: OAuth profiles'];
+  const cfg = (perm: number) => ({ permissions: [Perm.MgmtAPI, perm], onBehalf: true, notFound: 'profileNotFound' as const });
+  const present = (p: OAuthProfile) => ({
+    id: p.id, name: p.name, oauthAppId: p.oauthAppId, description: p.description, accessToken: p.accessToken, refreshToken: p.refreshToken,
+  });
+  /** Full replace: an optional field left out is cleared. */
+  const toInput = (body: typeof ProfileBody.static) => ({
+    name: body.name,
+    oauthAppId: body.oauthAppId,
+    description: body.description ?? null,
+    accessToken: body.accessToken ?? null,
+    refreshToken: body.refreshToken,
+  });
+
+  app.get('/api/mgmt/oauthprofiles', {
+    config: cfg(Perm.ViewDataSource),
+    schema: { summary: 'List the profiles the effective user owns or created (no tokens)', tags, querystring: OnBehalfQuery, response: { 200: ProfileList, ...errors(400, 403, 404) } },
+  }, async (request) => ({ profiles: await profiles.listProfiles(store, request.actor) }));
+
+  app.post('/api/mgmt/oauthprofiles', {
+    config: cfg(Perm.CreateDataSource),
+    schema: { summary: 'Create an OAuth profile owned by the effective user', tags, querystring: OnBehalfQuery, body: ProfileBody, response: { 201: Profile, ...errors(400, 403, 404, 409, 413, 415) } },
+  }, async (request, reply) => {
+    const created = await profiles.createProfile(store, request.actor, request.principal, toInput(request.body));
+    reply.code(201).header('location', `/api/mgmt/oauthprofiles/${created.id}`);
+    return present(created);
+  });
+
+  app.get('/api/mgmt/oauthprofiles/:id', {
+    config: cfg(Perm.ViewDataSource),
+    schema: { summary: 'Get an OAuth profile with its tokens', tags, params: IdParams, querystring: OnBehalfQuery, response: { 200: Profile, ...errors(403, 404) } },
+  }, async (request) => present(await profiles.profileFor(store, request.actor, request.params.id)));
+
+  app.put('/api/mgmt/oauthprofiles/:id', {
+    config: cfg(Perm.ModifyDataSource),
+    schema: { summary: 'Replace an OAuth profile (full replace: omitted optional fields are cleared)', tags, params: IdParams, querystring: OnBehalfQuery, body: ProfileBody, response: { 200: Profile, ...errors(400, 403, 404, 409, 413, 415) } },
+  }, async (request) => present(await profiles.updateProfile(store, request.actor, request.params.id, toInput(request.body))));
+
+  app.delete('/api/mgmt/oauthprofiles/:id', {
+    config: cfg(Perm.DeleteDataSource),
+    schema: { summary: 'Delete an OAuth profile; data sources lose the reference', tags, params: IdParams, querystring: OnBehalfQuery, response: { 204: { type: 'null' }, ...errors(403, 404) } },
+  }, async (request, reply) => {
+    await profiles.deleteProfile(store, request.actor, request.params.id);
+    return reply.code(204).send();
+  });
+
+  app.get('/api/mgmt/oauthprofiles/:id/stats', {
+    config: cfg(Perm.ViewDataSource),
+    schema: { summary: 'Data sources that use an OAuth profile', tags, params: IdParams, querystring: OnBehalfQuery, response: { 200: ProfileStats, ...errors(403, 404) } },
+  }, async (request) => {
+    const stats = await profiles.profileStats(store, request.actor, request.params.id);
+    return { dataSourcesLinked: stats.dataSources.length, ...stats };
+  });
+};
