@@ -2,9 +2,10 @@
  * buildApp(deps): the whole HTTP face as one Fastify instance, used by server.ts and by every test. It receives its
  * storage and clock; it opens nothing and listens on nothing itself.
  */
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import { Authenticator } from './domain/authenticator.js';
+import { fail } from './errors.js';
 import { OWASP_SCRYPT, type ScryptParams } from './crypto/passwords.js';
 import type { Store } from './storage/store.js';
 import { checkBodyId, validatorCompiler } from './http/validation.js';
@@ -32,6 +33,8 @@ export interface AppDeps {
   logger?: FastifyServerOptions['logger'];
   /** failed logins per address per minute before 429 */
   failuresPerAddress?: number;
+  /** PEM certificate and key: serve HTTPS */
+  https?: { cert: Buffer; key: Buffer };
   /** accept `http:` authorize/token URIs on loopback hosts (development against a local authorization server) */
   allowLoopbackHttpUris?: boolean;
 }
@@ -57,11 +60,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const hashParams = deps.hashParams ?? OWASP_SCRYPT;
   const clock = deps.clock ?? Date.now;
   const app = Fastify({
+    ...(deps.https ? { https: deps.https } : {}),
     logger: deps.logger ?? false,
     bodyLimit: BODY_LIMIT,
     // Ids in paths are numbers and names are short; anything longer is not a request to us.
     routerOptions: { maxParamLength: 200, ignoreTrailingSlash: true },
     return503OnClosing: true,
+    // A URL the router cannot even decode (`/api/%zz`) still gets the envelope and no-store.
+    frameworkErrors: (_err, request, reply: FastifyReply) => {
+      const error = fail('notFound', request.url.split('?')[0].slice(0, 200));
+      reply.header('cache-control', 'no-store').code(error.status).send(error.toBody());
+    },
   });
   const authenticator = new Authenticator({ store: deps.store, hashParams, clock, failuresPerAddress: deps.failuresPerAddress });
   app.decorate('services', {

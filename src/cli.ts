@@ -6,13 +6,66 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, settings } from './config.js';
 import { startServer } from './server.js';
+import { SealedError } from './crypto/keyring.js';
 import { openStore } from './storage/open.js';
+import { UnsealError, unsealStore } from './crypto/unseal.js';
+import { reencryptAll, rotate } from './crypto/rotation.js';
+import type { Config } from './config.js';
 
-const usage = `Usage: tokenkeep [serve|migrate] [options]
+async function keysCommand(config: Config, args: string[], batchText: string | undefined): Promise<number> {
+  const batch = Number(batchText ?? '500');
+  if (!Number.isInteger(batch) || batch < 1) throw new ConfigError('--batch', 'must be a positive integer');
+  const store = openStore(config.db);
+  try {
+    await store.migrate();
+    if (!(await store.keyringInitialized())) throw new UnsealError('this database has no key ring yet: start the server once first');
+    await unsealStore(store, { masterKey: config.masterKey, masterKeyFile: config.masterKeyFile, dbFile: config.db.file });
+    const progress = (done: number) => process.stdout.write(`re-encrypted ${done} rows\n`);
+    switch (args[0]) {
+      case 'status': {
+        const versions = await store.keyStatus();
+        for (const v of versions) {
+          process.stdout.write(`version ${v.version}${v.active ? ' (active)' : ''}: ${v.rows} rows, created ${v.createdAt ?? 'MISSING FROM THE KEY RING'}\n`);
+        }
+        const stale = versions.filter((v) => !v.active && v.rows > 0);
+        if (stale.length > 0) process.stdout.write('rows remain under older versions: run `tokenkeep keys reencrypt`\n');
+        return 0;
+      }
+      case 'rotate': {
+        const { version, rows } = await rotate(store, batch, progress);
+        process.stdout.write(`key version ${version} is active; ${rows} rows re-encrypted\n`);
+        return 0;
+      }
+      case 'reencrypt': {
+        const rows = await reencryptAll(store, batch, progress);
+        process.stdout.write(`${rows} rows re-encrypted\n`);
+        return 0;
+      }
+      case 'retire': {
+        const version = Number(args[1]);
+        if (!Number.isInteger(version) || version < 1) throw new ConfigError('keys retire', 'needs a key version number');
+        await store.retireKeyVersion(version);
+        process.stdout.write(`key version ${version} retired\n`);
+        return 0;
+      }
+      default:
+        process.stderr.write(`Unknown keys command: ${args[0] ?? '(none)'}\n\n${usage}`);
+        return 2;
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+const usage = `Usage: tokenkeep [serve|migrate|keys …] [options]
 
 Commands:
-  serve     start the server (default)
-  migrate   apply pending database migrations and exit
+  serve                     start the server (default)
+  migrate                   apply pending database migrations and exit
+  keys status               key versions, which is active, and how many rows each still seals
+  keys rotate [--batch N]   add a data-key version and re-encrypt every row under it (safe beside a running server)
+  keys reencrypt [--batch N] finish an interrupted rotation: re-encrypt rows not under the active version
+  keys retire VERSION       remove a version that no row uses any more
 
 Options (each overrides its environment variable):
 ${settings.filter((s) => s.flag).map((s) => `  --${(s.flag ?? "").padEnd(12)} ${s.env.padEnd(26)} ${s.help} Default: ${s.default}`).join('\n')}
@@ -31,6 +84,10 @@ async function main(argv: string[]): Promise<number> {
       host: { type: 'string' },
       db: { type: 'string' },
       'log-level': { type: 'string' },
+      'master-key-file': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      batch: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -62,6 +119,8 @@ async function main(argv: string[]): Promise<number> {
       }
       return 0;
     }
+    case 'keys':
+      return keysCommand(config, positionals.slice(1), values.batch);
     default:
       process.stderr.write(`Unknown command: ${command}\n\n${usage}`);
       return 2;
@@ -73,7 +132,8 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof ConfigError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (err instanceof ConfigError || err instanceof UnsealError || err instanceof SealedError
+      || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`tokenkeep: ${(err as Error).message}\n`);
       process.exitCode = 2;
     } else {

@@ -2,8 +2,11 @@
  * Every setting in one place: environment variables, overridden by command-line flags, turned into one typed and
  * validated Config. The README's configuration table mirrors `settings` below.
  */
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import { passwordProblem } from './domain/password-policy.js';
+import { parseKey } from './crypto/unseal.js';
 
 export class ConfigError extends Error {
   constructor(readonly setting: string, problem: string) {
@@ -22,6 +25,11 @@ export interface Config {
   userPassword?: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   allowLoopbackHttpUris: boolean;
+  /** decoded TOKENKEEP_MASTER_KEY */
+  masterKey?: Buffer;
+  masterKeyFile?: string;
+  tls?: { cert: Buffer; key: Buffer };
+  allowInsecureHttp: boolean;
 }
 
 /** name of the environment variable, the flag that overrides it (if any) and the default, for docs and --help */
@@ -29,11 +37,42 @@ export const settings = [
   { env: 'PORT', flag: 'port', default: '8080', help: 'TCP port to listen on (0 picks a free one).' },
   { env: 'HOST', flag: 'host', default: '127.0.0.1', help: 'Address to listen on.' },
   { env: 'TOKENKEEP_DB', flag: 'db', default: './data/tokenkeep.db', help: 'SQLite file (created if missing).' },
+  { env: 'TOKENKEEP_MASTER_KEY', flag: undefined, default: '(none)', help: 'Master key, base64 of 32 bytes. Wins over the key file.' },
+  { env: 'TOKENKEEP_MASTER_KEY_FILE', flag: 'master-key-file', default: '<db folder>/master.key', help: 'File holding the base64 master key; generated (mode 0600) on the first start of an empty database when no key is configured.' },
+  { env: 'TOKENKEEP_TLS_CERT', flag: 'tls-cert', default: '(none)', help: 'PEM certificate file; with TOKENKEEP_TLS_KEY the server speaks HTTPS.' },
+  { env: 'TOKENKEEP_TLS_KEY', flag: 'tls-key', default: '(none)', help: 'PEM private key file of the certificate.' },
+  { env: 'TOKENKEEP_ALLOW_INSECURE_HTTP', flag: undefined, default: '0', help: 'Set to 1 to serve plain HTTP on a non-loopback address (only behind a TLS-terminating proxy).' },
   { env: 'TOKENKEEP_ADMIN_PASSWORD', flag: undefined, default: '(generated, printed once)', help: 'First-start password of d2cadmin.' },
   { env: 'TOKENKEEP_USER_PASSWORD', flag: undefined, default: '(generated, printed once)', help: 'First-start password of d2cuser.' },
   { env: 'TOKENKEEP_LOG_LEVEL', flag: 'log-level', default: 'info', help: 'fatal, error, warn, info, debug, trace or silent.' },
   { env: 'TOKENKEEP_ALLOW_LOOPBACK_HTTP_URIS', flag: undefined, default: '0', help: 'Set to 1 to accept http: authorize/token URIs on loopback hosts (development only).' },
 ] as const;
+
+/** 127.0.0.0/8, ::1 and localhost: traffic that never leaves the machine. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::ffff:127.0.0.1';
+}
+
+function loadTls(certPath: string | undefined, keyPath: string | undefined): { cert: Buffer; key: Buffer } | undefined {
+  if (!certPath && !keyPath) return undefined;
+  if (!certPath) throw new ConfigError('TOKENKEEP_TLS_CERT', 'must be set together with TOKENKEEP_TLS_KEY');
+  if (!keyPath) throw new ConfigError('TOKENKEEP_TLS_KEY', 'must be set together with TOKENKEEP_TLS_CERT');
+  const read = (setting: string, path: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new ConfigError(setting, `cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'error'} ${path}`);
+    }
+  };
+  const tls = { cert: read('TOKENKEEP_TLS_CERT', certPath), key: read('TOKENKEEP_TLS_KEY', keyPath) };
+  try {
+    createSecureContext(tls);
+  } catch (err) {
+    throw new ConfigError('TOKENKEEP_TLS_CERT', `and TOKENKEEP_TLS_KEY do not form a usable certificate and key: ${(err as Error).message}`);
+  }
+  return tls;
+}
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -64,6 +103,20 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: Record<string, string 
   const loopbackText = pick('TOKENKEEP_ALLOW_LOOPBACK_HTTP_URIS') ?? '0';
   if (loopbackText !== '0' && loopbackText !== '1') throw new ConfigError('TOKENKEEP_ALLOW_LOOPBACK_HTTP_URIS', 'must be 0 or 1');
 
+  const keyText = pick('TOKENKEEP_MASTER_KEY');
+  const masterKey = keyText === undefined || keyText === '' ? undefined : parseKey(keyText);
+  if (keyText && !masterKey) throw new ConfigError('TOKENKEEP_MASTER_KEY', 'must be the base64 encoding of exactly 32 bytes');
+  const keyFile = pick('TOKENKEEP_MASTER_KEY_FILE');
+  if (keyFile !== undefined && keyFile.trim() === '') throw new ConfigError('TOKENKEEP_MASTER_KEY_FILE', 'must not be empty');
+
+  const tls = loadTls(pick('TOKENKEEP_TLS_CERT'), pick('TOKENKEEP_TLS_KEY'));
+  const insecureText = pick('TOKENKEEP_ALLOW_INSECURE_HTTP') ?? '0';
+  if (insecureText !== '0' && insecureText !== '1') throw new ConfigError('TOKENKEEP_ALLOW_INSECURE_HTTP', 'must be 0 or 1');
+  if (!tls && insecureText !== '1' && !isLoopback(host)) {
+    throw new ConfigError('HOST', `is ${host}, not a loopback address: plain HTTP there would expose every password; `
+      + 'configure TOKENKEEP_TLS_CERT and TOKENKEEP_TLS_KEY, or set TOKENKEEP_ALLOW_INSECURE_HTTP=1 behind a TLS-terminating proxy');
+  }
+
   const adminPassword = pick('TOKENKEEP_ADMIN_PASSWORD');
   const userPassword = pick('TOKENKEEP_USER_PASSWORD');
   for (const [setting, value, user] of [
@@ -82,5 +135,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: Record<string, string 
     userPassword,
     logLevel,
     allowLoopbackHttpUris: loopbackText === '1',
+    masterKey,
+    masterKeyFile: keyFile === undefined ? undefined : resolve(keyFile),
+    tls,
+    allowInsecureHttp: insecureText === '1',
   };
 }

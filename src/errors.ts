@@ -35,6 +35,7 @@ export const catalogue = {
   tooManyAttempts: def(223000429, 429, () => 'Too many failed authentication attempts; retry later.'),
   internal: def(223000500, 500, () => 'Internal server error.'),
   unavailable: def(223000503, 503, () => 'The database is unavailable; retry later.'),
+  secretUnreadable: def(223000520, 500, (d) => `The stored secrets of ${d} cannot be read: they fail their integrity check.`),
   userNotFound: def(223001404, 404, (id) => `There is no User with that id or name: ${id}`),
   roleNotFound: def(223002404, 404, (id) => `There is no Role with that id: ${id}`),
   limitNotFound: def(223003404, 404, (id) => `There is no Limit with that id: ${id}`),

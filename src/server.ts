@@ -8,6 +8,7 @@ import type { Config } from './config.js';
 import { OWASP_SCRYPT, hashPassword } from './crypto/passwords.js';
 import { generatePassword } from './domain/password-policy.js';
 import { openStore } from './storage/open.js';
+import { unsealStore, type UnsealResult } from './crypto/unseal.js';
 import type { Store } from './storage/store.js';
 
 export interface RunningServer {
@@ -38,8 +39,10 @@ async function bootstrap(store: Store, config: Config): Promise<void> {
 
 export async function startServer(config: Config): Promise<RunningServer> {
   const store = openStore(config.db);
+  let sealing: UnsealResult;
   try {
     await store.migrate();
+    sealing = await unsealStore(store, { masterKey: config.masterKey, masterKeyFile: config.masterKeyFile, dbFile: config.db.file });
     await bootstrap(store, config);
   } catch (err) {
     await store.close();
@@ -48,13 +51,21 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const app = await buildApp({
     store,
     allowLoopbackHttpUris: config.allowLoopbackHttpUris,
+    https: config.tls,
     logger: { level: config.logLevel, redact: { paths: redactPaths, censor: '[redacted]' } },
   });
+  if (sealing.generated) {
+    app.log.warn(`FIRST START: generated a new master key in ${sealing.source}. BACK IT UP NOW, apart from the database: `
+      + 'without it every stored token and secret is lost. Consider moving it out of the data folder (TOKENKEEP_MASTER_KEY_FILE).');
+  } else {
+    app.log.info(`secrets unsealed with the master key from ${sealing.source}`);
+  }
+  if (sealing.warning) app.log.warn(sealing.warning);
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  const url = `http://${host}:${port}`;
+  const url = `${config.tls ? 'https' : 'http'}://${host}:${port}`;
   app.log.info(`tokenkeep listening on ${url}`);
 
   let closing: Promise<void> | undefined;

@@ -351,6 +351,26 @@ describe('account lockout (limits 2, 3, 4)', () => {
     }
   });
 
+  // api.md §2: "after PasswordLockoutLimit failed attempts within PasswordLockoutInterval". Three failures inside
+  // any 900 s span lock; a window fixed at the first failure lets 2 × (limit − 1) failures through in seconds by
+  // straddling its end. A sliding window needs the recent failure times stored (a schema change in the store).
+  test('three failures within 900 s lock even when they straddle the first failure\'s window', { todo: 'fixed window in recordLoginFailure' }, async () => {
+    const h = await harness();
+    try {
+      assertUnauthorized(await probe(h, 'd2cuser', 'Wrong-Passw0rd'), 'failure at 0 s');
+      h.clock.advance(899);
+      assertUnauthorized(await probe(h, 'd2cuser', 'Wrong-Passw0rd'), 'failure at 899 s');
+      h.clock.advance(2);
+      assertUnauthorized(await probe(h, 'd2cuser', 'Wrong-Passw0rd'), 'failure at 901 s');
+      h.clock.advance(1);
+      assertUnauthorized(await probe(h, 'd2cuser', 'Wrong-Passw0rd'), 'failure at 902 s');
+      // 899, 901 and 902 are three failures within 3 s.
+      assertUnauthorized(await probe(h, 'd2cuser', USER_PASSWORD), 'locked');
+    } finally {
+      await h.close();
+    }
+  });
+
   test('an administrator unlocks with PUT statusinfo {"status":1,"accountLocked":false}', async () => {
     const h = await harness();
     try {

@@ -11,6 +11,7 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import { buildApp, type AppDeps } from '../src/app.js';
 import { hashPassword, type ScryptParams } from '../src/crypto/passwords.js';
 import { SqliteStore } from '../src/storage/sqlite/store.js';
+import { MasterKey } from '../src/crypto/keyring.js';
 
 export const FAST_HASH: ScryptParams = { logN: 10, r: 8, p: 1 };
 export const ADMIN_PASSWORD = 'Admin-Passw0rd';
@@ -43,6 +44,7 @@ export async function harness(overrides: Partial<AppDeps> = {}): Promise<Harness
   const dir = mkdtempSync(join(tmpdir(), 'tokenkeep-test-'));
   const store = new SqliteStore(join(dir, 'tokenkeep.db'));
   await store.migrate();
+  await store.initKeyring(new MasterKey(MasterKey.generate()));
   await store.bootstrap({
     adminPasswordHash: await hashPassword(ADMIN_PASSWORD, FAST_HASH),
     userPasswordHash: await hashPassword(USER_PASSWORD, FAST_HASH),

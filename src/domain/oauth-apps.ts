@@ -5,19 +5,19 @@
  * effective user (the `?user=` target when one is given).
  */
 import { fail } from '../errors.js';
-import type { NewOAuthApp, OAuthApp, Store } from '../storage/store.js';
+import type { NewOAuthApp, OAuthApp, OAuthAppSummary, Store } from '../storage/store.js';
 import { mayAdminister, type Identity } from './access.js';
 import { isDataStore } from './datastores.js';
 import { Perm, SYSTEM_TENANT_ID } from './permissions.js';
 
-export const usableBy = (app: OAuthApp, tenantId: number): boolean =>
+export const usableBy = (app: Pick<OAuthApp, 'tenantId'>, tenantId: number): boolean =>
   app.tenantId === SYSTEM_TENANT_ID || app.tenantId === tenantId;
 
 export const manages = (who: Identity, app: Pick<OAuthApp, 'tenantId'>): boolean => mayAdminister(who, Perm.OAuth, app.tenantId);
 
-const visibleTo = (who: Identity, app: OAuthApp): boolean => usableBy(app, who.tenantId) || manages(who, app);
+const visibleTo = (who: Identity, app: Pick<OAuthApp, 'tenantId'>): boolean => usableBy(app, who.tenantId) || manages(who, app);
 
-export async function listApps(store: Store, actor: Identity, tenantId?: number): Promise<OAuthApp[]> {
+export async function listApps(store: Store, actor: Identity, tenantId?: number): Promise<OAuthAppSummary[]> {
   const apps = (await store.listApps()).filter((a) => visibleTo(actor, a));
   return tenantId === undefined ? apps : apps.filter((a) => a.tenantId === tenantId);
 }

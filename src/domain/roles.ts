@@ -9,6 +9,20 @@ export function assertPermissionIds(ids: number[], field: string): void {
   if (bad !== undefined) throw fail('invalidReference', `${field}: no permission ${bad}`);
 }
 
+/**
+ * Putting a user into a role or taking it out changes that user's grants, so it is managing the user: as with
+ * PUT /users/{id}/permissions, a non-Administrator may do it only to users holding nothing beyond what it holds.
+ */
+async function assertMembersCovered(store: Store, actor: Identity, before: number[], after: number[]): Promise<void> {
+  if (isAdministrator(actor)) return;
+  const was = new Set(before);
+  const now = new Set(after);
+  const changed = new Set([...after.filter((u) => !was.has(u)), ...before.filter((u) => !now.has(u))]);
+  for (const userId of changed) {
+    if (!covers(actor, await store.effectivePermissions(userId))) throw fail('forbidden');
+  }
+}
+
 export async function listRoles(store: Store, actor: Identity, tenantId?: number): Promise<Role[]> {
   if (tenantId !== undefined) {
     if (!(await store.tenant(tenantId))) throw fail('tenantNotFound', tenantId);
@@ -30,6 +44,7 @@ export async function createRole(store: Store, actor: Identity, input: NewRole):
   assertPermissionIds(input.permissions, 'permissions');
   if (!(await store.tenant(input.tenantId))) throw fail('tenantNotFound', input.tenantId);
   if (!mayAdminister(actor, Perm.CreateRole, input.tenantId) || !covers(actor, input.permissions)) throw fail('forbidden');
+  await assertMembersCovered(store, actor, [], input.users);
   return store.createRole(input);
 }
 
@@ -37,11 +52,13 @@ export async function updateRole(store: Store, actor: Identity, id: number, inpu
   assertPermissionIds(input.permissions, 'permissions');
   const current = await roleFor(store, actor, id, Perm.ModifyRole);
   if (!covers(actor, current.permissions) || !covers(actor, input.permissions)) throw fail('forbidden');
+  await assertMembersCovered(store, actor, current.users, input.users);
   return store.updateRole(id, input);
 }
 
 export async function deleteRole(store: Store, actor: Identity, id: number): Promise<void> {
   const current = await roleFor(store, actor, id, Perm.DeleteRole);
   if (!covers(actor, current.permissions)) throw fail('forbidden');
+  await assertMembersCovered(store, actor, current.users, []);
   await store.deleteRole(id);
 }

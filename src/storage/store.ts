@@ -6,6 +6,7 @@
  * under concurrency (unique names, at least one active Administrator, every user keeps a role) are enforced inside
  * the method's transaction and reported with the project's error catalogue (`ApiError`), never as driver errors.
  */
+import type { MasterKey } from '../crypto/keyring.js';
 
 export type Status = 0 | 1;
 
@@ -112,6 +113,8 @@ export interface OAuthApp {
 }
 
 export type NewOAuthApp = Omit<OAuthApp, 'id'>;
+/** An application without its client credentials: what lists need, and no secret is opened for it. */
+export type OAuthAppSummary = Omit<OAuthApp, 'clientId' | 'clientSecret'>;
 
 export interface OAuthProfile {
   id: number;
@@ -167,6 +170,15 @@ export interface DataSource {
 export type NewDataSource = Omit<DataSource, 'id'>;
 export type DataSourceUpdate = Pick<DataSource, 'name' | 'description' | 'options' | 'oauthProfileId'>;
 
+export interface KeyVersionStatus {
+  version: number;
+  /** null for a version that rows use but the key ring no longer has */
+  createdAt: string | null;
+  active: boolean;
+  /** rows whose secrets are sealed under this version */
+  rows: number;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   /** Applies pending migrations; returns the versions applied now. */
@@ -174,6 +186,21 @@ export interface Store {
   /** Throws when the database cannot answer. */
   ping(): Promise<void>;
   close(): Promise<void>;
+
+  // encryption at rest (src/crypto/keyring.ts): nothing secret is read or written before unseal()
+  /** Whether the key ring exists, i.e. the database may hold sealed values. */
+  keyringInitialized(): Promise<boolean>;
+  /** Creates the key-check value and data key 1, then unseals; fails when a key ring exists. */
+  initKeyring(master: MasterKey): Promise<void>;
+  /** Verifies the master key against the key-check value and loads the data keys; throws SealedError. */
+  unseal(master: MasterKey): Promise<void>;
+  keyStatus(): Promise<KeyVersionStatus[]>;
+  /** Adds a data key version; new writes use it from then on (other nodes within a second). */
+  addKeyVersion(): Promise<number>;
+  /** Re-encrypts up to batchSize rows to the active version in one transaction; 0 when none is left. */
+  reencryptBatch(batchSize: number): Promise<number>;
+  /** Removes a version that no row uses and that is not active. */
+  retireKeyVersion(version: number): Promise<void>;
 
   /** First start: creates the system tenant, default roles, limits and the two default users if the database is empty. */
   bootstrap(seed: { adminPasswordHash: string; userPasswordHash: string }): Promise<boolean>;
@@ -219,7 +246,7 @@ export interface Store {
   deleteUser(id: number): Promise<void>;
 
   // OAuth applications
-  listApps(): Promise<OAuthApp[]>;
+  listApps(): Promise<OAuthAppSummary[]>;
   app(id: number): Promise<OAuthApp | undefined>;
   createApp(input: NewOAuthApp): Promise<OAuthApp>;
   updateApp(id: number, input: NewOAuthApp): Promise<OAuthApp>;

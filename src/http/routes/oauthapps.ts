@@ -2,7 +2,6 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import * as apps from '../../domain/oauth-apps.js';
 import { Perm } from '../../domain/permissions.js';
-import type { OAuthApp } from '../../storage/store.js';
 import { IdParams, OnBehalfQuery, errors } from '../schemas/common.js';
 import { App, AppBody, AppList } from '../schemas/oauth.js';
 import { TenantQuery } from '../schemas/roles.js';
@@ -13,13 +12,12 @@ export const oauthAppRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const tags = ['mgmt: OAuth applications'];
   const read = { permissions: [Perm.MgmtAPI], onBehalf: true, notFound: 'appNotFound' as const };
   const manage = { ...read, permissions: [Perm.MgmtAPI, Perm.OAuth] };
-  const summary = ({ clientId: _id, clientSecret: _secret, ...rest }: OAuthApp) => rest;
   const toInput = (body: typeof AppBody.static) => ({ ...body, description: body.description ?? null, scope: body.scope ?? null });
 
   app.get('/api/mgmt/oauthapps', {
     config: read,
     schema: { summary: 'List the OAuth applications usable by (or managed by) the effective user', tags, querystring: Type.Intersect([OnBehalfQuery, TenantQuery]), response: { 200: AppList, ...errors(400, 403, 404) } },
-  }, async (request) => ({ applications: (await apps.listApps(store, request.actor, await tenantFilter(store, request.query))).map(summary) }));
+  }, async (request) => ({ applications: (await apps.listApps(store, request.actor, await tenantFilter(store, request.query))) }));
 
   app.post('/api/mgmt/oauthapps', {
     config: manage,

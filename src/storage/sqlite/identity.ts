@@ -8,10 +8,11 @@ import { limitCatalogue } from '../../domain/limits.js';
 import type {
   LockoutPolicy, NewRole, NewTenant, NewUser, Principal, Role, Status, Tenant, TenantUpdate, User, UserUpdate,
 } from '../store.js';
-import { SqliteDb, ids, nameKey, type Row } from './db.js';
+import { ids, nameKey, type Row } from './db.js';
+import { SqliteKeyringStore } from './keyring.js';
 import { migrations } from './migrations.js';
 
-export class SqliteIdentityStore extends SqliteDb {
+export class SqliteIdentityStore extends SqliteKeyringStore {
   async migrate(): Promise<number[]> {
     this.db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);

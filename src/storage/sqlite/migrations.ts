@@ -2,6 +2,9 @@
  * SQLite schema, as versioned migrations. Each one is applied in its own transaction together with its row in
  * `schema_migrations`, so a crash leaves the schema at a whole version. Never edit a released migration: add one.
  *
+ * Secret columns (tokens, client secrets, data-source options) hold sealed BLOBs (src/crypto/keyring.ts), and
+ * each such table records the data-key version of its row, so rotation finds what it still has to re-encrypt.
+ *
  * Names are unique case-insensitively through a `name_key` column (the name lower-cased by the application, which
  * knows Unicode better than SQLite's ASCII-only NOCASE). AUTOINCREMENT keeps ids of deleted rows from coming back.
  */
@@ -71,6 +74,15 @@ CREATE TABLE limits (
   id INTEGER PRIMARY KEY,
   value INTEGER NOT NULL
 );
+CREATE TABLE keyring (
+  version INTEGER PRIMARY KEY,
+  wrapped BLOB NOT NULL,
+  created_at TEXT NOT NULL
+);
+CREATE TABLE meta (
+  key TEXT PRIMARY KEY,
+  value BLOB NOT NULL
+);
 CREATE TABLE oauth_apps (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
@@ -79,12 +91,14 @@ CREATE TABLE oauth_apps (
   data_store INTEGER NOT NULL,
   description TEXT,
   client_id TEXT NOT NULL,
-  client_secret TEXT NOT NULL,
+  client_secret BLOB NOT NULL,
   authorize_uri TEXT NOT NULL,
   token_uri TEXT NOT NULL,
   scope TEXT,
+  key_version INTEGER NOT NULL,
   UNIQUE (tenant_id, name_key)
 );
+CREATE INDEX oauth_apps_key_version ON oauth_apps(key_version);
 CREATE TABLE oauth_profiles (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   owner_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
@@ -93,10 +107,12 @@ CREATE TABLE oauth_profiles (
   name TEXT NOT NULL,
   name_key TEXT NOT NULL,
   description TEXT,
-  access_token TEXT,
-  refresh_token TEXT NOT NULL,
+  access_token BLOB,
+  refresh_token BLOB NOT NULL,
+  key_version INTEGER NOT NULL,
   UNIQUE (owner_id, name_key)
 );
+CREATE INDEX oauth_profiles_key_version ON oauth_profiles(key_version);
 CREATE INDEX oauth_profiles_creator ON oauth_profiles(creator_id);
 CREATE INDEX oauth_profiles_app ON oauth_profiles(app_id);
 CREATE TABLE datasources (
@@ -107,10 +123,12 @@ CREATE TABLE datasources (
   data_store INTEGER NOT NULL,
   connection_type TEXT NOT NULL CHECK (connection_type IN ('Cloud', 'Hybrid')),
   description TEXT,
-  options TEXT NOT NULL,
+  options BLOB NOT NULL,
   oauth_profile_id INTEGER REFERENCES oauth_profiles(id) ON DELETE SET NULL,
+  key_version INTEGER NOT NULL,
   UNIQUE (owner_id, name_key)
 );
+CREATE INDEX datasources_key_version ON datasources(key_version);
 CREATE INDEX datasources_profile ON datasources(oauth_profile_id);
 `,
   },

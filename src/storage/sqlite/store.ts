@@ -1,64 +1,89 @@
 /**
  * The embedded default store: the SQLite identity store plus the OAuth objects — applications, profiles and the
- * data sources that reference profiles. Cascades are the schema's foreign keys: deleting an app deletes its
+ * data sources that reference profiles. Secret columns are sealed on write and opened on read (./keyring.ts). Cascades are the schema's foreign keys: deleting an app deletes its
  * profiles, deleting a profile nulls the data sources' reference, deleting a user deletes what it owns.
  */
 import { fail } from '../../errors.js';
 import type {
-  ConnectionType, DataSource, DataSourceUpdate, NewDataSource, NewOAuthApp, OAuthApp, OAuthProfile, ProfileInput,
+  ConnectionType, DataSource, DataSourceUpdate, NewDataSource, NewOAuthApp, OAuthApp, OAuthAppSummary, OAuthProfile, ProfileInput,
   ProfileStats, ProfileSummary, Store,
 } from '../store.js';
 import { nameKey, type Row } from './db.js';
 import { SqliteIdentityStore } from './identity.js';
 
-const toApp = (r: Row): OAuthApp => ({
-  id: r.id as number,
-  name: r.name as string,
-  dataStore: r.data_store as number,
-  tenantId: r.tenant_id as number,
-  description: (r.description as string | null) ?? null,
-  clientId: r.client_id as string,
-  clientSecret: r.client_secret as string,
-  authorizeURI: r.authorize_uri as string,
-  tokenURI: r.token_uri as string,
-  scope: (r.scope as string | null) ?? null,
-});
-
-const toProfile = (r: Row): OAuthProfile => ({
-  id: r.id as number,
-  name: r.name as string,
-  oauthAppId: r.app_id as number,
-  description: (r.description as string | null) ?? null,
-  accessToken: (r.access_token as string | null) ?? null,
-  refreshToken: r.refresh_token as string,
-  ownerId: r.owner_id as number,
-  creatorId: (r.creator_id as number | null) ?? null,
-  ownerTenantId: r.owner_tenant_id as number,
-});
-
-const toDataSource = (r: Row): DataSource => ({
-  id: r.id as number,
-  ownerId: r.owner_id as number,
-  name: r.name as string,
-  dataStore: r.data_store as number,
-  connectionType: r.connection_type as ConnectionType,
-  description: (r.description as string | null) ?? null,
-  options: JSON.parse(r.options as string) as Record<string, string>,
-  oauthProfileId: (r.oauth_profile_id as number | null) ?? null,
-});
-
 const PROFILE_SELECT = `SELECT p.*, u.tenant_id AS owner_tenant_id FROM oauth_profiles p JOIN users u ON u.id = p.owner_id`;
 
 export class SqliteStore extends SqliteIdentityStore implements Store {
+  private toApp(r: Row): OAuthApp {
+    const id = r.id as number;
+    return {
+      id,
+      name: r.name as string,
+      dataStore: r.data_store as number,
+      tenantId: r.tenant_id as number,
+      description: (r.description as string | null) ?? null,
+      clientId: r.client_id as string,
+      clientSecret: this.open(r.client_secret as Buffer, 'oauth_apps', id, 'client_secret'),
+      authorizeURI: r.authorize_uri as string,
+      tokenURI: r.token_uri as string,
+      scope: (r.scope as string | null) ?? null,
+    };
+  }
+
+  private toProfile(r: Row): OAuthProfile {
+    const id = r.id as number;
+    return {
+      id,
+      name: r.name as string,
+      oauthAppId: r.app_id as number,
+      description: (r.description as string | null) ?? null,
+      accessToken: r.access_token === null ? null : this.open(r.access_token as Buffer, 'oauth_profiles', id, 'access_token'),
+      refreshToken: this.open(r.refresh_token as Buffer, 'oauth_profiles', id, 'refresh_token'),
+      ownerId: r.owner_id as number,
+      creatorId: (r.creator_id as number | null) ?? null,
+      ownerTenantId: r.owner_tenant_id as number,
+    };
+  }
+
+  private toDataSource(r: Row): DataSource {
+    const id = r.id as number;
+    return {
+      id,
+      ownerId: r.owner_id as number,
+      name: r.name as string,
+      dataStore: r.data_store as number,
+      connectionType: r.connection_type as ConnectionType,
+      description: (r.description as string | null) ?? null,
+      options: JSON.parse(this.open(r.options as Buffer, 'datasources', id, 'options')) as Record<string, string>,
+      oauthProfileId: (r.oauth_profile_id as number | null) ?? null,
+    };
+  }
+
+  /** The id the next insert will get: sealed values are bound to their row id, so it is needed before the insert. */
+  private nextId(table: 'oauth_apps' | 'oauth_profiles' | 'datasources'): number {
+    const row = this.q('SELECT seq FROM sqlite_sequence WHERE name = ?').get(table) as { seq: number } | undefined;
+    return (row?.seq ?? 0) + 1;
+  }
+
   // ---- OAuth applications ---------------------------------------------------------------------------------------
 
-  async listApps(): Promise<OAuthApp[]> {
-    return (this.q('SELECT * FROM oauth_apps ORDER BY id').all() as Row[]).map(toApp);
+  async listApps(): Promise<OAuthAppSummary[]> {
+    const rows = this.q('SELECT id, name, data_store, tenant_id, description, authorize_uri, token_uri, scope FROM oauth_apps ORDER BY id').all() as Row[];
+    return rows.map((r) => ({
+      id: r.id as number,
+      name: r.name as string,
+      dataStore: r.data_store as number,
+      tenantId: r.tenant_id as number,
+      description: (r.description as string | null) ?? null,
+      authorizeURI: r.authorize_uri as string,
+      tokenURI: r.token_uri as string,
+      scope: (r.scope as string | null) ?? null,
+    }));
   }
 
   private appSync(id: number): OAuthApp | undefined {
     const row = this.q('SELECT * FROM oauth_apps WHERE id = ?').get(id) as Row | undefined;
-    return row && toApp(row);
+    return row && this.toApp(row);
   }
 
   async app(id: number): Promise<OAuthApp | undefined> {
@@ -75,11 +100,12 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
     return this.tx(() => {
       if (!this.q('SELECT 1 FROM tenants WHERE id = ?').get(input.tenantId)) throw fail('tenantNotFound', input.tenantId);
       this.assertAppNameFree(input.tenantId, input.name);
-      const id = Number(this.q(`INSERT INTO oauth_apps
-          (tenant_id, name, name_key, data_store, description, client_id, client_secret, authorize_uri, token_uri, scope)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-        .run(input.tenantId, input.name, nameKey(input.name), input.dataStore, input.description, input.clientId,
-          input.clientSecret, input.authorizeURI, input.tokenURI, input.scope).lastInsertRowid);
+      const id = this.nextId('oauth_apps');
+      this.q(`INSERT INTO oauth_apps (id, tenant_id, name, name_key, data_store, description, client_id, client_secret,
+          authorize_uri, token_uri, scope, key_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+        .run(id, input.tenantId, input.name, nameKey(input.name), input.dataStore, input.description, input.clientId,
+          this.seal(input.clientSecret, 'oauth_apps', id, 'client_secret'), input.authorizeURI, input.tokenURI, input.scope,
+          this.activeKeyVersion);
       return this.appSync(id)!;
     });
   }
@@ -94,9 +120,10 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
         throw fail('invalidJson', 'dataStore: data sources use profiles of this application; its data store cannot change');
       }
       this.q(`UPDATE oauth_apps SET name = ?, name_key = ?, data_store = ?, description = ?, client_id = ?,
-          client_secret = ?, authorize_uri = ?, token_uri = ?, scope = ? WHERE id = ?`)
-        .run(input.name, nameKey(input.name), input.dataStore, input.description, input.clientId, input.clientSecret,
-          input.authorizeURI, input.tokenURI, input.scope, id);
+          client_secret = ?, authorize_uri = ?, token_uri = ?, scope = ?, key_version = ? WHERE id = ?`)
+        .run(input.name, nameKey(input.name), input.dataStore, input.description, input.clientId,
+          this.seal(input.clientSecret, 'oauth_apps', id, 'client_secret'), input.authorizeURI, input.tokenURI, input.scope,
+          this.activeKeyVersion, id);
       return this.appSync(id)!;
     });
   }
@@ -124,7 +151,7 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
 
   private profileSync(id: number): OAuthProfile | undefined {
     const row = this.q(`${PROFILE_SELECT} WHERE p.id = ?`).get(id) as Row | undefined;
-    return row && toProfile(row);
+    return row && this.toProfile(row);
   }
 
   async profile(id: number): Promise<OAuthProfile | undefined> {
@@ -145,11 +172,12 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
     return this.tx(() => {
       this.assertAppExists(input.oauthAppId);
       this.assertProfileNameFree(input.ownerId, input.name);
-      const id = Number(this.q(`INSERT INTO oauth_profiles
-          (owner_id, creator_id, app_id, name, name_key, description, access_token, refresh_token)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-        .run(input.ownerId, input.creatorId, input.oauthAppId, input.name, nameKey(input.name), input.description,
-          input.accessToken, input.refreshToken).lastInsertRowid);
+      const id = this.nextId('oauth_profiles');
+      const tokens = this.sealTokens(id, input);
+      this.q(`INSERT INTO oauth_profiles (id, owner_id, creator_id, app_id, name, name_key, description, access_token,
+          refresh_token, key_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+        .run(id, input.ownerId, input.creatorId, input.oauthAppId, input.name, nameKey(input.name), input.description,
+          tokens.access, tokens.refresh, tokens.version);
       return this.profileSync(id)!;
     });
   }
@@ -165,11 +193,20 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
         if (broken) throw fail('appReferenceInvalid', `${input.oauthAppId} (data source ${broken.id} needs the data store of the current application)`);
       }
       this.assertProfileNameFree(current.ownerId, input.name, id);
+      const tokens = this.sealTokens(id, input);
       this.q(`UPDATE oauth_profiles SET app_id = ?, name = ?, name_key = ?, description = ?, access_token = ?,
-          refresh_token = ? WHERE id = ?`)
-        .run(input.oauthAppId, input.name, nameKey(input.name), input.description, input.accessToken, input.refreshToken, id);
+          refresh_token = ?, key_version = ? WHERE id = ?`)
+        .run(input.oauthAppId, input.name, nameKey(input.name), input.description, tokens.access, tokens.refresh, tokens.version, id);
       return this.profileSync(id)!;
     });
+  }
+
+  private sealTokens(id: number, input: ProfileInput): { access: Buffer | null; refresh: Buffer; version: number } {
+    return {
+      access: input.accessToken === null ? null : this.seal(input.accessToken, 'oauth_profiles', id, 'access_token'),
+      refresh: this.seal(input.refreshToken, 'oauth_profiles', id, 'refresh_token'),
+      version: this.activeKeyVersion,
+    };
   }
 
   async deleteProfile(id: number): Promise<void> {
@@ -189,12 +226,12 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
   // ---- data sources ---------------------------------------------------------------------------------------------
 
   async listDataSources(ownerId: number): Promise<DataSource[]> {
-    return (this.q('SELECT * FROM datasources WHERE owner_id = ? ORDER BY id').all(ownerId) as Row[]).map(toDataSource);
+    return (this.q('SELECT * FROM datasources WHERE owner_id = ? ORDER BY id').all(ownerId) as Row[]).map((r) => this.toDataSource(r));
   }
 
   private dataSourceSync(id: number): DataSource | undefined {
     const row = this.q('SELECT * FROM datasources WHERE id = ?').get(id) as Row | undefined;
-    return row && toDataSource(row);
+    return row && this.toDataSource(row);
   }
 
   async dataSource(id: number): Promise<DataSource | undefined> {
@@ -220,11 +257,11 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
     return this.tx(() => {
       this.assertProfileUsable(input.oauthProfileId, input.ownerId, input.dataStore);
       this.assertDataSourceNameFree(input.ownerId, input.name);
-      const id = Number(this.q(`INSERT INTO datasources
-          (owner_id, name, name_key, data_store, connection_type, description, options, oauth_profile_id)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-        .run(input.ownerId, input.name, nameKey(input.name), input.dataStore, input.connectionType, input.description,
-          JSON.stringify(input.options), input.oauthProfileId).lastInsertRowid);
+      const id = this.nextId('datasources');
+      this.q(`INSERT INTO datasources (id, owner_id, name, name_key, data_store, connection_type, description, options,
+          oauth_profile_id, key_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+        .run(id, input.ownerId, input.name, nameKey(input.name), input.dataStore, input.connectionType, input.description,
+          this.seal(JSON.stringify(input.options), 'datasources', id, 'options'), input.oauthProfileId, this.activeKeyVersion);
       return this.dataSourceSync(id)!;
     });
   }
@@ -235,8 +272,9 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
       if (!current) throw fail('dataSourceNotFound', id);
       this.assertProfileUsable(input.oauthProfileId, current.ownerId, current.dataStore);
       this.assertDataSourceNameFree(current.ownerId, input.name, id);
-      this.q('UPDATE datasources SET name = ?, name_key = ?, description = ?, options = ?, oauth_profile_id = ? WHERE id = ?')
-        .run(input.name, nameKey(input.name), input.description, JSON.stringify(input.options), input.oauthProfileId, id);
+      this.q('UPDATE datasources SET name = ?, name_key = ?, description = ?, options = ?, oauth_profile_id = ?, key_version = ? WHERE id = ?')
+        .run(input.name, nameKey(input.name), input.description, this.seal(JSON.stringify(input.options), 'datasources', id, 'options'),
+          input.oauthProfileId, this.activeKeyVersion, id);
       return this.dataSourceSync(id)!;
     });
   }

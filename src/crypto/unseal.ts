@@ -1,0 +1,105 @@
+/**
+ * Start-up sealing rules. The master key comes from TOKENKEEP_MASTER_KEY (base64) or a key file. On the very first
+ * start of an empty database with no key configured, a key is generated into `master.key` (mode 0600) beside the
+ * database, and the operator is told loudly to back it up apart from the data. A database that already has a key
+ * ring is never given a fresh key: without its key, or with a wrong one, the start is refused.
+ */
+import { existsSync, openSync, readFileSync, writeSync, fsyncSync, closeSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { KEY_BYTES, MasterKey } from './keyring.js';
+import type { Store } from '../storage/store.js';
+
+export class UnsealError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnsealError';
+  }
+}
+
+export interface KeySettings {
+  /** decoded TOKENKEEP_MASTER_KEY */
+  masterKey?: Buffer;
+  /** TOKENKEEP_MASTER_KEY_FILE */
+  masterKeyFile?: string;
+  /** the database file; the generated key goes beside it */
+  dbFile: string;
+}
+
+export const defaultKeyFile = (dbFile: string): string => join(dirname(dbFile), 'master.key');
+
+/** Parses base64 key text; undefined when it is not exactly 32 bytes. */
+export function parseKey(text: string): Buffer | undefined {
+  const trimmed = text.trim();
+  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(trimmed)) return undefined;
+  const key = Buffer.from(trimmed, trimmed.includes('-') || trimmed.includes('_') ? 'base64url' : 'base64');
+  return key.length === KEY_BYTES ? key : undefined;
+}
+
+function readKeyFile(path: string, setting: string): Buffer {
+  const key = parseKey(readFileSync(path, 'utf8'));
+  if (!key) throw new UnsealError(`${setting}: ${path} does not hold a base64-encoded ${KEY_BYTES}-byte key`);
+  return key;
+}
+
+function writeNewKeyFile(path: string, key: Buffer): void {
+  // 'wx': never overwrite an existing file; 0600: readable by the server's user only.
+  const fd = openSync(path, 'wx', 0o600);
+  try {
+    writeSync(fd, `${key.toString('base64')}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export interface UnsealResult {
+  /** where the key came from, for the start-up log (never the key itself) */
+  source: string;
+  generated: boolean;
+  /** set when a key file is readable by others than its owner */
+  warning?: string;
+}
+
+export async function unsealStore(store: Store, settings: KeySettings): Promise<UnsealResult> {
+  const initialized = await store.keyringInitialized();
+  let key = settings.masterKey;
+  let source = 'TOKENKEEP_MASTER_KEY';
+  const file = settings.masterKeyFile ?? (settings.dbFile === ':memory:' ? undefined : defaultKeyFile(settings.dbFile));
+  if (!key && settings.masterKeyFile) {
+    if (!existsSync(settings.masterKeyFile)) throw new UnsealError(`TOKENKEEP_MASTER_KEY_FILE: ${settings.masterKeyFile} does not exist`);
+    key = readKeyFile(settings.masterKeyFile, 'TOKENKEEP_MASTER_KEY_FILE');
+    source = settings.masterKeyFile;
+  } else if (!key && file && existsSync(file)) {
+    key = readKeyFile(file, 'the key file');
+    source = file;
+  }
+  const mode = key && source !== 'TOKENKEEP_MASTER_KEY' ? statSync(source).mode & 0o077 : 0;
+  const warning = mode ? `the master key file ${source} is readable by other users; chmod 600 it` : undefined;
+
+  if (initialized) {
+    if (!key) {
+      throw new UnsealError('this database holds encrypted secrets but no master key is configured: '
+        + `set TOKENKEEP_MASTER_KEY or TOKENKEEP_MASTER_KEY_FILE${file ? ` (no key file at ${file})` : ''}`);
+    }
+    try {
+      await store.unseal(new MasterKey(key));
+    } catch (err) {
+      throw new UnsealError(`refusing to start: ${(err as Error).message} (key from ${source}); nothing was changed`);
+    }
+    return { source, generated: false, warning };
+  }
+
+  let generated = false;
+  if (!key) {
+    key = MasterKey.generate();
+    generated = true;
+    if (file) {
+      writeNewKeyFile(file, key);
+      source = file;
+    } else {
+      source = 'memory (in-memory database)';
+    }
+  }
+  await store.initKeyring(new MasterKey(key));
+  return { source, generated, warning };
+}
