@@ -30,6 +30,7 @@ export const catalogue = {
   unauthorized: def(223000401, 401, () => 'Authentication required: a valid user name and password.'),
   notFound: def(223000404, 404, (path) => `No such resource: ${path}`),
   methodNotAllowed: def(223000405, 405, (method) => `Method ${method} is not allowed on this resource.`),
+  preconditionFailed: def(223000412, 412, (d) => `If-Match does not match the current version of ${d}; read it again.`),
   payloadTooLarge: def(223000413, 413, (limit) => `The request body is larger than ${limit} bytes.`),
   unsupportedMediaType: def(223000415, 415, () => 'The request body must be application/json.'),
   tooManyAttempts: def(223000429, 429, () => 'Too many failed authentication attempts; retry later.'),

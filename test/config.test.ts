@@ -56,7 +56,11 @@ describe('loadConfig from the environment and flags', () => {
       TOKENKEEP_LOG_LEVEL: 'warn',
       TOKENKEEP_ADMIN_PASSWORD: 'Admin-Passw0rd',
       TOKENKEEP_USER_PASSWORD: 'User-Passw0rd',
+      TOKENKEEP_ALLOW_INSECURE_HTTP: '1',
+      TOKENKEEP_ALLOW_LOOPBACK_HTTP_URIS: '1',
     });
+    assert.equal(config.allowInsecureHttp, true);
+    assert.equal(config.allowLoopbackHttpUris, true);
     assert.equal(config.port, 9090);
     assert.equal(config.host, '0.0.0.0');
     assert.equal(config.db.file, resolve('relative/x.db'));

@@ -53,16 +53,16 @@ export async function createDataSource(store: Store, actor: Identity, input: Dat
 }
 
 /** Full replace; `dataStore` and `connectionType` may be repeated but not changed. */
-export async function updateDataSource(store: Store, actor: Identity, id: number, input: DataSourceInput): Promise<DataSource> {
+export async function updateDataSource(store: Store, actor: Identity, id: number, input: DataSourceInput, ifVersion?: number): Promise<DataSource> {
   const current = await dataSourceFor(store, actor, id);
   if (input.dataStore !== undefined && input.dataStore !== current.dataStore) {
     throw fail('invalidJson', 'dataStore: is not allowed to be changed');
   }
   if (input.connectionType !== undefined && input.connectionType !== current.connectionType) throw fail('connectionTypeChanged');
-  return store.updateDataSource(id, { name: input.name, description: input.description ?? null, ...splitOptions(input.options) });
+  return store.updateDataSource(id, { name: input.name, description: input.description ?? null, ...splitOptions(input.options) }, ifVersion);
 }
 
-export async function deleteDataSource(store: Store, actor: Identity, id: number): Promise<void> {
+export async function deleteDataSource(store: Store, actor: Identity, id: number, ifVersion?: number): Promise<void> {
   await dataSourceFor(store, actor, id);
-  await store.deleteDataSource(id);
+  await store.deleteDataSource(id, ifVersion);
 }

@@ -70,18 +70,20 @@ async function managedApp(store: Store, actor: Identity, id: number): Promise<OA
   return app;
 }
 
-export async function updateApp(store: Store, actor: Identity, id: number, input: Omit<NewOAuthApp, 'tenantId'> & { tenantId?: number }, rules: AppRules): Promise<OAuthApp> {
+export async function updateApp(
+  store: Store, actor: Identity, id: number, input: Omit<NewOAuthApp, 'tenantId'> & { tenantId?: number }, rules: AppRules, ifVersion?: number,
+): Promise<OAuthApp> {
   const current = await managedApp(store, actor, id);
   if (input.tenantId !== undefined && input.tenantId !== current.tenantId) {
     throw fail('invalidJson', 'tenantId: an application cannot move to another tenant');
   }
   const app = { ...input, tenantId: current.tenantId };
   checkApp(app, rules);
-  return store.updateApp(id, app);
+  return store.updateApp(id, app, ifVersion);
 }
 
-export async function deleteApp(store: Store, actor: Identity, id: number): Promise<void> {
+export async function deleteApp(store: Store, actor: Identity, id: number, ifVersion?: number): Promise<void> {
   await managedApp(store, actor, id);
-  await store.deleteApp(id);
+  await store.deleteApp(id, ifVersion);
 }
 

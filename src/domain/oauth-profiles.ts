@@ -30,15 +30,15 @@ export async function createProfile(store: Store, actor: Identity, caller: Ident
   return store.createProfile({ ...input, ownerId: actor.id, creatorId: caller.id });
 }
 
-export async function updateProfile(store: Store, actor: Identity, id: number, input: ProfileInput): Promise<OAuthProfile> {
+export async function updateProfile(store: Store, actor: Identity, id: number, input: ProfileInput, ifVersion?: number): Promise<OAuthProfile> {
   const current = await profileFor(store, actor, id);
   await checkApp(store, input.oauthAppId, current.ownerTenantId);
-  return store.updateProfile(id, input);
+  return store.updateProfile(id, input, ifVersion);
 }
 
-export async function deleteProfile(store: Store, actor: Identity, id: number): Promise<void> {
+export async function deleteProfile(store: Store, actor: Identity, id: number, ifVersion?: number): Promise<void> {
   await profileFor(store, actor, id);
-  await store.deleteProfile(id);
+  await store.deleteProfile(id, ifVersion);
 }
 
 export async function profileStats(store: Store, actor: Identity, id: number): Promise<ProfileStats> {

@@ -2,11 +2,31 @@
  * The storage interface: the only door to a database. Routes and domain rules speak these records and methods and
  * never see SQL, so a second implementation (PostgreSQL) can be added without touching them.
  *
+ * Optimistic concurrency: the update and delete methods of apps, profiles and data sources take an optional
+ * `ifVersion`; when the row's version differs they change nothing and throw `preconditionFailed` (412).
+ *
+ * A database that cannot be reached throws `StoreUnavailable`; busy and serialization failures are retried inside
+ * the store a bounded number of times before they surface.
+ *
  * Every mutating method is atomic: it either applies completely or not at all. Integrity rules that must hold
  * under concurrency (unique names, at least one active Administrator, every user keeps a role) are enforced inside
  * the method's transaction and reported with the project's error catalogue (`ApiError`), never as driver errors.
  */
 import type { MasterKey } from '../crypto/keyring.js';
+import { fail } from '../errors.js';
+
+/** Optimistic concurrency: a request that names a version acts only on that version. */
+export function checkVersion(current: number, expected: number | undefined, what: string): void {
+  if (expected !== undefined && expected !== current) throw fail('preconditionFailed', what);
+}
+
+/** The database cannot be reached or cannot write right now; the HTTP layer answers 503 with Retry-After. */
+export class StoreUnavailable extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreUnavailable';
+  }
+}
 
 export type Status = 0 | 1;
 
@@ -101,6 +121,8 @@ export interface LockoutPolicy {
 
 export interface OAuthApp {
   id: number;
+  /** row version, incremented by every update: the ETag */
+  version: number;
   name: string;
   dataStore: number;
   tenantId: number;
@@ -112,12 +134,14 @@ export interface OAuthApp {
   scope: string | null;
 }
 
-export type NewOAuthApp = Omit<OAuthApp, 'id'>;
+export type NewOAuthApp = Omit<OAuthApp, 'id' | 'version'>;
 /** An application without its client credentials: what lists need, and no secret is opened for it. */
-export type OAuthAppSummary = Omit<OAuthApp, 'clientId' | 'clientSecret'>;
+export type OAuthAppSummary = Omit<OAuthApp, 'clientId' | 'clientSecret' | 'version'>;
 
 export interface OAuthProfile {
   id: number;
+  /** row version, incremented by every update: the ETag */
+  version: number;
   name: string;
   oauthAppId: number;
   description: string | null;
@@ -157,6 +181,8 @@ export type ConnectionType = 'Cloud' | 'Hybrid';
 
 export interface DataSource {
   id: number;
+  /** row version, incremented by every update: the ETag */
+  version: number;
   ownerId: number;
   name: string;
   dataStore: number;
@@ -167,7 +193,7 @@ export interface DataSource {
   oauthProfileId: number | null;
 }
 
-export type NewDataSource = Omit<DataSource, 'id'>;
+export type NewDataSource = Omit<DataSource, 'id' | 'version'>;
 export type DataSourceUpdate = Pick<DataSource, 'name' | 'description' | 'options' | 'oauthProfileId'>;
 
 export interface KeyVersionStatus {
@@ -249,9 +275,9 @@ export interface Store {
   listApps(): Promise<OAuthAppSummary[]>;
   app(id: number): Promise<OAuthApp | undefined>;
   createApp(input: NewOAuthApp): Promise<OAuthApp>;
-  updateApp(id: number, input: NewOAuthApp): Promise<OAuthApp>;
+  updateApp(id: number, input: NewOAuthApp, ifVersion?: number): Promise<OAuthApp>;
   /** Deletes the app, its profiles, and the data sources' references to those profiles. */
-  deleteApp(id: number): Promise<void>;
+  deleteApp(id: number, ifVersion?: number): Promise<void>;
 
   // OAuth profiles
   /** Profiles the user owns or created. */
@@ -262,15 +288,15 @@ export interface Store {
    * Replaces a profile. Refuses (400 appReferenceInvalid) a change of app to another data store while data sources
    * reference the profile, and (409) a name already used by another profile of the same owner.
    */
-  updateProfile(id: number, input: ProfileInput): Promise<OAuthProfile>;
+  updateProfile(id: number, input: ProfileInput, ifVersion?: number): Promise<OAuthProfile>;
   /** Deletes the profile; data sources that referenced it lose the reference. */
-  deleteProfile(id: number): Promise<void>;
+  deleteProfile(id: number, ifVersion?: number): Promise<void>;
   profileStats(id: number): Promise<ProfileStats>;
 
   // data sources
   listDataSources(ownerId: number): Promise<DataSource[]>;
   dataSource(id: number): Promise<DataSource | undefined>;
   createDataSource(input: NewDataSource): Promise<DataSource>;
-  updateDataSource(id: number, input: DataSourceUpdate): Promise<DataSource>;
-  deleteDataSource(id: number): Promise<void>;
+  updateDataSource(id: number, input: DataSourceUpdate, ifVersion?: number): Promise<DataSource>;
+  deleteDataSource(id: number, ifVersion?: number): Promise<void>;
 }

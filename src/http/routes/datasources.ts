@@ -6,6 +6,8 @@ import { dataStores } from '../../domain/datastores.js';
 import { Perm } from '../../domain/permissions.js';
 import type { DataSource as DataSourceRecord } from '../../storage/store.js';
 import { IdParams, OnBehalfQuery, errors } from '../schemas/common.js';
+import type { FastifyReply } from 'fastify';
+import { ifMatchVersion, setEtag } from '../etag.js';
 import { DataSource, DataSourceBody, DataSourceList, DataStore, DataStoreList } from '../schemas/oauth.js';
 
 export const dataSourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -13,7 +15,10 @@ export const dataSourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const cfg = (perm: number) => ({ permissions: [Perm.MgmtAPI, perm], onBehalf: true, notFound: 'dataSourceNotFound' as const });
   const tags = ['mgmt: data sources'];
   const summary = (d: DataSourceRecord) => ({ id: d.id, name: d.name, dataStore: d.dataStore, connectionType: d.connectionType, description: d.description });
-  const present = (d: DataSourceRecord) => ({ ...summary(d), options: dataSources.presentOptions(d) });
+  const present = (d: DataSourceRecord, reply: FastifyReply) => {
+    setEtag(reply, d.version);
+    return { ...summary(d), options: dataSources.presentOptions(d) };
+  };
 
   app.get('/api/mgmt/datastores', {
     config: { permissions: [Perm.MgmtAPI] },
@@ -40,24 +45,25 @@ export const dataSourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const created = await dataSources.createDataSource(store, request.actor, request.body);
     reply.code(201).header('location', `/api/mgmt/datasources/${created.id}`);
-    return present(created);
+    return present(created, reply);
   });
 
   app.get('/api/mgmt/datasources/:id', {
     config: cfg(Perm.ViewDataSource),
     schema: { summary: 'Get a data source', tags, params: IdParams, querystring: OnBehalfQuery, response: { 200: DataSource, ...errors(403, 404) } },
-  }, async (request) => present(await dataSources.dataSourceFor(store, request.actor, request.params.id)));
+  }, async (request, reply) => present(await dataSources.dataSourceFor(store, request.actor, request.params.id), reply));
 
   app.put('/api/mgmt/datasources/:id', {
     config: cfg(Perm.ModifyDataSource),
-    schema: { summary: 'Replace a data source (dataStore and connectionType cannot change)', tags, params: IdParams, querystring: OnBehalfQuery, body: DataSourceBody, response: { 200: DataSource, ...errors(400, 403, 404, 409, 413, 415) } },
-  }, async (request) => present(await dataSources.updateDataSource(store, request.actor, request.params.id, request.body)));
+    schema: { summary: 'Replace a data source (dataStore and connectionType cannot change)', tags, params: IdParams, querystring: OnBehalfQuery, body: DataSourceBody, response: { 200: DataSource, ...errors(400, 403, 404, 409, 413, 415, 412) } },
+  }, async (request, reply) => present(
+    await dataSources.updateDataSource(store, request.actor, request.params.id, request.body, ifMatchVersion(request)), reply));
 
   app.delete('/api/mgmt/datasources/:id', {
     config: cfg(Perm.DeleteDataSource),
-    schema: { summary: 'Delete a data source', tags, params: IdParams, querystring: OnBehalfQuery, response: { 204: { type: 'null' }, ...errors(403, 404) } },
+    schema: { summary: 'Delete a data source', tags, params: IdParams, querystring: OnBehalfQuery, response: { 204: { type: 'null' }, ...errors(403, 404, 412) } },
   }, async (request, reply) => {
-    await dataSources.deleteDataSource(store, request.actor, request.params.id);
+    await dataSources.deleteDataSource(store, request.actor, request.params.id, ifMatchVersion(request));
     return reply.code(204).send();
   });
 };

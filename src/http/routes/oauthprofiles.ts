@@ -3,6 +3,8 @@
  * of a profile it owns or created. Permissions: MgmtAPI (11) with 2 view, 1 create, 3 modify, 4 delete.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
+import { ifMatchVersion, setEtag } from '../etag.js';
 import * as profiles from '../../domain/oauth-profiles.js';
 import { Perm } from '../../domain/permissions.js';
 import type { OAuthProfile } from '../../storage/store.js';
@@ -13,9 +15,11 @@ export const oauthProfileRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { store } = app.services;
   const tags = ['mgmt: OAuth profiles'];
   const cfg = (perm: number) => ({ permissions: [Perm.MgmtAPI, perm], onBehalf: true, notFound: 'profileNotFound' as const });
-  const present = (p: OAuthProfile) => ({
-    id: p.id, name: p.name, oauthAppId: p.oauthAppId, description: p.description, accessToken: p.accessToken, refreshToken: p.refreshToken,
-  });
+  const present = (p: OAuthProfile, reply: FastifyReply) => {
+    setEtag(reply, p.version);
+    const { id, name, oauthAppId, description, accessToken, refreshToken } = p;
+    return { id, name, oauthAppId, description, accessToken, refreshToken };
+  };
   /** Full replace: an optional field left out is cleared. */
   const toInput = (body: typeof ProfileBody.static) => ({
     name: body.name,
@@ -36,24 +40,25 @@ export const oauthProfileRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const created = await profiles.createProfile(store, request.actor, request.principal, toInput(request.body));
     reply.code(201).header('location', `/api/mgmt/oauthprofiles/${created.id}`);
-    return present(created);
+    return present(created, reply);
   });
 
   app.get('/api/mgmt/oauthprofiles/:id', {
     config: cfg(Perm.ViewDataSource),
     schema: { summary: 'Get an OAuth profile with its tokens', tags, params: IdParams, querystring: OnBehalfQuery, response: { 200: Profile, ...errors(403, 404) } },
-  }, async (request) => present(await profiles.profileFor(store, request.actor, request.params.id)));
+  }, async (request, reply) => present(await profiles.profileFor(store, request.actor, request.params.id), reply));
 
   app.put('/api/mgmt/oauthprofiles/:id', {
     config: cfg(Perm.ModifyDataSource),
-    schema: { summary: 'Replace an OAuth profile (full replace: omitted optional fields are cleared)', tags, params: IdParams, querystring: OnBehalfQuery, body: ProfileBody, response: { 200: Profile, ...errors(400, 403, 404, 409, 413, 415) } },
-  }, async (request) => present(await profiles.updateProfile(store, request.actor, request.params.id, toInput(request.body))));
+    schema: { summary: 'Replace an OAuth profile (full replace: omitted optional fields are cleared)', tags, params: IdParams, querystring: OnBehalfQuery, body: ProfileBody, response: { 200: Profile, ...errors(400, 403, 404, 409, 413, 415, 412) } },
+  }, async (request, reply) => present(
+    await profiles.updateProfile(store, request.actor, request.params.id, toInput(request.body), ifMatchVersion(request)), reply));
 
   app.delete('/api/mgmt/oauthprofiles/:id', {
     config: cfg(Perm.DeleteDataSource),
-    schema: { summary: 'Delete an OAuth profile; data sources lose the reference', tags, params: IdParams, querystring: OnBehalfQuery, response: { 204: { type: 'null' }, ...errors(403, 404) } },
+    schema: { summary: 'Delete an OAuth profile; data sources lose the reference', tags, params: IdParams, querystring: OnBehalfQuery, response: { 204: { type: 'null' }, ...errors(403, 404, 412) } },
   }, async (request, reply) => {
-    await profiles.deleteProfile(store, request.actor, request.params.id);
+    await profiles.deleteProfile(store, request.actor, request.params.id, ifMatchVersion(request));
     return reply.code(204).send();
   });
 

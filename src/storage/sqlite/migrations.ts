@@ -95,6 +95,7 @@ CREATE TABLE oauth_apps (
   authorize_uri TEXT NOT NULL,
   token_uri TEXT NOT NULL,
   scope TEXT,
+  version INTEGER NOT NULL DEFAULT 1,
   key_version INTEGER NOT NULL,
   UNIQUE (tenant_id, name_key)
 );
@@ -109,6 +110,7 @@ CREATE TABLE oauth_profiles (
   description TEXT,
   access_token BLOB,
   refresh_token BLOB NOT NULL,
+  version INTEGER NOT NULL DEFAULT 1,
   key_version INTEGER NOT NULL,
   UNIQUE (owner_id, name_key)
 );
@@ -125,6 +127,7 @@ CREATE TABLE datasources (
   description TEXT,
   options BLOB NOT NULL,
   oauth_profile_id INTEGER REFERENCES oauth_profiles(id) ON DELETE SET NULL,
+  version INTEGER NOT NULL DEFAULT 1,
   key_version INTEGER NOT NULL,
   UNIQUE (owner_id, name_key)
 );

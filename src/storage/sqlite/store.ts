@@ -8,6 +8,7 @@ import type {
   ConnectionType, DataSource, DataSourceUpdate, NewDataSource, NewOAuthApp, OAuthApp, OAuthAppSummary, OAuthProfile, ProfileInput,
   ProfileStats, ProfileSummary, Store,
 } from '../store.js';
+import { checkVersion } from '../store.js';
 import { nameKey, type Row } from './db.js';
 import { SqliteIdentityStore } from './identity.js';
 
@@ -18,6 +19,7 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
     const id = r.id as number;
     return {
       id,
+      version: r.version as number,
       name: r.name as string,
       dataStore: r.data_store as number,
       tenantId: r.tenant_id as number,
@@ -34,6 +36,7 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
     const id = r.id as number;
     return {
       id,
+      version: r.version as number,
       name: r.name as string,
       oauthAppId: r.app_id as number,
       description: (r.description as string | null) ?? null,
@@ -49,6 +52,7 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
     const id = r.id as number;
     return {
       id,
+      version: r.version as number,
       ownerId: r.owner_id as number,
       name: r.name as string,
       dataStore: r.data_store as number,
@@ -110,17 +114,18 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
     });
   }
 
-  async updateApp(id: number, input: NewOAuthApp): Promise<OAuthApp> {
+  async updateApp(id: number, input: NewOAuthApp, ifVersion?: number): Promise<OAuthApp> {
     return this.tx(() => {
       const current = this.appSync(id);
       if (!current) throw fail('appNotFound', id);
+      checkVersion(current.version, ifVersion, `OAuth application ${id}`);
       this.assertAppNameFree(current.tenantId, input.name, id);
       if (input.dataStore !== current.dataStore
         && this.q('SELECT 1 FROM datasources d JOIN oauth_profiles p ON p.id = d.oauth_profile_id WHERE p.app_id = ? LIMIT 1').get(id)) {
         throw fail('invalidJson', 'dataStore: data sources use profiles of this application; its data store cannot change');
       }
       this.q(`UPDATE oauth_apps SET name = ?, name_key = ?, data_store = ?, description = ?, client_id = ?,
-          client_secret = ?, authorize_uri = ?, token_uri = ?, scope = ?, key_version = ? WHERE id = ?`)
+          client_secret = ?, authorize_uri = ?, token_uri = ?, scope = ?, key_version = ?, version = version + 1 WHERE id = ?`)
         .run(input.name, nameKey(input.name), input.dataStore, input.description, input.clientId,
           this.seal(input.clientSecret, 'oauth_apps', id, 'client_secret'), input.authorizeURI, input.tokenURI, input.scope,
           this.activeKeyVersion, id);
@@ -128,8 +133,18 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
     });
   }
 
-  async deleteApp(id: number): Promise<void> {
-    if (this.q('DELETE FROM oauth_apps WHERE id = ?').run(id).changes === 0) throw fail('appNotFound', id);
+  async deleteApp(id: number, ifVersion?: number): Promise<void> {
+    this.deleteVersioned('oauth_apps', id, ifVersion, 'appNotFound', `OAuth application ${id}`);
+  }
+
+  /** Deletes a row if it exists and, when asked, still has the expected version. */
+  private deleteVersioned(table: string, id: number, ifVersion: number | undefined, notFound: 'appNotFound' | 'profileNotFound' | 'dataSourceNotFound', what: string): void {
+    this.tx(() => {
+      const row = this.q(`SELECT version FROM ${table} WHERE id = ?`).get(id) as { version: number } | undefined;
+      if (!row) throw fail(notFound, id);
+      checkVersion(row.version, ifVersion, what);
+      this.q(`DELETE FROM ${table} WHERE id = ?`).run(id);
+    });
   }
 
   // ---- OAuth profiles -------------------------------------------------------------------------------------------
@@ -182,10 +197,11 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
     });
   }
 
-  async updateProfile(id: number, input: ProfileInput): Promise<OAuthProfile> {
+  async updateProfile(id: number, input: ProfileInput, ifVersion?: number): Promise<OAuthProfile> {
     return this.tx(() => {
       const current = this.profileSync(id);
       if (!current) throw fail('profileNotFound', id);
+      checkVersion(current.version, ifVersion, `OAuth profile ${id}`);
       this.assertAppExists(input.oauthAppId);
       if (input.oauthAppId !== current.oauthAppId) {
         const broken = this.q(`SELECT d.id FROM datasources d JOIN oauth_apps a ON a.id = ?
@@ -195,7 +211,7 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
       this.assertProfileNameFree(current.ownerId, input.name, id);
       const tokens = this.sealTokens(id, input);
       this.q(`UPDATE oauth_profiles SET app_id = ?, name = ?, name_key = ?, description = ?, access_token = ?,
-          refresh_token = ?, key_version = ? WHERE id = ?`)
+          refresh_token = ?, key_version = ?, version = version + 1 WHERE id = ?`)
         .run(input.oauthAppId, input.name, nameKey(input.name), input.description, tokens.access, tokens.refresh, tokens.version, id);
       return this.profileSync(id)!;
     });
@@ -209,8 +225,8 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
     };
   }
 
-  async deleteProfile(id: number): Promise<void> {
-    if (this.q('DELETE FROM oauth_profiles WHERE id = ?').run(id).changes === 0) throw fail('profileNotFound', id);
+  async deleteProfile(id: number, ifVersion?: number): Promise<void> {
+    this.deleteVersioned('oauth_profiles', id, ifVersion, 'profileNotFound', `OAuth profile ${id}`);
   }
 
   async profileStats(id: number): Promise<ProfileStats> {
@@ -266,20 +282,21 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
     });
   }
 
-  async updateDataSource(id: number, input: DataSourceUpdate): Promise<DataSource> {
+  async updateDataSource(id: number, input: DataSourceUpdate, ifVersion?: number): Promise<DataSource> {
     return this.tx(() => {
       const current = this.dataSourceSync(id);
       if (!current) throw fail('dataSourceNotFound', id);
+      checkVersion(current.version, ifVersion, `data source ${id}`);
       this.assertProfileUsable(input.oauthProfileId, current.ownerId, current.dataStore);
       this.assertDataSourceNameFree(current.ownerId, input.name, id);
-      this.q('UPDATE datasources SET name = ?, name_key = ?, description = ?, options = ?, oauth_profile_id = ?, key_version = ? WHERE id = ?')
+      this.q('UPDATE datasources SET name = ?, name_key = ?, description = ?, options = ?, oauth_profile_id = ?, key_version = ?, version = version + 1 WHERE id = ?')
         .run(input.name, nameKey(input.name), input.description, this.seal(JSON.stringify(input.options), 'datasources', id, 'options'),
           input.oauthProfileId, this.activeKeyVersion, id);
       return this.dataSourceSync(id)!;
     });
   }
 
-  async deleteDataSource(id: number): Promise<void> {
-    if (this.q('DELETE FROM datasources WHERE id = ?').run(id).changes === 0) throw fail('dataSourceNotFound', id);
+  async deleteDataSource(id: number, ifVersion?: number): Promise<void> {
+    this.deleteVersioned('datasources', id, ifVersion, 'dataSourceNotFound', `data source ${id}`);
   }
 }
