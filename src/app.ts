@@ -83,6 +83,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.setValidatorCompiler(validatorCompiler);
   app.removeContentTypeParser('text/plain');
+  // A DELETE has no body: clients that send Content-Type: application/json with Content-Length: 0 on every request
+  // (python-requests, Postman collections) must not get "the body is empty". Other methods keep the default parser.
+  const defaultJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (request.method === 'DELETE' && body === '') return done(null, undefined);
+    defaultJson(request, body as string, done);
+  });
   installErrorHandler(app);
   installNotFound(app);
   app.addHook('onRequest', async (_request, reply) => {

@@ -42,6 +42,7 @@ const ADDRESS_WINDOW_MS = 60_000;
 
 export class Authenticator {
   private readonly cache = new Map<number, CacheEntry>();
+  private readonly inflight = new Map<string, Promise<boolean>>();
   private readonly macKey = randomBytes(32);
   private readonly gate: Gate;
   private readonly unknownNames: WindowCounter;
@@ -87,10 +88,9 @@ export class Authenticator {
     if (this.addresses.count(address, ADDRESS_WINDOW_MS) >= (this.opts.failuresPerAddress ?? 30)) {
       throw fail('tooManyAttempts', '', { 'retry-after': String(ADDRESS_WINDOW_MS / 1000) });
     }
-    if (!this.gate.hasRoom()) throw fail('tooManyAttempts', '', { 'retry-after': '1' });
 
     const stored = principal?.passwordHash ?? (await this.dummyHash);
-    const ok = await this.gate.run(() => verifyPassword(password, stored));
+    const ok = await this.verifyOnce(password, stored);
     if (principal && ok) return this.admit(principal, password, true);
 
     this.addresses.add(address, ADDRESS_WINDOW_MS);
@@ -115,6 +115,21 @@ export class Authenticator {
       this.remember(principal.id, { hash, mac: this.mac(password) });
     }
     return principal;
+  }
+
+  /**
+   * Concurrent verifications of the same password against the same hash share one scrypt computation: a client
+   * that opens 100 connections at once costs one hash, not 100 (and does not overflow the queue).
+   */
+  private verifyOnce(password: string, stored: string): Promise<boolean> {
+    const key = `${stored}\u0000${this.mac(password).toString('base64')}`;
+    let pending = this.inflight.get(key);
+    if (!pending) {
+      if (!this.gate.hasRoom()) throw fail('tooManyAttempts', '', { 'retry-after': '1' });
+      pending = this.gate.run(() => verifyPassword(password, stored)).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, pending);
+    }
+    return pending;
   }
 
   private remember(userId: number, entry: CacheEntry): void {

@@ -53,7 +53,8 @@ export async function createTenant(
 export async function updateTenant(store: Store, actor: Identity, id: number, input: TenantInput): Promise<Tenant> {
   await tenantFor(store, actor, id);
   const expectedParent = id === SYSTEM_TENANT_ID ? null : SYSTEM_TENANT_ID;
-  if (input.parentTenant !== undefined && input.parentTenant !== expectedParent) {
+  // HDP's update body takes parentTenant null or 1: null leaves a child tenant's parent as it is.
+  if (input.parentTenant !== undefined && input.parentTenant !== null && input.parentTenant !== expectedParent) {
     throw fail('invalidJson', `parentTenant: must be ${expectedParent} for this tenant`);
   }
   return store.updateTenant(id, { name: input.name, description: input.description ?? null, status: input.status ?? 1 });

@@ -5,11 +5,16 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, fail } from '../errors.js';
 import { describeValidationError } from './validation.js';
+import { StoreUnavailable } from '../storage/store.js';
 
 const BODY_LIMIT = 64 * 1024;
 
 function toApiError(err: FastifyError, request: FastifyRequest): ApiError | undefined {
   if (err instanceof ApiError) return err;
+  if (err instanceof StoreUnavailable) {
+    request.log.warn({ reason: err.message }, 'database unavailable');
+    return fail('unavailable', '', { 'retry-after': '1' });
+  }
   if (err.validation) {
     if (err.validationContext === 'params') {
       const kind = request.routeOptions.config.notFound;
@@ -42,6 +47,8 @@ export function installErrorHandler(app: FastifyInstance): void {
     if (!apiError) {
       request.log.error({ err: { type: err.name, message: err.message, stack: err.stack } }, 'unexpected error');
       apiError = fail('internal');
+    } else if (apiError.status >= 500) {
+      request.log.error({ code: apiError.code }, apiError.message);
     }
     if (apiError.status === 401) reply.header('www-authenticate', 'Basic realm="tokenkeep", charset="UTF-8"');
     reply.headers(apiError.headers).code(apiError.status).send(apiError.toBody());

@@ -72,7 +72,8 @@ export const DataSourceBody = Type.Object({
   dataStore: Type.Optional(Type.Integer()),
   connectionType: Type.Optional(ConnectionType),
   description: Type.Optional(Nullable(Text(1024))),
-  options: Type.Optional(Type.Record(Type.String({ maxLength: 128 }), Type.String({ maxLength: 16 * 1024 }), { maxProperties: 100 })),
+  // TypeBox drops the key schema's maxLength (keys become patternProperties "^(.*)$"): propertyNames keeps it.
+  options: Type.Optional(Type.Record(Type.String({ maxLength: 128 }), Type.String({ maxLength: 16 * 1024 }), { maxProperties: 100, propertyNames: { maxLength: 128 } })),
 });
 const dataSourceSummaryFields = {
   id: Type.Integer(),

@@ -1,12 +1,18 @@
 /**
  * The SQLite connection every SQLite store class shares: one better-sqlite3 connection per process, durable
- * settings, a prepared-statement cache and immediate transactions.
+ * settings, a prepared-statement cache, and group commit.
  *
- * Durability: WAL with synchronous=FULL, so a transaction is on disk before its method resolves. better-sqlite3 is
- * synchronous; each method runs to completion on the event loop, which also makes every method atomic with
- * respect to every other request of this process.
+ * Durability: WAL with synchronous=FULL, so a transaction is on disk (fsync of the WAL) before COMMIT returns, and a
+ * write's promise resolves only after the COMMIT that contains it. An fsync costs about a millisecond here and
+ * better-sqlite3 blocks the event loop for it, so one fsync per request would cap writes near 1 000/s. Instead
+ * `write()` queues each mutation and runs every mutation queued during one turn of the event loop in a single
+ * transaction — each in its own savepoint, so one failing mutation rolls back alone — and commits once.
+ *
+ * better-sqlite3 is synchronous: each mutation runs to completion without interleaving, which makes every store
+ * method atomic with respect to every other request of this process; reads between batches see only committed data.
  */
 import Database from 'better-sqlite3';
+import { StoreUnavailable } from '../store.js';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -41,7 +47,66 @@ export class SqliteDb {
     return s;
   }
 
+  /** The connection's synchronous level (2 = FULL, 3 = EXTRA), for the start-up check and tests. */
+  synchronous(): number {
+    return this.db.pragma('synchronous', { simple: true }) as number;
+  }
+
+  /** A synchronous transaction (a savepoint when one is open): for start-up work and inside `write()`. */
   protected tx<T>(fn: () => T): T {
     return this.db.transaction(fn).immediate();
   }
+
+  private pending: { run: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
+  private flushScheduled = false;
+  /** transactions committed by write(): lets tests see that concurrent writes share commits */
+  commits = 0;
+
+  /** Queues a mutation for the next group commit; resolves after the commit is on disk. */
+  protected write<T>(run: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ run, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    try {
+      this.db.transaction(() => {
+        for (const item of batch) {
+          try {
+            outcomes.push({ ok: true, value: this.db.transaction(item.run)() });
+          } catch (error) {
+            outcomes.push({ ok: false, error });
+          }
+        }
+      }).immediate();
+      this.commits++;
+    } catch (error) {
+      // The commit itself failed (disk full, I/O error, lock timeout): nothing of the batch is on disk.
+      const failure = unavailable(error);
+      for (const item of batch) item.reject(failure);
+      return;
+    }
+    batch.forEach((item, i) => {
+      const outcome = outcomes[i];
+      if (outcome.ok) item.resolve(outcome.value);
+      else item.reject(unavailable(outcome.error));
+    });
+  }
+}
+
+/** SQLite errors that mean "the database cannot do this now", as opposed to a rule the request broke. */
+const TRANSIENT = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|NOMEM|PROTOCOL)/;
+
+function unavailable(error: unknown): unknown {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && TRANSIENT.test(code) ? new StoreUnavailable(`SQLite: ${code}`, { cause: error }) : error;
 }

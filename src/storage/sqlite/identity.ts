@@ -80,7 +80,7 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
   }
 
   async recordLoginFailure(userId: number, now: number, policy: LockoutPolicy): Promise<{ locked: boolean }> {
-    return this.tx(() => {
+    return this.write(() => {
       const row = this.q('SELECT failed_count, failed_since FROM users WHERE id = ?').get(userId) as Row | undefined;
       if (!row || policy.limit <= 0) return { locked: false };
       const since = row.failed_since as number | null;
@@ -97,11 +97,11 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
   }
 
   async clearLoginFailures(userId: number): Promise<void> {
-    this.q('UPDATE users SET failed_count = 0, failed_since = NULL, locked_at = NULL, locked_until = NULL WHERE id = ?').run(userId);
+    await this.write(() => this.q('UPDATE users SET failed_count = 0, failed_since = NULL, locked_at = NULL, locked_until = NULL WHERE id = ?').run(userId));
   }
 
   async upgradePasswordHash(userId: number, expected: string, next: string): Promise<void> {
-    this.q('UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?').run(next, userId, expected);
+    await this.write(() => this.q('UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?').run(next, userId, expected));
   }
 
   // ---- limits ---------------------------------------------------------------------------------------------------
@@ -112,7 +112,7 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
   }
 
   async setLimit(id: number, value: number): Promise<void> {
-    this.q('INSERT INTO limits (id, value) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET value = excluded.value').run(id, value);
+    await this.write(() => this.q('INSERT INTO limits (id, value) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET value = excluded.value').run(id, value));
   }
 
   // ---- tenants --------------------------------------------------------------------------------------------------
@@ -148,7 +148,7 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
   }
 
   async createTenant(input: NewTenant): Promise<{ tenant: Tenant; roles: number[] }> {
-    return this.tx(() => {
+    return this.write(() => {
       this.assertTenantNameFree(input.name);
       const id = Number(this.q('INSERT INTO tenants (name, name_key, description, parent_tenant, status) VALUES (?, ?, ?, ?, ?)')
         .run(input.name, nameKey(input.name), input.description, SYSTEM_TENANT_ID, input.status).lastInsertRowid);
@@ -164,7 +164,7 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
   }
 
   async updateTenant(id: number, input: TenantUpdate): Promise<Tenant> {
-    return this.tx(() => {
+    return this.write(() => {
       this.assertTenantNameFree(input.name, id);
       const changes = this.q('UPDATE tenants SET name = ?, name_key = ?, description = ?, status = ? WHERE id = ?')
         .run(input.name, nameKey(input.name), input.description, input.status, id).changes;
@@ -175,7 +175,7 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
   }
 
   async deleteTenant(id: number): Promise<void> {
-    this.tx(() => {
+    return this.write(() => {
       if (id === SYSTEM_TENANT_ID) throw fail('conflict', 'the system tenant cannot be deleted');
       if (this.q('SELECT 1 FROM users WHERE tenant_id = ? LIMIT 1').get(id)) throw fail('conflict', `tenant ${id} still has users`);
       if (this.q('DELETE FROM tenants WHERE id = ?').run(id).changes === 0) throw fail('tenantNotFound', id);
@@ -187,7 +187,7 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
   }
 
   async setTenantAdmins(id: number, userIds: number[]): Promise<void> {
-    this.tx(() => {
+    return this.write(() => {
       if (!this.q('SELECT 1 FROM tenants WHERE id = ?').get(id)) throw fail('tenantNotFound', id);
       this.q('DELETE FROM tenant_admins WHERE tenant_id = ?').run(id);
       this.writeTenantAdmins(id, userIds);
@@ -266,11 +266,11 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
   }
 
   async createRole(input: NewRole): Promise<Role> {
-    return this.tx(() => this.insertRole(input));
+    return this.write(() => this.insertRole(input));
   }
 
   async updateRole(id: number, input: NewRole): Promise<Role> {
-    return this.tx(() => {
+    return this.write(() => {
       const current = this.roleSync(id);
       if (!current) throw fail('roleNotFound', id);
       if (input.tenantId !== current.tenantId) throw fail('invalidJson', 'tenantId: a role cannot move to another tenant');
@@ -292,7 +292,7 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
   }
 
   async deleteRole(id: number): Promise<void> {
-    this.tx(() => {
+    return this.write(() => {
       if (isDefaultRole(id)) throw fail('conflict', 'a default role cannot be deleted');
       if (this.q('DELETE FROM roles WHERE id = ?').run(id).changes === 0) throw fail('roleNotFound', id);
       this.assertEveryUserHasARole();
@@ -379,11 +379,11 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
   }
 
   async createUser(input: NewUser): Promise<User> {
-    return this.tx(() => this.insertUser(input));
+    return this.write(() => this.insertUser(input));
   }
 
   async updateUser(id: number, input: UserUpdate): Promise<User> {
-    return this.tx(() => {
+    return this.write(() => {
       const current = this.userSync(id);
       if (!current) throw fail('userNotFound', id);
       this.assertUserNameFree(input.userName, id);
@@ -396,14 +396,16 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
   }
 
   async setUserLock(id: number, lock: { lockedAt: number; lockedUntil: number } | null): Promise<void> {
-    const changes = lock
-      ? this.q('UPDATE users SET locked_at = ?, locked_until = ? WHERE id = ?').run(lock.lockedAt, lock.lockedUntil, id).changes
-      : this.q('UPDATE users SET failed_count = 0, failed_since = NULL, locked_at = NULL, locked_until = NULL WHERE id = ?').run(id).changes;
-    if (changes === 0) throw fail('userNotFound', id);
+    await this.write(() => {
+      const changes = lock
+        ? this.q('UPDATE users SET locked_at = ?, locked_until = ? WHERE id = ?').run(lock.lockedAt, lock.lockedUntil, id).changes
+        : this.q('UPDATE users SET failed_count = 0, failed_since = NULL, locked_at = NULL, locked_until = NULL WHERE id = ?').run(id).changes;
+      if (changes === 0) throw fail('userNotFound', id);
+    });
   }
 
   async deleteUser(id: number): Promise<void> {
-    this.tx(() => {
+    return this.write(() => {
       if (this.q('DELETE FROM users WHERE id = ?').run(id).changes === 0) throw fail('userNotFound', id);
       this.assertAdministratorRemains();
     });

@@ -101,7 +101,7 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
   }
 
   async createApp(input: NewOAuthApp): Promise<OAuthApp> {
-    return this.tx(() => {
+    return this.write(() => {
       if (!this.q('SELECT 1 FROM tenants WHERE id = ?').get(input.tenantId)) throw fail('tenantNotFound', input.tenantId);
       this.assertAppNameFree(input.tenantId, input.name);
       const id = this.nextId('oauth_apps');
@@ -115,7 +115,7 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
   }
 
   async updateApp(id: number, input: NewOAuthApp, ifVersion?: number): Promise<OAuthApp> {
-    return this.tx(() => {
+    return this.write(() => {
       const current = this.appSync(id);
       if (!current) throw fail('appNotFound', id);
       checkVersion(current.version, ifVersion, `OAuth application ${id}`);
@@ -134,12 +134,12 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
   }
 
   async deleteApp(id: number, ifVersion?: number): Promise<void> {
-    this.deleteVersioned('oauth_apps', id, ifVersion, 'appNotFound', `OAuth application ${id}`);
+    return this.deleteVersioned('oauth_apps', id, ifVersion, 'appNotFound', `OAuth application ${id}`);
   }
 
   /** Deletes a row if it exists and, when asked, still has the expected version. */
-  private deleteVersioned(table: string, id: number, ifVersion: number | undefined, notFound: 'appNotFound' | 'profileNotFound' | 'dataSourceNotFound', what: string): void {
-    this.tx(() => {
+  private deleteVersioned(table: string, id: number, ifVersion: number | undefined, notFound: 'appNotFound' | 'profileNotFound' | 'dataSourceNotFound', what: string): Promise<void> {
+    return this.write(() => {
       const row = this.q(`SELECT version FROM ${table} WHERE id = ?`).get(id) as { version: number } | undefined;
       if (!row) throw fail(notFound, id);
       checkVersion(row.version, ifVersion, what);
@@ -184,7 +184,7 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
   }
 
   async createProfile(input: ProfileInput & { ownerId: number; creatorId: number }): Promise<OAuthProfile> {
-    return this.tx(() => {
+    return this.write(() => {
       this.assertAppExists(input.oauthAppId);
       this.assertProfileNameFree(input.ownerId, input.name);
       const id = this.nextId('oauth_profiles');
@@ -198,7 +198,7 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
   }
 
   async updateProfile(id: number, input: ProfileInput, ifVersion?: number): Promise<OAuthProfile> {
-    return this.tx(() => {
+    return this.write(() => {
       const current = this.profileSync(id);
       if (!current) throw fail('profileNotFound', id);
       checkVersion(current.version, ifVersion, `OAuth profile ${id}`);
@@ -226,7 +226,7 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
   }
 
   async deleteProfile(id: number, ifVersion?: number): Promise<void> {
-    this.deleteVersioned('oauth_profiles', id, ifVersion, 'profileNotFound', `OAuth profile ${id}`);
+    return this.deleteVersioned('oauth_profiles', id, ifVersion, 'profileNotFound', `OAuth profile ${id}`);
   }
 
   async profileStats(id: number): Promise<ProfileStats> {
@@ -270,7 +270,7 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
   }
 
   async createDataSource(input: NewDataSource): Promise<DataSource> {
-    return this.tx(() => {
+    return this.write(() => {
       this.assertProfileUsable(input.oauthProfileId, input.ownerId, input.dataStore);
       this.assertDataSourceNameFree(input.ownerId, input.name);
       const id = this.nextId('datasources');
@@ -283,7 +283,7 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
   }
 
   async updateDataSource(id: number, input: DataSourceUpdate, ifVersion?: number): Promise<DataSource> {
-    return this.tx(() => {
+    return this.write(() => {
       const current = this.dataSourceSync(id);
       if (!current) throw fail('dataSourceNotFound', id);
       checkVersion(current.version, ifVersion, `data source ${id}`);
@@ -297,6 +297,6 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
   }
 
   async deleteDataSource(id: number, ifVersion?: number): Promise<void> {
-    this.deleteVersioned('datasources', id, ifVersion, 'dataSourceNotFound', `data source ${id}`);
+    return this.deleteVersioned('datasources', id, ifVersion, 'dataSourceNotFound', `data source ${id}`);
   }
 }
