@@ -13,6 +13,7 @@
  */
 import Database from 'better-sqlite3';
 import { StoreUnavailable } from '../store.js';
+import { fail } from '../../errors.js';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -35,6 +36,16 @@ export class SqliteDb {
     this.db.pragma('synchronous = FULL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
+    // Refuse to acknowledge writes that are not durable: a file system without WAL support, or a pragma that did not
+    // take, would silently weaken every 2xx.
+    if (file !== ':memory:' && this.db.pragma('journal_mode', { simple: true }) !== 'wal') {
+      this.db.close();
+      throw new StoreUnavailable(`SQLite refused WAL mode for ${file}; tokenkeep will not acknowledge writes that are not durable`);
+    }
+    if (this.synchronous() < 2) {
+      this.db.close();
+      throw new StoreUnavailable('SQLite synchronous is below FULL; tokenkeep will not acknowledge writes that are not durable');
+    }
   }
 
   /** Prepared statements are cached: preparing is the larger part of a simple query's cost. */
@@ -45,6 +56,17 @@ export class SqliteDb {
       this.statements.set(sql, s);
     }
     return s;
+  }
+
+  /**
+   * Names are unique case-insensitively within a scope (a tenant, an owner, or the whole table): throws
+   * `duplicateName` when another row of the scope has the name.
+   */
+  protected assertNameFree(table: string, scope: { column: string; value: number } | null, name: string, label: string, exceptId = 0): void {
+    const where = scope ? `${scope.column} = @scope AND ` : '';
+    if (this.q(`SELECT 1 FROM ${table} WHERE ${where}name_key = @key AND id <> @except`).get({ scope: scope?.value, key: nameKey(name), except: exceptId })) {
+      throw fail('duplicateName', `${label} ${name}`);
+    }
   }
 
   /** The connection's synchronous level (2 = FULL, 3 = EXTRA), for the start-up check and tests. */

@@ -141,15 +141,10 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
     return row && this.toTenant(row);
   }
 
-  private assertTenantNameFree(name: string, exceptId = 0): void {
-    if (this.q('SELECT 1 FROM tenants WHERE name_key = ? AND id <> ?').get(nameKey(name), exceptId)) {
-      throw fail('duplicateName', `tenant ${name}`);
-    }
-  }
 
   async createTenant(input: NewTenant): Promise<{ tenant: Tenant; roles: number[] }> {
     return this.write(() => {
-      this.assertTenantNameFree(input.name);
+      this.assertNameFree('tenants', null, input.name, 'tenant');
       const id = Number(this.q('INSERT INTO tenants (name, name_key, description, parent_tenant, status) VALUES (?, ?, ?, ?, ?)')
         .run(input.name, nameKey(input.name), input.description, SYSTEM_TENANT_ID, input.status).lastInsertRowid);
       const roles: number[] = [];
@@ -165,7 +160,7 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
 
   async updateTenant(id: number, input: TenantUpdate): Promise<Tenant> {
     return this.write(() => {
-      this.assertTenantNameFree(input.name, id);
+      this.assertNameFree('tenants', null, input.name, 'tenant', id);
       const changes = this.q('UPDATE tenants SET name = ?, name_key = ?, description = ?, status = ? WHERE id = ?')
         .run(input.name, nameKey(input.name), input.description, input.status, id).changes;
       if (changes === 0) throw fail('tenantNotFound', id);
@@ -239,11 +234,6 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
     return this.roleSync(id);
   }
 
-  private assertRoleNameFree(tenantId: number, name: string, exceptId = 0): void {
-    if (this.q('SELECT 1 FROM roles WHERE tenant_id = ? AND name_key = ? AND id <> ?').get(tenantId, nameKey(name), exceptId)) {
-      throw fail('duplicateName', `role ${name}`);
-    }
-  }
 
   /** Role members must be users of the role's tenant. */
   private writeRoleMembers(roleId: number, tenantId: number, userIds: number[]): void {
@@ -257,7 +247,7 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
 
   private insertRole(input: NewRole): Role {
     if (!this.q('SELECT 1 FROM tenants WHERE id = ?').get(input.tenantId)) throw fail('tenantNotFound', input.tenantId);
-    this.assertRoleNameFree(input.tenantId, input.name);
+    this.assertNameFree('roles', { column: 'tenant_id', value: input.tenantId }, input.name, 'role');
     const id = Number(this.q('INSERT INTO roles (tenant_id, name, name_key, description) VALUES (?, ?, ?, ?)')
       .run(input.tenantId, input.name, nameKey(input.name), input.description).lastInsertRowid);
     for (const p of new Set(input.permissions)) this.q('INSERT INTO role_permissions VALUES (?, ?)').run(id, p);
@@ -278,7 +268,7 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
         const samePerms = [...new Set(input.permissions)].sort((a, b) => a - b).join() === current.permissions.join();
         if (input.name !== current.name || !samePerms) throw fail('conflict', 'a default role can change only its users');
       }
-      this.assertRoleNameFree(current.tenantId, input.name, id);
+      this.assertNameFree('roles', { column: 'tenant_id', value: current.tenantId }, input.name, 'role', id);
       this.q('UPDATE roles SET name = ?, name_key = ?, description = ? WHERE id = ?')
         .run(input.name, nameKey(input.name), input.description, id);
       this.q('DELETE FROM role_permissions WHERE role_id = ?').run(id);
@@ -349,11 +339,6 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
     return new Set(perms);
   }
 
-  private assertUserNameFree(userName: string, exceptId = 0): void {
-    if (this.q('SELECT 1 FROM users WHERE name_key = ? AND id <> ?').get(nameKey(userName), exceptId)) {
-      throw fail('duplicateName', `user ${userName}`);
-    }
-  }
 
   /** Roles of a user must exist and belong to the user's tenant. */
   private writeUserGrants(userId: number, tenantId: number, roles: number[], permissions: number[]): void {
@@ -371,7 +356,7 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
 
   private insertUser(input: NewUser): User {
     if (!this.q('SELECT 1 FROM tenants WHERE id = ?').get(input.tenantId)) throw fail('tenantNotFound', input.tenantId);
-    this.assertUserNameFree(input.userName);
+    this.assertNameFree('users', null, input.userName, 'user');
     const id = Number(this.q('INSERT INTO users (user_name, name_key, tenant_id, status, password_hash) VALUES (?, ?, ?, ?, ?)')
       .run(input.userName, nameKey(input.userName), input.tenantId, input.status, input.passwordHash).lastInsertRowid);
     this.writeUserGrants(id, input.tenantId, input.roles, input.permissions);
@@ -386,7 +371,7 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
     return this.write(() => {
       const current = this.userSync(id);
       if (!current) throw fail('userNotFound', id);
-      this.assertUserNameFree(input.userName, id);
+      this.assertNameFree('users', null, input.userName, 'user', id);
       this.q('UPDATE users SET user_name = ?, name_key = ?, status = ?, password_hash = ? WHERE id = ?')
         .run(input.userName, nameKey(input.userName), input.status, input.passwordHash ?? current.passwordHash, id);
       this.writeUserGrants(id, current.tenantId, input.roles, input.permissions);

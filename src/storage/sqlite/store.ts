@@ -94,16 +94,11 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
     return this.appSync(id);
   }
 
-  private assertAppNameFree(tenantId: number, name: string, exceptId = 0): void {
-    if (this.q('SELECT 1 FROM oauth_apps WHERE tenant_id = ? AND name_key = ? AND id <> ?').get(tenantId, nameKey(name), exceptId)) {
-      throw fail('duplicateName', `OAuth application ${name}`);
-    }
-  }
 
   async createApp(input: NewOAuthApp): Promise<OAuthApp> {
     return this.write(() => {
       if (!this.q('SELECT 1 FROM tenants WHERE id = ?').get(input.tenantId)) throw fail('tenantNotFound', input.tenantId);
-      this.assertAppNameFree(input.tenantId, input.name);
+      this.assertNameFree('oauth_apps', { column: 'tenant_id', value: input.tenantId }, input.name, 'OAuth application');
       const id = this.nextId('oauth_apps');
       this.q(`INSERT INTO oauth_apps (id, tenant_id, name, name_key, data_store, description, client_id, client_secret,
           authorize_uri, token_uri, scope, key_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
@@ -119,7 +114,7 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
       const current = this.appSync(id);
       if (!current) throw fail('appNotFound', id);
       checkVersion(current.version, ifVersion, `OAuth application ${id}`);
-      this.assertAppNameFree(current.tenantId, input.name, id);
+      this.assertNameFree('oauth_apps', { column: 'tenant_id', value: current.tenantId }, input.name, 'OAuth application', id);
       if (input.dataStore !== current.dataStore
         && this.q('SELECT 1 FROM datasources d JOIN oauth_profiles p ON p.id = d.oauth_profile_id WHERE p.app_id = ? LIMIT 1').get(id)) {
         throw fail('invalidJson', 'dataStore: data sources use profiles of this application; its data store cannot change');
@@ -173,11 +168,6 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
     return this.profileSync(id);
   }
 
-  private assertProfileNameFree(ownerId: number, name: string, exceptId = 0): void {
-    if (this.q('SELECT 1 FROM oauth_profiles WHERE owner_id = ? AND name_key = ? AND id <> ?').get(ownerId, nameKey(name), exceptId)) {
-      throw fail('duplicateName', `OAuth profile ${name}`);
-    }
-  }
 
   private assertAppExists(appId: number): void {
     if (!this.q('SELECT 1 FROM oauth_apps WHERE id = ?').get(appId)) throw fail('appReferenceInvalid', appId);
@@ -186,7 +176,7 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
   async createProfile(input: ProfileInput & { ownerId: number; creatorId: number }): Promise<OAuthProfile> {
     return this.write(() => {
       this.assertAppExists(input.oauthAppId);
-      this.assertProfileNameFree(input.ownerId, input.name);
+      this.assertNameFree('oauth_profiles', { column: 'owner_id', value: input.ownerId }, input.name, 'OAuth profile');
       const id = this.nextId('oauth_profiles');
       const tokens = this.sealTokens(id, input);
       this.q(`INSERT INTO oauth_profiles (id, owner_id, creator_id, app_id, name, name_key, description, access_token,
@@ -208,7 +198,7 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
           WHERE d.oauth_profile_id = ? AND d.data_store <> a.data_store LIMIT 1`).get(input.oauthAppId, id) as Row | undefined;
         if (broken) throw fail('appReferenceInvalid', `${input.oauthAppId} (data source ${broken.id} needs the data store of the current application)`);
       }
-      this.assertProfileNameFree(current.ownerId, input.name, id);
+      this.assertNameFree('oauth_profiles', { column: 'owner_id', value: current.ownerId }, input.name, 'OAuth profile', id);
       const tokens = this.sealTokens(id, input);
       this.q(`UPDATE oauth_profiles SET app_id = ?, name = ?, name_key = ?, description = ?, access_token = ?,
           refresh_token = ?, key_version = ?, version = version + 1 WHERE id = ?`)
@@ -254,11 +244,6 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
     return this.dataSourceSync(id);
   }
 
-  private assertDataSourceNameFree(ownerId: number, name: string, exceptId = 0): void {
-    if (this.q('SELECT 1 FROM datasources WHERE owner_id = ? AND name_key = ? AND id <> ?').get(ownerId, nameKey(name), exceptId)) {
-      throw fail('duplicateName', `data source ${name}`);
-    }
-  }
 
   /** The referenced profile must still exist, be visible to the owner and use an app of the data store. */
   private assertProfileUsable(profileId: number | null, ownerId: number, dataStore: number): void {
@@ -272,7 +257,7 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
   async createDataSource(input: NewDataSource): Promise<DataSource> {
     return this.write(() => {
       this.assertProfileUsable(input.oauthProfileId, input.ownerId, input.dataStore);
-      this.assertDataSourceNameFree(input.ownerId, input.name);
+      this.assertNameFree('datasources', { column: 'owner_id', value: input.ownerId }, input.name, 'data source');
       const id = this.nextId('datasources');
       this.q(`INSERT INTO datasources (id, owner_id, name, name_key, data_store, connection_type, description, options,
           oauth_profile_id, key_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
@@ -288,7 +273,7 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
       if (!current) throw fail('dataSourceNotFound', id);
       checkVersion(current.version, ifVersion, `data source ${id}`);
       this.assertProfileUsable(input.oauthProfileId, current.ownerId, current.dataStore);
-      this.assertDataSourceNameFree(current.ownerId, input.name, id);
+      this.assertNameFree('datasources', { column: 'owner_id', value: current.ownerId }, input.name, 'data source', id);
       this.q('UPDATE datasources SET name = ?, name_key = ?, description = ?, options = ?, oauth_profile_id = ?, key_version = ?, version = version + 1 WHERE id = ?')
         .run(input.name, nameKey(input.name), input.description, this.seal(JSON.stringify(input.options), 'datasources', id, 'options'),
           input.oauthProfileId, this.activeKeyVersion, id);
