@@ -13,19 +13,36 @@ export interface Snapshot {
   roles: unknown[];
   users: unknown[];
   limits: [number, number][];
+  apps: unknown[];
+  /** per user id: the profiles it owns or created, and the data sources it owns */
+  profiles: Record<number, unknown[]>;
+  dataSources: Record<number, unknown[]>;
 }
 
-/** Every row the administrator API writes: tenants, their admins, roles, users (hash and lock state included), limits. */
+/**
+ * Every row the administrator API writes — tenants, their admins, roles, users (hash and lock state included),
+ * limits — plus the OAuth objects that deleting a user or tenant would take with it.
+ */
 export async function snapshot(store: Store): Promise<Snapshot> {
   const tenants = await store.listTenants();
   const admins: Record<number, number[]> = {};
   for (const t of tenants) admins[t.id] = await store.tenantAdmins(t.id);
+  const users = await store.listUsers();
+  const profiles: Record<number, unknown[]> = {};
+  const dataSources: Record<number, unknown[]> = {};
+  for (const u of users) {
+    profiles[u.id] = await store.listProfiles(u.id);
+    dataSources[u.id] = await store.listDataSources(u.id);
+  }
   return {
     tenants,
     admins,
     roles: await store.listRoles(),
-    users: await store.listUsers(),
+    users,
     limits: [...(await store.limits()).entries()].sort((a, b) => a[0] - b[0]),
+    apps: await store.listApps(),
+    profiles,
+    dataSources,
   };
 }
 
