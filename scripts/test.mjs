@@ -1,9 +1,16 @@
 #!/usr/bin/env node
 // Runs every test file under test/ with Node's test runner through tsx. Node 20 neither finds .ts files in a
 // folder nor expands a quoted glob, so the files are listed here; a run that finds none fails instead of passing.
+//
+// `node scripts/test.mjs` (npm test) runs two passes: every test file on SQLite, then — when TOKENKEEP_TEST_PG_URL
+// names a PostgreSQL server — the API test files again with TOKENKEEP_TEST_BACKEND=postgres, each harness on a fresh
+// database of that server. An unreachable server fails the run; without the variable the second pass is skipped and
+// the run says so at the end. `node scripts/test.mjs test/x.test.ts …` runs the named files once, in the environment
+// as it is (set TOKENKEEP_TEST_BACKEND=postgres and TOKENKEEP_TEST_PG_URL for PostgreSQL).
 import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import pg from 'pg';
 
 const find = (dir) =>
   readdirSync(dir).flatMap((name) => {
@@ -11,11 +18,70 @@ const find = (dir) =>
     return statSync(path).isDirectory() ? find(path) : name.endsWith('.test.ts') ? [path] : [];
   });
 
+const run = (files, env) =>
+  spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], { stdio: 'inherit', env }).status ?? 1;
+
 const only = process.argv.slice(2);
-const files = only.length > 0 ? only : find('test').sort();
+if (only.length > 0) process.exit(run(only, process.env));
+
+const files = find('test').sort();
 if (files.length === 0) {
   console.error('no test files found under test/');
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], { stdio: 'inherit' });
-process.exit(result.status ?? 1);
+
+/** Files the PostgreSQL pass leaves out, and why. */
+const SQLITE_ONLY = {
+  'config.test.ts': 'no database involved',
+  'blackbox.test.ts': 'real server processes on a SQLite file',
+  'rotation.test.ts': 'real CLI processes and the raw SQLite file',
+  'sealed-start.test.ts': 'real server processes on a SQLite file',
+  'tls.test.ts': 'real server processes on a SQLite file',
+  'group-commit.test.ts': 'SQLite group commit',
+  'unavailable.test.ts': 'makes SQLite unavailable through its file and connection; postgres.test.ts covers PostgreSQL',
+  'postgres.test.ts': 'PostgreSQL-only; it ran in the first pass',
+  'crash.test.ts': 'real server processes; runs its PostgreSQL variant itself in the first pass',
+  'shutdown.test.ts': 'real server processes; runs its PostgreSQL variant itself in the first pass',
+  'leak.test.ts': 'damages a row through the SQLite file; real server process',
+  'bench-smoke.test.ts': 'benchmark smoke run on SQLite',
+};
+
+const { TOKENKEEP_TEST_BACKEND: _ignored, ...baseEnv } = process.env;
+console.log('== test pass 1: every test file on SQLite ==');
+const sqliteStatus = run(files, baseEnv);
+
+const pgUrl = process.env.TOKENKEEP_TEST_PG_URL;
+if (!pgUrl) {
+  console.log('\nPostgreSQL pass skipped: set TOKENKEEP_TEST_PG_URL=postgres://postgres@127.0.0.1:5432/postgres to run it');
+  process.exit(sqliteStatus);
+}
+
+const redacted = (() => {
+  try {
+    const u = new URL(pgUrl);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparsable URL)';
+  }
+})();
+const client = new pg.Client({ connectionString: pgUrl, connectionTimeoutMillis: 10_000 });
+try {
+  await client.connect();
+  await client.query('SELECT 1');
+} catch (err) {
+  console.error(`\nPostgreSQL pass FAILED: the server at TOKENKEEP_TEST_PG_URL=${redacted} cannot be reached: ${err.code ?? ''} ${err.message}`);
+  process.exit(1);
+} finally {
+  await client.end().catch(() => undefined);
+}
+
+const pgFiles = files.filter((f) => !(basename(f) in SQLITE_ONLY));
+console.log(`\n== test pass 2: ${pgFiles.length} API test files on PostgreSQL (${redacted}) ==`);
+for (const [file, why] of Object.entries(SQLITE_ONLY)) {
+  if (files.some((f) => basename(f) === file)) console.log(`   not in this pass: ${file} (${why})`);
+}
+const pgStatus = run(pgFiles, { ...baseEnv, TOKENKEEP_TEST_BACKEND: 'postgres' });
+
+console.log(`\nSQLite pass: ${sqliteStatus === 0 ? 'passed' : 'FAILED'}; PostgreSQL pass: ${pgStatus === 0 ? 'passed' : 'FAILED'}`);
+process.exit(sqliteStatus !== 0 ? sqliteStatus : pgStatus);

@@ -56,6 +56,21 @@ declare module 'fastify' {
 /** Never log a credential: the Authorization header is not serialized, and any path to it is redacted. */
 export const redactPaths = ['req.headers.authorization', 'headers.authorization', 'authorization', 'password', '*.password'];
 
+/**
+ * Graceful close: Fastify closes idle keep-alive connections when close() starts, but a connection busy with a
+ * request at that moment would stay open after its answer until the keep-alive timeout (72 s). While closing,
+ * every answer says `Connection: close`, so the process exits as soon as the requests in flight are answered.
+ */
+function installGracefulClose(app: FastifyInstance): void {
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+}
+
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const hashParams = deps.hashParams ?? OWASP_SCRYPT;
   const clock = deps.clock ?? Date.now;
@@ -97,6 +112,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.header('cache-control', 'no-store');
   });
   installAuth(app, { store: deps.store, authenticator });
+  installGracefulClose(app);
   app.addHook('preHandler', async (request) => checkBodyId(request.params, request.body));
 
   await app.register(swagger, {

@@ -7,19 +7,21 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, settings } from './config.js';
 import { startServer } from './server.js';
 import { SealedError } from './crypto/keyring.js';
-import { openStore } from './storage/open.js';
-import { UnsealError, unsealStore } from './crypto/unseal.js';
+import { openStore, peekKeyCheck } from './storage/open.js';
+import { UnsealError, keySettingsOf, refuseWrongKey, unsealStore } from './crypto/unseal.js';
 import { reencryptAll, rotate } from './crypto/rotation.js';
 import type { Config } from './config.js';
 
 async function keysCommand(config: Config, args: string[], batchText: string | undefined): Promise<number> {
   const batch = Number(batchText ?? '500');
   if (!Number.isInteger(batch) || batch < 1) throw new ConfigError('--batch', 'must be a positive integer');
+  const keySettings = keySettingsOf(config);
+  refuseWrongKey(keySettings, peekKeyCheck(config.db));
   const store = openStore(config.db);
   try {
     await store.migrate();
     if (!(await store.keyringInitialized())) throw new UnsealError('this database has no key ring yet: start the server once first');
-    await unsealStore(store, { masterKey: config.masterKey, masterKeyFile: config.masterKeyFile, dbFile: config.db.file });
+    await unsealStore(store, keySettings);
     const progress = (done: number) => process.stdout.write(`re-encrypted ${done} rows\n`);
     switch (args[0]) {
       case 'status': {

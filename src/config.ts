@@ -15,7 +15,11 @@ export class ConfigError extends Error {
   }
 }
 
-export type DbConfig = { kind: 'sqlite'; file: string };
+/**
+ * The database: a SQLite file, or a PostgreSQL server (`postgres://` / `postgresql://` URL; its password is never
+ * logged). The absent member is typed as absent, so `db.file` reads as undefined for PostgreSQL.
+ */
+export type DbConfig = { kind: 'sqlite'; file: string; url?: undefined } | { kind: 'postgres'; url: string; file?: undefined };
 
 export interface Config {
   port: number;
@@ -36,9 +40,9 @@ export interface Config {
 export const settings = [
   { env: 'PORT', flag: 'port', default: '8080', help: 'TCP port to listen on (0 picks a free one).' },
   { env: 'HOST', flag: 'host', default: '127.0.0.1', help: 'Address to listen on.' },
-  { env: 'TOKENKEEP_DB', flag: 'db', default: './data/tokenkeep.db', help: 'SQLite file (created if missing).' },
+  { env: 'TOKENKEEP_DB', flag: 'db', default: './data/tokenkeep.db', help: 'SQLite file (created if missing), or a postgres:// (postgresql://) URL of a PostgreSQL database.' },
   { env: 'TOKENKEEP_MASTER_KEY', flag: undefined, default: '(none)', help: 'Master key, base64 of 32 bytes. Wins over the key file.' },
-  { env: 'TOKENKEEP_MASTER_KEY_FILE', flag: 'master-key-file', default: '<db folder>/master.key', help: 'File holding the base64 master key; generated (mode 0600) on the first start of an empty database when no key is configured.' },
+  { env: 'TOKENKEEP_MASTER_KEY_FILE', flag: 'master-key-file', default: '<db folder>/master.key (./data/master.key with PostgreSQL)', help: 'File holding the base64 master key; generated (mode 0600) on the first start of an empty database when no key is configured.' },
   { env: 'TOKENKEEP_TLS_CERT', flag: 'tls-cert', default: '(none)', help: 'PEM certificate file; with TOKENKEEP_TLS_KEY the server speaks HTTPS.' },
   { env: 'TOKENKEEP_TLS_KEY', flag: 'tls-key', default: '(none)', help: 'PEM private key file of the certificate.' },
   { env: 'TOKENKEEP_ALLOW_INSECURE_HTTP', flag: undefined, default: '0', help: 'Set to 1 to serve plain HTTP on a non-loopback address (only behind a TLS-terminating proxy).' },
@@ -74,6 +78,25 @@ function loadTls(certPath: string | undefined, keyPath: string | undefined): { c
   return tls;
 }
 
+/** A SQLite path, or a PostgreSQL URL checked for shape only (the server is asked at start); never echoes the URL. */
+function parseDb(text: string): DbConfig {
+  if (/^postgres(ql)?:/i.test(text)) {
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      throw new ConfigError('TOKENKEEP_DB', 'is not a valid PostgreSQL URL (postgres://user:password@host:port/database)');
+    }
+    if (!/^postgres(ql)?:$/i.test(url.protocol) || !text.slice(url.protocol.length).startsWith('//') || (url.hostname === '' && !url.searchParams.has('host'))) {
+      throw new ConfigError('TOKENKEEP_DB', 'is not a valid PostgreSQL URL (postgres://user:password@host:port/database)');
+    }
+    // The scheme in lower case, the rest exactly as given (the driver decodes user, password and options itself).
+    return { kind: 'postgres', url: `${url.protocol.toLowerCase()}${text.slice(url.protocol.length)}` };
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) throw new ConfigError('TOKENKEEP_DB', 'must be a SQLite file path or a postgres:// URL');
+  return { kind: 'sqlite', file: text === ':memory:' ? text : resolve(text) };
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export function loadConfig(env: NodeJS.ProcessEnv, flags: Record<string, string | undefined> = {}): Config {
@@ -92,10 +115,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: Record<string, string 
 
   const dbText = pick('TOKENKEEP_DB') ?? './data/tokenkeep.db';
   if (dbText.trim() === '') throw new ConfigError('TOKENKEEP_DB', 'must not be empty');
-  if (/^postgres(ql)?:/i.test(dbText)) {
-    throw new ConfigError('TOKENKEEP_DB', 'names PostgreSQL, which this version does not support yet; use a SQLite file path');
-  }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(dbText)) throw new ConfigError('TOKENKEEP_DB', 'must be a SQLite file path');
+  const db = parseDb(dbText);
 
   const logLevel = (pick('TOKENKEEP_LOG_LEVEL') ?? 'info') as Config['logLevel'];
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('TOKENKEEP_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
@@ -130,7 +150,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: Record<string, string 
   return {
     port,
     host,
-    db: { kind: 'sqlite', file: dbText === ':memory:' ? dbText : resolve(dbText) },
+    db,
     adminPassword,
     userPassword,
     logLevel,

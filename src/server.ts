@@ -7,8 +7,8 @@ import { buildApp, redactPaths } from './app.js';
 import type { Config } from './config.js';
 import { OWASP_SCRYPT, hashPassword } from './crypto/passwords.js';
 import { generatePassword } from './domain/password-policy.js';
-import { openStore } from './storage/open.js';
-import { unsealStore, type UnsealResult } from './crypto/unseal.js';
+import { openStore, peekKeyCheck } from './storage/open.js';
+import { keySettingsOf, refuseWrongKey, unsealStore, type UnsealResult } from './crypto/unseal.js';
 import type { Store } from './storage/store.js';
 
 export interface RunningServer {
@@ -38,11 +38,13 @@ async function bootstrap(store: Store, config: Config): Promise<void> {
 }
 
 export async function startServer(config: Config): Promise<RunningServer> {
+  const keySettings = keySettingsOf(config);
+  refuseWrongKey(keySettings, peekKeyCheck(config.db));
   const store = openStore(config.db);
   let sealing: UnsealResult;
   try {
     await store.migrate();
-    sealing = await unsealStore(store, { masterKey: config.masterKey, masterKeyFile: config.masterKeyFile, dbFile: config.db.file });
+    sealing = await unsealStore(store, keySettings);
     await bootstrap(store, config);
   } catch (err) {
     await store.close();

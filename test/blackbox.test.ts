@@ -234,7 +234,7 @@ describe('the server process', { timeout: 300_000 }, () => {
     assert.notEqual(flag.status, null);
     assert.match(flag.stderr, /\bPORT\b/);
 
-    const db = run({ TOKENKEEP_DB: 'postgres://localhost/tokenkeep' });
+    const db = run({ TOKENKEEP_DB: 'mysql://localhost/tokenkeep' });
     assert.notEqual(db.status, 0);
     assert.notEqual(db.status, null);
     assert.match(db.stderr, /\bTOKENKEEP_DB\b/);

@@ -107,6 +107,26 @@ describe('loadConfig from the environment and flags', () => {
   });
 });
 
+describe('TOKENKEEP_DB selects the backend', () => {
+  test('a postgres:// or postgresql:// URL (any case of the scheme) selects PostgreSQL, kept as given', () => {
+    for (const [text, url] of [
+      ['postgres://u:p@localhost/tk', 'postgres://u:p@localhost/tk'],
+      ['postgresql://localhost:5433/tk?sslmode=require', 'postgresql://localhost:5433/tk?sslmode=require'],
+      ['POSTGRES://host/db', 'postgres://host/db'],
+      ['postgres:///tk?host=/var/run/postgresql', 'postgres:///tk?host=/var/run/postgresql'],
+    ]) {
+      const config = loadConfig({ TOKENKEEP_DB: text });
+      assert.deepEqual(config.db, { kind: 'postgres', url });
+    }
+    assert.deepEqual(loadConfig({ TOKENKEEP_DB: '/tmp/env.db' }, { db: 'postgres://localhost/tk' }).db, { kind: 'postgres', url: 'postgres://localhost/tk' });
+  });
+
+  test('anything else is a SQLite file path', () => {
+    assert.deepEqual(loadConfig({ TOKENKEEP_DB: 'postgres.db' }).db, { kind: 'sqlite', file: resolve('postgres.db') });
+    assert.deepEqual(loadConfig({ TOKENKEEP_DB: ':memory:' }).db, { kind: 'sqlite', file: ':memory:' });
+  });
+});
+
 describe('loadConfig refuses bad settings, naming them', () => {
   test('an invalid PORT', () => {
     for (const port of ['abc', '70000', '-1', '65536', '80.5', '1e3', '0x50', '', ' ', '80 ']) {
@@ -115,15 +135,15 @@ describe('loadConfig refuses bad settings, naming them', () => {
     }
   });
 
-  test('TOKENKEEP_DB naming PostgreSQL or another URL', () => {
-    for (const db of ['postgres://u:p@localhost/tk', 'postgresql://localhost/tk', 'POSTGRES://host/db', 'mysql://localhost/tk', 'file:///tmp/x.db', '', '   ']) {
+  test('TOKENKEEP_DB naming another URL, a malformed PostgreSQL URL, or nothing', () => {
+    for (const db of ['mysql://localhost/tk', 'file:///tmp/x.db', 'postgres:localhost/tk', 'postgres://', 'postgresql://[::1/tk', '', '   ']) {
       assertRefused({ TOKENKEEP_DB: db }, 'TOKENKEEP_DB');
     }
-    assertRefused({}, 'TOKENKEEP_DB', { db: 'postgres://localhost/tk' });
+    assertRefused({}, 'TOKENKEEP_DB', { db: 'mysql://localhost/tk' });
   });
 
-  test('a PostgreSQL URL with credentials is not echoed', () => {
-    const err = assertRefused({ TOKENKEEP_DB: 'postgres://admin:S3cret-pw@db.example/tk' }, 'TOKENKEEP_DB');
+  test('a malformed PostgreSQL URL with credentials is not echoed', () => {
+    const err = assertRefused({ TOKENKEEP_DB: 'postgres://admin:S3cret-pw@[db.example/tk' }, 'TOKENKEEP_DB');
     assert.doesNotMatch(err.message, /S3cret-pw/);
   });
 

@@ -6,9 +6,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { harness, type Harness } from './helpers.js';
+import { harness, sqliteOnly, sqliteStoreOf, type Harness } from './helpers.js';
 
-describe('SQLite group commit', () => {
+describe('SQLite group commit', { skip: sqliteOnly('group commit and the database file are SQLite internals') }, () => {
   let h: Harness;
   let appId: number;
   before(async () => {
@@ -28,17 +28,17 @@ describe('SQLite group commit', () => {
       db.close();
     }
     // synchronous is per connection: ask the server's own connection through the store's test hook.
-    assert.equal(h.store.synchronous(), 2, 'FULL');
+    assert.equal(sqliteStoreOf(h).synchronous(), 2, 'FULL');
   });
 
   test('100 concurrent creates are all acknowledged, in far fewer commits, and all visible to another connection', async () => {
-    const before = h.store.commits;
+    const before = sqliteStoreOf(h).commits;
     const results = await Promise.all(Array.from({ length: 100 }, (_, i) => h.app.inject({
       method: 'POST', url: '/api/mgmt/oauthprofiles', headers: { authorization: `Basic ${Buffer.from('d2cuser:User-Passw0rd').toString('base64')}` },
       payload: { name: `gc_${i}`, oauthAppId: appId, refreshToken: `rt-${i}` },
     })));
     assert.deepEqual(results.map((r) => r.statusCode), Array(100).fill(201));
-    const commits = h.store.commits - before;
+    const commits = sqliteStoreOf(h).commits - before;
     assert.ok(commits >= 1 && commits < 50, `100 writes took ${commits} commits`);
     const db = new Database(join(h.dir, 'tokenkeep.db'), { readonly: true });
     try {

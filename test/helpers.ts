@@ -1,8 +1,12 @@
 /**
- * Test harness: the real app on a real SQLite file in a fresh temporary folder, fast password hashing, a clock the
- * test moves, and a response check that fails a test when a body carries a field its schema does not declare.
+ * Test harness: the real app on a real SQLite file in a fresh temporary folder — or, when
+ * TOKENKEEP_TEST_BACKEND=postgres, on a fresh PostgreSQL database created on the server TOKENKEEP_TEST_PG_URL names
+ * and dropped again by close() — fast password hashing, a clock the test moves, and a response check that fails a
+ * test when a body carries a field its schema does not declare.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
@@ -11,6 +15,8 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import { buildApp, type AppDeps } from '../src/app.js';
 import { hashPassword, type ScryptParams } from '../src/crypto/passwords.js';
 import { SqliteStore } from '../src/storage/sqlite/store.js';
+import { PostgresStore } from '../src/storage/postgres/store.js';
+import type { Store } from '../src/storage/store.js';
 import { MasterKey } from '../src/crypto/keyring.js';
 
 export const FAST_HASH: ScryptParams = { logN: 10, r: 8, p: 1 };
@@ -25,10 +31,28 @@ export class ManualClock {
   }
 }
 
+/** The backend the tests run on: SQLite unless TOKENKEEP_TEST_BACKEND=postgres. */
+export const BACKEND: 'sqlite' | 'postgres' = process.env.TOKENKEEP_TEST_BACKEND === 'postgres' ? 'postgres' : 'sqlite';
+
+/**
+ * For a test or suite that needs SQLite internals (the database file, its WAL, the SQLite store's own hooks): the
+ * `skip` option, a reason on the PostgreSQL pass and false on SQLite.
+ */
+export const sqliteOnly = (why: string): string | false =>
+  BACKEND === 'postgres' ? `SQLite only: ${why}; skipped on the PostgreSQL pass` : false;
+
+/** The harness's store as the SQLite store, for tests of SQLite internals (which skip on the PostgreSQL pass). */
+export function sqliteStoreOf(h: Harness): SqliteStore {
+  assert.ok(h.store instanceof SqliteStore, 'this test needs the SQLite store');
+  return h.store;
+}
+
 export interface Harness {
   app: FastifyInstance;
-  store: SqliteStore;
+  store: Store;
+  backend: 'sqlite' | 'postgres';
   clock: ManualClock;
+  /** a fresh temporary folder; on SQLite it holds tokenkeep.db */
   dir: string;
   /** inject + assert the response matches its declared schema exactly */
   call(opts: InjectOptions & { as?: [string, string] | string }): Promise<LightMyRequestResponse>;
@@ -40,15 +64,73 @@ export const basic = (user: string, password: string): string =>
 
 const ajv = new Ajv.default({ strict: false, allErrors: true });
 
-export async function harness(overrides: Partial<AppDeps> = {}): Promise<Harness> {
+/** The server TOKENKEEP_TEST_PG_URL names (a database to connect to for CREATE/DROP DATABASE). */
+export function testPgUrl(): string {
+  const url = process.env.TOKENKEEP_TEST_PG_URL;
+  if (!url) throw new Error('the PostgreSQL tests need TOKENKEEP_TEST_PG_URL=postgres://user@host:port/postgres');
+  return url;
+}
+
+/** The same server's URL, naming another database. */
+export function pgDatabaseUrl(name: string): string {
+  const url = new URL(testPgUrl());
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function adminQuery(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: testPgUrl(), connectionTimeoutMillis: 10_000 });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A fresh, empty PostgreSQL database `tk_<random>` on the test server; returns its name. */
+export async function createPgDatabase(): Promise<string> {
+  const name = `tk_${randomBytes(8).toString('hex')}`;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await adminQuery(`CREATE DATABASE ${name}`);
+      return name;
+    } catch (err) {
+      // 55006: template1 is briefly in use by a concurrent CREATE DATABASE
+      if ((err as { code?: string }).code !== '55006' || attempt >= 10) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+    }
+  }
+}
+
+export async function dropPgDatabase(name: string): Promise<void> {
+  await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+}
+
+async function openTestStore(dir: string, backend: 'sqlite' | 'postgres'): Promise<{ store: Store; dispose(): Promise<void> }> {
+  if (backend === 'sqlite') return { store: new SqliteStore(join(dir, 'tokenkeep.db')), dispose: async () => {} };
+  const name = await createPgDatabase();
+  return { store: new PostgresStore(pgDatabaseUrl(name), { max: 4 }), dispose: () => dropPgDatabase(name) };
+}
+
+/** `options.backend` overrides TOKENKEEP_TEST_BACKEND (for the PostgreSQL-only tests). */
+export async function harness(overrides: Partial<AppDeps> = {}, options: { backend?: 'sqlite' | 'postgres' } = {}): Promise<Harness> {
+  const backend = options.backend ?? BACKEND;
   const dir = mkdtempSync(join(tmpdir(), 'tokenkeep-test-'));
-  const store = new SqliteStore(join(dir, 'tokenkeep.db'));
-  await store.migrate();
-  await store.initKeyring(new MasterKey(MasterKey.generate()));
-  await store.bootstrap({
-    adminPasswordHash: await hashPassword(ADMIN_PASSWORD, FAST_HASH),
-    userPasswordHash: await hashPassword(USER_PASSWORD, FAST_HASH),
-  });
+  const { store, dispose } = await openTestStore(dir, backend);
+  try {
+    await store.migrate();
+    await store.initKeyring(new MasterKey(MasterKey.generate()));
+    await store.bootstrap({
+      adminPasswordHash: await hashPassword(ADMIN_PASSWORD, FAST_HASH),
+      userPasswordHash: await hashPassword(USER_PASSWORD, FAST_HASH),
+    });
+  } catch (err) {
+    await store.close();
+    await dispose();
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   const clock = new ManualClock();
   const app = await buildApp({ store, hashParams: FAST_HASH, clock: clock.now, failuresPerAddress: 1000, ...overrides });
   const violations: string[] = [];
@@ -66,6 +148,7 @@ export async function harness(overrides: Partial<AppDeps> = {}): Promise<Harness
   return {
     app,
     store,
+    backend,
     clock,
     dir,
     async call(opts) {
@@ -83,6 +166,7 @@ export async function harness(overrides: Partial<AppDeps> = {}): Promise<Harness
     async close() {
       await app.close();
       await store.close();
+      await dispose();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -4,10 +4,11 @@
  * database, and the operator is told loudly to back it up apart from the data. A database that already has a key
  * ring is never given a fresh key: without its key, or with a wrong one, the start is refused.
  */
-import { existsSync, openSync, readFileSync, writeSync, fsyncSync, closeSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { KEY_BYTES, MasterKey } from './keyring.js';
+import { existsSync, mkdirSync, openSync, readFileSync, writeSync, fsyncSync, closeSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { KEY_BYTES, MasterKey, SealedError } from './keyring.js';
 import type { Store } from '../storage/store.js';
+import type { Config } from '../config.js';
 
 export class UnsealError extends Error {
   constructor(message: string) {
@@ -21,11 +22,19 @@ export interface KeySettings {
   masterKey?: Buffer;
   /** TOKENKEEP_MASTER_KEY_FILE */
   masterKeyFile?: string;
-  /** the database file; the generated key goes beside it */
-  dbFile: string;
+  /** the SQLite database file, the generated key goes beside it; undefined for PostgreSQL (POSTGRES_KEY_FILE) */
+  dbFile: string | undefined;
 }
 
+export const keySettingsOf = (config: Config): KeySettings => ({
+  masterKey: config.masterKey,
+  masterKeyFile: config.masterKeyFile,
+  dbFile: config.db.kind === 'sqlite' ? config.db.file : undefined,
+});
+
 export const defaultKeyFile = (dbFile: string): string => join(dirname(dbFile), 'master.key');
+/** Where the key file is looked for, and generated, when the database is a PostgreSQL server. */
+export const POSTGRES_KEY_FILE = './data/master.key';
 
 /** Parses base64 key text; undefined when it is not exactly 32 bytes. */
 export function parseKey(text: string): Buffer | undefined {
@@ -42,7 +51,9 @@ function readKeyFile(path: string, setting: string): Buffer {
 }
 
 function writeNewKeyFile(path: string, key: Buffer): void {
-  // 'wx': never overwrite an existing file; 0600: readable by the server's user only.
+  // 'wx': never overwrite an existing file; 0600: readable by the server's user only. The folder may not exist yet
+  // when the database is not a file beside it (PostgreSQL).
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const fd = openSync(path, 'wx', 0o600);
   try {
     writeSync(fd, `${key.toString('base64')}\n`);
@@ -60,11 +71,19 @@ export interface UnsealResult {
   warning?: string;
 }
 
-export async function unsealStore(store: Store, settings: KeySettings): Promise<UnsealResult> {
-  const initialized = await store.keyringInitialized();
+interface ResolvedKey {
+  key?: Buffer;
+  source: string;
+  /** where a generated key would go */
+  file?: string;
+  warning?: string;
+}
+
+function resolveKey(settings: KeySettings): ResolvedKey {
   let key = settings.masterKey;
   let source = 'TOKENKEEP_MASTER_KEY';
-  const file = settings.masterKeyFile ?? (settings.dbFile === ':memory:' ? undefined : defaultKeyFile(settings.dbFile));
+  const file = settings.masterKeyFile
+    ?? (settings.dbFile === undefined ? resolve(POSTGRES_KEY_FILE) : settings.dbFile === ':memory:' ? undefined : defaultKeyFile(settings.dbFile));
   if (!key && settings.masterKeyFile) {
     if (!existsSync(settings.masterKeyFile)) throw new UnsealError(`TOKENKEEP_MASTER_KEY_FILE: ${settings.masterKeyFile} does not exist`);
     key = readKeyFile(settings.masterKeyFile, 'TOKENKEEP_MASTER_KEY_FILE');
@@ -75,12 +94,34 @@ export async function unsealStore(store: Store, settings: KeySettings): Promise<
   }
   const mode = key && source !== 'TOKENKEEP_MASTER_KEY' ? statSync(source).mode & 0o077 : 0;
   const warning = mode ? `the master key file ${source} is readable by other users; chmod 600 it` : undefined;
+  return { key, source, file, warning };
+}
+
+const missingKey = (file: string | undefined) => new UnsealError('this database holds encrypted secrets but no master key is configured: '
+  + `set TOKENKEEP_MASTER_KEY or TOKENKEEP_MASTER_KEY_FILE${file ? ` (no key file at ${file})` : ''}`);
+
+/**
+ * Checks the configured key against a key-check value read before the database is opened for writing. Closing a
+ * SQLite connection checkpoints its WAL, so a start refused after opening would still rewrite the database file;
+ * refusing here leaves every byte as it was.
+ */
+export function refuseWrongKey(settings: KeySettings, keyCheck: Buffer | undefined): void {
+  if (keyCheck === undefined) return;
+  const { key, source, file } = resolveKey(settings);
+  if (!key) throw missingKey(file);
+  if (!new MasterKey(key).verify(keyCheck)) {
+    throw new UnsealError(`refusing to start: the master key is not the one this database was sealed with (key from ${source}); nothing was changed`);
+  }
+}
+
+export async function unsealStore(store: Store, settings: KeySettings): Promise<UnsealResult> {
+  const initialized = await store.keyringInitialized();
+  const resolved = resolveKey(settings);
+  let { key, source } = resolved;
+  const { file, warning } = resolved;
 
   if (initialized) {
-    if (!key) {
-      throw new UnsealError('this database holds encrypted secrets but no master key is configured: '
-        + `set TOKENKEEP_MASTER_KEY or TOKENKEEP_MASTER_KEY_FILE${file ? ` (no key file at ${file})` : ''}`);
-    }
+    if (!key) throw missingKey(file);
     try {
       await store.unseal(new MasterKey(key));
     } catch (err) {
@@ -100,6 +141,18 @@ export async function unsealStore(store: Store, settings: KeySettings): Promise<
       source = 'memory (in-memory database)';
     }
   }
-  await store.initKeyring(new MasterKey(key));
+  try {
+    await store.initKeyring(new MasterKey(key));
+  } catch (err) {
+    // Another server sharing the database (PostgreSQL) created the key ring since we looked: with a configured key,
+    // unseal with that ring as any later start would (a wrong key is refused there).
+    if (generated || !(err instanceof SealedError) || !(await store.keyringInitialized())) throw err;
+    try {
+      await store.unseal(new MasterKey(key));
+    } catch (unsealError) {
+      throw new UnsealError(`refusing to start: ${(unsealError as Error).message} (key from ${source}); nothing was changed`);
+    }
+    return { source, generated: false, warning };
+  }
   return { source, generated, warning };
 }

@@ -73,7 +73,8 @@ export class Authenticator {
   /** Resolves to the authenticated principal, or throws `unauthorized` / `tooManyAttempts`. */
   async authenticate(userName: string, password: string, address: string): Promise<Principal> {
     const now = this.opts.clock();
-    const principal = userName === '' ? undefined : await this.opts.store.principalByName(userName);
+    // No user name holds a control character: such a name is an unknown user, not a lookup (PostgreSQL refuses U+0000).
+    const principal = userName === '' || /\p{Cc}/u.test(userName) ? undefined : await this.opts.store.principalByName(userName);
 
     if (principal) {
       if (principal.lockedUntil !== null && principal.lockedUntil > now) throw fail('unauthorized');

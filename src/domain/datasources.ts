@@ -3,7 +3,7 @@
  * reference an OAuth profile through the option `OAuthProfileId` (a string holding the id, as in HDP).
  */
 import { fail } from '../errors.js';
-import type { ConnectionType, DataSource, Store } from '../storage/store.js';
+import type { ConnectionType, DataSource, DataSourceSummary, Store } from '../storage/store.js';
 import type { Identity } from './access.js';
 import { isDataStore } from './datastores.js';
 
@@ -31,7 +31,7 @@ function splitOptions(options: Record<string, string> = {}): { options: Record<s
 export const presentOptions = (ds: DataSource): Record<string, string> =>
   ds.oauthProfileId === null ? ds.options : { ...ds.options, [PROFILE_OPTION]: String(ds.oauthProfileId) };
 
-export const listDataSources = (store: Store, actor: Identity): Promise<DataSource[]> => store.listDataSources(actor.id);
+export const listDataSources = (store: Store, actor: Identity): Promise<DataSourceSummary[]> => store.listDataSources(actor.id);
 
 export async function dataSourceFor(store: Store, actor: Identity, id: number): Promise<DataSource> {
   const ds = await store.dataSource(id);

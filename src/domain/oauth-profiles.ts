@@ -4,7 +4,7 @@
  * Its app must be usable by the owner's tenant.
  */
 import { fail } from '../errors.js';
-import type { OAuthProfile, ProfileInput, ProfileStats, ProfileSummary, Store } from '../storage/store.js';
+import type { OAuthProfile, ProfileHeader, ProfileInput, ProfileStats, ProfileSummary, Store } from '../storage/store.js';
 import type { Identity } from './access.js';
 import { usableBy } from './oauth-apps.js';
 
@@ -12,9 +12,20 @@ export const reachableBy = (who: Identity, profile: Pick<OAuthProfile, 'ownerId'
   profile.ownerId === who.id || profile.creatorId === who.id;
 
 export async function profileFor(store: Store, actor: Identity, id: number): Promise<OAuthProfile> {
+  await reachableProfile(store, actor, id);
   const profile = await store.profile(id);
-  if (!profile || !reachableBy(actor, profile)) throw fail('profileNotFound', id);
+  if (!profile) throw fail('profileNotFound', id);
   return profile;
+}
+
+/**
+ * The access check without opening the tokens: a profile whose stored tokens are damaged can still be replaced
+ * (PUT), deleted and inspected (stats) by its owner.
+ */
+async function reachableProfile(store: Store, actor: Identity, id: number): Promise<ProfileHeader> {
+  const header = await store.profileHeader(id);
+  if (!header || !reachableBy(actor, header)) throw fail('profileNotFound', id);
+  return header;
 }
 
 async function checkApp(store: Store, appId: number, ownerTenantId: number): Promise<void> {
@@ -31,17 +42,17 @@ export async function createProfile(store: Store, actor: Identity, caller: Ident
 }
 
 export async function updateProfile(store: Store, actor: Identity, id: number, input: ProfileInput, ifVersion?: number): Promise<OAuthProfile> {
-  const current = await profileFor(store, actor, id);
+  const current = await reachableProfile(store, actor, id);
   await checkApp(store, input.oauthAppId, current.ownerTenantId);
   return store.updateProfile(id, input, ifVersion);
 }
 
 export async function deleteProfile(store: Store, actor: Identity, id: number, ifVersion?: number): Promise<void> {
-  await profileFor(store, actor, id);
+  await reachableProfile(store, actor, id);
   await store.deleteProfile(id, ifVersion);
 }
 
 export async function profileStats(store: Store, actor: Identity, id: number): Promise<ProfileStats> {
-  await profileFor(store, actor, id);
+  await reachableProfile(store, actor, id);
   return store.profileStats(id);
 }

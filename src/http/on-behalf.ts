@@ -18,7 +18,8 @@ export async function resolveActor(store: Store, caller: Identity, userParam: un
   const mayActForOthers = isAdministrator(caller)
     || (holds(caller, Perm.MgmtAPI, Perm.OnBehalfOf, ...permissions) && caller.adminTenants.size > 0);
   if (!mayActForOthers) throw fail('forbidden');
-  const target = await store.principalByName(userParam);
+  // No user name holds a control character; such a name is not looked up (PostgreSQL refuses U+0000 in text).
+  const target = /\p{Cc}/u.test(userParam) ? undefined : await store.principalByName(userParam);
   if (!target || !administers(caller, target.tenantId)) throw fail('userNotFound', userParam);
   if (!covers(caller, target.effective)) throw fail('forbidden');
   return target;

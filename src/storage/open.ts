@@ -1,8 +1,18 @@
 /** Picks the storage implementation a configuration names. */
 import type { DbConfig } from '../config.js';
+import { PostgresStore } from './postgres/store.js';
 import { SqliteStore } from './sqlite/store.js';
 import type { Store } from './store.js';
 
+/**
+ * The stored key-check value, read without opening the database for writing (SQLite: a read-only connection, whose
+ * close never checkpoints the WAL). undefined when there is no database or no key ring yet; PostgreSQL is checked
+ * after connecting, since refusing there changes nothing.
+ */
+export function peekKeyCheck(db: DbConfig): Buffer | undefined {
+  return db.kind === 'sqlite' ? SqliteStore.peekKeyCheck(db.file) : undefined;
+}
+
 export function openStore(db: DbConfig): Store {
-  return new SqliteStore(db.file);
+  return db.kind === 'postgres' ? new PostgresStore(db.url) : new SqliteStore(db.file);
 }

@@ -153,6 +153,9 @@ export interface OAuthProfile {
   ownerTenantId: number;
 }
 
+/** A profile without its tokens: what access checks, deletion and stats need, readable even if a token is damaged. */
+export type ProfileHeader = Omit<OAuthProfile, 'accessToken' | 'refreshToken'>;
+
 export interface ProfileInput {
   name: string;
   oauthAppId: number;
@@ -194,6 +197,8 @@ export interface DataSource {
 }
 
 export type NewDataSource = Omit<DataSource, 'id' | 'version'>;
+/** A data source without its options (which may hold secrets): what lists show. */
+export type DataSourceSummary = Omit<DataSource, 'options'>;
 export type DataSourceUpdate = Pick<DataSource, 'name' | 'description' | 'options' | 'oauthProfileId'>;
 
 export interface KeyVersionStatus {
@@ -283,6 +288,7 @@ export interface Store {
   /** Profiles the user owns or created. */
   listProfiles(userId: number): Promise<ProfileSummary[]>;
   profile(id: number): Promise<OAuthProfile | undefined>;
+  profileHeader(id: number): Promise<ProfileHeader | undefined>;
   createProfile(input: ProfileInput & { ownerId: number; creatorId: number }): Promise<OAuthProfile>;
   /**
    * Replaces a profile. Refuses (400 appReferenceInvalid) a change of app to another data store while data sources
@@ -294,7 +300,7 @@ export interface Store {
   profileStats(id: number): Promise<ProfileStats>;
 
   // data sources
-  listDataSources(ownerId: number): Promise<DataSource[]>;
+  listDataSources(ownerId: number): Promise<DataSourceSummary[]>;
   dataSource(id: number): Promise<DataSource | undefined>;
   createDataSource(input: NewDataSource): Promise<DataSource>;
   updateDataSource(id: number, input: DataSourceUpdate, ifVersion?: number): Promise<DataSource>;

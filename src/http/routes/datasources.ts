@@ -4,7 +4,7 @@ import { fail } from '../../errors.js';
 import * as dataSources from '../../domain/datasources.js';
 import { dataStores } from '../../domain/datastores.js';
 import { Perm } from '../../domain/permissions.js';
-import type { DataSource as DataSourceRecord } from '../../storage/store.js';
+import type { DataSource as DataSourceRecord, DataSourceSummary } from '../../storage/store.js';
 import { IdParams, OnBehalfQuery, errors } from '../schemas/common.js';
 import type { FastifyReply } from 'fastify';
 import { ifMatchVersion, setEtag } from '../etag.js';
@@ -14,7 +14,7 @@ export const dataSourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { store } = app.services;
   const cfg = (perm: number) => ({ permissions: [Perm.MgmtAPI, perm], onBehalf: true, notFound: 'dataSourceNotFound' as const });
   const tags = ['mgmt: data sources'];
-  const summary = (d: DataSourceRecord) => ({ id: d.id, name: d.name, dataStore: d.dataStore, connectionType: d.connectionType, description: d.description });
+  const summary = (d: DataSourceSummary) => ({ id: d.id, name: d.name, dataStore: d.dataStore, connectionType: d.connectionType, description: d.description });
   const present = (d: DataSourceRecord, reply: FastifyReply) => {
     setEtag(reply, d.version);
     return { ...summary(d), options: dataSources.presentOptions(d) };

@@ -5,7 +5,8 @@ import type { Store } from '../../storage/store.js';
 export async function tenantFilter(store: Store, query: { tenantId?: number; tenantName?: string }): Promise<number | undefined> {
   if (query.tenantId !== undefined) return query.tenantId;
   if (query.tenantName === undefined) return undefined;
-  const tenant = await store.tenantByName(query.tenantName);
+  // No tenant name holds a control character; such a name is not looked up (PostgreSQL refuses U+0000 in text).
+  const tenant = /\p{Cc}/u.test(query.tenantName) ? undefined : await store.tenantByName(query.tenantName);
   if (!tenant) throw fail('tenantNotFound', query.tenantName.slice(0, 128));
   return tenant.id;
 }

@@ -37,4 +37,4 @@ export const strictObject = <T extends Parameters<typeof Type.Object>[0]>(props:
  * under a flood of failed logins, 429 (api.md §2).
  */
 export const errors = (...statuses: number[]) =>
-  Object.fromEntries([401, 429, ...statuses].map((s) => [s, ErrorBody]));
+  Object.fromEntries([401, 429, 500, 503, ...statuses].map((s) => [s, ErrorBody]));

@@ -2,7 +2,9 @@
 import { Type } from '@sinclair/typebox';
 import { Id, Name, Nullable, Text, strictObject } from './common.js';
 
-const Uri = Type.String({ minLength: 1, maxLength: 2048 });
+const Uri = Type.String({ minLength: 1, maxLength: 2048, pattern: '^[^\\p{Cc}\\s]+$' });
+/** Stored as text, which cannot hold U+0000 on PostgreSQL (secrets are sealed and may hold anything). */
+const NO_NUL = '^[^\\u0000]*$';
 const Token = (min: number) => Type.String({ minLength: min, maxLength: 16 * 1024 });
 
 export const AppBody = Type.Object({
@@ -10,11 +12,11 @@ export const AppBody = Type.Object({
   dataStore: Type.Integer(),
   tenantId: Type.Optional(Id),
   description: Type.Optional(Nullable(Text(1024))),
-  clientId: Type.String({ minLength: 1, maxLength: 1024 }),
+  clientId: Type.String({ minLength: 1, maxLength: 1024, pattern: NO_NUL }),
   clientSecret: Type.String({ minLength: 1, maxLength: 4096 }),
   authorizeURI: Uri,
   tokenURI: Uri,
-  scope: Type.Optional(Nullable(Type.String({ maxLength: 4096 }))),
+  scope: Type.Optional(Nullable(Type.String({ maxLength: 4096, pattern: NO_NUL }))),
 });
 
 const appSummaryFields = {
@@ -35,7 +37,7 @@ export const App = strictObject({ ...appSummaryFields, clientId: Type.String(), 
 export const ProfileBody = Type.Object({
   name: Type.String({ pattern: '^[A-Za-z0-9_]{1,128}$' }),
   oauthAppId: Id,
-  description: Type.Optional(Nullable(Type.String({ maxLength: 1024 }))),
+  description: Type.Optional(Nullable(Type.String({ maxLength: 1024, pattern: NO_NUL }))),
   accessToken: Type.Optional(Nullable(Token(0))),
   refreshToken: Token(1),
 });

@@ -50,6 +50,7 @@ export class SqliteDb {
 
   /** Prepared statements are cached: preparing is the larger part of a simple query's cost. */
   protected q(sql: string): Database.Statement {
+    this.assertOpen();
     let s = this.statements.get(sql);
     if (!s) {
       s = this.db.prepare(sql);
@@ -76,7 +77,13 @@ export class SqliteDb {
 
   /** A synchronous transaction (a savepoint when one is open): for start-up work and inside `write()`. */
   protected tx<T>(fn: () => T): T {
+    this.assertOpen();
     return this.db.transaction(fn).immediate();
+  }
+
+  /** A closed connection (after close()) cannot answer: StoreUnavailable (503), not better-sqlite3's TypeError (500). */
+  private assertOpen(): void {
+    if (!this.db.open) throw new StoreUnavailable('SQLite: the database connection is closed');
   }
 
   private pending: { run: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
@@ -106,14 +113,17 @@ export class SqliteDb {
           try {
             outcomes.push({ ok: true, value: this.db.transaction(item.run)() });
           } catch (error) {
+            // On SQLITE_FULL, IOERR, NOMEM or BUSY SQLite may roll back the whole transaction, not just the savepoint:
+            // the batch is lost, and the next items must not run in autocommit mode. Fail the whole batch.
+            if (!this.db.inTransaction) throw error;
             outcomes.push({ ok: false, error });
           }
         }
       }).immediate();
       this.commits++;
     } catch (error) {
-      // The commit itself failed (disk full, I/O error, lock timeout): nothing of the batch is on disk.
-      const failure = unavailable(error);
+      // The commit itself failed (disk full, I/O error, lock timeout, closed connection): nothing of the batch is on disk.
+      const failure = this.db.open ? unavailable(error) : new StoreUnavailable('SQLite: the database connection is closed', { cause: error });
       for (const item of batch) item.reject(failure);
       return;
     }

@@ -62,9 +62,19 @@ export class SqliteKeyringStore extends SqliteDb {
 
   /** Another process (a rotation) may have added a key version: look again now and then, and on a miss. */
   private freshRing(): KeyRing {
-    if (Date.now() - this.refreshedAt > REFRESH_MS) this.loadRing();
+    if (!this.ringFrozen) {
+      if (Date.now() - this.refreshedAt > REFRESH_MS) this.loadRing();
+      // No refresh until the current synchronous stretch of work (a write, a batch) is over: a refresh between two
+      // seal() calls, or between seal() and activeKeyVersion, would seal one row's columns under different versions
+      // than the key_version it records, and retiring the older version would then lose them.
+      this.ringFrozen = true;
+      queueMicrotask(() => {
+        this.ringFrozen = false;
+      });
+    }
     return this.ring;
   }
+  private ringFrozen = false;
 
   protected get activeKeyVersion(): number {
     return this.freshRing().activeVersion;

@@ -3,9 +3,11 @@
  * data sources that reference profiles. Secret columns are sealed on write and opened on read (./keyring.ts). Cascades are the schema's foreign keys: deleting an app deletes its
  * profiles, deleting a profile nulls the data sources' reference, deleting a user deletes what it owns.
  */
+import Database from 'better-sqlite3';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import { fail } from '../../errors.js';
 import type {
-  ConnectionType, DataSource, DataSourceUpdate, NewDataSource, NewOAuthApp, OAuthApp, OAuthAppSummary, OAuthProfile, ProfileInput,
+  ConnectionType, DataSource, DataSourceSummary, DataSourceUpdate, ProfileHeader, NewDataSource, NewOAuthApp, OAuthApp, OAuthAppSummary, OAuthProfile, ProfileInput,
   ProfileStats, ProfileSummary, Store,
 } from '../store.js';
 import { checkVersion } from '../store.js';
@@ -15,6 +17,22 @@ import { SqliteIdentityStore } from './identity.js';
 const PROFILE_SELECT = `SELECT p.*, u.tenant_id AS owner_tenant_id FROM oauth_profiles p JOIN users u ON u.id = p.owner_id`;
 
 export class SqliteStore extends SqliteIdentityStore implements Store {
+  static peekKeyCheck(file: string): Buffer | undefined {
+    if (file === ':memory:' || !existsSync(file)) return undefined;
+    // Even a read-only connection creates an empty -wal and -shm when there are none; none existing means no other
+    // connection has the database open, so removing the ones this peek made leaves the folder exactly as it was.
+    const leftovers = [`${file}-wal`, `${file}-shm`].filter((f) => !existsSync(f));
+    const db = new Database(file, { readonly: true, fileMustExist: true });
+    try {
+      const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get();
+      const row = hasMeta ? (db.prepare("SELECT value FROM meta WHERE key = 'key_check'").get() as { value: Buffer } | undefined) : undefined;
+      return row?.value;
+    } finally {
+      db.close();
+      for (const f of leftovers) if (existsSync(f) && (f.endsWith('-shm') || statSync(f).size === 0)) rmSync(f);
+    }
+  }
+
   private toApp(r: Row): OAuthApp {
     const id = r.id as number;
     return {
@@ -159,6 +177,25 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
     }));
   }
 
+  private profileHeaderSync(id: number): ProfileHeader | undefined {
+    const r = this.q(`SELECT p.id, p.version, p.name, p.app_id, p.description, p.owner_id, p.creator_id, u.tenant_id AS owner_tenant_id
+      FROM oauth_profiles p JOIN users u ON u.id = p.owner_id WHERE p.id = ?`).get(id) as Row | undefined;
+    return r && {
+      id: r.id as number,
+      version: r.version as number,
+      name: r.name as string,
+      oauthAppId: r.app_id as number,
+      description: (r.description as string | null) ?? null,
+      ownerId: r.owner_id as number,
+      creatorId: (r.creator_id as number | null) ?? null,
+      ownerTenantId: r.owner_tenant_id as number,
+    };
+  }
+
+  async profileHeader(id: number): Promise<ProfileHeader | undefined> {
+    return this.profileHeaderSync(id);
+  }
+
   private profileSync(id: number): OAuthProfile | undefined {
     const row = this.q(`${PROFILE_SELECT} WHERE p.id = ?`).get(id) as Row | undefined;
     return row && this.toProfile(row);
@@ -189,7 +226,7 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
 
   async updateProfile(id: number, input: ProfileInput, ifVersion?: number): Promise<OAuthProfile> {
     return this.write(() => {
-      const current = this.profileSync(id);
+      const current = this.profileHeaderSync(id);
       if (!current) throw fail('profileNotFound', id);
       checkVersion(current.version, ifVersion, `OAuth profile ${id}`);
       this.assertAppExists(input.oauthAppId);
@@ -231,8 +268,19 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
 
   // ---- data sources ---------------------------------------------------------------------------------------------
 
-  async listDataSources(ownerId: number): Promise<DataSource[]> {
-    return (this.q('SELECT * FROM datasources WHERE owner_id = ? ORDER BY id').all(ownerId) as Row[]).map((r) => this.toDataSource(r));
+  async listDataSources(ownerId: number): Promise<DataSourceSummary[]> {
+    const rows = this.q(`SELECT id, version, owner_id, name, data_store, connection_type, description, oauth_profile_id
+      FROM datasources WHERE owner_id = ? ORDER BY id`).all(ownerId) as Row[];
+    return rows.map((r) => ({
+      id: r.id as number,
+      version: r.version as number,
+      ownerId: r.owner_id as number,
+      name: r.name as string,
+      dataStore: r.data_store as number,
+      connectionType: r.connection_type as ConnectionType,
+      description: (r.description as string | null) ?? null,
+      oauthProfileId: (r.oauth_profile_id as number | null) ?? null,
+    }));
   }
 
   private dataSourceSync(id: number): DataSource | undefined {

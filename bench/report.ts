@@ -1,0 +1,174 @@
+/**
+ * BENCHMARKS.md: the machine, the command, the results table, memory, the targets and whether each is met. The
+ * hand-written "## Findings" section of an existing report is kept across re-runs (everything from that heading
+ * to the end of the file), so re-measuring does not erase the analysis.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import type { LoadResult, ScenarioKey } from './scenarios.js';
+
+export interface ResultRow {
+  backend: string;
+  /** profiles stored; undefined for the bare server */
+  size?: number;
+  key: ScenarioKey | 'bare';
+  title: string;
+  result: LoadResult;
+}
+
+export interface MemoryRow {
+  backend: string;
+  size: number;
+  /** after start and the first (credential-verifying) requests, before load */
+  rssIdle: number;
+  rssAfterLoad: number;
+  peak: number;
+  seedSeconds: number;
+  dbBytes?: number;
+}
+
+export interface Machine {
+  cpu: string;
+  cores: number;
+  memoryBytes: number;
+  node: string;
+  os: string;
+}
+
+export interface Report {
+  date: string;
+  command: string;
+  /** the commit measured, and whether the working tree differed from it */
+  code: string;
+  machine: Machine;
+  uptimeStart: string;
+  uptimeEnd: string;
+  settings: { durationSeconds: number; warmupSeconds: number; connections: number; logLevel: string; backends: string[]; sizes: number[] };
+  rows: ResultRow[];
+  memory: MemoryRow[];
+  notes: string[];
+}
+
+export const FINDINGS_HEADING = '## Findings';
+
+const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : '–');
+const ms = (n: number) => fmt(n, n < 10 ? 2 : 1);
+const mb = (bytes: number) => `${fmt(bytes / 2 ** 20)} MB`;
+const sizeText = (n: number | undefined) => (n === undefined ? '–' : n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1000 ? `${n / 1000}k` : String(n));
+
+/** Mean req/s of the bare server runs: the reference of every ratio. */
+export function bareRps(rows: ResultRow[]): number {
+  const bare = rows.filter((r) => r.key === 'bare');
+  return bare.reduce((s, r) => s + r.result.rps, 0) / bare.length;
+}
+
+export interface Target {
+  name: string;
+  measured: string;
+  met: boolean | undefined;
+}
+
+export function evaluateTargets(report: Report): Target[] {
+  const bare = bareRps(report.rows);
+  const sqlite = report.rows.filter((r) => r.backend === 'sqlite');
+  const sizes = [...new Set(sqlite.map((r) => r.size!))].sort((a, b) => a - b);
+  const base = sizes.includes(1000) ? 1000 : sizes[0];
+  const row = (key: ScenarioKey, size = base) => sqlite.find((r) => r.key === key && r.size === size);
+  const ratio = (key: ScenarioKey, min: number, name: string): Target => {
+    const r = row(key);
+    if (!r) return { name, measured: 'not measured', met: undefined };
+    const x = r.result.rps / bare;
+    return { name, measured: `${x.toFixed(2)} × (${fmt(r.result.rps)} req/s at ${sizeText(base)} profiles)`, met: x >= min };
+  };
+  const targets = [
+    ratio('get', 0.4, 'authenticated GET profile by id ≥ 0.40 × bare'),
+    ratio('put', 0.25, 'durable PUT ≥ 0.25 × bare'),
+    ratio('list', 0.1, 'GET list of 100 ≥ 0.10 × bare'),
+  ];
+  const worst = sqlite.reduce<ResultRow | undefined>((w, r) => (!w || r.result.p99 > w.result.p99 ? r : w), undefined);
+  targets.push(worst
+    ? { name: 'p99 of every scenario ≤ 50 ms', measured: `worst ${ms(worst.result.p99)} ms (${worst.key} at ${sizeText(worst.size)})`, met: worst.result.p99 <= 50 }
+    : { name: 'p99 of every scenario ≤ 50 ms', measured: 'not measured', met: undefined });
+  for (const key of ['get', 'put'] as const) {
+    const name = `${key.toUpperCase()} latency at 1M vs 1k ≤ 1.5 × (p50 and p99)`;
+    const small = row(key, 1000);
+    const large = row(key, 1_000_000);
+    if (!small || !large) {
+      targets.push({ name, measured: 'not measured (needs sizes 1000 and 1000000)', met: undefined });
+      continue;
+    }
+    const p50 = large.result.p50 / small.result.p50;
+    const p99 = large.result.p99 / small.result.p99;
+    targets.push({ name, measured: `p50 ${p50.toFixed(2)} × (${ms(small.result.p50)} → ${ms(large.result.p50)} ms), p99 ${p99.toFixed(2)} × (${ms(small.result.p99)} → ${ms(large.result.p99)} ms)`, met: p50 <= 1.5 && p99 <= 1.5 });
+  }
+  const m = report.memory.find((r) => r.backend === 'sqlite' && r.size === 1_000_000);
+  targets.push(m
+    ? { name: 'RSS at 1M profiles after load ≤ 250 MB', measured: `${mb(m.rssAfterLoad)} (peak ${mb(m.peak)})`, met: m.rssAfterLoad <= 250 * 2 ** 20 }
+    : { name: 'RSS at 1M profiles after load ≤ 250 MB', measured: 'not measured', met: undefined });
+  return targets;
+}
+
+/** The results table: one row per measurement, the bare server first and last. */
+export function resultsTable(report: Report): string {
+  const bare = bareRps(report.rows);
+  const lines = [
+    '| backend | profiles | scenario | req/s | p50 ms | p99 ms | max ms | × bare | non-2xx | errors | server CPU | load1 |',
+    '|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+  ];
+  for (const r of report.rows) {
+    const x = r.result;
+    lines.push(`| ${r.backend} | ${sizeText(r.size)} | ${r.title} | ${fmt(x.rps)} | ${ms(x.p50)} | ${ms(x.p99)} | ${ms(x.max)} | ${(x.rps / bare).toFixed(2)} | ${x.non2xx} | ${x.errors} | ${x.serverCores.toFixed(2)} | ${x.load1.toFixed(2)} |`);
+  }
+  return lines.join('\n');
+}
+
+export function renderReport(report: Report, previous: string | undefined): string {
+  const s = report.settings;
+  const targets = evaluateTargets(report);
+  const mark = (met: boolean | undefined) => (met === undefined ? 'not measured' : met ? '**met**' : '**missed**');
+  const memory = report.memory.map((m) =>
+    `| ${m.backend} | ${sizeText(m.size)} | ${mb(m.rssIdle)} | ${mb(m.rssAfterLoad)} | ${mb(m.peak)} | ${m.dbBytes === undefined ? '–' : mb(m.dbBytes)} | ${m.seedSeconds.toFixed(1)} s |`);
+  const findingsAt = previous?.indexOf(`\n${FINDINGS_HEADING}`) ?? -1;
+  const findings = previous && findingsAt >= 0
+    ? previous.slice(findingsAt + 1).trimEnd()
+    : `${FINDINGS_HEADING}\n\n(No analysis written yet. Profile with \`npm run bench -- --cpu-prof <dir> …\` and summarise with \`node --import tsx bench/cpuprofile-top.ts <file>\`.)`;
+  return `# tokenkeep benchmarks
+
+Generated by \`${report.command}\` on ${report.date}, measuring ${report.code}.
+
+- **Machine:** ${report.machine.cpu}, ${report.machine.cores} cores, ${mb(report.machine.memoryBytes)} memory, ${report.machine.os}, Node ${report.machine.node}.
+- **Load on the machine** (\`uptime\`; other people's tests share it): at the start \`${report.uptimeStart}\`; at the end \`${report.uptimeEnd}\`. The
+  \`load1\` column is the 1-minute load average when each run started.
+- **Method:** every server is a real child process on 127.0.0.1 (\`node dist/cli.js serve\`, log level \`${s.logLevel}\`, logs to a file),
+  driven by autocannon in the bench process with ${s.connections} connections, one request in flight per connection,
+  ${s.warmupSeconds} s of warm-up and then ${s.durationSeconds} s measured per scenario. Authenticated requests send a precomputed
+  \`Authorization: Basic …\` header; GET and PUT pick a random profile of the whole seeded pool for every request, and every PUT sends
+  new tokens (sealed, written with \`synchronous=FULL\`). \`× bare\` is the ratio to a bare \`node:http\` server answering
+  \`{"status":"active"}\` in its own child process, measured in the same run (before and after; their mean is the reference).
+  req/s counts 2xx answers only; "server CPU" is the server process's CPU time over the run's wall time (1.00 = one core).
+
+## Results
+
+${resultsTable(report)}
+
+## Memory and data
+
+Server resident memory (\`VmRSS\` from \`/proc/<pid>/status\`): after start and the first verified login of each user, then after
+the load at that size; peak is \`VmHWM\`. Seeding writes the profiles straight into the database file (one transaction per 20 000 rows).
+
+| backend | profiles | RSS before load | RSS after load | peak RSS | database file | seeding |
+|---|--:|--:|--:|--:|--:|--:|
+${memory.join('\n')}
+
+## Targets (SQLite, ${s.connections} connections, ratios within this run)
+
+| target | measured | |
+|---|---|---|
+${targets.map((t) => `| ${t.name} | ${t.measured} | ${mark(t.met)} |`).join('\n')}
+${s.connections !== 100 ? `\nThe targets are defined at 100 connections; this run used ${s.connections}.\n` : ''}${report.notes.length ? `\n## Notes\n\n${report.notes.map((n) => `- ${n}`).join('\n')}\n` : ''}
+${findings}
+`;
+}
+
+export function readPrevious(path: string): string | undefined {
+  return existsSync(path) ? readFileSync(path, 'utf8') : undefined;
+}

@@ -1,0 +1,237 @@
+/**
+ * The PostgreSQL connection every PostgreSQL store class shares: one pg.Pool per process, a query helper, and a
+ * transaction helper that retries serialization failures and deadlocks a bounded number of times.
+ *
+ * Concurrency: unlike SQLite, several server processes write to one database at once. Every mutating method runs
+ * in one READ COMMITTED transaction that takes the row locks its checks depend on (`SELECT … FOR UPDATE`, `FOR SHARE`
+ * on referenced rows), or a transaction-level advisory lock where an invariant spans many rows (identity changes,
+ * bootstrap, the key ring, migrations). Unique indexes back every name rule; a unique_violation on a name becomes
+ * `duplicateName`. A lost connection, a server shutting down or a full pool becomes `StoreUnavailable`.
+ *
+ * Durability: synchronous_commit must be on (or remote_write / remote_apply), so a commit is on disk before its
+ * method resolves; the first use of the store checks it and refuses to go on otherwise.
+ */
+import pg from 'pg';
+import { ApiError, fail } from '../../errors.js';
+import { SealedError } from '../../crypto/keyring.js';
+import { StoreUnavailable } from '../store.js';
+
+export type Row = Record<string, unknown>;
+/** A pooled client inside a transaction, or the pool itself for a single autocommit statement. */
+export type Queryable = pg.Pool | pg.PoolClient;
+
+/** Names are unique case-insensitively through a lower-cased key column (the same key as SQLite's). */
+export const nameKey = (name: string): string => name.normalize('NFC').toLowerCase();
+/** An ARRAY(…) column back to numbers (BIGINT arrays arrive as text). */
+export const ids = (value: unknown): number[] => (Array.isArray(value) ? value.map(Number) : []);
+
+/** Advisory lock keys (transaction-level). One namespace number, then the lock's own number. */
+export const LOCK = {
+  migrations: 1,
+  keyring: 2,
+  bootstrap: 3,
+  /** every change of tenants, roles, users and their grants: the invariants span many rows */
+  identity: 4,
+} as const;
+const LOCK_NAMESPACE = 0x746b6b70; // 'tkkp'
+
+const MAX_TRIES = 5;
+const RETRYABLE = new Set(['40001', '40P01']); // serialization_failure, deadlock_detected
+/**
+ * Errors of a server that is gone, going, not accepting or out of resources, or of a lock not granted in time: the
+ * store is unavailable (503, retry later), not broken. Socket errors; SQLSTATE classes 08 (connection exception),
+ * 53 (insufficient resources: disk full, out of memory, too many connections), 57P (shutdown, cannot connect now),
+ * 58 (I/O error); 55P03 (lock_timeout).
+ */
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', '55P03']);
+const UNAVAILABLE_CLASSES = /^(08|53|57P|58)/;
+const UNAVAILABLE_MESSAGES = /timeout exceeded when trying to connect|Connection terminated|connection timeout|Client has encountered a connection error|Client was closed|Cannot use a pool after calling end/i;
+
+/** The URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres://(unparsable URL)';
+  }
+}
+
+const int8 = (v: string): number => Number(v);
+const intArray = pg.types.getTypeParser(1007 as never, 'text') as (v: string) => number[];
+/** BIGINT ids and epoch milliseconds fit a double; read them as numbers, like SQLite gives them. */
+const types: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: string) => {
+    if (oid === 20) return int8; // int8
+    if (oid === 1016) return intArray; // int8[]
+    return pg.types.getTypeParser(oid as never, format as never);
+  }) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+export function isUnavailable(err: unknown): boolean {
+  if (err instanceof StoreUnavailable) return true;
+  const e = err as { code?: unknown; message?: unknown } | null;
+  if (!e || typeof e !== 'object') return false;
+  const code = typeof e.code === 'string' ? e.code : '';
+  if (UNAVAILABLE_CODES.has(code) || UNAVAILABLE_CLASSES.test(code)) return true;
+  return typeof e.message === 'string' && UNAVAILABLE_MESSAGES.test(e.message);
+}
+
+export interface PostgresOptions {
+  /** pool size (default 10) */
+  max?: number;
+  /** how long to wait for a pooled connection before answering unavailable (default 10 s) */
+  connectionTimeoutMillis?: number;
+}
+
+export interface TxOptions {
+  /** what a unique_violation on a name constraint is reported as (`duplicateName`) */
+  duplicate?: string;
+  /** advisory locks taken first, in this order */
+  locks?: number[];
+  /** a consistent read-only snapshot instead of a read-write READ COMMITTED transaction */
+  readOnlySnapshot?: boolean;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class PgDb {
+  readonly kind = 'postgres' as const;
+  protected readonly pool: pg.Pool;
+  private durabilityChecked?: Promise<void>;
+  private closed = false;
+
+  constructor(readonly url: string, options: PostgresOptions = {}) {
+    this.pool = new pg.Pool({
+      connectionString: url,
+      max: options.max ?? 10,
+      connectionTimeoutMillis: options.connectionTimeoutMillis ?? 10_000,
+      idleTimeoutMillis: 30_000,
+      application_name: 'tokenkeep',
+      // A request waits for a row or advisory lock at most this long, then answers 503 (55P03 below); a session
+      // that sits in an open transaction (a frozen process holding locks) is ended by the server.
+      lock_timeout: 30_000,
+      idle_in_transaction_session_timeout: 60_000,
+      types,
+    });
+    // An idle client whose server went away emits 'error' on the pool; without a listener that would end the
+    // process. The next query gets a fresh connection (or StoreUnavailable).
+    this.pool.on('error', () => {});
+  }
+
+  /** Where this store points, without the password. */
+  get location(): string {
+    return redactUrl(this.url);
+  }
+
+  /** Turns driver errors into the project's errors: unavailable, duplicate name; others pass unchanged. */
+  protected mapError(err: unknown, opts: TxOptions = {}): unknown {
+    if (err instanceof ApiError || err instanceof SealedError || err instanceof StoreUnavailable) return err;
+    if (isUnavailable(err)) {
+      const e = err as { code?: string; message?: string };
+      return new StoreUnavailable(`PostgreSQL is unavailable (${e.code ?? e.message ?? 'error'})`, { cause: err });
+    }
+    const e = err as { code?: string; constraint?: string };
+    if (e?.code === '23505' && opts.duplicate !== undefined && e.constraint?.endsWith('_name_unique')) {
+      return fail('duplicateName', opts.duplicate);
+    }
+    // foreign_key_violation: a row this write refers to (an owner, a tenant) was deleted by a concurrent transaction
+    // after the checks ran; SQLite, the only writer, cannot get here.
+    if (e?.code === '23503') return fail('conflict', 'an object this request refers to was deleted by a concurrent request');
+    return err;
+  }
+
+  /** synchronous_commit off or local would let a commit that was answered vanish in a crash: refuse. */
+  protected ensureDurable(): Promise<void> {
+    return (this.durabilityChecked ??= (async () => {
+      let value: string | undefined;
+      try {
+        value = (await this.pool.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows[0]?.synchronous_commit;
+      } catch (err) {
+        // The first statement of a start: name the setting, so the operator knows where to look (never the password).
+        throw new StoreUnavailable(`TOKENKEEP_DB: PostgreSQL at ${this.location} cannot be used: ${(err as Error).message}`, { cause: err });
+      }
+      if (!['on', 'remote_write', 'remote_apply'].includes(value ?? '')) {
+        throw new Error(`refusing to use PostgreSQL at ${this.location}: synchronous_commit is '${value}', so a committed change `
+          + 'could be lost in a crash after it was acknowledged; set synchronous_commit = on for this database or role '
+          + '(ALTER DATABASE … SET synchronous_commit = on)');
+      }
+    })().catch((err: unknown) => {
+      this.durabilityChecked = undefined;
+      throw err;
+    }));
+  }
+
+  /** One statement on a client or (autocommit) on the pool, with errors mapped. */
+  protected async run<R extends pg.QueryResultRow = Row>(on: Queryable, sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
+    try {
+      return await on.query<R>(sql, params);
+    } catch (err) {
+      throw this.mapError(err);
+    }
+  }
+
+  /** Rows of one statement. */
+  protected async all<R extends pg.QueryResultRow = Row>(on: Queryable, sql: string, params: unknown[] = []): Promise<R[]> {
+    return (await this.run<R>(on, sql, params)).rows;
+  }
+
+  /** The first row of one statement, or undefined. */
+  protected async one<R extends pg.QueryResultRow = Row>(on: Queryable, sql: string, params: unknown[] = []): Promise<R | undefined> {
+    return (await this.run<R>(on, sql, params)).rows[0];
+  }
+
+  /** Changed rows of one statement. */
+  protected async exec(on: Queryable, sql: string, params: unknown[] = []): Promise<number> {
+    return (await this.run(on, sql, params)).rowCount ?? 0;
+  }
+
+  /**
+   * Runs `fn` in one transaction on one pooled client. Serialization failures and deadlocks roll back and run `fn`
+   * again, up to MAX_TRIES times with a small jittered backoff; everything else rolls back and is thrown (mapped).
+   */
+  protected async tx<T>(fn: (c: pg.PoolClient) => Promise<T>, opts: TxOptions = {}): Promise<T> {
+    if (this.closed) throw new StoreUnavailable('the store is closed');
+    for (let attempt = 1; ; attempt++) {
+      let client: pg.PoolClient;
+      try {
+        client = await this.pool.connect();
+      } catch (err) {
+        throw this.mapError(err, opts);
+      }
+      let broken: Error | undefined;
+      try {
+        await client.query(opts.readOnlySnapshot ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
+        for (const lock of opts.locks ?? []) await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_NAMESPACE, lock]);
+        const result = await fn(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        try {
+          await client.query('ROLLBACK');
+        } catch (rollbackError) {
+          broken = rollbackError as Error; // the connection is unusable: do not return it to the pool
+        }
+        const code = (err as { code?: string }).code;
+        if (code !== undefined && RETRYABLE.has(code) && attempt < MAX_TRIES) {
+          await sleep(Math.random() * 10 * 2 ** attempt);
+          continue;
+        }
+        throw this.mapError(err, opts);
+      } finally {
+        client.release(broken);
+      }
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.run(this.pool, 'SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+}

@@ -1,0 +1,447 @@
+/**
+ * PostgreSQL storage of the identity model, as ../sqlite/identity.ts: migrations, bootstrap, authentication state,
+ * limits, tenants, roles and users, with the integrity rules (last Administrator, every user keeps a role, unique
+ * names) checked inside each transaction.
+ *
+ * SQLite gets these rules from being the only writer. Here several processes write at once, so every change of
+ * tenants, roles, users or grants first takes one transaction-level advisory lock (LOCK.identity): such changes are
+ * rare administrative acts, and serialising them makes each one's checks see every change committed before it
+ * (READ COMMITTED takes a fresh snapshot per statement, after the lock is held). Login bookkeeping does not take it:
+ * it touches one user row under that row's lock.
+ */
+import type pg from 'pg';
+import { fail } from '../../errors.js';
+import { Perm, SYSTEM_TENANT_ID, defaultRoles, isDefaultRole } from '../../domain/permissions.js';
+import { limitCatalogue } from '../../domain/limits.js';
+import type {
+  LockoutPolicy, NewRole, NewTenant, NewUser, Principal, Role, Status, Tenant, TenantUpdate, User, UserUpdate,
+} from '../store.js';
+import { LOCK, ids, nameKey, type Queryable, type Row } from './db.js';
+import { PgKeyringStore } from './keyring.js';
+import { migrations } from './migrations.js';
+
+const IDENTITY = { locks: [LOCK.identity] };
+
+export class PgIdentityStore extends PgKeyringStore {
+  async migrate(): Promise<number[]> {
+    await this.ensureDurable();
+    const applied: number[] = [];
+    for (const m of migrations) {
+      const done = await this.tx(async (c) => {
+        await this.run(c, `CREATE TABLE IF NOT EXISTS schema_migrations (
+          version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
+        if (await this.one(c, 'SELECT 1 FROM schema_migrations WHERE version = $1', [m.version])) return false;
+        await this.run(c, m.sql);
+        await this.run(c, 'INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)',
+          [m.version, m.name, new Date().toISOString()]);
+        return true;
+      }, { locks: [LOCK.migrations] });
+      if (done) applied.push(m.version);
+    }
+    return applied;
+  }
+
+  async bootstrap(seed: { adminPasswordHash: string; userPasswordHash: string }): Promise<boolean> {
+    return this.tx(async (c) => {
+      const { n } = (await this.one<{ n: number }>(c, 'SELECT count(*) AS n FROM tenants'))!;
+      if (n > 0) return false;
+      await this.run(c, 'INSERT INTO tenants (id, name, name_key, description, parent_tenant, status) VALUES ($1, $2, $3, $4, NULL, 1)',
+        [SYSTEM_TENANT_ID, 'System', 'system', 'The system tenant']);
+      for (const role of defaultRoles) {
+        await this.run(c, 'INSERT INTO roles (id, tenant_id, name, name_key, description) VALUES ($1, $2, $3, $4, $5)',
+          [role.id, SYSTEM_TENANT_ID, role.name, nameKey(role.name), `Default role: ${role.name}`]);
+        await this.run(c, 'INSERT INTO role_permissions (role_id, permission) SELECT $1, unnest($2::int[])', [role.id, role.permissions]);
+      }
+      // Explicit ids do not advance an identity sequence: move them past what was inserted.
+      for (const table of ['tenants', 'roles']) {
+        await this.run(c, `SELECT setval(pg_get_serial_sequence('${table}', 'id'), (SELECT max(id) FROM ${table}))`);
+      }
+      for (const limit of limitCatalogue) {
+        await this.run(c, 'INSERT INTO limits (id, value) VALUES ($1, $2)', [limit.id, limit.defaultValue]);
+      }
+      await this.insertUser(c, { userName: 'd2cadmin', tenantId: SYSTEM_TENANT_ID, status: 1, passwordHash: seed.adminPasswordHash, roles: [1], permissions: [] });
+      await this.insertUser(c, { userName: 'd2cuser', tenantId: SYSTEM_TENANT_ID, status: 1, passwordHash: seed.userPasswordHash, roles: [2], permissions: [] });
+      return true;
+    }, { locks: [LOCK.bootstrap, LOCK.identity] });
+  }
+
+  // ---- authentication -------------------------------------------------------------------------------------------
+
+  async principalByName(userName: string): Promise<Principal | undefined> {
+    const row = await this.one(this.pool, `
+      SELECT u.*, t.status AS tenant_status,
+        ARRAY(SELECT permission FROM user_permissions WHERE user_id = u.id
+              UNION SELECT rp.permission FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id
+              WHERE ur.user_id = u.id) AS effective,
+        ARRAY(SELECT tenant_id FROM tenant_admins WHERE user_id = u.id ORDER BY tenant_id) AS admin_tenants,
+        ARRAY(SELECT role_id FROM user_roles WHERE user_id = u.id ORDER BY role_id) AS role_ids,
+        ARRAY(SELECT permission FROM user_permissions WHERE user_id = u.id ORDER BY permission) AS permission_ids
+      FROM users u JOIN tenants t ON t.id = u.tenant_id
+      WHERE u.name_key = $1`, [nameKey(userName)]);
+    if (!row) return undefined;
+    return {
+      ...this.toUser(row),
+      tenantStatus: row.tenant_status as Status,
+      effective: new Set(ids(row.effective)),
+      adminTenants: new Set(ids(row.admin_tenants)),
+    };
+  }
+
+  /**
+   * Counted under the user row's lock (FOR NO KEY UPDATE: it does not hold up inserts that reference the user), so
+   * failures arriving at several nodes at once are all counted and lock the account exactly once.
+   */
+  async recordLoginFailure(userId: number, now: number, policy: LockoutPolicy): Promise<{ locked: boolean }> {
+    return this.tx(async (c) => {
+      const row = await this.one(c, 'SELECT failed_count, failed_since FROM users WHERE id = $1 FOR NO KEY UPDATE', [userId]);
+      if (!row || policy.limit <= 0) return { locked: false };
+      const since = row.failed_since as number | null;
+      const inWindow = since !== null && now - since < policy.intervalMs;
+      const count = inWindow ? (row.failed_count as number) + 1 : 1;
+      if (count >= policy.limit) {
+        await this.run(c, 'UPDATE users SET failed_count = 0, failed_since = NULL, locked_at = $1, locked_until = $2 WHERE id = $3',
+          [now, now + policy.periodMs, userId]);
+        return { locked: true };
+      }
+      await this.run(c, 'UPDATE users SET failed_count = $1, failed_since = $2 WHERE id = $3', [count, inWindow ? since : now, userId]);
+      return { locked: false };
+    });
+  }
+
+  async clearLoginFailures(userId: number): Promise<void> {
+    await this.run(this.pool, 'UPDATE users SET failed_count = 0, failed_since = NULL, locked_at = NULL, locked_until = NULL WHERE id = $1', [userId]);
+  }
+
+  async upgradePasswordHash(userId: number, expected: string, next: string): Promise<void> {
+    await this.run(this.pool, 'UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3', [next, userId, expected]);
+  }
+
+  // ---- limits ---------------------------------------------------------------------------------------------------
+
+  async limits(): Promise<Map<number, number>> {
+    const rows = await this.all<{ id: number; value: number }>(this.pool, 'SELECT id, value FROM limits');
+    return new Map(rows.map((r) => [r.id, r.value]));
+  }
+
+  async setLimit(id: number, value: number): Promise<void> {
+    await this.run(this.pool, 'INSERT INTO limits (id, value) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET value = excluded.value', [id, value]);
+  }
+
+  // ---- tenants --------------------------------------------------------------------------------------------------
+
+  private toTenant(row: Row): Tenant {
+    return {
+      id: row.id as number,
+      name: row.name as string,
+      description: (row.description as string | null) ?? null,
+      parentTenant: (row.parent_tenant as number | null) ?? null,
+      status: row.status as Status,
+    };
+  }
+
+  async listTenants(): Promise<Tenant[]> {
+    return (await this.all(this.pool, 'SELECT * FROM tenants ORDER BY id')).map((r) => this.toTenant(r));
+  }
+
+  async tenant(id: number): Promise<Tenant | undefined> {
+    const row = await this.one(this.pool, 'SELECT * FROM tenants WHERE id = $1', [id]);
+    return row && this.toTenant(row);
+  }
+
+  async tenantByName(name: string): Promise<Tenant | undefined> {
+    const row = await this.one(this.pool, 'SELECT * FROM tenants WHERE name_key = $1', [nameKey(name)]);
+    return row && this.toTenant(row);
+  }
+
+  private async assertTenantNameFree(c: Queryable, name: string, exceptId = 0): Promise<void> {
+    if (await this.one(c, 'SELECT 1 FROM tenants WHERE name_key = $1 AND id <> $2', [nameKey(name), exceptId])) {
+      throw fail('duplicateName', `tenant ${name}`);
+    }
+  }
+
+  async createTenant(input: NewTenant): Promise<{ tenant: Tenant; roles: number[] }> {
+    return this.tx(async (c) => {
+      await this.assertTenantNameFree(c, input.name);
+      const { id } = (await this.one<{ id: number }>(c, `INSERT INTO tenants (name, name_key, description, parent_tenant, status)
+        VALUES ($1, $2, $3, $4, $5) RETURNING id`, [input.name, nameKey(input.name), input.description, SYSTEM_TENANT_ID, input.status]))!;
+      const roles: number[] = [];
+      for (const roleId of input.importedRoles) {
+        const source = await this.roleOn(c, roleId);
+        if (!source || source.tenantId !== SYSTEM_TENANT_ID) throw fail('invalidReference', `importedRoles: no system-tenant role ${roleId}`);
+        roles.push((await this.insertRole(c, { ...source, tenantId: id, users: [] })).id);
+      }
+      await this.writeTenantAdmins(c, id, input.admins);
+      return { tenant: this.toTenant((await this.one(c, 'SELECT * FROM tenants WHERE id = $1', [id]))!), roles };
+    }, { ...IDENTITY, duplicate: `tenant ${input.name}` });
+  }
+
+  async updateTenant(id: number, input: TenantUpdate): Promise<Tenant> {
+    return this.tx(async (c) => {
+      await this.assertTenantNameFree(c, input.name, id);
+      const changes = await this.exec(c, 'UPDATE tenants SET name = $1, name_key = $2, description = $3, status = $4 WHERE id = $5',
+        [input.name, nameKey(input.name), input.description, input.status, id]);
+      if (changes === 0) throw fail('tenantNotFound', id);
+      await this.assertAdministratorRemains(c);
+      return this.toTenant((await this.one(c, 'SELECT * FROM tenants WHERE id = $1', [id]))!);
+    }, { ...IDENTITY, duplicate: `tenant ${input.name}` });
+  }
+
+  async deleteTenant(id: number): Promise<void> {
+    await this.tx(async (c) => {
+      if (id === SYSTEM_TENANT_ID) throw fail('conflict', 'the system tenant cannot be deleted');
+      if (await this.one(c, 'SELECT 1 FROM users WHERE tenant_id = $1 LIMIT 1', [id])) throw fail('conflict', `tenant ${id} still has users`);
+      if ((await this.exec(c, 'DELETE FROM tenants WHERE id = $1', [id])) === 0) throw fail('tenantNotFound', id);
+    }, IDENTITY);
+  }
+
+  async tenantAdmins(id: number): Promise<number[]> {
+    return (await this.all<{ user_id: number }>(this.pool, 'SELECT user_id FROM tenant_admins WHERE tenant_id = $1 ORDER BY user_id', [id]))
+      .map((r) => r.user_id);
+  }
+
+  async setTenantAdmins(id: number, userIds: number[]): Promise<void> {
+    await this.tx(async (c) => {
+      if (!(await this.one(c, 'SELECT 1 FROM tenants WHERE id = $1', [id]))) throw fail('tenantNotFound', id);
+      await this.run(c, 'DELETE FROM tenant_admins WHERE tenant_id = $1', [id]);
+      await this.writeTenantAdmins(c, id, userIds);
+    }, IDENTITY);
+  }
+
+  /** A tenant's admins live in the system tenant or in that tenant. */
+  private async writeTenantAdmins(c: pg.PoolClient, tenantId: number, userIds: number[]): Promise<void> {
+    for (const userId of new Set(userIds)) {
+      const row = await this.one(c, 'SELECT tenant_id FROM users WHERE id = $1', [userId]);
+      if (!row) throw fail('invalidReference', `admins: no user ${userId}`);
+      if (row.tenant_id !== SYSTEM_TENANT_ID && row.tenant_id !== tenantId) {
+        throw fail('invalidReference', `admins: user ${userId} belongs to another tenant`);
+      }
+      await this.run(c, 'INSERT INTO tenant_admins (tenant_id, user_id) VALUES ($1, $2)', [tenantId, userId]);
+    }
+  }
+
+  // ---- roles ----------------------------------------------------------------------------------------------------
+
+  private static readonly roleSelect = `SELECT r.*,
+      ARRAY(SELECT permission FROM role_permissions WHERE role_id = r.id ORDER BY permission) AS perms,
+      ARRAY(SELECT user_id FROM user_roles WHERE role_id = r.id ORDER BY user_id) AS members
+    FROM roles r`;
+
+  private async roleOn(on: Queryable, id: number): Promise<Role | undefined> {
+    const row = await this.one(on, `${PgIdentityStore.roleSelect} WHERE r.id = $1`, [id]);
+    return row && this.toRole(row);
+  }
+
+  private toRole(row: Row): Role {
+    return {
+      id: row.id as number,
+      name: row.name as string,
+      tenantId: row.tenant_id as number,
+      description: (row.description as string | null) ?? null,
+      permissions: ids(row.perms),
+      users: ids(row.members),
+    };
+  }
+
+  async listRoles(tenantId?: number): Promise<Role[]> {
+    const rows = await this.all(this.pool, `${PgIdentityStore.roleSelect} WHERE ($1::bigint IS NULL OR r.tenant_id = $1) ORDER BY r.id`,
+      [tenantId ?? null]);
+    return rows.map((r) => this.toRole(r));
+  }
+
+  async role(id: number): Promise<Role | undefined> {
+    return this.roleOn(this.pool, id);
+  }
+
+  private async assertRoleNameFree(c: Queryable, tenantId: number, name: string, exceptId = 0): Promise<void> {
+    if (await this.one(c, 'SELECT 1 FROM roles WHERE tenant_id = $1 AND name_key = $2 AND id <> $3', [tenantId, nameKey(name), exceptId])) {
+      throw fail('duplicateName', `role ${name}`);
+    }
+  }
+
+  /** Role members must be users of the role's tenant. */
+  private async writeRoleMembers(c: pg.PoolClient, roleId: number, tenantId: number, userIds: number[]): Promise<void> {
+    for (const userId of new Set(userIds)) {
+      const row = await this.one(c, 'SELECT tenant_id FROM users WHERE id = $1', [userId]);
+      if (!row) throw fail('invalidReference', `users: no user ${userId}`);
+      if (row.tenant_id !== tenantId) throw fail('invalidReference', `users: user ${userId} belongs to another tenant`);
+      await this.run(c, 'INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)', [userId, roleId]);
+    }
+  }
+
+  private async writeRolePermissions(c: pg.PoolClient, roleId: number, permissions: number[]): Promise<void> {
+    const unique = [...new Set(permissions)];
+    if (unique.length > 0) await this.run(c, 'INSERT INTO role_permissions (role_id, permission) SELECT $1, unnest($2::int[])', [roleId, unique]);
+  }
+
+  private async insertRole(c: pg.PoolClient, input: NewRole): Promise<Role> {
+    if (!(await this.one(c, 'SELECT 1 FROM tenants WHERE id = $1', [input.tenantId]))) throw fail('tenantNotFound', input.tenantId);
+    await this.assertRoleNameFree(c, input.tenantId, input.name);
+    const { id } = (await this.one<{ id: number }>(c, 'INSERT INTO roles (tenant_id, name, name_key, description) VALUES ($1, $2, $3, $4) RETURNING id',
+      [input.tenantId, input.name, nameKey(input.name), input.description]))!;
+    await this.writeRolePermissions(c, id, input.permissions);
+    await this.writeRoleMembers(c, id, input.tenantId, input.users);
+    return (await this.roleOn(c, id))!;
+  }
+
+  async createRole(input: NewRole): Promise<Role> {
+    return this.tx((c) => this.insertRole(c, input), { ...IDENTITY, duplicate: `role ${input.name}` });
+  }
+
+  async updateRole(id: number, input: NewRole): Promise<Role> {
+    return this.tx(async (c) => {
+      const current = await this.roleOn(c, id);
+      if (!current) throw fail('roleNotFound', id);
+      if (input.tenantId !== current.tenantId) throw fail('invalidJson', 'tenantId: a role cannot move to another tenant');
+      if (isDefaultRole(id)) {
+        const samePerms = [...new Set(input.permissions)].sort((a, b) => a - b).join() === current.permissions.join();
+        if (input.name !== current.name || !samePerms) throw fail('conflict', 'a default role can change only its users');
+      }
+      await this.assertRoleNameFree(c, current.tenantId, input.name, id);
+      await this.run(c, 'UPDATE roles SET name = $1, name_key = $2, description = $3 WHERE id = $4',
+        [input.name, nameKey(input.name), input.description, id]);
+      await this.run(c, 'DELETE FROM role_permissions WHERE role_id = $1', [id]);
+      await this.writeRolePermissions(c, id, input.permissions);
+      await this.run(c, 'DELETE FROM user_roles WHERE role_id = $1', [id]);
+      await this.writeRoleMembers(c, id, current.tenantId, input.users);
+      await this.assertEveryUserHasARole(c);
+      await this.assertAdministratorRemains(c);
+      return (await this.roleOn(c, id))!;
+    }, { ...IDENTITY, duplicate: `role ${input.name}` });
+  }
+
+  async deleteRole(id: number): Promise<void> {
+    await this.tx(async (c) => {
+      if (isDefaultRole(id)) throw fail('conflict', 'a default role cannot be deleted');
+      if ((await this.exec(c, 'DELETE FROM roles WHERE id = $1', [id])) === 0) throw fail('roleNotFound', id);
+      await this.assertEveryUserHasARole(c);
+      await this.assertAdministratorRemains(c);
+    }, IDENTITY);
+  }
+
+  // ---- users ----------------------------------------------------------------------------------------------------
+
+  protected toUser(row: Row): User {
+    return {
+      id: row.id as number,
+      userName: row.user_name as string,
+      tenantId: row.tenant_id as number,
+      status: row.status as Status,
+      passwordHash: row.password_hash as string,
+      failedCount: row.failed_count as number,
+      failedSince: (row.failed_since as number | null) ?? null,
+      lockedAt: (row.locked_at as number | null) ?? null,
+      lockedUntil: (row.locked_until as number | null) ?? null,
+      roles: ids(row.role_ids),
+      permissions: ids(row.permission_ids),
+    };
+  }
+
+  private static readonly userSelect = `SELECT u.*,
+      ARRAY(SELECT role_id FROM user_roles WHERE user_id = u.id ORDER BY role_id) AS role_ids,
+      ARRAY(SELECT permission FROM user_permissions WHERE user_id = u.id ORDER BY permission) AS permission_ids
+    FROM users u`;
+
+  private async userOn(on: Queryable, id: number): Promise<User | undefined> {
+    const row = await this.one(on, `${PgIdentityStore.userSelect} WHERE u.id = $1`, [id]);
+    return row && this.toUser(row);
+  }
+
+  async listUsers(tenantId?: number): Promise<User[]> {
+    const rows = await this.all(this.pool, `${PgIdentityStore.userSelect} WHERE ($1::bigint IS NULL OR u.tenant_id = $1) ORDER BY u.id`,
+      [tenantId ?? null]);
+    return rows.map((r) => this.toUser(r));
+  }
+
+  async user(id: number): Promise<User | undefined> {
+    return this.userOn(this.pool, id);
+  }
+
+  async userByName(userName: string): Promise<User | undefined> {
+    const row = await this.one(this.pool, `${PgIdentityStore.userSelect} WHERE u.name_key = $1`, [nameKey(userName)]);
+    return row && this.toUser(row);
+  }
+
+  async effectivePermissions(userId: number): Promise<Set<number>> {
+    const rows = await this.all<{ permission: number }>(this.pool, `SELECT permission FROM user_permissions WHERE user_id = $1
+      UNION SELECT rp.permission FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id WHERE ur.user_id = $1`, [userId]);
+    return new Set(rows.map((r) => r.permission));
+  }
+
+  private async assertUserNameFree(c: Queryable, userName: string, exceptId = 0): Promise<void> {
+    if (await this.one(c, 'SELECT 1 FROM users WHERE name_key = $1 AND id <> $2', [nameKey(userName), exceptId])) {
+      throw fail('duplicateName', `user ${userName}`);
+    }
+  }
+
+  /** Roles of a user must exist and belong to the user's tenant. */
+  private async writeUserGrants(c: pg.PoolClient, userId: number, tenantId: number, roles: number[], permissions: number[]): Promise<void> {
+    if (roles.length === 0) throw fail('invalidJson', 'permissions.roles: at least one role is required');
+    await this.run(c, 'DELETE FROM user_roles WHERE user_id = $1', [userId]);
+    await this.run(c, 'DELETE FROM user_permissions WHERE user_id = $1', [userId]);
+    for (const roleId of new Set(roles)) {
+      const row = await this.one(c, 'SELECT tenant_id FROM roles WHERE id = $1', [roleId]);
+      if (!row) throw fail('invalidReference', `roles: no role ${roleId}`);
+      if (row.tenant_id !== tenantId) throw fail('invalidReference', `roles: role ${roleId} belongs to another tenant`);
+      await this.run(c, 'INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)', [userId, roleId]);
+    }
+    const unique = [...new Set(permissions)];
+    if (unique.length > 0) await this.run(c, 'INSERT INTO user_permissions (user_id, permission) SELECT $1, unnest($2::int[])', [userId, unique]);
+  }
+
+  private async insertUser(c: pg.PoolClient, input: NewUser): Promise<User> {
+    if (!(await this.one(c, 'SELECT 1 FROM tenants WHERE id = $1', [input.tenantId]))) throw fail('tenantNotFound', input.tenantId);
+    await this.assertUserNameFree(c, input.userName);
+    const { id } = (await this.one<{ id: number }>(c, `INSERT INTO users (user_name, name_key, tenant_id, status, password_hash)
+      VALUES ($1, $2, $3, $4, $5) RETURNING id`, [input.userName, nameKey(input.userName), input.tenantId, input.status, input.passwordHash]))!;
+    await this.writeUserGrants(c, id, input.tenantId, input.roles, input.permissions);
+    return (await this.userOn(c, id))!;
+  }
+
+  async createUser(input: NewUser): Promise<User> {
+    return this.tx((c) => this.insertUser(c, input), { ...IDENTITY, duplicate: `user ${input.userName}` });
+  }
+
+  async updateUser(id: number, input: UserUpdate): Promise<User> {
+    return this.tx(async (c) => {
+      const current = await this.userOn(c, id);
+      if (!current) throw fail('userNotFound', id);
+      await this.assertUserNameFree(c, input.userName, id);
+      await this.run(c, 'UPDATE users SET user_name = $1, name_key = $2, status = $3, password_hash = $4 WHERE id = $5',
+        [input.userName, nameKey(input.userName), input.status, input.passwordHash ?? current.passwordHash, id]);
+      await this.writeUserGrants(c, id, current.tenantId, input.roles, input.permissions);
+      await this.assertAdministratorRemains(c);
+      return (await this.userOn(c, id))!;
+    }, { ...IDENTITY, duplicate: `user ${input.userName}` });
+  }
+
+  async setUserLock(id: number, lock: { lockedAt: number; lockedUntil: number } | null): Promise<void> {
+    const changes = lock
+      ? await this.exec(this.pool, 'UPDATE users SET locked_at = $1, locked_until = $2 WHERE id = $3', [lock.lockedAt, lock.lockedUntil, id])
+      : await this.exec(this.pool, 'UPDATE users SET failed_count = 0, failed_since = NULL, locked_at = NULL, locked_until = NULL WHERE id = $1', [id]);
+    if (changes === 0) throw fail('userNotFound', id);
+  }
+
+  async deleteUser(id: number): Promise<void> {
+    await this.tx(async (c) => {
+      if ((await this.exec(c, 'DELETE FROM users WHERE id = $1', [id])) === 0) throw fail('userNotFound', id);
+      await this.assertAdministratorRemains(c);
+    }, IDENTITY);
+  }
+
+  // ---- invariants, checked inside the transaction that could break them (under LOCK.identity) ------------------
+
+  private async assertAdministratorRemains(c: pg.PoolClient): Promise<void> {
+    const ok = await this.one(c, `SELECT 1 FROM users u JOIN tenants t ON t.id = u.tenant_id
+      WHERE u.status = 1 AND t.status = 1 AND (
+        EXISTS (SELECT 1 FROM user_permissions WHERE user_id = u.id AND permission = ${Perm.Administrator})
+        OR EXISTS (SELECT 1 FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id
+                   WHERE ur.user_id = u.id AND rp.permission = ${Perm.Administrator}))
+      LIMIT 1`);
+    if (!ok) throw fail('conflict', 'at least one active user must keep the Administrator permission');
+  }
+
+  private async assertEveryUserHasARole(c: pg.PoolClient): Promise<void> {
+    const orphan = await this.one(c, 'SELECT id FROM users u WHERE NOT EXISTS (SELECT 1 FROM user_roles WHERE user_id = u.id) LIMIT 1');
+    if (orphan) throw fail('conflict', `user ${orphan.id} would be left without a role`);
+  }
+}

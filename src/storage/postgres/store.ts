@@ -1,0 +1,365 @@
+/**
+ * The PostgreSQL store: the PostgreSQL identity store plus the OAuth objects — applications, profiles and the data
+ * sources that reference profiles — behaving exactly as ../sqlite/store.ts. Secret columns are sealed on write and
+ * opened on read (./keyring.ts). Cascades are the schema's foreign keys.
+ *
+ * Concurrency across processes (READ COMMITTED, explicit row locks):
+ * - an update locks its row first (`FOR UPDATE`), then checks the If-Match version against the row as committed:
+ *   two updates of one version through two nodes give one success and one 412, and concurrent full replaces queue,
+ *   so the stored row is always exactly one request's;
+ * - a referenced row is locked `FOR SHARE` while it is checked (the profile's app, a data source's profile and that
+ *   profile's app), so the data store the check relied on cannot change before the referencing write commits, and a
+ *   concurrent change of the referenced row, waiting for that lock, sees the new reference in its own check;
+ * - names are checked before the write and backed by unique constraints: a race that slips past the check ends in a
+ *   unique_violation, reported as the same 409 `duplicateName`;
+ * - ids come from identity sequences, taken before the insert (sealed values are bound to their row id) and never
+ *   handed out twice.
+ */
+import type pg from 'pg';
+import { fail } from '../../errors.js';
+import type {
+  ConnectionType, DataSource, DataSourceUpdate, NewDataSource, NewOAuthApp, OAuthApp, OAuthAppSummary, OAuthProfile, ProfileInput,
+  ProfileStats, ProfileSummary, Store, DataSourceSummary, ProfileHeader,
+} from '../store.js';
+import { checkVersion } from '../store.js';
+import { nameKey, type Queryable, type Row } from './db.js';
+import { PgIdentityStore } from './identity.js';
+import type { PostgresOptions } from './db.js';
+
+const PROFILE_SELECT = `SELECT p.*, u.tenant_id AS owner_tenant_id FROM oauth_profiles p JOIN users u ON u.id = p.owner_id`;
+
+type VersionedTable = 'oauth_apps' | 'oauth_profiles' | 'datasources';
+
+export class PostgresStore extends PgIdentityStore implements Store {
+  constructor(url: string, options: PostgresOptions = {}) {
+    super(url, options);
+  }
+
+  private async toApp(on: Queryable, r: Row): Promise<OAuthApp> {
+    const id = r.id as number;
+    return {
+      id,
+      version: r.version as number,
+      name: r.name as string,
+      dataStore: r.data_store as number,
+      tenantId: r.tenant_id as number,
+      description: (r.description as string | null) ?? null,
+      clientId: r.client_id as string,
+      clientSecret: await this.open(on, r.client_secret as Buffer, 'oauth_apps', id, 'client_secret'),
+      authorizeURI: r.authorize_uri as string,
+      tokenURI: r.token_uri as string,
+      scope: (r.scope as string | null) ?? null,
+    };
+  }
+
+  private async toProfile(on: Queryable, r: Row): Promise<OAuthProfile> {
+    const id = r.id as number;
+    return {
+      id,
+      version: r.version as number,
+      name: r.name as string,
+      oauthAppId: r.app_id as number,
+      description: (r.description as string | null) ?? null,
+      accessToken: r.access_token === null ? null : await this.open(on, r.access_token as Buffer, 'oauth_profiles', id, 'access_token'),
+      refreshToken: await this.open(on, r.refresh_token as Buffer, 'oauth_profiles', id, 'refresh_token'),
+      ownerId: r.owner_id as number,
+      creatorId: (r.creator_id as number | null) ?? null,
+      ownerTenantId: r.owner_tenant_id as number,
+    };
+  }
+
+  private async toDataSource(on: Queryable, r: Row): Promise<DataSource> {
+    const id = r.id as number;
+    return {
+      id,
+      version: r.version as number,
+      ownerId: r.owner_id as number,
+      name: r.name as string,
+      dataStore: r.data_store as number,
+      connectionType: r.connection_type as ConnectionType,
+      description: (r.description as string | null) ?? null,
+      options: JSON.parse(await this.open(on, r.options as Buffer, 'datasources', id, 'options')) as Record<string, string>,
+      oauthProfileId: (r.oauth_profile_id as number | null) ?? null,
+    };
+  }
+
+  /** The id the insert will use: sealed values are bound to their row id, so it is taken from the sequence first. */
+  private async nextId(c: pg.PoolClient, table: VersionedTable): Promise<number> {
+    const { id } = (await this.one<{ id: number }>(c, `SELECT nextval(pg_get_serial_sequence('${table}', 'id')) AS id`))!;
+    return id;
+  }
+
+  // ---- OAuth applications ---------------------------------------------------------------------------------------
+
+  async listApps(): Promise<OAuthAppSummary[]> {
+    const rows = await this.all(this.pool, 'SELECT id, name, data_store, tenant_id, description, authorize_uri, token_uri, scope FROM oauth_apps ORDER BY id');
+    return rows.map((r) => ({
+      id: r.id as number,
+      name: r.name as string,
+      dataStore: r.data_store as number,
+      tenantId: r.tenant_id as number,
+      description: (r.description as string | null) ?? null,
+      authorizeURI: r.authorize_uri as string,
+      tokenURI: r.token_uri as string,
+      scope: (r.scope as string | null) ?? null,
+    }));
+  }
+
+  private async appOn(on: Queryable, id: number): Promise<OAuthApp | undefined> {
+    const row = await this.one(on, 'SELECT * FROM oauth_apps WHERE id = $1', [id]);
+    return row && this.toApp(on, row);
+  }
+
+  async app(id: number): Promise<OAuthApp | undefined> {
+    return this.appOn(this.pool, id);
+  }
+
+  private async assertAppNameFree(c: Queryable, tenantId: number, name: string, exceptId = 0): Promise<void> {
+    if (await this.one(c, 'SELECT 1 FROM oauth_apps WHERE tenant_id = $1 AND name_key = $2 AND id <> $3', [tenantId, nameKey(name), exceptId])) {
+      throw fail('duplicateName', `OAuth application ${name}`);
+    }
+  }
+
+  async createApp(input: NewOAuthApp): Promise<OAuthApp> {
+    return this.tx(async (c) => {
+      // FOR KEY SHARE: the tenant cannot be deleted under the new application (a delete waits, then cascades to it).
+      if (!(await this.one(c, 'SELECT 1 FROM tenants WHERE id = $1 FOR KEY SHARE', [input.tenantId]))) throw fail('tenantNotFound', input.tenantId);
+      await this.assertAppNameFree(c, input.tenantId, input.name);
+      const id = await this.nextId(c, 'oauth_apps');
+      const { sealed, keyVersion } = await this.sealRow(c, 'oauth_apps', id, { client_secret: input.clientSecret });
+      await this.run(c, `INSERT INTO oauth_apps (id, tenant_id, name, name_key, data_store, description, client_id, client_secret,
+          authorize_uri, token_uri, scope, key_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+      [id, input.tenantId, input.name, nameKey(input.name), input.dataStore, input.description, input.clientId,
+        sealed.client_secret, input.authorizeURI, input.tokenURI, input.scope, keyVersion]);
+      return (await this.appOn(c, id))!;
+    }, { duplicate: `OAuth application ${input.name}` });
+  }
+
+  async updateApp(id: number, input: NewOAuthApp, ifVersion?: number): Promise<OAuthApp> {
+    return this.tx(async (c) => {
+      const current = await this.one(c, 'SELECT version, tenant_id, data_store FROM oauth_apps WHERE id = $1 FOR UPDATE', [id]);
+      if (!current) throw fail('appNotFound', id);
+      checkVersion(current.version as number, ifVersion, `OAuth application ${id}`);
+      await this.assertAppNameFree(c, current.tenant_id as number, input.name, id);
+      // Writers that could add a data source on a profile of this app hold the app FOR SHARE until they commit, so
+      // under this row's lock the check sees all of them.
+      if (input.dataStore !== current.data_store
+        && await this.one(c, 'SELECT 1 FROM datasources d JOIN oauth_profiles p ON p.id = d.oauth_profile_id WHERE p.app_id = $1 LIMIT 1', [id])) {
+        throw fail('invalidJson', 'dataStore: data sources use profiles of this application; its data store cannot change');
+      }
+      const { sealed, keyVersion } = await this.sealRow(c, 'oauth_apps', id, { client_secret: input.clientSecret });
+      await this.run(c, `UPDATE oauth_apps SET name = $1, name_key = $2, data_store = $3, description = $4, client_id = $5,
+          client_secret = $6, authorize_uri = $7, token_uri = $8, scope = $9, key_version = $10, version = version + 1 WHERE id = $11`,
+      [input.name, nameKey(input.name), input.dataStore, input.description, input.clientId,
+        sealed.client_secret, input.authorizeURI, input.tokenURI, input.scope, keyVersion, id]);
+      return (await this.appOn(c, id))!;
+    }, { duplicate: `OAuth application ${input.name}` });
+  }
+
+  async deleteApp(id: number, ifVersion?: number): Promise<void> {
+    await this.deleteVersioned('oauth_apps', id, ifVersion, 'appNotFound', `OAuth application ${id}`);
+  }
+
+  /** Deletes a row if it exists and, when asked, still has the expected version: one conditional DELETE. */
+  private async deleteVersioned(table: VersionedTable, id: number, ifVersion: number | undefined,
+    notFound: 'appNotFound' | 'profileNotFound' | 'dataSourceNotFound', what: string): Promise<void> {
+    await this.tx(async (c) => {
+      const deleted = ifVersion === undefined
+        ? await this.exec(c, `DELETE FROM ${table} WHERE id = $1`, [id])
+        : await this.exec(c, `DELETE FROM ${table} WHERE id = $1 AND version = $2`, [id, ifVersion]);
+      if (deleted > 0) return;
+      const row = await this.one<{ version: number }>(c, `SELECT version FROM ${table} WHERE id = $1`, [id]);
+      if (!row) throw fail(notFound, id);
+      checkVersion(row.version, ifVersion, what);
+      // Only reachable when the row was deleted and another with its id appeared, which identity ids exclude.
+      throw fail(notFound, id);
+    });
+  }
+
+  // ---- OAuth profiles -------------------------------------------------------------------------------------------
+
+  async listProfiles(userId: number): Promise<ProfileSummary[]> {
+    const rows = await this.all(this.pool, `SELECT p.id, p.name, p.description, p.app_id, a.authorize_uri, a.token_uri, a.scope
+      FROM oauth_profiles p JOIN oauth_apps a ON a.id = p.app_id
+      WHERE p.owner_id = $1 OR p.creator_id = $1 ORDER BY p.id`, [userId]);
+    return rows.map((r) => ({
+      id: r.id as number,
+      name: r.name as string,
+      description: (r.description as string | null) ?? null,
+      oauthAppId: r.app_id as number,
+      authorizeURI: r.authorize_uri as string,
+      tokenURI: r.token_uri as string,
+      scope: (r.scope as string | null) ?? null,
+    }));
+  }
+
+  private async profileOn(on: Queryable, id: number): Promise<OAuthProfile | undefined> {
+    const row = await this.one(on, `${PROFILE_SELECT} WHERE p.id = $1`, [id]);
+    return row && this.toProfile(on, row);
+  }
+
+  async profile(id: number): Promise<OAuthProfile | undefined> {
+    return this.profileOn(this.pool, id);
+  }
+
+  async profileHeader(id: number): Promise<ProfileHeader | undefined> {
+    const r = await this.one(this.pool, `SELECT p.id, p.version, p.name, p.app_id, p.description, p.owner_id, p.creator_id,
+      u.tenant_id AS owner_tenant_id FROM oauth_profiles p JOIN users u ON u.id = p.owner_id WHERE p.id = $1`, [id]);
+    return r && {
+      id: r.id as number,
+      version: r.version as number,
+      name: r.name as string,
+      oauthAppId: r.app_id as number,
+      description: (r.description as string | null) ?? null,
+      ownerId: r.owner_id as number,
+      creatorId: (r.creator_id as number | null) ?? null,
+      ownerTenantId: r.owner_tenant_id as number,
+    };
+  }
+
+  private async assertProfileNameFree(c: Queryable, ownerId: number, name: string, exceptId = 0): Promise<void> {
+    if (await this.one(c, 'SELECT 1 FROM oauth_profiles WHERE owner_id = $1 AND name_key = $2 AND id <> $3', [ownerId, nameKey(name), exceptId])) {
+      throw fail('duplicateName', `OAuth profile ${name}`);
+    }
+  }
+
+  /** The app must exist; it is locked FOR SHARE so neither its data store changes nor it goes away before commit. */
+  private async lockApp(c: pg.PoolClient, appId: number): Promise<{ data_store: number }> {
+    const row = await this.one<{ data_store: number }>(c, 'SELECT data_store FROM oauth_apps WHERE id = $1 FOR SHARE', [appId]);
+    if (!row) throw fail('appReferenceInvalid', appId);
+    return row;
+  }
+
+  async createProfile(input: ProfileInput & { ownerId: number; creatorId: number }): Promise<OAuthProfile> {
+    return this.tx(async (c) => {
+      await this.lockApp(c, input.oauthAppId);
+      await this.assertProfileNameFree(c, input.ownerId, input.name);
+      const id = await this.nextId(c, 'oauth_profiles');
+      const tokens = await this.sealTokens(c, id, input);
+      await this.run(c, `INSERT INTO oauth_profiles (id, owner_id, creator_id, app_id, name, name_key, description, access_token,
+          refresh_token, key_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      [id, input.ownerId, input.creatorId, input.oauthAppId, input.name, nameKey(input.name), input.description,
+        tokens.access, tokens.refresh, tokens.version]);
+      return (await this.profileOn(c, id))!;
+    }, { duplicate: `OAuth profile ${input.name}` });
+  }
+
+  async updateProfile(id: number, input: ProfileInput, ifVersion?: number): Promise<OAuthProfile> {
+    return this.tx(async (c) => {
+      const current = await this.one(c, 'SELECT version, app_id, owner_id FROM oauth_profiles WHERE id = $1 FOR UPDATE', [id]);
+      if (!current) throw fail('profileNotFound', id);
+      checkVersion(current.version as number, ifVersion, `OAuth profile ${id}`);
+      await this.lockApp(c, input.oauthAppId);
+      if (input.oauthAppId !== current.app_id) {
+        // Data sources are added to this profile only under its FOR SHARE lock, which our FOR UPDATE excludes.
+        const broken = await this.one(c, `SELECT d.id FROM datasources d JOIN oauth_apps a ON a.id = $1
+          WHERE d.oauth_profile_id = $2 AND d.data_store <> a.data_store LIMIT 1`, [input.oauthAppId, id]);
+        if (broken) throw fail('appReferenceInvalid', `${input.oauthAppId} (data source ${broken.id} needs the data store of the current application)`);
+      }
+      await this.assertProfileNameFree(c, current.owner_id as number, input.name, id);
+      const tokens = await this.sealTokens(c, id, input);
+      await this.run(c, `UPDATE oauth_profiles SET app_id = $1, name = $2, name_key = $3, description = $4, access_token = $5,
+          refresh_token = $6, key_version = $7, version = version + 1 WHERE id = $8`,
+      [input.oauthAppId, input.name, nameKey(input.name), input.description, tokens.access, tokens.refresh, tokens.version, id]);
+      return (await this.profileOn(c, id))!;
+    }, { duplicate: `OAuth profile ${input.name}` });
+  }
+
+  private async sealTokens(c: pg.PoolClient, id: number, input: ProfileInput): Promise<{ access: Buffer | null; refresh: Buffer; version: number }> {
+    const { sealed, keyVersion } = await this.sealRow(c, 'oauth_profiles', id, { access_token: input.accessToken, refresh_token: input.refreshToken });
+    return { access: sealed.access_token, refresh: sealed.refresh_token!, version: keyVersion };
+  }
+
+  async deleteProfile(id: number, ifVersion?: number): Promise<void> {
+    await this.deleteVersioned('oauth_profiles', id, ifVersion, 'profileNotFound', `OAuth profile ${id}`);
+  }
+
+  async profileStats(id: number): Promise<ProfileStats> {
+    return this.tx(async (c) => {
+      const row = await this.one(c, 'SELECT a.data_store FROM oauth_profiles p JOIN oauth_apps a ON a.id = p.app_id WHERE p.id = $1', [id]);
+      if (!row) throw fail('profileNotFound', id);
+      const dataSources = (await this.all(c, 'SELECT id, name, description FROM datasources WHERE oauth_profile_id = $1 ORDER BY id', [id]))
+        .map((r) => ({ id: r.id as number, name: r.name as string, description: (r.description as string | null) ?? null }));
+      return { dataStoreId: row.data_store as number, dataSources };
+    }, { readOnlySnapshot: true });
+  }
+
+  // ---- data sources ---------------------------------------------------------------------------------------------
+
+  async listDataSources(ownerId: number): Promise<DataSourceSummary[]> {
+    const rows = await this.all(this.pool, `SELECT id, version, owner_id, name, data_store, connection_type, description, oauth_profile_id
+      FROM datasources WHERE owner_id = $1 ORDER BY id`, [ownerId]);
+    return rows.map((r) => ({
+      id: r.id as number,
+      version: r.version as number,
+      ownerId: r.owner_id as number,
+      name: r.name as string,
+      dataStore: r.data_store as number,
+      connectionType: r.connection_type as ConnectionType,
+      description: (r.description as string | null) ?? null,
+      oauthProfileId: (r.oauth_profile_id as number | null) ?? null,
+    }));
+  }
+
+  private async dataSourceOn(on: Queryable, id: number): Promise<DataSource | undefined> {
+    const row = await this.one(on, 'SELECT * FROM datasources WHERE id = $1', [id]);
+    return row && this.toDataSource(on, row);
+  }
+
+  async dataSource(id: number): Promise<DataSource | undefined> {
+    return this.dataSourceOn(this.pool, id);
+  }
+
+  private async assertDataSourceNameFree(c: Queryable, ownerId: number, name: string, exceptId = 0): Promise<void> {
+    if (await this.one(c, 'SELECT 1 FROM datasources WHERE owner_id = $1 AND name_key = $2 AND id <> $3', [ownerId, nameKey(name), exceptId])) {
+      throw fail('duplicateName', `data source ${name}`);
+    }
+  }
+
+  /**
+   * The referenced profile must still exist, be visible to the owner and use an app of the data store. The profile
+   * is locked FOR SHARE (it cannot change app or go away), then its app FOR SHARE (its data store cannot change),
+   * each in its own statement so the second reads the app the locked profile really points to.
+   */
+  private async assertProfileUsable(c: pg.PoolClient, profileId: number | null, ownerId: number, dataStore: number): Promise<void> {
+    if (profileId === null) return;
+    const profile = await this.one<{ app_id: number }>(c, `SELECT app_id FROM oauth_profiles
+      WHERE id = $1 AND (owner_id = $2 OR creator_id = $2) FOR SHARE`, [profileId, ownerId]);
+    const app = profile && await this.one<{ data_store: number }>(c, 'SELECT data_store FROM oauth_apps WHERE id = $1 FOR SHARE', [profile.app_id]);
+    if (!app) throw fail('invalidOption', `OAuthProfileId: no OAuth profile ${profileId}`);
+    if (app.data_store !== dataStore) throw fail('invalidOption', `OAuthProfileId: profile ${profileId} is for another data store`);
+  }
+
+  async createDataSource(input: NewDataSource): Promise<DataSource> {
+    return this.tx(async (c) => {
+      await this.assertProfileUsable(c, input.oauthProfileId, input.ownerId, input.dataStore);
+      await this.assertDataSourceNameFree(c, input.ownerId, input.name);
+      const id = await this.nextId(c, 'datasources');
+      const { sealed, keyVersion } = await this.sealRow(c, 'datasources', id, { options: JSON.stringify(input.options) });
+      await this.run(c, `INSERT INTO datasources (id, owner_id, name, name_key, data_store, connection_type, description, options,
+          oauth_profile_id, key_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      [id, input.ownerId, input.name, nameKey(input.name), input.dataStore, input.connectionType, input.description,
+        sealed.options, input.oauthProfileId, keyVersion]);
+      return (await this.dataSourceOn(c, id))!;
+    }, { duplicate: `data source ${input.name}` });
+  }
+
+  async updateDataSource(id: number, input: DataSourceUpdate, ifVersion?: number): Promise<DataSource> {
+    return this.tx(async (c) => {
+      const current = await this.one(c, 'SELECT version, owner_id, data_store FROM datasources WHERE id = $1 FOR UPDATE', [id]);
+      if (!current) throw fail('dataSourceNotFound', id);
+      checkVersion(current.version as number, ifVersion, `data source ${id}`);
+      await this.assertProfileUsable(c, input.oauthProfileId, current.owner_id as number, current.data_store as number);
+      await this.assertDataSourceNameFree(c, current.owner_id as number, input.name, id);
+      const { sealed, keyVersion } = await this.sealRow(c, 'datasources', id, { options: JSON.stringify(input.options) });
+      await this.run(c, `UPDATE datasources SET name = $1, name_key = $2, description = $3, options = $4, oauth_profile_id = $5,
+          key_version = $6, version = version + 1 WHERE id = $7`,
+      [input.name, nameKey(input.name), input.description, sealed.options, input.oauthProfileId, keyVersion, id]);
+      return (await this.dataSourceOn(c, id))!;
+    }, { duplicate: `data source ${input.name}` });
+  }
+
+  async deleteDataSource(id: number, ifVersion?: number): Promise<void> {
+    await this.deleteVersioned('datasources', id, ifVersion, 'dataSourceNotFound', `data source ${id}`);
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * Property tests (fast-check): arbitrary JSON values, near-valid objects and raw byte strings as the bodies of every
+ * POST and PUT of OAuth profiles, OAuth applications and data sources. Whatever arrives: never a 5xx, an HDP
+ * envelope on every error, and nothing stored unless the answer is 2xx — in which case what is stored is what was
+ * answered.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import type { LightMyRequestResponse } from 'fastify';
+import { ADMIN_PASSWORD, basic, DEFAULT_PASSWORD, harness, type Harness } from './helpers.js';
+import { assertEnvelope } from './admin-support.js';
+import {
+  NAMES, appBody, appView, buildWorld, createApp, createDataSource, createProfile, dataSourceBody, oauthState, profileBody,
+  profileView, type World,
+} from './oauth-support.js';
+
+const RUNS = 80;
+
+let h: Harness;
+let w: World;
+let profileId: number;
+let appId: number;
+let dataSourceId: number;
+
+before(async () => {
+  h = await harness();
+  w = await buildWorld(h);
+  appId = (await createApp(h, 'd2cadmin', appBody('Property target', w.tenantA))).id;
+  profileId = (await createProfile(h, NAMES.U1, profileBody('Property_Target', w.appA))).id;
+  dataSourceId = (await createDataSource(h, NAMES.U1, dataSourceBody('Property DS', profileId))).id;
+});
+after(async () => h.close());
+
+const auth = (user: string) => basic(user, user === 'd2cadmin' ? ADMIN_PASSWORD : DEFAULT_PASSWORD);
+
+/** Raw payloads: any JSON text, or any bytes, always sent as application/json. */
+type Payload = { kind: 'json'; value: unknown } | { kind: 'bytes'; value: Uint8Array };
+
+const someString = fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 40 }), fc.constantFrom('', ' ', 'User_1', 'a-b', 'https://x.example/a', 'http://x.example/a'));
+const someInt = fc.oneof(fc.integer(), fc.constantFrom(0, -1, 1, 54, 62, 2 ** 53, 1.5), fc.nat({ max: 40 }));
+const anything = fc.oneof(fc.jsonValue({ maxDepth: 2 }), someString, someInt);
+const DELETE = Symbol('delete');
+
+/**
+ * Objects with the resource's fields, each from a mostly plausible generator, then 0–2 fields replaced by anything
+ * or removed: most of these pass the schema and reach the domain rules (references, uniqueness, id rule).
+ */
+function near(fields: Record<string, fc.Arbitrary<unknown>>): fc.Arbitrary<unknown> {
+  const keys = Object.keys(fields);
+  return fc.tuple(
+    fc.record(fields, { requiredKeys: keys.filter((k) => k !== 'id') }),
+    fc.array(fc.tuple(fc.constantFrom(...keys), fc.oneof(anything, fc.constant(DELETE))), { maxLength: 2 }),
+  ).map(([body, changes]) => {
+    const b: Record<string, unknown> = { ...body };
+    for (const [k, v] of changes) {
+      if (v === DELETE) delete b[k];
+      else b[k] = v;
+    }
+    return b;
+  });
+}
+
+const printable = fc.stringMatching(/^[A-Za-z0-9 _.-]{1,20}$/);
+/** Any code points, control characters and U+0000 included (PostgreSQL refuses U+0000 in text columns). */
+const text = (maxLength: number) => fc.oneof(fc.string({ maxLength }), fc.string({ unit: 'binary', maxLength }));
+/** Mostly the good value, sometimes one of the others. */
+const mostly = <T>(good: fc.Arbitrary<T>, ...others: unknown[]) =>
+  fc.oneof({ weight: 5, arbitrary: good as fc.Arbitrary<unknown> }, { weight: 1, arbitrary: fc.constantFrom(...others) });
+
+const nearProfile = () => near({
+  id: mostly(fc.constant(profileId), profileId + 1, String(profileId)),
+  name: fc.stringMatching(/^[A-Za-z0-9_]{1,12}$/),
+  oauthAppId: mostly(fc.constantFrom(w.appA, w.appSys), w.appB, w.appA62, appId, 987654),
+  description: fc.option(text(30)),
+  accessToken: fc.option(text(30)),
+  refreshToken: fc.oneof(fc.string({ minLength: 1, maxLength: 30 }), fc.string({ unit: 'binary', minLength: 1, maxLength: 30 })),
+});
+
+const nearApp = () => near({
+  id: mostly(fc.constant(appId), appId + 1),
+  name: printable,
+  dataStore: mostly(fc.constantFrom(1, 54, 62, 63), 9999, 0),
+  tenantId: mostly(fc.constant(w.tenantA), 1, w.tenantB, 987654),
+  description: fc.option(printable),
+  clientId: fc.oneof(printable, text(20)),
+  clientSecret: fc.oneof(printable, text(20)),
+  authorizeURI: mostly(fc.constant('https://a.example/auth'), 'http://a.example/auth', 'https://u:p@a.example/', 'nope', 'http://localhost/a'),
+  tokenURI: mostly(fc.constantFrom('https://a.example/token', 'https://b.example/t?x=1'), 'ftp://a.example/token'),
+  scope: fc.option(text(30)),
+});
+
+const nearDataSource = () => near({
+  id: mostly(fc.constant(dataSourceId), dataSourceId + 1),
+  name: printable,
+  dataStore: mostly(fc.constant(54), 1, 62, 9999),
+  connectionType: mostly(fc.constant('Cloud'), 'Hybrid', 'cloud'),
+  description: fc.option(fc.oneof(printable, text(20))),
+  options: fc.oneof(
+    { weight: 3, arbitrary: fc.constant({ OAuthProfileId: String(profileId), ViewId: '1' }) },
+    { weight: 1, arbitrary: fc.constant({}) },
+    { weight: 2, arbitrary: fc.dictionary(
+      fc.oneof(fc.constant('OAuthProfileId'), text(10)),
+      fc.oneof(fc.constantFrom(String(profileId), '0', 'x', '987654', String(w.appA)), text(10)),
+      { maxKeys: 4 },
+    ) },
+  ),
+});
+
+const payloads = (near: () => fc.Arbitrary<unknown>): fc.Arbitrary<Payload> => fc.oneof(
+  { weight: 2, arbitrary: fc.jsonValue({ maxDepth: 3 }).map((value) => ({ kind: 'json' as const, value })) },
+  { weight: 1, arbitrary: fc.uint8Array({ maxLength: 200 }).map((value) => ({ kind: 'bytes' as const, value })) },
+  { weight: 4, arbitrary: near().map((value) => ({ kind: 'json' as const, value })) },
+);
+
+async function send(method: 'POST' | 'PUT', url: string, as: string, p: Payload): Promise<LightMyRequestResponse> {
+  return h.app.inject({
+    method, url,
+    headers: { authorization: auth(as), 'content-type': 'application/json' },
+    payload: p.kind === 'json' ? JSON.stringify(p.value) ?? '' : Buffer.from(p.value),
+  });
+}
+
+interface Target {
+  name: string;
+  method: 'POST' | 'PUT';
+  url: () => string;
+  as: string;
+  near: () => fc.Arbitrary<unknown>;
+  /** what the store holds for a 2xx answer's id, as the API shows it */
+  stored: (id: number) => Promise<unknown>;
+}
+
+const targets: Target[] = [
+  { name: 'POST /api/mgmt/oauthprofiles', method: 'POST', url: () => '/api/mgmt/oauthprofiles', as: NAMES.U1, near: nearProfile, stored: async (id) => profileView((await h.store.profile(id))!) },
+  { name: 'PUT /api/mgmt/oauthprofiles/{id}', method: 'PUT', url: () => `/api/mgmt/oauthprofiles/${profileId}`, as: NAMES.U1, near: nearProfile, stored: async (id) => profileView((await h.store.profile(id))!) },
+  { name: 'POST /api/mgmt/oauthapps', method: 'POST', url: () => '/api/mgmt/oauthapps', as: NAMES.TA1, near: nearApp, stored: async (id) => appView((await h.store.app(id))!) },
+  { name: 'PUT /api/mgmt/oauthapps/{id}', method: 'PUT', url: () => `/api/mgmt/oauthapps/${appId}`, as: NAMES.TA1, near: nearApp, stored: async (id) => appView((await h.store.app(id))!) },
+  { name: 'POST /api/mgmt/datasources', method: 'POST', url: () => '/api/mgmt/datasources', as: NAMES.U1, near: nearDataSource, stored: dataSourceShown },
+  { name: 'PUT /api/mgmt/datasources/{id}', method: 'PUT', url: () => `/api/mgmt/datasources/${dataSourceId}`, as: NAMES.U1, near: nearDataSource, stored: dataSourceShown },
+];
+
+async function dataSourceShown(id: number): Promise<unknown> {
+  const d = (await h.store.dataSource(id))!;
+  return {
+    id: d.id, name: d.name, dataStore: d.dataStore, connectionType: d.connectionType, description: d.description,
+    options: d.oauthProfileId === null ? d.options : { ...d.options, OAuthProfileId: String(d.oauthProfileId) },
+  };
+}
+
+describe('arbitrary bodies', () => {
+  for (const t of targets) {
+    test(`${t.name}: never 5xx, always the envelope on errors, nothing stored unless 2xx`, async () => {
+      await fc.assert(
+        fc.asyncProperty(payloads(t.near), async (p) => {
+          const before = await oauthState(h.store);
+          const res = await send(t.method, t.url(), t.as, p);
+          assert.ok(res.statusCode < 500, `status ${res.statusCode}: ${res.body.slice(0, 300)}`);
+          if (res.statusCode >= 200 && res.statusCode < 300) {
+            const body = JSON.parse(res.body);
+            assert.deepEqual(await t.stored(body.id), body, 'what is answered is what is stored');
+          } else {
+            assert.ok(res.statusCode >= 400, `status ${res.statusCode}`);
+            assertEnvelope(res, t.name);
+            assert.deepEqual(await oauthState(h.store), before, 'nothing stored');
+          }
+        }),
+        { numRuns: RUNS },
+      );
+    });
+  }
+});
+
+test('arbitrary path ids and ?user= values on reads: never 5xx, always the envelope on errors', async () => {
+  const segment = fc.oneof(fc.string({ maxLength: 30 }), fc.string({ unit: 'binary', maxLength: 30 }), fc.integer().map(String), fc.constantFrom('0', '-1', '1.5', '9007199254740993', '1e3'));
+  await fc.assert(
+    fc.asyncProperty(
+      fc.constantFrom('/api/mgmt/oauthprofiles/', '/api/mgmt/oauthapps/', '/api/mgmt/datasources/'),
+      segment, fc.option(segment), async (base, id, user) => {
+        const url = `${base}${encodeURIComponent(id)}${user === null ? '' : `?user=${encodeURIComponent(user)}`}`;
+        const res = await h.app.inject({ method: 'GET', url, headers: { authorization: auth('d2cadmin') } });
+        assert.ok(res.statusCode < 500, `${url}: ${res.statusCode} ${res.body.slice(0, 200)}`);
+        if (res.statusCode >= 400) assertEnvelope(res, url);
+      },
+    ),
+    { numRuns: RUNS },
+  );
+});
