@@ -139,6 +139,8 @@ export class PgDb {
     // foreign_key_violation: a row this write refers to (an owner, a tenant) was deleted by a concurrent transaction
     // after the checks ran; SQLite, the only writer, cannot get here.
     if (e?.code === '23503') return fail('conflict', 'an object this request refers to was deleted by a concurrent request');
+    // U+0000 or text PostgreSQL cannot encode: the request's fault, never a 500.
+    if (e?.code === '22021' || e?.code === '22P05') return fail('invalidJson', 'a text value holds a character the database cannot store');
     return err;
   }
 
