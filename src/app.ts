@@ -2,7 +2,7 @@
  * buildApp(deps): the whole HTTP face as one Fastify instance, used by server.ts and by every test. It receives its
  * storage and clock; it opens nothing and listens on nothing itself.
  */
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import { Authenticator } from './domain/authenticator.js';
 import { fail } from './errors.js';
@@ -71,6 +71,21 @@ function installGracefulClose(app: FastifyInstance): void {
   });
 }
 
+/** method, path (never the query, which may name a user), status and time; nothing from headers or bodies. */
+function installRequestLog(app: FastifyInstance): void {
+  // At debug level, also when a request arrives (callback style: no promise per request when debug is off).
+  app.addHook('onRequest', (request, _reply, done) => {
+    request.log.debug({ method: request.method, path: request.url.split('?')[0] }, 'incoming request');
+    done();
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      { method: request.method, path: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
+      'request',
+    );
+  });
+}
+
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const hashParams = deps.hashParams ?? OWASP_SCRYPT;
   const clock = deps.clock ?? Date.now;
@@ -81,6 +96,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Ids in paths are numbers and names are short; anything longer is not a request to us.
     routerOptions: { maxParamLength: 200, ignoreTrailingSlash: true },
     return503OnClosing: true,
+    // One log line per request, written when it is answered (see installRequestLog), instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
     // A URL the router cannot even decode (`/api/%zz`) still gets the envelope and no-store.
     frameworkErrors: (_err, request, reply: FastifyReply) => {
       const error = fail('notFound', request.url.split('?')[0].slice(0, 200));
@@ -113,6 +130,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   installAuth(app, { store: deps.store, authenticator });
   installGracefulClose(app);
+  installRequestLog(app);
   app.addHook('preHandler', async (request) => checkBodyId(request.params, request.body));
 
   await app.register(swagger, {

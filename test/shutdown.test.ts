@@ -24,7 +24,7 @@ const GETS = 10;
 const EXIT_WITHIN_MS = 10_000;
 
 const INCOMING = /"msg":"incoming request"/;
-const COMPLETED = /"msg":"request completed"/;
+const COMPLETED = /"msg":"request"/;
 const CLOSING = /SIGTERM received: closing/;
 
 const profileBody = (name: string, appId: number, version: string, tokenBytes = 16) => ({
@@ -50,14 +50,34 @@ function probe(port: number): Promise<number | string> {
 
 type Outcome = { status: number; body: any } | { error: string };
 
-async function send(base: string, method: string, path: string, body?: unknown): Promise<Outcome> {
+/**
+ * Sends a request. With `hold`, the body's first half goes out at once and the rest only when `hold` resolves, so
+ * the request is certainly in flight (accepted, body not complete) until then.
+ */
+async function send(base: string, method: string, path: string, body?: unknown, hold?: Promise<void>): Promise<Outcome> {
   try {
+    const bytes = body ? Buffer.from(JSON.stringify(body)) : undefined;
+    const payload = bytes && hold
+      ? new ReadableStream<Uint8Array>({
+        async start(controller) {
+          const half = Math.floor(bytes.length / 2);
+          controller.enqueue(bytes.subarray(0, half));
+          await hold;
+          controller.enqueue(bytes.subarray(half));
+          controller.close();
+        },
+      })
+      : bytes;
     const res = await fetch(`${base}${path}`, {
       method,
-      headers: { authorization: ADMIN_AUTH, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
+      headers: {
+        authorization: ADMIN_AUTH,
+        ...(bytes ? { 'content-type': 'application/json', 'content-length': String(bytes.length) } : {}),
+      },
+      body: payload,
       signal: AbortSignal.timeout(30_000),
-    });
+      ...(payload instanceof ReadableStream ? { duplex: 'half' } : {}),
+    } as RequestInit);
     const text = await res.text();
     return { status: res.status, body: text === '' ? undefined : JSON.parse(text) };
   } catch (err) {
@@ -103,16 +123,21 @@ describe('graceful shutdown (SIGTERM)', { timeout: 200_000 }, () => {
       first.signal('SIGTERM');
       assert.deepEqual(await withTimeout(first.exited, 30_000, 'first run exit'), { code: 0, signal: null }, first.output());
 
-      // Second run: a cold credential cache, so every request below is still waiting when SIGTERM comes.
-      const server = await startProcess('cli', db.env, { watch: [INCOMING, COMPLETED, CLOSING] });
+      // Second run: every PUT below has sent only half of its body when SIGTERM comes.
+      // debug: the server logs each request as it arrives, which is how the test knows all were accepted.
+      const server = await startProcess('cli', { ...db.env, TOKENKEEP_LOG_LEVEL: 'debug' }, { watch: [INCOMING, COMPLETED, CLOSING] });
       const putNames = names.slice(0, PUTS);
       const getNames = names.slice(PUTS);
-      const puts = putNames.map((name) => send(server.base, 'PUT', `/api/mgmt/oauthprofiles/${ids.get(name)}`, profileBody(name, app.body.id, 'v1', 12 * 1024)));
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => { release = resolve; });
+      const puts = putNames.map((name) => send(server.base, 'PUT', `/api/mgmt/oauthprofiles/${ids.get(name)}`, profileBody(name, app.body.id, 'v1', 12 * 1024), held));
       const gets = getNames.map((name) => send(server.base, 'GET', `/api/mgmt/oauthprofiles/${ids.get(name)}`));
       await server.waitFor(INCOMING, PUTS + GETS, 30_000);
       const completedBefore = server.count(COMPLETED);
       const sigtermAt = Date.now();
       server.signal('SIGTERM');
+      // The rest of the PUT bodies arrive only after SIGTERM: those requests were surely still in flight.
+      setTimeout(release, 100);
 
       // A new connection while the server closes: refused (or, had it slipped in, a clean 503 / reset).
       await server.waitFor(CLOSING, 1, 10_000);

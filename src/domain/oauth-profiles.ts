@@ -12,9 +12,15 @@ export const reachableBy = (who: Identity, profile: Pick<OAuthProfile, 'ownerId'
   profile.ownerId === who.id || profile.creatorId === who.id;
 
 export async function profileFor(store: Store, actor: Identity, id: number): Promise<OAuthProfile> {
-  await reachableProfile(store, actor, id);
-  const profile = await store.profile(id);
-  if (!profile) throw fail('profileNotFound', id);
+  let profile: OAuthProfile | undefined;
+  try {
+    profile = await store.profile(id);
+  } catch (err) {
+    // Damaged tokens: only someone who may reach the profile learns that; anyone else gets the usual 404.
+    await reachableProfile(store, actor, id);
+    throw err;
+  }
+  if (!profile || !reachableBy(actor, profile)) throw fail('profileNotFound', id);
   return profile;
 }
 

@@ -58,26 +58,54 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
 
   // ---- authentication -------------------------------------------------------------------------------------------
 
+  /**
+   * Authentication reads the user's row on every request, so a password change, lock or deactivation made by any
+   * process applies at once. What the user may do (roles, permissions, administered tenants) costs a few joins; it is
+   * cached per user under the database's grants version, which every change of grants raises in its transaction.
+   */
   async principalByName(userName: string): Promise<Principal | undefined> {
-    const row = this.q(`
-      SELECT u.*, t.status AS tenant_status,
-        (SELECT group_concat(p) FROM (
-           SELECT permission AS p FROM user_permissions WHERE user_id = u.id
-           UNION SELECT rp.permission FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id
-           WHERE ur.user_id = u.id)) AS effective,
-        (SELECT group_concat(tenant_id) FROM tenant_admins WHERE user_id = u.id) AS admin_tenants,
-        (SELECT group_concat(role_id) FROM user_roles WHERE user_id = u.id) AS role_ids,
-        (SELECT group_concat(permission) FROM user_permissions WHERE user_id = u.id) AS permission_ids
-      FROM users u JOIN tenants t ON t.id = u.tenant_id
-      WHERE u.name_key = ?`).get(nameKey(userName)) as Row | undefined;
+    const row = this.q(`SELECT u.*, t.status AS tenant_status, (SELECT value FROM meta WHERE key = 'grants_version') AS grants_version
+      FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE u.name_key = ?`).get(nameKey(userName)) as Row | undefined;
     if (!row) return undefined;
+    const id = row.id as number;
+    const stamp = (row.grants_version as number | null) ?? 0;
+    let grants = this.grantsCache.get(id);
+    if (!grants || grants.stamp !== stamp) {
+      const g = this.q(`SELECT
+          (SELECT group_concat(p) FROM (
+             SELECT permission AS p FROM user_permissions WHERE user_id = @user
+             UNION SELECT rp.permission FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id
+             WHERE ur.user_id = @user)) AS effective,
+          (SELECT group_concat(tenant_id) FROM tenant_admins WHERE user_id = @user) AS admin_tenants,
+          (SELECT group_concat(role_id) FROM user_roles WHERE user_id = @user) AS role_ids,
+          (SELECT group_concat(permission) FROM user_permissions WHERE user_id = @user) AS permission_ids`).get({ user: id }) as Row;
+      grants = {
+        stamp,
+        roles: ids(g.role_ids),
+        permissions: ids(g.permission_ids),
+        effective: new Set(ids(g.effective)),
+        adminTenants: new Set(ids(g.admin_tenants)),
+      };
+      this.grantsCache.set(id, grants);
+      if (this.grantsCache.size > 10_000) this.grantsCache.delete(this.grantsCache.keys().next().value!);
+    }
     return {
       ...this.toUser(row),
+      roles: grants.roles,
+      permissions: grants.permissions,
       tenantStatus: row.tenant_status as Status,
-      effective: new Set(ids(row.effective)),
-      adminTenants: new Set(ids(row.admin_tenants)),
+      effective: grants.effective,
+      adminTenants: grants.adminTenants,
     };
   }
+
+  private readonly grantsCache = new Map<number, { stamp: number; roles: number[]; permissions: number[]; effective: ReadonlySet<number>; adminTenants: ReadonlySet<number> }>();
+
+  /** Called inside every transaction that may change who may do what. */
+  private grantsChanged(): void {
+    this.q("INSERT INTO meta (key, value) VALUES ('grants_version', 1) ON CONFLICT (key) DO UPDATE SET value = value + 1").run();
+  }
+
 
   async recordLoginFailure(userId: number, now: number, policy: LockoutPolicy): Promise<{ locked: boolean }> {
     return this.write(() => {
@@ -144,6 +172,7 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
 
   async createTenant(input: NewTenant): Promise<{ tenant: Tenant; roles: number[] }> {
     return this.write(() => {
+      this.grantsChanged();
       this.assertNameFree('tenants', null, input.name, 'tenant');
       const id = Number(this.q('INSERT INTO tenants (name, name_key, description, parent_tenant, status) VALUES (?, ?, ?, ?, ?)')
         .run(input.name, nameKey(input.name), input.description, SYSTEM_TENANT_ID, input.status).lastInsertRowid);
@@ -160,6 +189,7 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
 
   async updateTenant(id: number, input: TenantUpdate): Promise<Tenant> {
     return this.write(() => {
+      this.grantsChanged();
       this.assertNameFree('tenants', null, input.name, 'tenant', id);
       const changes = this.q('UPDATE tenants SET name = ?, name_key = ?, description = ?, status = ? WHERE id = ?')
         .run(input.name, nameKey(input.name), input.description, input.status, id).changes;
@@ -171,6 +201,7 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
 
   async deleteTenant(id: number): Promise<void> {
     return this.write(() => {
+      this.grantsChanged();
       if (id === SYSTEM_TENANT_ID) throw fail('conflict', 'the system tenant cannot be deleted');
       if (this.q('SELECT 1 FROM users WHERE tenant_id = ? LIMIT 1').get(id)) throw fail('conflict', `tenant ${id} still has users`);
       if (this.q('DELETE FROM tenants WHERE id = ?').run(id).changes === 0) throw fail('tenantNotFound', id);
@@ -183,6 +214,7 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
 
   async setTenantAdmins(id: number, userIds: number[]): Promise<void> {
     return this.write(() => {
+      this.grantsChanged();
       if (!this.q('SELECT 1 FROM tenants WHERE id = ?').get(id)) throw fail('tenantNotFound', id);
       this.q('DELETE FROM tenant_admins WHERE tenant_id = ?').run(id);
       this.writeTenantAdmins(id, userIds);
@@ -256,11 +288,15 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
   }
 
   async createRole(input: NewRole): Promise<Role> {
-    return this.write(() => this.insertRole(input));
+    return this.write(() => {
+      this.grantsChanged();
+      return this.insertRole(input);
+    });
   }
 
   async updateRole(id: number, input: NewRole): Promise<Role> {
     return this.write(() => {
+      this.grantsChanged();
       const current = this.roleSync(id);
       if (!current) throw fail('roleNotFound', id);
       if (input.tenantId !== current.tenantId) throw fail('invalidJson', 'tenantId: a role cannot move to another tenant');
@@ -283,6 +319,7 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
 
   async deleteRole(id: number): Promise<void> {
     return this.write(() => {
+      this.grantsChanged();
       if (isDefaultRole(id)) throw fail('conflict', 'a default role cannot be deleted');
       if (this.q('DELETE FROM roles WHERE id = ?').run(id).changes === 0) throw fail('roleNotFound', id);
       this.assertEveryUserHasARole();
@@ -364,11 +401,15 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
   }
 
   async createUser(input: NewUser): Promise<User> {
-    return this.write(() => this.insertUser(input));
+    return this.write(() => {
+      this.grantsChanged();
+      return this.insertUser(input);
+    });
   }
 
   async updateUser(id: number, input: UserUpdate): Promise<User> {
     return this.write(() => {
+      this.grantsChanged();
       const current = this.userSync(id);
       if (!current) throw fail('userNotFound', id);
       this.assertNameFree('users', null, input.userName, 'user', id);
@@ -391,6 +432,7 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
 
   async deleteUser(id: number): Promise<void> {
     return this.write(() => {
+      this.grantsChanged();
       if (this.q('DELETE FROM users WHERE id = ?').run(id).changes === 0) throw fail('userNotFound', id);
       this.assertAdministratorRemains();
     });
