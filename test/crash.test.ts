@@ -392,6 +392,7 @@ describe('crash durability (SIGKILL under load)', { timeout: 240_000 }, () => {
       const rand = prng(seed);
       const model = newModel();
       const summary: string[] = [];
+      let inFlightTotal = 0;
       for (let round = 1; round <= ROUNDS + 1; round++) {
         const server = await startOrSkip(t, backend, 'cli', db);
         if (!server) return;
@@ -412,10 +413,13 @@ describe('crash durability (SIGKILL under load)', { timeout: 240_000 }, () => {
         assert.deepEqual(load.unexpected, [], `round ${round}: every request of the load is valid`);
         const acked = load.acked.create + load.acked.put + load.acked.delete;
         assert.ok(acked >= MIN_ACKED, `round ${round}: ${acked} writes acknowledged before the kill`);
-        assert.ok(inFlight > 0, `round ${round}: requests were in flight when the server was killed`);
+        // A fast server may, by chance, have answered everything at the instant of one kill; over all rounds, the
+        // kills must have cut requests off.
+        inFlightTotal += inFlight;
         summary.push(`round ${round}: killed at ${killedAtMs} ms with ${inFlight} requests in flight; acknowledged ${load.acked.create} creates, ${load.acked.put} PUTs, ${load.acked.delete} deletes`);
       }
       t.diagnostic(`seed ${seed}\n${summary.join('\n')}`);
+      assert.ok(inFlightTotal > 0, 'requests were in flight when the server was killed, in some round at least');
       const profiles = [...model.objects.values()].filter((o) => o.kind === 'profile' && o.state !== null).length;
       assert.ok(profiles >= CLIENTS, `the rounds left profiles to check (${profiles})`);
     });
