@@ -18,7 +18,7 @@ export function area(url: string, fn: string): string {
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (pkg) return pkg[1];
   if (url.startsWith('node:')) return 'node:internal';
-  const src = /\/(dist|src)\/(.+)$/.exec(url);
+  const src = /\/(dist|src|bench-dist-\d+)\/(.+)$/.exec(url);
   if (src) return `tokenkeep ${src[2].replace(/\.js$/, '')}`;
   return url;
 }
@@ -34,7 +34,7 @@ export function summarise(profile: Profile) {
   for (const [id, us] of self) {
     const { callFrame: f } = byId.get(id)!;
     const where = area(f.url, f.functionName);
-    const file = f.url.replace(/^.*\/(node_modules|dist|src)\//, '$1/');
+    const file = f.url.replace(/^.*\/(node_modules|dist|src)\//, '$1/').replace(/^.*\/bench-dist-\d+\//, 'dist/');
     const key = `${f.functionName || '(anonymous)'}  ${file}${f.url ? `:${f.lineNumber + 1}` : ''}`;
     const e = fns.get(key) ?? { us: 0, area: where };
     e.us += us;
@@ -44,7 +44,7 @@ export function summarise(profile: Profile) {
   // Inclusive: the time of every sample whose stack contains the function (or area) at least once.
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const keyOf = (f: CallFrame) => `${f.functionName || '(anonymous)'}  ${f.url.replace(/^.*\/(node_modules|dist|src)\//, '$1/')}${f.url ? `:${f.lineNumber + 1}` : ''}`;
+  const keyOf = (f: CallFrame) => `${f.functionName || '(anonymous)'}  ${f.url.replace(/^.*\/(node_modules|dist|src)\//, '$1/').replace(/^.*\/bench-dist-\d+\//, 'dist/')}${f.url ? `:${f.lineNumber + 1}` : ''}`;
   const stackCache = new Map<number, { fns: Set<string>; areas: Set<string> }>();
   const stackOf = (id: number) => {
     let s = stackCache.get(id);

@@ -18,7 +18,11 @@ export interface ResultRow {
 export interface MemoryRow {
   backend: string;
   size: number;
-  /** after start and the first (credential-verifying) requests, before load */
+  /** right after the listening line, before any request */
+  rssStart: number;
+  /** VmHWM at that moment: start-up's own peak (migrations, the scrypt of the dummy hash) */
+  peakAtStart: number;
+  /** after the first requests (one scrypt verification per user, then cached), before load */
   rssIdle: number;
   rssAfterLoad: number;
   peak: number;
@@ -61,6 +65,12 @@ export function bareRps(rows: ResultRow[]): number {
   return bare.reduce((s, r) => s + r.result.rps, 0) / bare.length;
 }
 
+/** Mean server CPU per request of the bare runs: the reference of the CPU-based ratios. */
+export function bareCpuPerRequest(rows: ResultRow[]): number {
+  const bare = rows.filter((r) => r.key === 'bare');
+  return bare.reduce((s, r) => s + r.result.cpuPerRequestUs, 0) / bare.length;
+}
+
 export interface Target {
   name: string;
   measured: string;
@@ -69,6 +79,7 @@ export interface Target {
 
 export function evaluateTargets(report: Report): Target[] {
   const bare = bareRps(report.rows);
+  const bareCpu = bareCpuPerRequest(report.rows);
   const sqlite = report.rows.filter((r) => r.backend === 'sqlite');
   const sizes = [...new Set(sqlite.map((r) => r.size!))].sort((a, b) => a - b);
   const base = sizes.includes(1000) ? 1000 : sizes[0];
@@ -77,7 +88,12 @@ export function evaluateTargets(report: Report): Target[] {
     const r = row(key);
     if (!r) return { name, measured: 'not measured', met: undefined };
     const x = r.result.rps / bare;
-    return { name, measured: `${x.toFixed(2)} × (${fmt(r.result.rps)} req/s at ${sizeText(base)} profiles)`, met: x >= min };
+    const cpu = bareCpu / r.result.cpuPerRequestUs;
+    return {
+      name,
+      measured: `${x.toFixed(2)} × (${fmt(r.result.rps)} req/s at ${sizeText(base)} profiles); by server CPU per request ${cpu.toFixed(2)} × (${fmt(r.result.cpuPerRequestUs)} µs vs ${fmt(bareCpu)} µs)`,
+      met: x >= min,
+    };
   };
   const targets = [
     ratio('get', 0.4, 'authenticated GET profile by id ≥ 0.40 × bare'),
@@ -85,8 +101,9 @@ export function evaluateTargets(report: Report): Target[] {
     ratio('list', 0.1, 'GET list of 100 ≥ 0.10 × bare'),
   ];
   const worst = sqlite.reduce<ResultRow | undefined>((w, r) => (!w || r.result.p99 > w.result.p99 ? r : w), undefined);
+  const over = sqlite.filter((r) => r.result.p99 > 50).map((r) => `${r.key} at ${sizeText(r.size)} ${ms(r.result.p99)} ms`);
   targets.push(worst
-    ? { name: 'p99 of every scenario ≤ 50 ms', measured: `worst ${ms(worst.result.p99)} ms (${worst.key} at ${sizeText(worst.size)})`, met: worst.result.p99 <= 50 }
+    ? { name: 'p99 of every scenario ≤ 50 ms', measured: over.length ? `over 50 ms: ${over.join(', ')}` : `worst ${ms(worst.result.p99)} ms (${worst.key} at ${sizeText(worst.size)})`, met: worst.result.p99 <= 50 }
     : { name: 'p99 of every scenario ≤ 50 ms', measured: 'not measured', met: undefined });
   for (const key of ['get', 'put'] as const) {
     const name = `${key.toUpperCase()} latency at 1M vs 1k ≤ 1.5 × (p50 and p99)`;
@@ -111,12 +128,12 @@ export function evaluateTargets(report: Report): Target[] {
 export function resultsTable(report: Report): string {
   const bare = bareRps(report.rows);
   const lines = [
-    '| backend | profiles | scenario | req/s | p50 ms | p99 ms | max ms | × bare | non-2xx | errors | server CPU | load1 |',
-    '|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+    '| backend | profiles | scenario | req/s | p50 ms | p99 ms | max ms | × bare | non-2xx | errors | server CPU | CPU µs/req | client CPU | load1 |',
+    '|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
   ];
   for (const r of report.rows) {
     const x = r.result;
-    lines.push(`| ${r.backend} | ${sizeText(r.size)} | ${r.title} | ${fmt(x.rps)} | ${ms(x.p50)} | ${ms(x.p99)} | ${ms(x.max)} | ${(x.rps / bare).toFixed(2)} | ${x.non2xx} | ${x.errors} | ${x.serverCores.toFixed(2)} | ${x.load1.toFixed(2)} |`);
+    lines.push(`| ${r.backend} | ${sizeText(r.size)} | ${r.title} | ${fmt(x.rps)} | ${ms(x.p50)} | ${ms(x.p99)} | ${ms(x.max)} | ${(x.rps / bare).toFixed(2)} | ${x.non2xx} | ${x.errors} | ${x.serverCores.toFixed(2)} | ${fmt(x.cpuPerRequestUs)} | ${x.clientCores.toFixed(2)} | ${x.load1.toFixed(2)} |`);
   }
   return lines.join('\n');
 }
@@ -126,7 +143,7 @@ export function renderReport(report: Report, previous: string | undefined): stri
   const targets = evaluateTargets(report);
   const mark = (met: boolean | undefined) => (met === undefined ? 'not measured' : met ? '**met**' : '**missed**');
   const memory = report.memory.map((m) =>
-    `| ${m.backend} | ${sizeText(m.size)} | ${mb(m.rssIdle)} | ${mb(m.rssAfterLoad)} | ${mb(m.peak)} | ${m.dbBytes === undefined ? '–' : mb(m.dbBytes)} | ${m.seedSeconds.toFixed(1)} s |`);
+    `| ${m.backend} | ${sizeText(m.size)} | ${mb(m.rssStart)} (peak ${mb(m.peakAtStart)}) | ${mb(m.rssIdle)} | ${mb(m.rssAfterLoad)} | ${mb(m.peak)} | ${m.dbBytes === undefined ? '–' : mb(m.dbBytes)} | ${m.seedSeconds.toFixed(1)} s |`);
   const findingsAt = previous?.indexOf(`\n${FINDINGS_HEADING}`) ?? -1;
   const findings = previous && findingsAt >= 0
     ? previous.slice(findingsAt + 1).trimEnd()
@@ -144,7 +161,10 @@ Generated by \`${report.command}\` on ${report.date}, measuring ${report.code}.
   \`Authorization: Basic …\` header; GET and PUT pick a random profile of the whole seeded pool for every request, and every PUT sends
   new tokens (sealed, written with \`synchronous=FULL\`). \`× bare\` is the ratio to a bare \`node:http\` server answering
   \`{"status":"active"}\` in its own child process, measured in the same run (before and after; their mean is the reference).
-  req/s counts 2xx answers only; "server CPU" is the server process's CPU time over the run's wall time (1.00 = one core).
+  req/s counts 2xx answers only; "server CPU" is the server process's CPU time over the run's wall time (1.00 = one core,
+  the most one Node process uses), and "CPU µs/req" that CPU time per answer. A server CPU well below 1.00 means the server
+  was not the bottleneck: it waited (fsync, PostgreSQL) or did not get the core (other processes, the load generator).
+  "client CPU" is the bench process itself (autocannon): near 1.00 it, not the server, limits the rate.
 
 ## Results
 
@@ -152,14 +172,19 @@ ${resultsTable(report)}
 
 ## Memory and data
 
-Server resident memory (\`VmRSS\` from \`/proc/<pid>/status\`): after start and the first verified login of each user, then after
-the load at that size; peak is \`VmHWM\`. Seeding writes the profiles straight into the database file (one transaction per 20 000 rows).
+Server resident memory (\`VmRSS\` from \`/proc/<pid>/status\`): right after the listening line; after the first verified login of
+each user (before load); after the load at that size. Peaks are \`VmHWM\` at those moments. Seeding writes the profiles straight into
+the database file (one transaction per 20 000 rows, tokens sealed by worker threads).
 
-| backend | profiles | RSS before load | RSS after load | peak RSS | database file | seeding |
-|---|--:|--:|--:|--:|--:|--:|
+| backend | profiles | RSS at start | RSS before load | RSS after load | peak RSS | database file | seeding |
+|---|--:|--:|--:|--:|--:|--:|--:|
 ${memory.join('\n')}
 
 ## Targets (SQLite, ${s.connections} connections, ratios within this run)
+
+A target is judged on req/s against the bare server. The CPU-based ratio beside it (bare server CPU per request over the
+scenario's) does not depend on how much CPU other processes or the load generator left the server, so it is the steadier
+of the two on a shared machine.
 
 | target | measured | |
 |---|---|---|

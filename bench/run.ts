@@ -4,14 +4,14 @@
  *
  *   npm run bench -- [--duration 10] [--warmup 3] [--connections 100] [--sizes 1000,100000,1000000]
  *                    [--backend sqlite,postgres] [--scenarios health,get,list,put,create-delete] [--out BENCHMARKS.md]
- *                    [--json results.json] [--log-level info] [--cpu-prof DIR] [--pg-url URL]
+ *                    [--json results.json] [--log-level info] [--cpu-prof DIR] [--pg-url URL] [--from-json results.json]
  *
  * PostgreSQL: a fresh database is created on TOKENKEEP_BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres)
  * for each size and dropped afterwards; if the server refuses postgres:// URLs, that backend is skipped with a note.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem, type } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -47,6 +47,7 @@ function options() {
       'log-level': { type: 'string', default: 'info' },
       'cpu-prof': { type: 'string' },
       'pg-url': { type: 'string' },
+      'from-json': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -75,6 +76,7 @@ function options() {
     json: values.json === undefined ? undefined : resolve(values.json),
     logLevel: values['log-level'],
     cpuProfDir: values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof']),
+    fromJson: values['from-json'] === undefined ? undefined : resolve(values['from-json']),
     pgUrl: values['pg-url'] ?? process.env.TOKENKEEP_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
   };
 }
@@ -82,7 +84,7 @@ function options() {
 function readHeader(): string {
   return 'usage: npm run bench -- [--duration S] [--warmup S] [--connections N] [--sizes 1000,100000,1000000]\n'
     + '  [--backend sqlite,postgres] [--scenarios health,get,list,put,create-delete] [--out BENCHMARKS.md] [--json FILE]\n'
-    + '  [--log-level info] [--cpu-prof DIR] [--pg-url URL]';
+    + '  [--log-level info] [--cpu-prof DIR] [--pg-url URL] [--from-json FILE (re-render a saved run)]';
 }
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -137,6 +139,13 @@ const dropPgDatabase = (adminUrl: string, name: string) =>
 
 async function main(): Promise<void> {
   const o = options();
+  if (o.fromJson) {
+    // Re-render a saved run (--json) into --out: the report's text changed, or its Findings were edited.
+    const saved = JSON.parse(readFileSync(o.fromJson, 'utf8')) as Report;
+    writeFileSync(o.out, renderReport(saved, readPrevious(o.out)));
+    log(`rendered ${o.fromJson} into ${o.out}`);
+    return;
+  }
   installExitHandlers();
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
   const work = mkdtempSync(join(tmpdir(), 'tokenkeep-bench-'));
@@ -159,7 +168,7 @@ async function main(): Promise<void> {
   log(`tokenkeep bench: ${o.connections} connections, ${o.warmupSeconds} s warm-up + ${o.durationSeconds} s per scenario; ${report.uptimeStart}`);
   const load = { durationSeconds: o.durationSeconds, warmupSeconds: o.warmupSeconds, connections: o.connections, load1: () => loadavg()[0] };
   const show = (r: ResultRow) => log(`  ${`${r.title}`.padEnd(50)} ${r.result.rps.toFixed(0).padStart(7)} req/s  p50 ${r.result.p50.toFixed(2)} ms  p99 ${r.result.p99.toFixed(2)} ms`
-    + `${r.result.non2xx || r.result.errors ? `  (${r.result.non2xx} non-2xx, ${r.result.errors} errors)` : ''}  server CPU ${r.result.serverCores.toFixed(2)}`);
+    + `${r.result.non2xx || r.result.errors ? `  (${r.result.non2xx} non-2xx, ${r.result.errors} errors)` : ''}  server CPU ${r.result.serverCores.toFixed(2)} (${r.result.cpuPerRequestUs.toFixed(0)} µs/req), client CPU ${r.result.clientCores.toFixed(2)}`);
 
   const measureBare = async (when: string) => {
     const bare = await startBare(join(work, `bare-${when}.log`));
@@ -247,6 +256,7 @@ async function main(): Promise<void> {
           cpuProfDir: o.cpuProfDir, cpuProfName: `${backend}-${size}-${keys.join('+')}.cpuprofile`,
         });
         try {
+          const atStart = memoryOf(server.pid);
           await verifySeeded(server.base, dataset);
           const rssIdle = memoryOf(server.pid).rss;
           for (const key of keys) {
@@ -258,7 +268,7 @@ async function main(): Promise<void> {
             server.truncateLog();
           }
           const mem = memoryOf(server.pid);
-          const m: MemoryRow = { backend, size, rssIdle, rssAfterLoad: mem.rss, peak: mem.hwm, seedSeconds, dbBytes };
+          const m: MemoryRow = { backend, size, rssStart: atStart.rss, peakAtStart: atStart.hwm, rssIdle, rssAfterLoad: mem.rss, peak: mem.hwm, seedSeconds, dbBytes };
           report.memory.push(m);
           log(`  RSS ${(rssIdle / 2 ** 20).toFixed(0)} MB before load, ${(mem.rss / 2 ** 20).toFixed(0)} MB after, peak ${(mem.hwm / 2 ** 20).toFixed(0)} MB`);
         } catch (err) {
