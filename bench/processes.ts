@@ -89,7 +89,13 @@ const buildIsCurrent = () => existsSync(DIST_CLI) && statSync(DIST_CLI).mtimeMs 
  * one the test helpers use (test/process-support.ts): a test run rebuilding dist/ meanwhile neither runs tsc over
  * our build nor changes the server under measurement. Every server of one run is then the same build.
  */
-export async function snapshotBuild(log: (line: string) => void): Promise<void> {
+export async function snapshotBuild(log: (line: string) => void, otherDist?: string): Promise<void> {
+  if (otherDist) {
+    // Another build (e.g. of an older commit, for an A/B comparison): used as it is, not rebuilt or copied.
+    if (!existsSync(join(otherDist, 'cli.js'))) throw new Error(`--server-dist: no cli.js in ${otherDist}`);
+    CLI = join(otherDist, 'cli.js');
+    return;
+  }
   const lock = join(tmpdir(), `tokenkeep-build-lock-${Buffer.from(ROOT).toString('hex').slice(-32)}`);
   const deadline = Date.now() + 180_000;
   for (;;) {

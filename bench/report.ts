@@ -184,7 +184,8 @@ ${memory.join('\n')}
 
 A target is judged on req/s against the bare server. The CPU-based ratio beside it (bare server CPU per request over the
 scenario's) does not depend on how much CPU other processes or the load generator left the server, so it is the steadier
-of the two on a shared machine.
+of the two on a shared machine — steadier, not steady: on this 2-core machine it still moved by 20–30 % between runs of
+the same build at different loads.
 
 | target | measured | |
 |---|---|---|

@@ -5,6 +5,7 @@
  *   npm run bench -- [--duration 10] [--warmup 3] [--connections 100] [--sizes 1000,100000,1000000]
  *                    [--backend sqlite,postgres] [--scenarios health,get,list,put,create-delete] [--out BENCHMARKS.md]
  *                    [--json results.json] [--log-level info] [--cpu-prof DIR] [--pg-url URL] [--from-json results.json]
+ *                    [--server-dist DIR]
  *
  * PostgreSQL: a fresh database is created on TOKENKEEP_BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres)
  * for each size and dropped afterwards; if the server refuses postgres:// URLs, that backend is skipped with a note.
@@ -48,6 +49,7 @@ function options() {
       'cpu-prof': { type: 'string' },
       'pg-url': { type: 'string' },
       'from-json': { type: 'string' },
+      'server-dist': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -76,6 +78,7 @@ function options() {
     json: values.json === undefined ? undefined : resolve(values.json),
     logLevel: values['log-level'],
     cpuProfDir: values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof']),
+    serverDist: values['server-dist'] === undefined ? undefined : resolve(values['server-dist']),
     fromJson: values['from-json'] === undefined ? undefined : resolve(values['from-json']),
     pgUrl: values['pg-url'] ?? process.env.TOKENKEEP_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
   };
@@ -84,7 +87,8 @@ function options() {
 function readHeader(): string {
   return 'usage: npm run bench -- [--duration S] [--warmup S] [--connections N] [--sizes 1000,100000,1000000]\n'
     + '  [--backend sqlite,postgres] [--scenarios health,get,list,put,create-delete] [--out BENCHMARKS.md] [--json FILE]\n'
-    + '  [--log-level info] [--cpu-prof DIR] [--pg-url URL] [--from-json FILE (re-render a saved run)]';
+    + '  [--log-level info] [--cpu-prof DIR] [--pg-url URL] [--from-json FILE (re-render a saved run)]\n'
+    + '  [--server-dist DIR (measure another build of dist/, e.g. an older commit)]';
 }
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -139,24 +143,25 @@ const dropPgDatabase = (adminUrl: string, name: string) =>
 
 async function main(): Promise<void> {
   const o = options();
+  const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
   if (o.fromJson) {
     // Re-render a saved run (--json) into --out: the report's text changed, or its Findings were edited.
     const saved = JSON.parse(readFileSync(o.fromJson, 'utf8')) as Report;
+    saved.notes = [...saved.notes, `This report was rendered again from the saved results with \`${command}\`.`];
     writeFileSync(o.out, renderReport(saved, readPrevious(o.out)));
     log(`rendered ${o.fromJson} into ${o.out}`);
     return;
   }
   installExitHandlers();
-  const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
   const work = mkdtempSync(join(tmpdir(), 'tokenkeep-bench-'));
   onExit(() => rmSync(work, { recursive: true, force: true }));
   if (o.cpuProfDir) mkdirSync(o.cpuProfDir, { recursive: true });
 
-  await snapshotBuild(log);
+  await snapshotBuild(log, o.serverDist);
   const report: Report = {
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     command,
-    code: codeVersion(),
+    code: o.serverDist ? `the build in ${o.serverDist}` : codeVersion(),
     machine: { cpu: cpus()[0]?.model ?? 'unknown CPU', cores: cpus().length, memoryBytes: totalmem(), node: process.version, os: `${type()} ${release()}` },
     uptimeStart: uptime(),
     uptimeEnd: '',
