@@ -17,6 +17,7 @@
  */
 import type pg from 'pg';
 import { fail } from '../../errors.js';
+import { toAppSummary, toDataSourceSummary, toProfileHeader } from '../rows.js';
 import type {
   ConnectionType, DataSource, DataSourceUpdate, NewDataSource, NewOAuthApp, OAuthApp, OAuthAppSummary, OAuthProfile, ProfileInput,
   ProfileStats, ProfileSummary, Store, DataSourceSummary, ProfileHeader,
@@ -93,16 +94,7 @@ export class PostgresStore extends PgIdentityStore implements Store {
 
   async listApps(): Promise<OAuthAppSummary[]> {
     const rows = await this.all(this.pool, 'SELECT id, name, data_store, tenant_id, description, authorize_uri, token_uri, scope FROM oauth_apps ORDER BY id');
-    return rows.map((r) => ({
-      id: r.id as number,
-      name: r.name as string,
-      dataStore: r.data_store as number,
-      tenantId: r.tenant_id as number,
-      description: (r.description as string | null) ?? null,
-      authorizeURI: r.authorize_uri as string,
-      tokenURI: r.token_uri as string,
-      scope: (r.scope as string | null) ?? null,
-    }));
+    return rows.map(toAppSummary);
   }
 
   private async appOn(on: Queryable, id: number): Promise<OAuthApp | undefined> {
@@ -205,16 +197,7 @@ export class PostgresStore extends PgIdentityStore implements Store {
   async profileHeader(id: number): Promise<ProfileHeader | undefined> {
     const r = await this.one(this.pool, `SELECT p.id, p.version, p.name, p.app_id, p.description, p.owner_id, p.creator_id,
       u.tenant_id AS owner_tenant_id FROM oauth_profiles p JOIN users u ON u.id = p.owner_id WHERE p.id = $1`, [id]);
-    return r && {
-      id: r.id as number,
-      version: r.version as number,
-      name: r.name as string,
-      oauthAppId: r.app_id as number,
-      description: (r.description as string | null) ?? null,
-      ownerId: r.owner_id as number,
-      creatorId: (r.creator_id as number | null) ?? null,
-      ownerTenantId: r.owner_tenant_id as number,
-    };
+    return r && toProfileHeader(r);
   }
 
   private async assertProfileNameFree(c: Queryable, ownerId: number, name: string, exceptId = 0): Promise<void> {
@@ -289,16 +272,7 @@ export class PostgresStore extends PgIdentityStore implements Store {
   async listDataSources(ownerId: number): Promise<DataSourceSummary[]> {
     const rows = await this.all(this.pool, `SELECT id, version, owner_id, name, data_store, connection_type, description, oauth_profile_id
       FROM datasources WHERE owner_id = $1 ORDER BY id`, [ownerId]);
-    return rows.map((r) => ({
-      id: r.id as number,
-      version: r.version as number,
-      ownerId: r.owner_id as number,
-      name: r.name as string,
-      dataStore: r.data_store as number,
-      connectionType: r.connection_type as ConnectionType,
-      description: (r.description as string | null) ?? null,
-      oauthProfileId: (r.oauth_profile_id as number | null) ?? null,
-    }));
+    return rows.map(toDataSourceSummary);
   }
 
   private async dataSourceOn(on: Queryable, id: number): Promise<DataSource | undefined> {

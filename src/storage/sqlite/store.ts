@@ -6,6 +6,7 @@
 import Database from 'better-sqlite3';
 import { existsSync, rmSync, statSync } from 'node:fs';
 import { fail } from '../../errors.js';
+import { toAppSummary, toDataSourceSummary, toProfileHeader } from '../rows.js';
 import type {
   ConnectionType, DataSource, DataSourceSummary, DataSourceUpdate, ProfileHeader, NewDataSource, NewOAuthApp, OAuthApp, OAuthAppSummary, OAuthProfile, ProfileInput,
   ProfileStats, ProfileSummary, Store,
@@ -91,16 +92,7 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
 
   async listApps(): Promise<OAuthAppSummary[]> {
     const rows = this.q('SELECT id, name, data_store, tenant_id, description, authorize_uri, token_uri, scope FROM oauth_apps ORDER BY id').all() as Row[];
-    return rows.map((r) => ({
-      id: r.id as number,
-      name: r.name as string,
-      dataStore: r.data_store as number,
-      tenantId: r.tenant_id as number,
-      description: (r.description as string | null) ?? null,
-      authorizeURI: r.authorize_uri as string,
-      tokenURI: r.token_uri as string,
-      scope: (r.scope as string | null) ?? null,
-    }));
+    return rows.map(toAppSummary);
   }
 
   private appSync(id: number): OAuthApp | undefined {
@@ -180,16 +172,7 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
   private profileHeaderSync(id: number): ProfileHeader | undefined {
     const r = this.q(`SELECT p.id, p.version, p.name, p.app_id, p.description, p.owner_id, p.creator_id, u.tenant_id AS owner_tenant_id
       FROM oauth_profiles p JOIN users u ON u.id = p.owner_id WHERE p.id = ?`).get(id) as Row | undefined;
-    return r && {
-      id: r.id as number,
-      version: r.version as number,
-      name: r.name as string,
-      oauthAppId: r.app_id as number,
-      description: (r.description as string | null) ?? null,
-      ownerId: r.owner_id as number,
-      creatorId: (r.creator_id as number | null) ?? null,
-      ownerTenantId: r.owner_tenant_id as number,
-    };
+    return r && toProfileHeader(r);
   }
 
   async profileHeader(id: number): Promise<ProfileHeader | undefined> {
@@ -271,16 +254,7 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
   async listDataSources(ownerId: number): Promise<DataSourceSummary[]> {
     const rows = this.q(`SELECT id, version, owner_id, name, data_store, connection_type, description, oauth_profile_id
       FROM datasources WHERE owner_id = ? ORDER BY id`).all(ownerId) as Row[];
-    return rows.map((r) => ({
-      id: r.id as number,
-      version: r.version as number,
-      ownerId: r.owner_id as number,
-      name: r.name as string,
-      dataStore: r.data_store as number,
-      connectionType: r.connection_type as ConnectionType,
-      description: (r.description as string | null) ?? null,
-      oauthProfileId: (r.oauth_profile_id as number | null) ?? null,
-    }));
+    return rows.map(toDataSourceSummary);
   }
 
   private dataSourceSync(id: number): DataSource | undefined {
