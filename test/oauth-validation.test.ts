@@ -369,6 +369,8 @@ describe('data source bodies', () => {
     bad('options', { Password: { nested: 'x' } }, INVALID, 400, 'an option value that is an object'),
     bad('options', Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`K${i}`, 'v'])), INVALID, 400, '101 options'),
     bad('options', { [long(129)]: 'v' }, INVALID, 400, 'an option name longer than 128'),
+    bad('options', { 'Pass\nword': 'v' }, INVALID, 400, 'an option name with a line break'),
+    bad('options', { '': 'v' }, INVALID, 400, 'an empty option name'),
     option(() => profile, 'OAuthProfileId as a JSON number', INVALID),
     option('abc', 'OAuthProfileId not a number'),
     option('0', 'OAuthProfileId 0'),
@@ -477,6 +479,10 @@ describe('U+0000 and other control characters (PostgreSQL cannot store U+0000 in
     assert.deepEqual([p.accessToken, p.refreshToken], ['a\u0000', '\u0000r']);
     const ds = expectStatus(await call({ method: 'POST', url: '/api/mgmt/datasources', as: NAMES.U1, payload: dataSourceBody(unique('Opaque '), null, { options: { Password: 'pass\u0000word' } }) }), 201);
     assert.deepEqual(ds.options, { Password: 'pass\u0000word' });
+    // U+2028 is not a control character: accepted in an option name, and the answer keeps it (a regex "." would not).
+    const sep = expectStatus(await call({ method: 'POST', url: '/api/mgmt/datasources', as: NAMES.U1, payload: dataSourceBody(unique('Opaque '), null, { options: { 'A\u2028B': 'v' } }) }), 201);
+    assert.deepEqual(sep.options, { 'A\u2028B': 'v' });
+    assert.deepEqual(expectStatus(await call({ method: 'GET', url: `/api/mgmt/datasources/${sep.id}`, as: NAMES.U1 }), 200).options, { 'A\u2028B': 'v' });
     assert.equal((await h.store.profile(p.id))?.refreshToken, '\u0000r');
   });
 

@@ -25,7 +25,8 @@ export function describeValidationError(errors: ErrorObject[], part: string | un
     return `${path ? `${path}.` : ''}${missing}: is required`;
   }
   const field = path || (part === 'body' ? 'body' : part ?? 'request');
-  return `${field}: ${e.message ?? 'is invalid'}`;
+  const what = e.propertyName === undefined ? '' : 'a property name ';
+  return `${field}: ${what}${e.message ?? 'is invalid'}`;
 }
 
 /** A body may repeat the path id (HDP clients send whole objects back) but never contradict it (api.md §1). */

@@ -1,5 +1,5 @@
 /** Schemas of OAuth applications, OAuth profiles, data stores and data sources (api.md §5–§7). */
-import { Type } from '@sinclair/typebox';
+import { Type, type TSchema } from '@sinclair/typebox';
 import { Id, Name, Nullable, Text, strictObject } from './common.js';
 
 const Uri = Type.String({ minLength: 1, maxLength: 2048, pattern: '^[^\\p{Cc}\\s]+$' });
@@ -68,14 +68,21 @@ export const ProfileStats = strictObject({
 export const DataStore = strictObject({ id: Type.Integer(), name: Type.String() });
 export const DataStoreList = strictObject({ datastores: Type.Array(DataStore) });
 
+/**
+ * Data-source options: names are printable (1–128 characters), values may be secrets and hold anything. Not
+ * Type.Record: its keys become patternProperties "^(.*)$", which lets a name with a line break through validation
+ * unchecked and makes the serializer drop it from answers.
+ */
+const Options = (value: TSchema, limits: { maxProperties?: number; propertyNames?: TSchema } = {}) =>
+  Type.Unsafe<Record<string, string>>(Type.Object({}, { additionalProperties: value, ...limits }));
+
 const ConnectionType = Type.Union([Type.Literal('Cloud'), Type.Literal('Hybrid')]);
 export const DataSourceBody = Type.Object({
   name: Name(),
   dataStore: Type.Optional(Type.Integer()),
   connectionType: Type.Optional(ConnectionType),
   description: Type.Optional(Nullable(Text(1024))),
-  // TypeBox drops the key schema's maxLength (keys become patternProperties "^(.*)$"): propertyNames keeps it.
-  options: Type.Optional(Type.Record(Type.String({ maxLength: 128 }), Type.String({ maxLength: 16 * 1024 }), { maxProperties: 100, propertyNames: { maxLength: 128 } })),
+  options: Type.Optional(Options(Type.String({ maxLength: 16 * 1024 }), { maxProperties: 100, propertyNames: Name() })),
 });
 const dataSourceSummaryFields = {
   id: Type.Integer(),
@@ -86,4 +93,4 @@ const dataSourceSummaryFields = {
 };
 export const DataSourceSummary = strictObject(dataSourceSummaryFields);
 export const DataSourceList = strictObject({ datasources: Type.Array(DataSourceSummary) });
-export const DataSource = strictObject({ ...dataSourceSummaryFields, options: Type.Record(Type.String(), Type.String()) });
+export const DataSource = strictObject({ ...dataSourceSummaryFields, options: Options(Type.String()) });
