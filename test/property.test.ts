@@ -10,7 +10,8 @@ import fc from 'fast-check';
 import { DEFAULT_PASSWORD, harness, type Harness } from './helpers.js';
 import { assertEnvelope, snapshot } from './admin-support.js';
 
-const NUM_RUNS = 80;
+/** PROP_RUNS=2000 searches harder than CI does. */
+const NUM_RUNS = Number(process.env.PROP_RUNS ?? 80);
 
 let h: Harness;
 const ids = {
