@@ -74,7 +74,7 @@ export const DataStoreList = strictObject({ datastores: Type.Array(DataStore) })
  * unchecked and makes the serializer drop it from answers.
  */
 const Options = (value: TSchema, limits: { maxProperties?: number; propertyNames?: TSchema } = {}) =>
-  Type.Unsafe<Record<string, string>>(Type.Object({}, { additionalProperties: value, ...limits }));
+  Type.Unsafe<Record<string, string>>({ type: 'object', additionalProperties: value, ...limits });
 
 const ConnectionType = Type.Union([Type.Literal('Cloud'), Type.Literal('Hybrid')]);
 export const DataSourceBody = Type.Object({
