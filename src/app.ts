@@ -66,23 +66,27 @@ function installGracefulClose(app: FastifyInstance): void {
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');
+    done(null, payload);
   });
 }
 
 /** method, path (never the query, which may name a user), status and time; nothing from headers or bodies. */
 function installRequestLog(app: FastifyInstance): void {
-  // At debug level, also when a request arrives (callback style: no promise per request when debug is off).
-  app.addHook('onRequest', (request, _reply, done) => {
-    request.log.debug({ method: request.method, path: request.url.split('?')[0] }, 'incoming request');
-    done();
-  });
-  app.addHook('onResponse', async (request, reply) => {
+  // At debug level, also when a request arrives. Hooks on every request are callback style: no promise each.
+  if (app.log.level === 'debug' || app.log.level === 'trace') {
+    app.addHook('onRequest', (request, _reply, done) => {
+      request.log.debug({ method: request.method, path: request.url.split('?')[0] }, 'incoming request');
+      done();
+    });
+  }
+  app.addHook('onResponse', (request, reply, done) => {
     request.log.info(
       { method: request.method, path: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
       'request',
     );
+    done();
   });
 }
 
@@ -125,13 +129,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   installErrorHandler(app);
   installNotFound(app);
-  app.addHook('onRequest', async (_request, reply) => {
+  app.addHook('onRequest', (_request, reply, done) => {
     reply.header('cache-control', 'no-store');
+    done();
   });
   installAuth(app, { store: deps.store, authenticator });
   installGracefulClose(app);
   installRequestLog(app);
-  app.addHook('preHandler', async (request) => checkBodyId(request.params, request.body));
+  app.addHook('preHandler', (request, _reply, done) => {
+    try {
+      checkBodyId(request.params, request.body);
+      done();
+    } catch (err) {
+      done(err as Error);
+    }
+  });
 
   await app.register(swagger, {
     openapi: {

@@ -39,9 +39,8 @@ export function installAuth(app: FastifyInstance, deps: { store: Store; authenti
     if (!credentials) throw fail('unauthorized');
     request.principal = await deps.authenticator.authenticate(credentials.userName, credentials.password, request.ip);
     const permissions = config.permissions ?? [];
-    request.actor = config.onBehalf
-      ? await resolveActor(deps.store, request.principal, (request.query as Record<string, unknown>).user, permissions)
-      : request.principal;
+    const user = config.onBehalf ? (request.query as Record<string, unknown>).user : undefined;
+    request.actor = user === undefined ? request.principal : await resolveActor(deps.store, request.principal, user, permissions);
     if (!holds(request.principal, ...permissions)) throw fail('forbidden');
   });
 }

@@ -18,6 +18,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export type Row = Record<string, unknown>;
+interface PendingWrite { run: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 /** Names are unique case-insensitively through a lower-cased key column. */
 export const nameKey = (name: string): string => name.normalize('NFC').toLowerCase();
@@ -28,6 +30,9 @@ export class SqliteDb {
   readonly kind = 'sqlite' as const;
   protected readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
+  /** Built once: `db.transaction()` makes a new wrapper on every call, which costs more than the savepoint itself. */
+  private readonly commitBatch: Database.Transaction<(batch: PendingWrite[], outcomes: Outcome[]) => void>;
+  private readonly inSavepoint: Database.Transaction<(run: () => unknown) => unknown>;
 
   constructor(readonly file: string) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
@@ -46,6 +51,19 @@ export class SqliteDb {
       this.db.close();
       throw new StoreUnavailable('SQLite synchronous is below FULL; tokenkeep will not acknowledge writes that are not durable');
     }
+    this.inSavepoint = this.db.transaction((run: () => unknown) => run());
+    this.commitBatch = this.db.transaction((batch: PendingWrite[], outcomes: Outcome[]) => {
+      for (const item of batch) {
+        try {
+          outcomes.push({ ok: true, value: this.inSavepoint(item.run) });
+        } catch (error) {
+          // On SQLITE_FULL, IOERR, NOMEM or BUSY SQLite may roll back the whole transaction, not just the savepoint:
+          // the batch is lost, and the next items must not run in autocommit mode. Fail the whole batch.
+          if (!this.db.inTransaction) throw error;
+          outcomes.push({ ok: false, error });
+        }
+      }
+    });
   }
 
   /** Prepared statements are cached: preparing is the larger part of a simple query's cost. */
@@ -86,7 +104,7 @@ export class SqliteDb {
     if (!this.db.open) throw new StoreUnavailable('SQLite: the database connection is closed');
   }
 
-  private pending: { run: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
+  private pending: PendingWrite[] = [];
   private flushScheduled = false;
   /** transactions committed by write(): lets tests see that concurrent writes share commits */
   commits = 0;
@@ -106,20 +124,9 @@ export class SqliteDb {
     this.flushScheduled = false;
     const batch = this.pending;
     this.pending = [];
-    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    const outcomes: Outcome[] = [];
     try {
-      this.db.transaction(() => {
-        for (const item of batch) {
-          try {
-            outcomes.push({ ok: true, value: this.db.transaction(item.run)() });
-          } catch (error) {
-            // On SQLITE_FULL, IOERR, NOMEM or BUSY SQLite may roll back the whole transaction, not just the savepoint:
-            // the batch is lost, and the next items must not run in autocommit mode. Fail the whole batch.
-            if (!this.db.inTransaction) throw error;
-            outcomes.push({ ok: false, error });
-          }
-        }
-      }).immediate();
+      this.commitBatch.immediate(batch, outcomes);
       this.commits++;
     } catch (error) {
       // The commit itself failed (disk full, I/O error, lock timeout, closed connection): nothing of the batch is on disk.
