@@ -460,3 +460,33 @@ describe('tenant scope of applications', () => {
     });
   }
 });
+
+describe('profile list contents', () => {
+  freshWorld();
+  test('what the effective user owns or created, each once, in id order, with its application', async () => {
+    const own1 = (await createProfile(h, NAMES.U2, profileBody('Own_1', w.appA))).id;
+    const forOther = (await createProfile(h, NAMES.TA2, profileBody('For_U2', w.appSys), NAMES.U2)).id; // owner U2, creator TA2
+    const byOther = (await createProfile(h, NAMES.TA1, profileBody('By_TA1', w.appA), NAMES.U2)).id; // owner U2, creator TA1
+    const ownTa2 = (await createProfile(h, NAMES.TA2, profileBody('Own_TA2', w.appA))).id; // owner and creator TA2
+    await createProfile(h, NAMES.U3, profileBody('Elsewhere', w.appB));
+    const own2 = (await createProfile(h, NAMES.U2, profileBody('Own_2', w.appA62))).id;
+    const list = async (as: string, user?: string) => {
+      const res = await h.call({ method: 'GET', url: `/api/mgmt/oauthprofiles${user ? `?user=${user}` : ''}`, as });
+      assert.equal(res.statusCode, 200, res.body);
+      return json(res).profiles as { id: number; oauthAppId: number; tokenURI: string }[];
+    };
+    assert.deepEqual((await list(NAMES.U2)).map((p) => p.id), [own1, forOther, byOther, own2]);
+    assert.deepEqual((await list(NAMES.TA2)).map((p) => p.id), [forOther, ownTa2], 'created for U2 and owned');
+    assert.deepEqual((await list('d2cadmin', NAMES.TA1)).map((p) => p.id), [byOther]);
+    // Each summary carries its own application's URIs and scope.
+    const distinct = (await createApp(h, 'd2cadmin', appBody('Distinct app', w.tenantA, { tokenURI: 'https://distinct.example/token', authorizeURI: 'https://distinct.example/auth', scope: 'distinct-scope' }))).id;
+    const own3 = (await createProfile(h, NAMES.U2, profileBody('Own_3', distinct))).id;
+    const shown = await list(NAMES.U2);
+    assert.deepEqual(shown.map((p) => p.id), [own1, forOther, byOther, own2, own3]);
+    for (const p of shown) {
+      const app = (await h.store.appSummary(p.oauthAppId))!;
+      assert.deepEqual(p, { ...p, authorizeURI: app.authorizeURI, tokenURI: app.tokenURI, scope: app.scope }, `profile ${p.id}`);
+    }
+    assert.equal(shown.at(-1)!.tokenURI, 'https://distinct.example/token');
+  });
+});

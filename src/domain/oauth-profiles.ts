@@ -35,7 +35,7 @@ async function reachableProfile(store: Store, actor: Identity, id: number): Prom
 }
 
 async function checkApp(store: Store, appId: number, ownerTenantId: number): Promise<void> {
-  const app = await store.app(appId);
+  const app = await store.appSummary(appId);
   if (!app || !usableBy(app, ownerTenantId)) throw fail('appReferenceInvalid', appId);
 }
 

@@ -2,7 +2,7 @@
  * Row-to-record mappers shared by both stores, for the records that carry no sealed value (opening secrets is each
  * store's own business). Columns are named alike in the SQLite and PostgreSQL schemas.
  */
-import type { ConnectionType, DataSourceSummary, OAuthAppSummary, ProfileHeader } from './store.js';
+import type { ConnectionType, DataSourceSummary, OAuthAppSummary, OAuthProfile, ProfileHeader, ProfileInput } from './store.js';
 
 type Row = Record<string, unknown>;
 const text = (v: unknown): string | null => (v as string | null) ?? null;
@@ -28,6 +28,16 @@ export const toProfileHeader = (r: Row): ProfileHeader => ({
   creatorId: r.creator_id === null ? null : Number(r.creator_id),
   ownerTenantId: Number(r.owner_tenant_id),
 });
+
+/**
+ * A profile just written, answered from the row's header and the tokens of the request: the tokens were sealed from
+ * exactly these strings, so opening them again would only cost two decryptions.
+ */
+export const withTokens = (header: ProfileHeader, input: ProfileInput): OAuthProfile =>
+  ({ ...header, accessToken: input.accessToken, refreshToken: input.refreshToken });
+
+/** The columns of an application summary, for SELECT lists. */
+export const APP_SUMMARY_COLUMNS = 'id, name, data_store, tenant_id, description, authorize_uri, token_uri, scope';
 
 export const toDataSourceSummary = (r: Row): DataSourceSummary => ({
   id: Number(r.id),

@@ -279,6 +279,8 @@ export interface Store {
   // OAuth applications
   listApps(): Promise<OAuthAppSummary[]>;
   app(id: number): Promise<OAuthApp | undefined>;
+  /** The application without its client id and secret: for checks that need neither (nothing is decrypted). */
+  appSummary(id: number): Promise<OAuthAppSummary | undefined>;
   createApp(input: NewOAuthApp): Promise<OAuthApp>;
   updateApp(id: number, input: NewOAuthApp, ifVersion?: number): Promise<OAuthApp>;
   /** Deletes the app, its profiles, and the data sources' references to those profiles. */

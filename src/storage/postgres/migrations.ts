@@ -139,4 +139,10 @@ CREATE INDEX datasources_key_version ON datasources(key_version);
 CREATE INDEX datasources_profile ON datasources(oauth_profile_id);
 `,
   },
+  {
+    version: 2,
+    name: 'profiles by owner in id order',
+    // The profile list reads an owner's profiles in id order: without (owner_id, id) it sorted them every time.
+    sql: `CREATE INDEX oauth_profiles_owner ON oauth_profiles(owner_id, id);`,
+  },
 ];

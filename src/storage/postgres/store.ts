@@ -17,7 +17,7 @@
  */
 import type pg from 'pg';
 import { fail } from '../../errors.js';
-import { toAppSummary, toDataSourceSummary, toProfileHeader } from '../rows.js';
+import { APP_SUMMARY_COLUMNS, toAppSummary, toDataSourceSummary, toProfileHeader, withTokens } from '../rows.js';
 import type {
   ConnectionType, DataSource, DataSourceUpdate, NewDataSource, NewOAuthApp, OAuthApp, OAuthAppSummary, OAuthProfile, ProfileInput,
   ProfileStats, ProfileSummary, Store, DataSourceSummary, ProfileHeader,
@@ -28,6 +28,9 @@ import { PgIdentityStore } from './identity.js';
 import type { PostgresOptions } from './db.js';
 
 const PROFILE_SELECT = `SELECT p.*, u.tenant_id AS owner_tenant_id FROM oauth_profiles p JOIN users u ON u.id = p.owner_id`;
+/** A profile's header from its own row (SELECT or RETURNING): the owner's tenant by a sub-select. */
+const PROFILE_HEADER_COLUMNS = `id, version, name, app_id, description, owner_id, creator_id,
+  (SELECT tenant_id FROM users WHERE users.id = oauth_profiles.owner_id) AS owner_tenant_id`;
 
 type VersionedTable = 'oauth_apps' | 'oauth_profiles' | 'datasources';
 
@@ -93,8 +96,13 @@ export class PostgresStore extends PgIdentityStore implements Store {
   // ---- OAuth applications ---------------------------------------------------------------------------------------
 
   async listApps(): Promise<OAuthAppSummary[]> {
-    const rows = await this.all(this.pool, 'SELECT id, name, data_store, tenant_id, description, authorize_uri, token_uri, scope FROM oauth_apps ORDER BY id');
+    const rows = await this.all(this.pool, `SELECT ${APP_SUMMARY_COLUMNS} FROM oauth_apps ORDER BY id`);
     return rows.map(toAppSummary);
+  }
+
+  async appSummary(id: number): Promise<OAuthAppSummary | undefined> {
+    const row = await this.one(this.pool, `SELECT ${APP_SUMMARY_COLUMNS} FROM oauth_apps WHERE id = $1`, [id]);
+    return row && toAppSummary(row);
   }
 
   private async appOn(on: Queryable, id: number): Promise<OAuthApp | undefined> {
@@ -195,8 +203,11 @@ export class PostgresStore extends PgIdentityStore implements Store {
   }
 
   async profileHeader(id: number): Promise<ProfileHeader | undefined> {
-    const r = await this.one(this.pool, `SELECT p.id, p.version, p.name, p.app_id, p.description, p.owner_id, p.creator_id,
-      u.tenant_id AS owner_tenant_id FROM oauth_profiles p JOIN users u ON u.id = p.owner_id WHERE p.id = $1`, [id]);
+    return this.profileHeaderOn(this.pool, id);
+  }
+
+  private async profileHeaderOn(on: Queryable, id: number): Promise<ProfileHeader | undefined> {
+    const r = await this.one(on, `SELECT ${PROFILE_HEADER_COLUMNS} FROM oauth_profiles WHERE id = $1`, [id]);
     return r && toProfileHeader(r);
   }
 
@@ -223,7 +234,7 @@ export class PostgresStore extends PgIdentityStore implements Store {
           refresh_token, key_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
       [id, input.ownerId, input.creatorId, input.oauthAppId, input.name, nameKey(input.name), input.description,
         tokens.access, tokens.refresh, tokens.version]);
-      return (await this.profileOn(c, id))!;
+      return withTokens((await this.profileHeaderOn(c, id))!, input);
     }, { duplicate: `OAuth profile ${input.name}` });
   }
 
@@ -241,10 +252,10 @@ export class PostgresStore extends PgIdentityStore implements Store {
       }
       await this.assertProfileNameFree(c, current.owner_id as number, input.name, id);
       const tokens = await this.sealTokens(c, id, input);
-      await this.run(c, `UPDATE oauth_profiles SET app_id = $1, name = $2, name_key = $3, description = $4, access_token = $5,
-          refresh_token = $6, key_version = $7, version = version + 1 WHERE id = $8`,
+      const header = await this.one(c, `UPDATE oauth_profiles SET app_id = $1, name = $2, name_key = $3, description = $4, access_token = $5,
+          refresh_token = $6, key_version = $7, version = version + 1 WHERE id = $8 RETURNING ${PROFILE_HEADER_COLUMNS}`,
       [input.oauthAppId, input.name, nameKey(input.name), input.description, tokens.access, tokens.refresh, tokens.version, id]);
-      return (await this.profileOn(c, id))!;
+      return withTokens(toProfileHeader(header!), input);
     }, { duplicate: `OAuth profile ${input.name}` });
   }
 

@@ -6,7 +6,7 @@
 import Database from 'better-sqlite3';
 import { existsSync, rmSync, statSync } from 'node:fs';
 import { fail } from '../../errors.js';
-import { toAppSummary, toDataSourceSummary, toProfileHeader } from '../rows.js';
+import { APP_SUMMARY_COLUMNS, toAppSummary, toDataSourceSummary, toProfileHeader, withTokens } from '../rows.js';
 import type {
   ConnectionType, DataSource, DataSourceSummary, DataSourceUpdate, ProfileHeader, NewDataSource, NewOAuthApp, OAuthApp, OAuthAppSummary, OAuthProfile, ProfileInput,
   ProfileStats, ProfileSummary, Store,
@@ -91,8 +91,13 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
   // ---- OAuth applications ---------------------------------------------------------------------------------------
 
   async listApps(): Promise<OAuthAppSummary[]> {
-    const rows = this.q('SELECT id, name, data_store, tenant_id, description, authorize_uri, token_uri, scope FROM oauth_apps ORDER BY id').all() as Row[];
+    const rows = this.q(`SELECT ${APP_SUMMARY_COLUMNS} FROM oauth_apps ORDER BY id`).all() as Row[];
     return rows.map(toAppSummary);
+  }
+
+  async appSummary(id: number): Promise<OAuthAppSummary | undefined> {
+    const row = this.q(`SELECT ${APP_SUMMARY_COLUMNS} FROM oauth_apps WHERE id = ?`).get(id) as Row | undefined;
+    return row && toAppSummary(row);
   }
 
   private appSync(id: number): OAuthApp | undefined {
@@ -154,19 +159,27 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
 
   // ---- OAuth profiles -------------------------------------------------------------------------------------------
 
+  /**
+   * Rows as arrays, and each of the few applications read once: for 100 profiles, a join (one application lookup per
+   * row) and better-sqlite3's row objects cost more than the profiles themselves (measured 420 µs against 110 µs).
+   */
   async listProfiles(userId: number): Promise<ProfileSummary[]> {
-    const rows = this.q(`SELECT p.id, p.name, p.description, p.app_id, a.authorize_uri, a.token_uri, a.scope
-      FROM oauth_profiles p JOIN oauth_apps a ON a.id = p.app_id
-      WHERE p.owner_id = @user OR p.creator_id = @user ORDER BY p.id`).all({ user: userId }) as Row[];
-    return rows.map((r) => ({
-      id: r.id as number,
-      name: r.name as string,
-      description: (r.description as string | null) ?? null,
-      oauthAppId: r.app_id as number,
-      authorizeURI: r.authorize_uri as string,
-      tokenURI: r.token_uri as string,
-      scope: (r.scope as string | null) ?? null,
-    }));
+    // Two index scans in id order, merged (an OR would sort the rows in a temporary B-tree).
+    const rows = this.q(`SELECT id, name, description, app_id FROM oauth_profiles WHERE owner_id = @user
+      UNION ALL SELECT id, name, description, app_id FROM oauth_profiles WHERE creator_id = @user AND owner_id <> @user ORDER BY 1`)
+      .raw().all({ user: userId }) as [number, string, string | null, number][];
+    const apps = new Map<number, [string, string, string | null] | undefined>();
+    const app = (id: number) => {
+      if (!apps.has(id)) apps.set(id, this.q('SELECT authorize_uri, token_uri, scope FROM oauth_apps WHERE id = ?').raw().get(id) as [string, string, string | null] | undefined);
+      return apps.get(id);
+    };
+    const profiles: ProfileSummary[] = [];
+    for (const [id, name, description, appId] of rows) {
+      // better-sqlite3 runs nothing else in between, and a profile cannot outlive its application (ON DELETE CASCADE)
+      const a = app(appId);
+      if (a) profiles.push({ id, name, description, oauthAppId: appId, authorizeURI: a[0], tokenURI: a[1], scope: a[2] });
+    }
+    return profiles;
   }
 
   private profileHeaderSync(id: number): ProfileHeader | undefined {
@@ -203,7 +216,7 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
           refresh_token, key_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
         .run(id, input.ownerId, input.creatorId, input.oauthAppId, input.name, nameKey(input.name), input.description,
           tokens.access, tokens.refresh, tokens.version);
-      return this.profileSync(id)!;
+      return withTokens(this.profileHeaderSync(id)!, input);
     });
   }
 
@@ -223,7 +236,9 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
       this.q(`UPDATE oauth_profiles SET app_id = ?, name = ?, name_key = ?, description = ?, access_token = ?,
           refresh_token = ?, key_version = ?, version = version + 1 WHERE id = ?`)
         .run(input.oauthAppId, input.name, nameKey(input.name), input.description, tokens.access, tokens.refresh, tokens.version, id);
-      return this.profileSync(id)!;
+      // Nothing else runs inside this mutation: the row is the header read above, with the new values.
+      const { name, oauthAppId, description } = input;
+      return withTokens({ ...current, version: current.version + 1, name, oauthAppId, description }, input);
     });
   }
 
