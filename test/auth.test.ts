@@ -4,7 +4,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LightMyRequestResponse } from 'fastify';
+import fc from 'fast-check';
 import { ADMIN_PASSWORD, DEFAULT_PASSWORD, USER_PASSWORD, basic, harness, type Harness } from './helpers.js';
+import { nextFailures } from '../src/storage/store.js';
 
 const CHALLENGE = 'Basic realm="tokenkeep", charset="UTF-8"';
 const PROBE = { method: 'GET' as const, url: '/api/mgmt/permissions' };
@@ -259,6 +261,22 @@ describe('unknown user and wrong password are indistinguishable', () => {
         await h.close();
       }
     });
+
+    test(`${label}: three failures within 900 s that straddle the first failure's window lock too (sliding window)`, async () => {
+      const h = await harness({ failuresPerAddress: 4 });
+      try {
+        for (const step of [0, 899, 2, 1]) {
+          h.clock.advance(step);
+          assertUnauthorized(await probe(h, name, 'Wrong-Passw0rd'), `failure after +${step} s`);
+        }
+        // 899, 901 and 902 s lock; the address counted 3 of its 4 in its last minute. Locked attempts are not counted.
+        for (let i = 0; i < 4; i++) assertUnauthorized(await probe(h, name, 'Wrong-Passw0rd'), `locked attempt ${i + 1}`);
+        assertUnauthorized(await probe(h, 'someone-else', 'Wrong-Passw0rd'), 'fourth counted failure');
+        assert.equal((await probe(h, 'someone-else-2', 'Wrong-Passw0rd')).statusCode, 429);
+      } finally {
+        await h.close();
+      }
+    });
   }
 
   test('an unknown name costs a password hash, as a wrong password does', async () => {
@@ -353,8 +371,8 @@ describe('account lockout (limits 2, 3, 4)', () => {
 
   // api.md §2: "after PasswordLockoutLimit failed attempts within PasswordLockoutInterval". Three failures inside
   // any 900 s span lock; a window fixed at the first failure lets 2 × (limit − 1) failures through in seconds by
-  // straddling its end. A sliding window needs the recent failure times stored (a schema change in the store).
-  test('three failures within 900 s lock even when they straddle the first failure\'s window', { todo: 'fixed window in recordLoginFailure' }, async () => {
+  // straddling its end: the store keeps the times of the recent failures.
+  test('three failures within 900 s lock even when they straddle the first failure\'s window', async () => {
     const h = await harness();
     try {
       assertUnauthorized(await probe(h, 'd2cuser', 'Wrong-Passw0rd'), 'failure at 0 s');
@@ -546,4 +564,26 @@ describe('hash parameter upgrade', () => {
       await h.close();
     }
   });
+});
+
+test('lockout window (property): a failure locks exactly when it is the limit-th failure within the interval since the last lock', () => {
+  fc.assert(fc.property(
+    fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 1000 }), fc.array(fc.integer({ min: 0, max: 600 }), { maxLength: 40 }),
+    (limit, intervalMs, gaps) => {
+      const policy = { limit, intervalMs, periodMs: 1 };
+      let times: number[] = [];
+      let now = 0;
+      const sinceLock: number[] = [];
+      for (const gap of gaps) {
+        now += gap;
+        const next = nextFailures(times, now, policy);
+        sinceLock.push(now);
+        const expected = sinceLock.filter((t) => now - t < intervalMs).length >= limit;
+        assert.equal(next.lock, expected, `failure at ${now} after ${JSON.stringify(sinceLock)}`);
+        assert.ok(next.times.length < Math.max(limit, 2), 'keeps at most limit - 1 times');
+        times = next.times;
+        if (next.lock) sinceLock.length = 0;
+      }
+    },
+  ), { numRuns: 500 });
 });

@@ -119,6 +119,23 @@ export interface LockoutPolicy {
   periodMs: number;
 }
 
+/**
+ * One more failed login, in a sliding window: `limit` failures within any `intervalMs` lock. (A window fixed at the
+ * first failure would let 2 × (limit − 1) failures through in seconds by straddling its end.) `times` are the recent
+ * failures still in the window, oldest first; at most limit − 1 are kept, and none once the account locks.
+ */
+export function nextFailures(times: readonly number[], now: number, policy: LockoutPolicy): { times: number[]; lock: boolean } {
+  const recent = [...times.filter((t) => now - t < policy.intervalMs), now];
+  if (policy.limit > 0 && recent.length >= policy.limit) return { times: [], lock: true };
+  return { times: recent.slice(-Math.max(policy.limit - 1, 1)), lock: false };
+}
+
+/** Failure times as stored in the `failure_times` column: milliseconds, comma-separated. */
+export const failureTimes = {
+  parse: (v: unknown): number[] => (typeof v === 'string' && v !== '' ? v.split(',').map(Number) : []),
+  format: (times: readonly number[]): string | null => (times.length ? times.join(',') : null),
+};
+
 export interface OAuthApp {
   id: number;
   /** row version, incremented by every update: the ETag */

@@ -16,6 +16,7 @@ import { limitCatalogue } from '../../domain/limits.js';
 import type {
   LockoutPolicy, NewRole, NewTenant, NewUser, Principal, Role, Status, Tenant, TenantUpdate, User, UserUpdate,
 } from '../store.js';
+import { failureTimes, nextFailures } from '../store.js';
 import { LOCK, ids, nameKey, type Queryable, type Row } from './db.js';
 import { PgKeyringStore } from './keyring.js';
 import { migrations } from './migrations.js';
@@ -93,23 +94,23 @@ export class PgIdentityStore extends PgKeyringStore {
    */
   async recordLoginFailure(userId: number, now: number, policy: LockoutPolicy): Promise<{ locked: boolean }> {
     return this.tx(async (c) => {
-      const row = await this.one(c, 'SELECT failed_count, failed_since FROM users WHERE id = $1 FOR NO KEY UPDATE', [userId]);
+      const row = await this.one(c, 'SELECT failure_times FROM users WHERE id = $1 FOR NO KEY UPDATE', [userId]);
       if (!row || policy.limit <= 0) return { locked: false };
-      const since = row.failed_since as number | null;
-      const inWindow = since !== null && now - since < policy.intervalMs;
-      const count = inWindow ? (row.failed_count as number) + 1 : 1;
-      if (count >= policy.limit) {
-        await this.run(c, 'UPDATE users SET failed_count = 0, failed_since = NULL, locked_at = $1, locked_until = $2 WHERE id = $3',
-          [now, now + policy.periodMs, userId]);
+      const next = nextFailures(failureTimes.parse(row.failure_times), now, policy);
+      if (next.lock) {
+        await this.run(c, `UPDATE users SET failed_count = 0, failed_since = NULL, failure_times = NULL, locked_at = $1, locked_until = $2
+          WHERE id = $3`, [now, now + policy.periodMs, userId]);
         return { locked: true };
       }
-      await this.run(c, 'UPDATE users SET failed_count = $1, failed_since = $2 WHERE id = $3', [count, inWindow ? since : now, userId]);
+      await this.run(c, 'UPDATE users SET failed_count = $1, failed_since = $2, failure_times = $3 WHERE id = $4',
+        [next.times.length, next.times[0], failureTimes.format(next.times), userId]);
       return { locked: false };
     });
   }
 
   async clearLoginFailures(userId: number): Promise<void> {
-    await this.run(this.pool, 'UPDATE users SET failed_count = 0, failed_since = NULL, locked_at = NULL, locked_until = NULL WHERE id = $1', [userId]);
+    await this.run(this.pool, `UPDATE users SET failed_count = 0, failed_since = NULL, failure_times = NULL, locked_at = NULL,
+      locked_until = NULL WHERE id = $1`, [userId]);
   }
 
   async upgradePasswordHash(userId: number, expected: string, next: string): Promise<void> {
@@ -417,7 +418,8 @@ export class PgIdentityStore extends PgKeyringStore {
   async setUserLock(id: number, lock: { lockedAt: number; lockedUntil: number } | null): Promise<void> {
     const changes = lock
       ? await this.exec(this.pool, 'UPDATE users SET locked_at = $1, locked_until = $2 WHERE id = $3', [lock.lockedAt, lock.lockedUntil, id])
-      : await this.exec(this.pool, 'UPDATE users SET failed_count = 0, failed_since = NULL, locked_at = NULL, locked_until = NULL WHERE id = $1', [id]);
+      : await this.exec(this.pool, `UPDATE users SET failed_count = 0, failed_since = NULL, failure_times = NULL, locked_at = NULL,
+        locked_until = NULL WHERE id = $1`, [id]);
     if (changes === 0) throw fail('userNotFound', id);
   }
 

@@ -141,8 +141,10 @@ CREATE INDEX datasources_profile ON datasources(oauth_profile_id);
   },
   {
     version: 2,
-    name: 'profiles by owner in id order',
+    name: 'profiles by owner in id order; recent login failures',
     // The profile list reads an owner's profiles in id order: without (owner_id, id) it sorted them every time.
-    sql: `CREATE INDEX oauth_profiles_owner ON oauth_profiles(owner_id, id);`,
+    // Lockout counts failures in a sliding window, so the times of the recent failures are kept.
+    sql: `CREATE INDEX oauth_profiles_owner ON oauth_profiles(owner_id, id);
+ALTER TABLE users ADD COLUMN failure_times TEXT;`,
   },
 ];

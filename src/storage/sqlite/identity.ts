@@ -8,6 +8,7 @@ import { limitCatalogue } from '../../domain/limits.js';
 import type {
   LockoutPolicy, NewRole, NewTenant, NewUser, Principal, Role, Status, Tenant, TenantUpdate, User, UserUpdate,
 } from '../store.js';
+import { failureTimes, nextFailures } from '../store.js';
 import { ids, nameKey, type Row } from './db.js';
 import { SqliteKeyringStore } from './keyring.js';
 import { migrations } from './migrations.js';
@@ -109,23 +110,23 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
 
   async recordLoginFailure(userId: number, now: number, policy: LockoutPolicy): Promise<{ locked: boolean }> {
     return this.write(() => {
-      const row = this.q('SELECT failed_count, failed_since FROM users WHERE id = ?').get(userId) as Row | undefined;
+      const row = this.q('SELECT failure_times FROM users WHERE id = ?').get(userId) as Row | undefined;
       if (!row || policy.limit <= 0) return { locked: false };
-      const since = row.failed_since as number | null;
-      const inWindow = since !== null && now - since < policy.intervalMs;
-      const count = inWindow ? (row.failed_count as number) + 1 : 1;
-      if (count >= policy.limit) {
-        this.q('UPDATE users SET failed_count = 0, failed_since = NULL, locked_at = ?, locked_until = ? WHERE id = ?')
-          .run(now, now + policy.periodMs, userId);
+      const next = nextFailures(failureTimes.parse(row.failure_times), now, policy);
+      if (next.lock) {
+        this.q(`UPDATE users SET failed_count = 0, failed_since = NULL, failure_times = NULL, locked_at = ?, locked_until = ?
+          WHERE id = ?`).run(now, now + policy.periodMs, userId);
         return { locked: true };
       }
-      this.q('UPDATE users SET failed_count = ?, failed_since = ? WHERE id = ?').run(count, inWindow ? since : now, userId);
+      this.q('UPDATE users SET failed_count = ?, failed_since = ?, failure_times = ? WHERE id = ?')
+        .run(next.times.length, next.times[0], failureTimes.format(next.times), userId);
       return { locked: false };
     });
   }
 
   async clearLoginFailures(userId: number): Promise<void> {
-    await this.write(() => this.q('UPDATE users SET failed_count = 0, failed_since = NULL, locked_at = NULL, locked_until = NULL WHERE id = ?').run(userId));
+    await this.write(() => this.q(`UPDATE users SET failed_count = 0, failed_since = NULL, failure_times = NULL, locked_at = NULL,
+      locked_until = NULL WHERE id = ?`).run(userId));
   }
 
   async upgradePasswordHash(userId: number, expected: string, next: string): Promise<void> {
@@ -425,7 +426,8 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
     await this.write(() => {
       const changes = lock
         ? this.q('UPDATE users SET locked_at = ?, locked_until = ? WHERE id = ?').run(lock.lockedAt, lock.lockedUntil, id).changes
-        : this.q('UPDATE users SET failed_count = 0, failed_since = NULL, locked_at = NULL, locked_until = NULL WHERE id = ?').run(id).changes;
+        : this.q(`UPDATE users SET failed_count = 0, failed_since = NULL, failure_times = NULL, locked_at = NULL, locked_until = NULL
+          WHERE id = ?`).run(id).changes;
       if (changes === 0) throw fail('userNotFound', id);
     });
   }
