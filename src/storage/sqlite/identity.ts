@@ -32,6 +32,7 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
   }
 
   async ping(): Promise<void> {
+    this.assertFileIsOurs();
     this.q('SELECT 1').get();
   }
 
