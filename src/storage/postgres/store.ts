@@ -239,12 +239,38 @@ export class PostgresStore extends PgIdentityStore implements Store {
   }
 
   async updateProfile(id: number, input: ProfileInput, ifVersion?: number): Promise<OAuthProfile> {
+    return (await this.replaceTokensInPlace(id, input, ifVersion)) ?? this.updateProfileInTx(id, input, ifVersion);
+  }
+
+  /**
+   * The common PUT — same application, tokens replaced — as one autocommit statement instead of a five-round-trip
+   * transaction (on loopback each round trip costs the server a write syscall and PostgreSQL a wake-up). It applies
+   * only when the row exists, keeps its app and matches If-Match; the unique index answers a taken name (409).
+   * Anything else (no row, another version, another app) goes the transactional way, which tells them apart.
+   */
+  private async replaceTokensInPlace(id: number, input: ProfileInput, ifVersion?: number): Promise<OAuthProfile | undefined> {
+    const tokens = await this.sealTokens(this.pool, id, input);
+    let header: Row | undefined;
+    try {
+      ({ rows: [header] } = await this.pool.query(`UPDATE oauth_profiles SET name = $1, name_key = $2, description = $3,
+          access_token = $4, refresh_token = $5, key_version = $6, version = version + 1
+        WHERE id = $7 AND app_id = $8 AND ($9::int IS NULL OR version = $9) RETURNING ${PROFILE_HEADER_COLUMNS}`,
+      [input.name, nameKey(input.name), input.description, tokens.access, tokens.refresh, tokens.version, id, input.oauthAppId, ifVersion ?? null]));
+    } catch (err) {
+      throw this.mapError(err, { duplicate: `OAuth profile ${input.name}` });
+    }
+    return header && withTokens(toProfileHeader(header), input);
+  }
+
+  private async updateProfileInTx(id: number, input: ProfileInput, ifVersion?: number): Promise<OAuthProfile> {
     return this.tx(async (c) => {
       const current = await this.one(c, 'SELECT version, app_id, owner_id FROM oauth_profiles WHERE id = $1 FOR UPDATE', [id]);
       if (!current) throw fail('profileNotFound', id);
       checkVersion(current.version as number, ifVersion, `OAuth profile ${id}`);
-      await this.lockApp(c, input.oauthAppId);
+      // The same app needs no lock: the locked row references it, so it cannot go away before commit. Locking it
+      // anyway made every concurrent PUT share one row lock on the app (a MultiXact each): 10 × slower under load.
       if (input.oauthAppId !== current.app_id) {
+        await this.lockApp(c, input.oauthAppId);
         // Data sources are added to this profile only under its FOR SHARE lock, which our FOR UPDATE excludes.
         const broken = await this.one(c, `SELECT d.id FROM datasources d JOIN oauth_apps a ON a.id = $1
           WHERE d.oauth_profile_id = $2 AND d.data_store <> a.data_store LIMIT 1`, [input.oauthAppId, id]);
@@ -259,7 +285,7 @@ export class PostgresStore extends PgIdentityStore implements Store {
     }, { duplicate: `OAuth profile ${input.name}` });
   }
 
-  private async sealTokens(c: pg.PoolClient, id: number, input: ProfileInput): Promise<{ access: Buffer | null; refresh: Buffer; version: number }> {
+  private async sealTokens(c: Queryable, id: number, input: ProfileInput): Promise<{ access: Buffer | null; refresh: Buffer; version: number }> {
     const { sealed, keyVersion } = await this.sealRow(c, 'oauth_profiles', id, { access_token: input.accessToken, refresh_token: input.refreshToken });
     return { access: sealed.access_token, refresh: sealed.refresh_token!, version: keyVersion };
   }
