@@ -1,7 +1,8 @@
 /**
  * Child processes of the benchmark: the tokenkeep server (`node dist/cli.js serve`, exactly as the README starts
- * it) and a bare `node:http` server as the reference. Each child logs into a file rather than a pipe, so reading
- * its output costs the load generator (this process) nothing; the listening line is found by polling that file.
+ * it), a bare `node:http` server as the reference, and for PostgreSQL a bare `node:http` + `pg` server doing one
+ * UPDATE per request. Each child logs into a file rather than a pipe, so reading its output costs the load generator
+ * (this process) nothing; the listening line is found by polling that file.
  * Every child is tracked and killed with SIGKILL when this process exits, however it exits.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -310,6 +311,53 @@ process.on('SIGTERM', () => server.close(() => process.exit(0)));
 
 export function startBare(logFile: string): Promise<Child> {
   return spawnChild({ args: ['--input-type=module', '-e', BARE_SERVER], env: {}, logFile, listening: LISTENING });
+}
+
+/**
+ * The PostgreSQL reference: per request, the body read and ONE autocommit `UPDATE … SET v = $1 WHERE id = $2` of a
+ * random row of a 1,000-row table, through a pg.Pool of 10 connections (tokenkeep's own pool size), then a small
+ * JSON body. It refuses to start unless synchronous_commit is durable (as tokenkeep does), so both wait for the same
+ * fsync per commit. The table lives in the database under measurement, which the bench drops afterwards.
+ * `pg` resolves because spawnChild runs children in ROOT, and `-e` modules resolve bare specifiers from the cwd.
+ */
+const BARE_PG_SERVER = `
+import { createServer } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+const ROWS = 1000;
+const pool = new pg.Pool({ connectionString: process.env.BARE_PG_URL, max: 10, application_name: 'tokenkeep-bench-bare-pg' });
+pool.on('error', (err) => console.error('bare-pg pool: ' + err.message));
+const { synchronous_commit: sync } = (await pool.query('SHOW synchronous_commit')).rows[0];
+if (!['on', 'remote_write', 'remote_apply'].includes(sync)) {
+  console.error('bare-pg: synchronous_commit is ' + sync + ', not durable; refusing to measure');
+  process.exit(1);
+}
+await pool.query('CREATE TABLE IF NOT EXISTS bench_bare_update (id int PRIMARY KEY, v text NOT NULL)');
+await pool.query("INSERT INTO bench_bare_update SELECT g, repeat('x', 200) FROM generate_series(1, " + ROWS + ") g ON CONFLICT (id) DO NOTHING");
+const body = JSON.stringify({ status: 'updated' });
+const server = createServer((req, res) => {
+  req.resume();
+  req.once('end', () => {
+    const id = 1 + Math.floor(Math.random() * ROWS);
+    pool.query('UPDATE bench_bare_update SET v = $1 WHERE id = $2', [randomBytes(150).toString('base64'), id]).then(
+      () => {
+        res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+        res.end(body);
+      },
+      (err) => {
+        console.error('bare-pg update: ' + err.message);
+        res.writeHead(500).end();
+      },
+    );
+  });
+});
+server.listen(0, '127.0.0.1', () => console.log('bare-pg listening on http://127.0.0.1:' + server.address().port));
+process.on('SIGTERM', () => server.close(() => pool.end().then(() => process.exit(0), () => process.exit(1))));
+`;
+
+/** BARE_PG_SERVER on the database at `db` (a postgres:// URL); its table is created and filled before it listens. */
+export function startBarePg(db: string, logFile: string): Promise<Child> {
+  return spawnChild({ args: ['--input-type=module', '-e', BARE_PG_SERVER], env: { BARE_PG_URL: db }, logFile, listening: LISTENING });
 }
 
 // ---- measurements from /proc ---------------------------------------------------------------------------------------

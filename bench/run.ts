@@ -9,6 +9,8 @@
  *
  * PostgreSQL: a fresh database is created on TOKENKEEP_BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres)
  * for each size and dropped afterwards; if the server refuses postgres:// URLs, that backend is skipped with a note.
+ * At the first size, with the put scenario, a bare node:http + pg server doing one UPDATE per request is measured on
+ * that database too: the reference of the PostgreSQL PUT target.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -17,7 +19,7 @@ import { cpus, loadavg, release, tmpdir, totalmem, type } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  StartError, snapshotBuild, installExitHandlers, isAlive, memoryOf, onExit, startBare, startServer, type Child,
+  StartError, snapshotBuild, installExitHandlers, isAlive, memoryOf, onExit, startBare, startBarePg, startServer, type Child,
 } from './processes.js';
 import { SCENARIOS, runLoad, type ScenarioKey } from './scenarios.js';
 import { ADMIN_PASSWORD, USER_PASSWORD, seedPostgres, seedSqlite, setupThroughApi, verifySeeded, type Dataset } from './seed.js';
@@ -188,6 +190,26 @@ async function main(): Promise<void> {
   };
   await measureBare('start');
 
+  /**
+   * The PostgreSQL reference of the durable PUT: one bare UPDATE per request on the same database and the same load,
+   * after the tokenkeep server has stopped (so the two do not share the machine or the database's connections).
+   */
+  const measureBarePg = async (db: string, size: number, dir: string) => {
+    const ref = await startBarePg(db, join(dir, 'bare-pg.log'));
+    try {
+      const result = await runLoad({ ...load, base: ref.base, serverPid: ref.pid, requests: [{ method: 'PUT', path: '/' }] });
+      const row: ResultRow = { backend: 'postgres', size, key: 'bare-pg', title: 'bare pg UPDATE of one row (node:http + pg pool of 10)', result };
+      report.rows.push(row);
+      show(row);
+    } catch (err) {
+      process.stderr.write(`bare pg output (last lines):\n${ref.output().split('\n').slice(-20).join('\n')}\n`);
+      throw err;
+    } finally {
+      const exit = await ref.stop();
+      if (exit !== '0') log(`  (bare pg server exited with ${exit})`);
+    }
+  };
+
   for (const backend of o.backends) {
     for (const size of o.sizes) {
       const keys = size === o.sizes[0] ? o.scenarios : o.scenarios.filter((k) => SCALE_SCENARIOS.includes(k));
@@ -283,6 +305,8 @@ async function main(): Promise<void> {
           const exit = await server.stop();
           if (exit !== '0') log(`  (server exited with ${exit})`);
         }
+        // The reference for PostgreSQL's PUT target, on this database while it exists: at the first size only, where it is judged.
+        if (backend === 'postgres' && size === o.sizes[0] && keys.includes('put')) await measureBarePg(db, size, dir);
       } finally {
         if (backend === 'postgres') await dropPgDatabase(o.pgUrl, pgName);
         rmSync(dir, { recursive: true, force: true });
