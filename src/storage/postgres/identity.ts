@@ -13,10 +13,11 @@ import type pg from 'pg';
 import { fail } from '../../errors.js';
 import { Perm, SYSTEM_TENANT_ID, defaultRoles, isDefaultRole } from '../../domain/permissions.js';
 import { limitCatalogue } from '../../domain/limits.js';
-import type {
-  LockoutPolicy, NewRole, NewTenant, NewUser, Principal, Role, Status, Tenant, TenantUpdate, User, UserUpdate,
+import {
+  failureTimes, nextFailures,
+  type LockoutPolicy, type NewRole, type NewTenant, type NewUser, type Principal, type Role, type Status, type Tenant,
+  type TenantUpdate, type User, type UserUpdate,
 } from '../store.js';
-import { failureTimes, nextFailures } from '../store.js';
 import { LOCK, ids, nameKey, type Queryable, type Row } from './db.js';
 import { PgKeyringStore } from './keyring.js';
 import { migrations } from './migrations.js';
