@@ -18,6 +18,7 @@ import pg from 'pg';
 import { ApiError } from '../src/errors.js';
 import { KeyRing, MasterKey } from '../src/crypto/keyring.js';
 import { hashPassword } from '../src/crypto/passwords.js';
+import { Perm } from '../src/domain/permissions.js';
 import { buildApp } from '../src/app.js';
 import { PostgresStore } from '../src/storage/postgres/store.js';
 import { StoreUnavailable } from '../src/storage/store.js';
@@ -409,6 +410,44 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
     } finally {
       await fresh.close();
     }
+  });
+
+  test('statements batched within a turn: every PUT, read and login gets its own answer, and a bad item fails alone', async () => {
+    const [a, b] = stores;
+    const profiles = await Promise.all(Array.from({ length: 40 }, (_, i) => a.createProfile({ ...profileInput(`batch_${i}`, appId), ownerId: 2, creatorId: 2 })));
+    await a.createProfile({ ...profileInput('batch_taken', appId), ownerId: 2, creatorId: 2 });
+    const [p0, p1, p2] = profiles;
+    // All in one turn: one write per profile, three more of p0 (never in one batch with each other), a rename to a
+    // taken name (its batch fails at the unique index, then each item runs alone), a stale If-Match, a missing id.
+    const writes = [
+      ...profiles.map((p, i) => a.updateProfile(p.id, profileInput(p.name, appId, `new-${i}`))),
+      ...[1, 2, 3].map((k) => a.updateProfile(p0.id, profileInput(p0.name, appId, `p0-again-${k}`))),
+      a.updateProfile(p1.id, profileInput('BATCH_TAKEN', appId)),
+      a.updateProfile(p2.id, profileInput(p2.name, appId), p2.version + 7),
+      a.updateProfile(999_999_999, profileInput('gone', appId)),
+    ].map((w) => w.then((value) => ({ value }), (err: unknown) => ({ kind: err instanceof ApiError ? err.kind : String(err) })));
+    const results = await Promise.all(writes);
+    const tail = results.slice(profiles.length + 3);
+    assert.deepEqual(tail, [{ kind: 'duplicateName' }, { kind: 'preconditionFailed' }, { kind: 'profileNotFound' }]);
+    for (const [i, r] of results.slice(0, profiles.length + 3).entries()) {
+      assert.ok('value' in r, `write ${i}: ${JSON.stringify(r)}`);
+      const expected = i < profiles.length ? `new-${i}` : `p0-again-${i - profiles.length + 1}`;
+      assert.equal(r.value.refreshToken, expected);
+    }
+    // What another node reads is what was answered; p0 took four writes, one after another.
+    const p0Answers = results.filter((r, i) => (i === 0 || (i >= profiles.length && i < profiles.length + 3)) && 'value' in r)
+      .map((r) => (r as { value: { version: number; refreshToken: string } }).value);
+    assert.deepEqual(p0Answers.map((v) => v.version).sort(), [2, 3, 4, 5]);
+    const reads = await Promise.all([...profiles.map((p) => b.profile(p.id)), b.profile(999_999_999)]);
+    assert.equal(reads.at(-1), undefined);
+    assert.equal(reads[0]!.refreshToken, p0Answers.find((v) => v.version === 5)!.refreshToken);
+    for (let i = 1; i < profiles.length; i++) assert.equal(reads[i]!.refreshToken, `new-${i}`, `profile ${i}`);
+    assert.equal(reads[1]!.name, 'batch_1', 'the refused rename left the name as it was');
+    // Logins of several names in one turn, in any case, known and unknown.
+    const names = ['d2cadmin', 'D2CUSER', 'nobody-here', 'lockme', 'd2cadmin'];
+    const principals = await Promise.all(names.map((n) => b.principalByName(n)));
+    assert.deepEqual(principals.map((p) => p?.userName), ['d2cadmin', 'd2cuser', undefined, 'lockme', 'd2cadmin']);
+    assert.ok(principals[0]!.effective.has(Perm.Administrator) && !principals[1]!.effective.has(Perm.Administrator), 'each got its own grants');
   });
 });
 

@@ -15,6 +15,7 @@ import pg from 'pg';
 import { ApiError, fail } from '../../errors.js';
 import { SealedError } from '../../crypto/keyring.js';
 import { StoreUnavailable } from '../store.js';
+import { Batcher } from './batcher.js';
 
 export type Row = Record<string, unknown>;
 /** A pooled client inside a transaction, or the pool itself for a single autocommit statement. */
@@ -182,6 +183,19 @@ export class PgDb {
   /** The first row of one statement, or undefined. */
   protected async one<R extends pg.QueryResultRow = Row>(on: Queryable, sql: string, params: unknown[] = []): Promise<R | undefined> {
     return (await this.run<R>(on, sql, params)).rows[0];
+  }
+
+  /**
+   * A single-row lookup by key, batched (./batcher.ts): `sql` selects the rows whose key is in the array $1, `keyOf`
+   * reads a row's key back. Each call resolves to its own row, or undefined.
+   */
+  protected lookup<K>(sql: string, keyOf: (row: Row) => K): (key: K) => Promise<Row | undefined> {
+    const batcher = new Batcher<K, Row | undefined>(async (keys) => {
+      const byKey = new Map<K, Row>();
+      for (const row of await this.all(this.pool, sql, [keys])) byKey.set(keyOf(row), row);
+      return keys.map((key) => byKey.get(key));
+    }, { inFlight: 2, fatal: isUnavailable });
+    return (key) => batcher.add(key);
   }
 
   /** Changed rows of one statement. */

@@ -69,8 +69,8 @@ export class PgIdentityStore extends PgKeyringStore {
 
   // ---- authentication -------------------------------------------------------------------------------------------
 
-  async principalByName(userName: string): Promise<Principal | undefined> {
-    const row = await this.one(this.pool, `
+  /** A user with its tenant's status and its grants, by name key; concurrent logins share one statement. */
+  private readonly principalRow = this.lookup<string>(`
       SELECT u.*, t.status AS tenant_status,
         ARRAY(SELECT permission FROM user_permissions WHERE user_id = u.id
               UNION SELECT rp.permission FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id
@@ -79,7 +79,10 @@ export class PgIdentityStore extends PgKeyringStore {
         ARRAY(SELECT role_id FROM user_roles WHERE user_id = u.id ORDER BY role_id) AS role_ids,
         ARRAY(SELECT permission FROM user_permissions WHERE user_id = u.id ORDER BY permission) AS permission_ids
       FROM users u JOIN tenants t ON t.id = u.tenant_id
-      WHERE u.name_key = $1`, [nameKey(userName)]);
+      WHERE u.name_key = ANY($1::text[])`, (row) => row.name_key as string);
+
+  async principalByName(userName: string): Promise<Principal | undefined> {
+    const row = await this.principalRow(nameKey(userName));
     if (!row) return undefined;
     return {
       ...this.toUser(row),

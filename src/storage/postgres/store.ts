@@ -23,9 +23,9 @@ import type {
   ProfileStats, ProfileSummary, Store, DataSourceSummary, ProfileHeader,
 } from '../store.js';
 import { checkVersion } from '../store.js';
-import { nameKey, type Queryable, type Row } from './db.js';
+import { isUnavailable, nameKey, type PostgresOptions, type Queryable, type Row } from './db.js';
+import { Batcher } from './batcher.js';
 import { PgIdentityStore } from './identity.js';
-import type { PostgresOptions } from './db.js';
 
 const PROFILE_SELECT = `SELECT p.*, u.tenant_id AS owner_tenant_id FROM oauth_profiles p JOIN users u ON u.id = p.owner_id`;
 /** A profile's header from its own row (SELECT or RETURNING): the owner's tenant by a sub-select. */
@@ -33,6 +33,32 @@ const PROFILE_HEADER_COLUMNS = `id, version, name, app_id, description, owner_id
   (SELECT tenant_id FROM users WHERE users.id = oauth_profiles.owner_id) AS owner_tenant_id`;
 
 type VersionedTable = 'oauth_apps' | 'oauth_profiles' | 'datasources';
+
+/** One PUT's new values for a profile row, sealed (see replaceTokensInPlace). */
+interface InPlaceUpdate {
+  id: number;
+  appId: number;
+  ifVersion: number | null;
+  name: string;
+  description: string | null;
+  access: Buffer | null;
+  refresh: Buffer;
+  keyVersion: number;
+}
+
+/**
+ * Updates in place every row of the batch that exists, keeps its app and matches its If-Match version; one statement
+ * and one commit for all of them (a group commit). Returns the updated rows' headers.
+ */
+const UPDATE_IN_PLACE = `UPDATE oauth_profiles p SET name = v.name, name_key = v.name_key, description = v.description,
+    access_token = v.access_token, refresh_token = v.refresh_token, key_version = v.key_version, version = p.version + 1
+  FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::text[], $5::text[], $6::text[], $7::bytea[], $8::bytea[], $9::int[])
+    AS v(id, app_id, if_version, name, name_key, description, access_token, refresh_token, key_version)
+  WHERE p.id = v.id AND p.app_id = v.app_id AND (v.if_version IS NULL OR p.version = v.if_version)
+  RETURNING p.id, p.version, p.name, p.app_id, p.description, p.owner_id, p.creator_id,
+    (SELECT tenant_id FROM users WHERE users.id = p.owner_id) AS owner_tenant_id`;
+
+const byId = (row: Row): number => row.id as number;
 
 export class PostgresStore extends PgIdentityStore implements Store {
   constructor(url: string, options: PostgresOptions = {}) {
@@ -100,8 +126,10 @@ export class PostgresStore extends PgIdentityStore implements Store {
     return rows.map(toAppSummary);
   }
 
+  private readonly appSummaryRow = this.lookup<number>(`SELECT ${APP_SUMMARY_COLUMNS} FROM oauth_apps WHERE id = ANY($1::bigint[])`, byId);
+
   async appSummary(id: number): Promise<OAuthAppSummary | undefined> {
-    const row = await this.one(this.pool, `SELECT ${APP_SUMMARY_COLUMNS} FROM oauth_apps WHERE id = $1`, [id]);
+    const row = await this.appSummaryRow(id);
     return row && toAppSummary(row);
   }
 
@@ -193,17 +221,18 @@ export class PostgresStore extends PgIdentityStore implements Store {
     }));
   }
 
-  private async profileOn(on: Queryable, id: number): Promise<OAuthProfile | undefined> {
-    const row = await this.one(on, `${PROFILE_SELECT} WHERE p.id = $1`, [id]);
-    return row && this.toProfile(on, row);
-  }
+  private readonly profileRow = this.lookup<number>(`${PROFILE_SELECT} WHERE p.id = ANY($1::bigint[])`, byId);
+  private readonly profileHeaderRow = this.lookup<number>(
+    `SELECT ${PROFILE_HEADER_COLUMNS} FROM oauth_profiles WHERE id = ANY($1::bigint[])`, byId);
 
   async profile(id: number): Promise<OAuthProfile | undefined> {
-    return this.profileOn(this.pool, id);
+    const row = await this.profileRow(id);
+    return row && this.toProfile(this.pool, row);
   }
 
   async profileHeader(id: number): Promise<ProfileHeader | undefined> {
-    return this.profileHeaderOn(this.pool, id);
+    const row = await this.profileHeaderRow(id);
+    return row && toProfileHeader(row);
   }
 
   private async profileHeaderOn(on: Queryable, id: number): Promise<ProfileHeader | undefined> {
@@ -242,9 +271,17 @@ export class PostgresStore extends PgIdentityStore implements Store {
     return (await this.replaceTokensInPlace(id, input, ifVersion)) ?? this.updateProfileInTx(id, input, ifVersion);
   }
 
+  private readonly updateInPlace = new Batcher<InPlaceUpdate, Row | undefined>(async (items) => {
+    const column = <K extends keyof InPlaceUpdate>(key: K) => items.map((item) => item[key]);
+    const rows = await this.all(this.pool, UPDATE_IN_PLACE, [column('id'), column('appId'), column('ifVersion'), column('name'),
+      items.map((item) => nameKey(item.name)), column('description'), column('access'), column('refresh'), column('keyVersion')]);
+    const byRowId = new Map(rows.map((row) => [byId(row), row]));
+    return items.map((item) => byRowId.get(item.id));
+  }, { conflictKey: (item) => item.id, fatal: isUnavailable });
+
   /**
    * The common PUT — same application, tokens replaced — as one autocommit statement instead of a five-round-trip
-   * transaction (on loopback each round trip costs the server a write syscall and PostgreSQL a wake-up). It applies
+   * transaction, shared with the other PUTs of the moment (one statement and one commit for all of them). It applies
    * only when the row exists, keeps its app and matches If-Match; the unique index answers a taken name (409).
    * Anything else (no row, another version, another app) goes the transactional way, which tells them apart.
    */
@@ -252,10 +289,8 @@ export class PostgresStore extends PgIdentityStore implements Store {
     const tokens = await this.sealTokens(this.pool, id, input);
     let header: Row | undefined;
     try {
-      ({ rows: [header] } = await this.pool.query(`UPDATE oauth_profiles SET name = $1, name_key = $2, description = $3,
-          access_token = $4, refresh_token = $5, key_version = $6, version = version + 1
-        WHERE id = $7 AND app_id = $8 AND ($9::int IS NULL OR version = $9) RETURNING ${PROFILE_HEADER_COLUMNS}`,
-      [input.name, nameKey(input.name), input.description, tokens.access, tokens.refresh, tokens.version, id, input.oauthAppId, ifVersion ?? null]));
+      header = await this.updateInPlace.add({ id, appId: input.oauthAppId, ifVersion: ifVersion ?? null, name: input.name,
+        description: input.description, access: tokens.access, refresh: tokens.refresh, keyVersion: tokens.version });
     } catch (err) {
       throw this.mapError(err, { duplicate: `OAuth profile ${input.name}` });
     }
