@@ -4,7 +4,7 @@
  * Its app must be usable by the owner's tenant.
  */
 import { fail } from '../errors.js';
-import type { OAuthProfile, ProfileHeader, ProfileInput, ProfileStats, ProfileSummary, Store } from '../storage/store.js';
+import type { OAuthAppSummary, OAuthProfile, ProfileHeader, ProfileInput, ProfileStats, ProfileSummary, Store } from '../storage/store.js';
 import type { Identity } from './access.js';
 import { usableBy } from './oauth-apps.js';
 
@@ -34,9 +34,12 @@ async function reachableProfile(store: Store, actor: Identity, id: number): Prom
   return header;
 }
 
-async function checkApp(store: Store, appId: number, ownerTenantId: number): Promise<void> {
-  const app = await store.appSummary(appId);
+function assertUsable(app: OAuthAppSummary | undefined, appId: number, ownerTenantId: number): void {
   if (!app || !usableBy(app, ownerTenantId)) throw fail('appReferenceInvalid', appId);
+}
+
+async function checkApp(store: Store, appId: number, ownerTenantId: number): Promise<void> {
+  assertUsable(await store.appSummary(appId), appId, ownerTenantId);
 }
 
 export const listProfiles = (store: Store, actor: Identity): Promise<ProfileSummary[]> => store.listProfiles(actor.id);
@@ -48,8 +51,10 @@ export async function createProfile(store: Store, actor: Identity, caller: Ident
 }
 
 export async function updateProfile(store: Store, actor: Identity, id: number, input: ProfileInput, ifVersion?: number): Promise<OAuthProfile> {
-  const current = await reachableProfile(store, actor, id);
-  await checkApp(store, input.oauthAppId, current.ownerTenantId);
+  // Neither read depends on the other: on PostgreSQL they share one wait. The access check still answers first.
+  const [current, app] = await Promise.all([store.profileHeader(id), store.appSummary(input.oauthAppId)]);
+  if (!current || !reachableBy(actor, current)) throw fail('profileNotFound', id);
+  assertUsable(app, input.oauthAppId, current.ownerTenantId);
   return store.updateProfile(id, input, ifVersion);
 }
 
