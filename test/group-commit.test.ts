@@ -5,6 +5,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { harness, sqliteOnly, sqliteStoreOf, type Harness } from './helpers.js';
 
@@ -61,5 +63,33 @@ describe('SQLite group commit', { skip: sqliteOnly('group commit and the databas
     const names = (await h.store.listProfiles(2)).map((p) => p.name.toLowerCase());
     assert.equal(names.filter((n) => n === 'same').length, 1);
     assert.ok(names.includes('other'));
+  });
+  test('WAL checkpoints run on the worker, not in a commit: soon after writes, the database file alone holds them', async () => {
+    const store = sqliteStoreOf(h);
+    const before = store.checkpoints;
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => h.app.inject({
+      method: 'POST', url: '/api/mgmt/oauthprofiles', headers: { authorization: `Basic ${Buffer.from('d2cuser:User-Passw0rd').toString('base64')}` },
+      payload: { name: `ckpt_${i}`, oauthAppId: appId, refreshToken: `rt-${i}` },
+    })));
+    assert.deepEqual(results.map((r) => r.statusCode), Array(50).fill(201));
+    // A copy of the database file without its WAL sees only what a checkpoint copied into the file.
+    const dir = mkdtempSync(join(tmpdir(), 'tokenkeep-ckpt-'));
+    try {
+      let inFile = 0;
+      for (const deadline = Date.now() + 5000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+        copyFileSync(join(h.dir, 'tokenkeep.db'), join(dir, 'copy.db'));
+        const copy = new Database(join(dir, 'copy.db'));
+        try {
+          inFile = (copy.prepare("SELECT count(*) AS n FROM oauth_profiles WHERE name LIKE 'ckpt\\_%' ESCAPE '\\'").get() as { n: number }).n;
+        } finally {
+          copy.close();
+        }
+        if (inFile === 50) break;
+      }
+      assert.equal(inFile, 50, 'every acknowledged write reached the database file');
+      assert.ok(store.checkpoints > before, `the worker checkpointed (${store.checkpoints} > ${before})`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -8,6 +8,8 @@
  * `write()` queues each mutation and runs every mutation queued during one turn of the event loop in a single
  * transaction — each in its own savepoint, so one failing mutation rolls back alone — and commits once.
  *
+ * WAL checkpoints run on a worker thread (./checkpointer.ts), not inside a commit on the event loop.
+ *
  * better-sqlite3 is synchronous: each mutation runs to completion without interleaving, which makes every store
  * method atomic with respect to every other request of this process; reads between batches see only committed data.
  */
@@ -16,6 +18,7 @@ import { StoreUnavailable } from '../store.js';
 import { fail } from '../../errors.js';
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { Checkpointer } from './checkpointer.js';
 
 export type Row = Record<string, unknown>;
 interface PendingWrite { run: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }
@@ -35,6 +38,7 @@ export class SqliteDb {
   private readonly inSavepoint: Database.Transaction<(run: () => unknown) => unknown>;
   /** The file this connection opened, by device and inode (none for :memory:). */
   private readonly identity: { dev: number; ino: number } | undefined;
+  protected readonly checkpointer: Checkpointer | undefined;
 
   constructor(readonly file: string) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
@@ -43,6 +47,9 @@ export class SqliteDb {
     this.db.pragma('synchronous = FULL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
+    // 32 MiB of page cache instead of SQLite's 2 MiB: the inner B-tree pages of a million profiles stay cached, so a
+    // lookup at 1M rows costs what it costs at 1k (GET at 1M: 98 → 87 µs of CPU per request).
+    this.db.pragma('cache_size = -32768');
     // Refuse to acknowledge writes that are not durable: a file system without WAL support, or a pragma that did not
     // take, would silently weaken every 2xx.
     if (file !== ':memory:' && this.db.pragma('journal_mode', { simple: true }) !== 'wal') {
@@ -54,6 +61,13 @@ export class SqliteDb {
       throw new StoreUnavailable('SQLite synchronous is below FULL; tokenkeep will not acknowledge writes that are not durable');
     }
     this.identity = file === ':memory:' ? undefined : (({ dev, ino }) => ({ dev, ino }))(statSync(file));
+    if (file !== ':memory:') {
+      this.db.pragma('wal_autocheckpoint = 0');
+      // Without the worker, SQLite's own checkpoints keep the WAL bounded, as they would by default.
+      this.checkpointer = new Checkpointer(file, () => {
+        if (this.db.open) this.db.pragma('wal_autocheckpoint = 1000');
+      });
+    }
     this.inSavepoint = this.db.transaction((run: () => unknown) => run());
     this.commitBatch = this.db.transaction((batch: PendingWrite[], outcomes: Outcome[]) => {
       for (const item of batch) {
@@ -99,7 +113,9 @@ export class SqliteDb {
   /** A synchronous transaction (a savepoint when one is open): for start-up work and inside `write()`. */
   protected tx<T>(fn: () => T): T {
     this.assertOpen();
-    return this.db.transaction(fn).immediate();
+    const result = this.db.transaction(fn).immediate();
+    this.checkpointer?.nudge();
+    return result;
   }
 
   /**
@@ -125,6 +141,11 @@ export class SqliteDb {
   /** transactions committed by write(): lets tests see that concurrent writes share commits */
   commits = 0;
 
+  /** WAL checkpoints completed by the worker: lets tests see that they happen */
+  get checkpoints(): number {
+    return this.checkpointer?.completed ?? 0;
+  }
+
   /** Queues a mutation for the next group commit; resolves after the commit is on disk. */
   protected write<T>(run: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -145,6 +166,7 @@ export class SqliteDb {
       this.assertFileIsOurs();
       this.commitBatch.immediate(batch, outcomes);
       this.commits++;
+      this.checkpointer?.nudge();
     } catch (error) {
       // The commit itself failed (disk full, I/O error, lock timeout, closed connection): nothing of the batch is on disk.
       const failure = this.db.open ? unavailable(error) : new StoreUnavailable('SQLite: the database connection is closed', { cause: error });

@@ -38,6 +38,7 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
   }
 
   async close(): Promise<void> {
+    await this.checkpointer?.close();
     if (this.db.open) this.db.close();
   }
 
