@@ -272,9 +272,12 @@ export class PostgresStore extends PgIdentityStore implements Store {
   }
 
   private readonly updateInPlace = new Batcher<InPlaceUpdate, Row | undefined>(async (items) => {
-    const column = <K extends keyof InPlaceUpdate>(key: K) => items.map((item) => item[key]);
+    // In id order, so that two nodes' batches over the same rows tend to lock them in one order (a deadlock between
+    // them would cost a second, then each item runs alone).
+    const sorted = [...items].sort((x, y) => x.id - y.id);
+    const column = <K extends keyof InPlaceUpdate>(key: K) => sorted.map((item) => item[key]);
     const rows = await this.all(this.pool, UPDATE_IN_PLACE, [column('id'), column('appId'), column('ifVersion'), column('name'),
-      items.map((item) => nameKey(item.name)), column('description'), column('access'), column('refresh'), column('keyVersion')]);
+      sorted.map((item) => nameKey(item.name)), column('description'), column('access'), column('refresh'), column('keyVersion')]);
     const byRowId = new Map(rows.map((row) => [byId(row), row]));
     return items.map((item) => byRowId.get(item.id));
   }, { conflictKey: (item) => item.id, fatal: isUnavailable });
