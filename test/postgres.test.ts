@@ -416,19 +416,26 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
     const [a, b] = stores;
     const profiles = await Promise.all(Array.from({ length: 40 }, (_, i) => a.createProfile({ ...profileInput(`batch_${i}`, appId), ownerId: 2, creatorId: 2 })));
     await a.createProfile({ ...profileInput('batch_taken', appId), ownerId: 2, creatorId: 2 });
+    const odd = await a.createProfile({ ...profileInput('batch_odd', appId), ownerId: 2, creatorId: 2 });
+    // Values that array literals must quote: quotes, backslashes, braces, commas, the word NULL, an empty string.
+    const oddInput = { name: 'q"uo\\te{,} NULL', oauthAppId: appId, description: 'NULL', accessToken: '', refreshToken: '\\x00"}' };
     const [p0, p1, p2] = profiles;
     // All in one turn: one write per profile, three more of p0 (never in one batch with each other), a rename to a
     // taken name (its batch fails at the unique index, then each item runs alone), a stale If-Match, a missing id.
     const writes = [
       ...profiles.map((p, i) => a.updateProfile(p.id, profileInput(p.name, appId, `new-${i}`))),
       ...[1, 2, 3].map((k) => a.updateProfile(p0.id, profileInput(p0.name, appId, `p0-again-${k}`))),
+      a.updateProfile(odd.id, oddInput),
       a.updateProfile(p1.id, profileInput('BATCH_TAKEN', appId)),
       a.updateProfile(p2.id, profileInput(p2.name, appId), p2.version + 7),
       a.updateProfile(999_999_999, profileInput('gone', appId)),
     ].map((w) => w.then((value) => ({ value }), (err: unknown) => ({ kind: err instanceof ApiError ? err.kind : String(err) })));
     const results = await Promise.all(writes);
-    const tail = results.slice(profiles.length + 3);
+    const tail = results.slice(profiles.length + 4);
     assert.deepEqual(tail, [{ kind: 'duplicateName' }, { kind: 'preconditionFailed' }, { kind: 'profileNotFound' }]);
+    const stored = (await b.profile(odd.id))!;
+    assert.deepEqual({ name: stored.name, oauthAppId: stored.oauthAppId, description: stored.description, accessToken: stored.accessToken,
+      refreshToken: stored.refreshToken }, oddInput);
     for (const [i, r] of results.slice(0, profiles.length + 3).entries()) {
       assert.ok('value' in r, `write ${i}: ${JSON.stringify(r)}`);
       const expected = i < profiles.length ? `new-${i}` : `p0-again-${i - profiles.length + 1}`;
