@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Checkpointer } from '../src/storage/sqlite/checkpointer.js';
 import { harness, sqliteOnly, sqliteStoreOf, type Harness } from './helpers.js';
 
 describe('SQLite group commit', { skip: sqliteOnly('group commit and the database file are SQLite internals') }, () => {
@@ -88,6 +89,20 @@ describe('SQLite group commit', { skip: sqliteOnly('group commit and the databas
       }
       assert.equal(inFile, 50, 'every acknowledged write reached the database file');
       assert.ok(store.checkpoints > before, `the worker checkpointed (${store.checkpoints} > ${before})`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  test('a checkpoint worker that cannot open the database reports the failure, with SQLite\'s code', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tokenkeep-ckpt-'));
+    try {
+      // A folder where the database file should be: the worker cannot open it and ends with an error.
+      const failure = await new Promise<Error>((resolve, reject) => {
+        const checkpointer = new Checkpointer(dir, resolve);
+        checkpointer.nudge();
+        setTimeout(() => reject(new Error('no failure reported within 5 s')), 5000).unref();
+      });
+      assert.match(failure.message, /checkpoint worker failed: SQLITE_CANTOPEN/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -60,7 +60,9 @@ export class Checkpointer {
       if (result.ok) this.completed++;
       if (this.wanted) this.nudge();
     });
-    this.worker.on('error', (error) => this.fail(error));
+    // An error thrown in the worker arrives structured-cloned: a SqliteError as a plain { code } object.
+    this.worker.on('error', (error: { code?: unknown; message?: unknown }) =>
+      this.fail(new Error(`the checkpoint worker failed: ${String(error?.code ?? error?.message ?? error)}`)));
     this.exited = new Promise((resolve) => this.worker.once('exit', () => {
       if (!this.closing) this.fail(new Error('the checkpoint worker exited'));
       resolve();
