@@ -455,6 +455,8 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
     const principals = await Promise.all(names.map((n) => b.principalByName(n)));
     assert.deepEqual(principals.map((p) => p?.userName), ['d2cadmin', 'd2cuser', undefined, 'lockme', 'd2cadmin']);
     assert.ok(principals[0]!.effective.has(Perm.Administrator) && !principals[1]!.effective.has(Perm.Administrator), 'each got its own grants');
+    // A create is one INSERT that reads its app: no app, no row.
+    await assert.rejects(a.createProfile({ ...profileInput('batch_no_app', 999_999_999), ownerId: 2, creatorId: 2 }), isApiError('appReferenceInvalid'));
   });
 });
 

@@ -7,11 +7,11 @@
  * - an update locks its row first (`FOR UPDATE`), then checks the If-Match version against the row as committed:
  *   two updates of one version through two nodes give one success and one 412, and concurrent full replaces queue,
  *   so the stored row is always exactly one request's;
- * - a referenced row is locked `FOR SHARE` while it is checked (the profile's app, a data source's profile and that
- *   profile's app), so the data store the check relied on cannot change before the referencing write commits, and a
+ * - a referenced row is locked `FOR SHARE` while it is checked (the new app of a profile that changes app, a data
+ *   source's profile and that profile's app), so the data store the check relied on cannot change before the referencing write commits, and a
  *   concurrent change of the referenced row, waiting for that lock, sees the new reference in its own check;
- * - names are checked before the write and backed by unique constraints: a race that slips past the check ends in a
- *   unique_violation, reported as the same 409 `duplicateName`;
+ * - names are checked before the write (a new profile's by the insert itself) and backed by unique constraints: a race
+ *   that slips past the check ends in a unique_violation, reported as the same 409 `duplicateName`;
  * - ids come from identity sequences, taken before the insert (sealed values are bound to their row id) and never
  *   handed out twice.
  */
@@ -114,7 +114,7 @@ export class PostgresStore extends PgIdentityStore implements Store {
   }
 
   /** The id the insert will use: sealed values are bound to their row id, so it is taken from the sequence first. */
-  private async nextId(c: pg.PoolClient, table: VersionedTable): Promise<number> {
+  private async nextId(c: Queryable, table: VersionedTable): Promise<number> {
     const { id } = (await this.one<{ id: number }>(c, `SELECT nextval(pg_get_serial_sequence('${table}', 'id')) AS id`))!;
     return id;
   }
@@ -235,11 +235,6 @@ export class PostgresStore extends PgIdentityStore implements Store {
     return row && toProfileHeader(row);
   }
 
-  private async profileHeaderOn(on: Queryable, id: number): Promise<ProfileHeader | undefined> {
-    const r = await this.one(on, `SELECT ${PROFILE_HEADER_COLUMNS} FROM oauth_profiles WHERE id = $1`, [id]);
-    return r && toProfileHeader(r);
-  }
-
   private async assertProfileNameFree(c: Queryable, ownerId: number, name: string, exceptId = 0): Promise<void> {
     if (await this.one(c, 'SELECT 1 FROM oauth_profiles WHERE owner_id = $1 AND name_key = $2 AND id <> $3', [ownerId, nameKey(name), exceptId])) {
       throw fail('duplicateName', `OAuth profile ${name}`);
@@ -253,18 +248,28 @@ export class PostgresStore extends PgIdentityStore implements Store {
     return row;
   }
 
+  /**
+   * Two autocommit statements instead of a transaction of eight round trips: the id (sealed values are bound to it),
+   * then one INSERT that reads the app in the same statement. The unique index answers a taken name; the foreign keys
+   * keep the app and the owner from going away before it commits. The app is not locked FOR SHARE: a new profile has
+   * no data sources yet, so nothing it holds depends on the app's data store.
+   */
   async createProfile(input: ProfileInput & { ownerId: number; creatorId: number }): Promise<OAuthProfile> {
-    return this.tx(async (c) => {
-      await this.lockApp(c, input.oauthAppId);
-      await this.assertProfileNameFree(c, input.ownerId, input.name);
-      const id = await this.nextId(c, 'oauth_profiles');
-      const tokens = await this.sealTokens(c, id, input);
-      await this.run(c, `INSERT INTO oauth_profiles (id, owner_id, creator_id, app_id, name, name_key, description, access_token,
-          refresh_token, key_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+    const id = await this.nextId(this.pool, 'oauth_profiles');
+    const tokens = await this.sealTokens(this.pool, id, input);
+    let header: Row | undefined;
+    try {
+      ({ rows: [header] } = await this.pool.query(`INSERT INTO oauth_profiles (id, owner_id, creator_id, app_id, name, name_key,
+          description, access_token, refresh_token, key_version)
+        SELECT $1::bigint, $2::bigint, $3::bigint, a.id, $5::text, $6::text, $7::text, $8::bytea, $9::bytea, $10::int
+        FROM oauth_apps a WHERE a.id = $4 RETURNING ${PROFILE_HEADER_COLUMNS}`,
       [id, input.ownerId, input.creatorId, input.oauthAppId, input.name, nameKey(input.name), input.description,
-        tokens.access, tokens.refresh, tokens.version]);
-      return withTokens((await this.profileHeaderOn(c, id))!, input);
-    }, { duplicate: `OAuth profile ${input.name}` });
+        tokens.access, tokens.refresh, tokens.version]));
+    } catch (err) {
+      throw this.mapError(err, { duplicate: `OAuth profile ${input.name}` });
+    }
+    if (!header) throw fail('appReferenceInvalid', input.oauthAppId);
+    return withTokens(toProfileHeader(header), input);
   }
 
   async updateProfile(id: number, input: ProfileInput, ifVersion?: number): Promise<OAuthProfile> {
