@@ -48,13 +48,17 @@ interface InPlaceUpdate {
 
 /**
  * Updates in place every row of the batch that exists, keeps its app and matches its If-Match version; one statement
- * and one commit for all of them (a group commit). Returns the updated rows' headers.
+ * and one commit for all of them (a group commit). Returns the updated rows' headers. The rows are locked first, in id
+ * order: batches in flight at once (of this server or another) then never wait for each other in a cycle.
  */
-const UPDATE_IN_PLACE = `UPDATE oauth_profiles p SET name = v.name, name_key = v.name_key, description = v.description,
+const UPDATE_IN_PLACE = `WITH locked AS MATERIALIZED (
+    SELECT id FROM oauth_profiles WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE)
+  UPDATE oauth_profiles p SET name = v.name, name_key = v.name_key, description = v.description,
     access_token = v.access_token, refresh_token = v.refresh_token, key_version = v.key_version, version = p.version + 1
   FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::text[], $5::text[], $6::text[], $7::bytea[], $8::bytea[], $9::int[])
     AS v(id, app_id, if_version, name, name_key, description, access_token, refresh_token, key_version)
-  WHERE p.id = v.id AND p.app_id = v.app_id AND (v.if_version IS NULL OR p.version = v.if_version)
+  WHERE p.id = v.id AND p.id IN (SELECT id FROM locked) AND p.app_id = v.app_id
+    AND (v.if_version IS NULL OR p.version = v.if_version)
   RETURNING p.id, p.version, p.name, p.app_id, p.description, p.owner_id, p.creator_id,
     (SELECT tenant_id FROM users WHERE users.id = p.owner_id) AS owner_tenant_id`;
 
@@ -276,16 +280,18 @@ export class PostgresStore extends PgIdentityStore implements Store {
     return (await this.replaceTokensInPlace(id, input, ifVersion)) ?? this.updateProfileInTx(id, input, ifVersion);
   }
 
+  /**
+   * Up to three batches in flight, so that a batch does not wait for the previous one's commit: on this machine's fast
+   * disk that made no measurable difference, but where an fsync takes milliseconds (network storage) one commit at a
+   * time would cap the PUT rate at a batch per fsync. The rows' ordered locking keeps concurrent batches deadlock-free.
+   */
   private readonly updateInPlace = new Batcher<InPlaceUpdate, Row | undefined>(async (items) => {
-    // In id order, so that two nodes' batches over the same rows tend to lock them in one order (a deadlock between
-    // them would cost a second, then each item runs alone).
-    const sorted = [...items].sort((x, y) => x.id - y.id);
-    const column = <K extends keyof InPlaceUpdate>(key: K) => sorted.map((item) => item[key]);
+    const column = <K extends keyof InPlaceUpdate>(key: K) => items.map((item) => item[key]);
     const rows = await this.all(this.pool, UPDATE_IN_PLACE, [column('id'), column('appId'), column('ifVersion'), column('name'),
-      sorted.map((item) => nameKey(item.name)), column('description'), column('access'), column('refresh'), column('keyVersion')]);
+      items.map((item) => nameKey(item.name)), column('description'), column('access'), column('refresh'), column('keyVersion')]);
     const byRowId = new Map(rows.map((row) => [byId(row), row]));
     return items.map((item) => byRowId.get(item.id));
-  }, { conflictKey: (item) => item.id, fatal: isUnavailable });
+  }, { conflictKey: (item) => item.id, fatal: isUnavailable, inFlight: 3 });
 
   /**
    * The common PUT — same application, tokens replaced — as one autocommit statement instead of a five-round-trip
