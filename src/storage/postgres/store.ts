@@ -6,10 +6,12 @@
  * Concurrency across processes (READ COMMITTED, explicit row locks):
  * - an update locks its row first (`FOR UPDATE`), then checks the If-Match version against the row as committed:
  *   two updates of one version through two nodes give one success and one 412, and concurrent full replaces queue,
- *   so the stored row is always exactly one request's;
+ *   so the stored row is always exactly one request's (the batched in-place PUT locks its rows in id order, then
+ *   updates those whose app and version still match);
  * - a referenced row is locked `FOR SHARE` while it is checked (the new app of a profile that changes app, a data
- *   source's profile and that profile's app), so the data store the check relied on cannot change before the referencing write commits, and a
- *   concurrent change of the referenced row, waiting for that lock, sees the new reference in its own check;
+ *   source's profile and that profile's app), so the data store the check relied on cannot change before the
+ *   referencing write commits, and a concurrent change of the referenced row, waiting for that lock, sees the new
+ *   reference in its own check;
  * - names are checked before the write (a new profile's by the insert itself) and backed by unique constraints: a race
  *   that slips past the check ends in a unique_violation, reported as the same 409 `duplicateName`;
  * - ids come from identity sequences, taken before the insert (sealed values are bound to their row id) and never
