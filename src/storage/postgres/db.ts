@@ -186,13 +186,26 @@ export class PgDb {
   }
 
   /**
-   * A single-row lookup by key, batched (./batcher.ts): `sql` selects the rows whose key is in the array $1, `keyOf`
-   * reads a row's key back. Each call resolves to its own row, or undefined.
+   * Rows of a prepared statement: each pooled connection parses and plans it once, under `name`, instead of on every
+   * call. For the hot, batched statements only, and never with `*`: a column added by a migration while the server
+   * runs would change a prepared statement's result type, which PostgreSQL refuses.
    */
-  protected lookup<K>(sql: string, keyOf: (row: Row) => K): (key: K) => Promise<Row | undefined> {
+  protected async prepared(name: string, sql: string, params: unknown[]): Promise<Row[]> {
+    try {
+      return (await this.pool.query<Row>({ name, text: sql, values: params })).rows;
+    } catch (err) {
+      throw this.mapError(err);
+    }
+  }
+
+  /**
+   * A single-row lookup by key, batched (./batcher.ts) and prepared (`name`): `sql` selects the rows whose key is in
+   * the array $1, `keyOf` reads a row's key back. Each call resolves to its own row, or undefined.
+   */
+  protected lookup<K>(name: string, sql: string, keyOf: (row: Row) => K): (key: K) => Promise<Row | undefined> {
     const batcher = new Batcher<K, Row | undefined>(async (keys) => {
       const byKey = new Map<K, Row>();
-      for (const row of await this.all(this.pool, sql, [keys])) byKey.set(keyOf(row), row);
+      for (const row of await this.prepared(name, sql, [keys])) byKey.set(keyOf(row), row);
       return keys.map((key) => byKey.get(key));
     }, { inFlight: 2, fatal: isUnavailable });
     return (key) => batcher.add(key);

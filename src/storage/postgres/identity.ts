@@ -70,8 +70,9 @@ export class PgIdentityStore extends PgKeyringStore {
   // ---- authentication -------------------------------------------------------------------------------------------
 
   /** A user with its tenant's status and its grants, by name key; concurrent logins share one statement. */
-  private readonly principalRow = this.lookup<string>(`
-      SELECT u.*, t.status AS tenant_status,
+  private readonly principalRow = this.lookup<string>('tokenkeep_principal', `
+      SELECT u.id, u.user_name, u.name_key, u.tenant_id, u.status, u.password_hash, u.failed_count, u.failed_since,
+        u.locked_at, u.locked_until, t.status AS tenant_status,
         ARRAY(SELECT permission FROM user_permissions WHERE user_id = u.id
               UNION SELECT rp.permission FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id
               WHERE ur.user_id = u.id) AS effective,

@@ -29,7 +29,6 @@ import { isUnavailable, nameKey, type PostgresOptions, type Queryable, type Row 
 import { Batcher } from './batcher.js';
 import { PgIdentityStore } from './identity.js';
 
-const PROFILE_SELECT = `SELECT p.*, u.tenant_id AS owner_tenant_id FROM oauth_profiles p JOIN users u ON u.id = p.owner_id`;
 /** A profile's header from its own row (SELECT or RETURNING): the owner's tenant by a sub-select. */
 const PROFILE_HEADER_COLUMNS = `id, version, name, app_id, description, owner_id, creator_id,
   (SELECT tenant_id FROM users WHERE users.id = oauth_profiles.owner_id) AS owner_tenant_id`;
@@ -132,7 +131,8 @@ export class PostgresStore extends PgIdentityStore implements Store {
     return rows.map(toAppSummary);
   }
 
-  private readonly appSummaryRow = this.lookup<number>(`SELECT ${APP_SUMMARY_COLUMNS} FROM oauth_apps WHERE id = ANY($1::bigint[])`, byId);
+  private readonly appSummaryRow = this.lookup<number>('tokenkeep_app_summary',
+    `SELECT ${APP_SUMMARY_COLUMNS} FROM oauth_apps WHERE id = ANY($1::bigint[])`, byId);
 
   async appSummary(id: number): Promise<OAuthAppSummary | undefined> {
     const row = await this.appSummaryRow(id);
@@ -227,8 +227,10 @@ export class PostgresStore extends PgIdentityStore implements Store {
     }));
   }
 
-  private readonly profileRow = this.lookup<number>(`${PROFILE_SELECT} WHERE p.id = ANY($1::bigint[])`, byId);
-  private readonly profileHeaderRow = this.lookup<number>(
+  private readonly profileRow = this.lookup<number>('tokenkeep_profile', `SELECT p.id, p.version, p.name, p.app_id,
+      p.description, p.access_token, p.refresh_token, p.owner_id, p.creator_id, u.tenant_id AS owner_tenant_id
+    FROM oauth_profiles p JOIN users u ON u.id = p.owner_id WHERE p.id = ANY($1::bigint[])`, byId);
+  private readonly profileHeaderRow = this.lookup<number>('tokenkeep_profile_header',
     `SELECT ${PROFILE_HEADER_COLUMNS} FROM oauth_profiles WHERE id = ANY($1::bigint[])`, byId);
 
   async profile(id: number): Promise<OAuthProfile | undefined> {
@@ -289,7 +291,7 @@ export class PostgresStore extends PgIdentityStore implements Store {
    */
   private readonly updateInPlace = new Batcher<InPlaceUpdate, Row | undefined>(async (items) => {
     const column = <K extends keyof InPlaceUpdate>(key: K) => items.map((item) => item[key]);
-    const rows = await this.all(this.pool, UPDATE_IN_PLACE, [column('id'), column('appId'), column('ifVersion'), column('name'),
+    const rows = await this.prepared('tokenkeep_update_in_place', UPDATE_IN_PLACE, [column('id'), column('appId'), column('ifVersion'), column('name'),
       items.map((item) => nameKey(item.name)), column('description'), column('access'), column('refresh'), column('keyVersion')]);
     const byRowId = new Map(rows.map((row) => [byId(row), row]));
     return items.map((item) => byRowId.get(item.id));
