@@ -11,6 +11,12 @@ import { usableBy } from './oauth-apps.js';
 export const reachableBy = (who: Identity, profile: Pick<OAuthProfile, 'ownerId' | 'creatorId'>): boolean =>
   profile.ownerId === who.id || profile.creatorId === who.id;
 
+/** The profile if `who` may reach it; otherwise the 404 of an id that does not exist. */
+function assertReachable<P extends Pick<OAuthProfile, 'ownerId' | 'creatorId'>>(who: Identity, id: number, profile: P | undefined): P {
+  if (!profile || !reachableBy(who, profile)) throw fail('profileNotFound', id);
+  return profile;
+}
+
 export async function profileFor(store: Store, actor: Identity, id: number): Promise<OAuthProfile> {
   let profile: OAuthProfile | undefined;
   try {
@@ -20,8 +26,7 @@ export async function profileFor(store: Store, actor: Identity, id: number): Pro
     await reachableProfile(store, actor, id);
     throw err;
   }
-  if (!profile || !reachableBy(actor, profile)) throw fail('profileNotFound', id);
-  return profile;
+  return assertReachable(actor, id, profile);
 }
 
 /**
@@ -29,9 +34,7 @@ export async function profileFor(store: Store, actor: Identity, id: number): Pro
  * (PUT), deleted and inspected (stats) by its owner.
  */
 async function reachableProfile(store: Store, actor: Identity, id: number): Promise<ProfileHeader> {
-  const header = await store.profileHeader(id);
-  if (!header || !reachableBy(actor, header)) throw fail('profileNotFound', id);
-  return header;
+  return assertReachable(actor, id, await store.profileHeader(id));
 }
 
 function assertUsable(app: OAuthAppSummary | undefined, appId: number, ownerTenantId: number): void {
@@ -52,8 +55,8 @@ export async function createProfile(store: Store, actor: Identity, caller: Ident
 
 export async function updateProfile(store: Store, actor: Identity, id: number, input: ProfileInput, ifVersion?: number): Promise<OAuthProfile> {
   // Neither read depends on the other: on PostgreSQL they share one wait. The access check still answers first.
-  const [current, app] = await Promise.all([store.profileHeader(id), store.appSummary(input.oauthAppId)]);
-  if (!current || !reachableBy(actor, current)) throw fail('profileNotFound', id);
+  const [header, app] = await Promise.all([store.profileHeader(id), store.appSummary(input.oauthAppId)]);
+  const current = assertReachable(actor, id, header);
   assertUsable(app, input.oauthAppId, current.ownerTenantId);
   return store.updateProfile(id, input, ifVersion);
 }

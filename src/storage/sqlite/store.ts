@@ -238,14 +238,13 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
       const tokens = this.sealTokens(id, input);
       // Only what changes is written: SQLite rewrites the index entries of every indexed column named in SET, changed
       // or not, and at 1M rows that tripled the cost of a token replace (app_id, name_key, key_version are indexed).
-      const sets = ['description = @description', 'access_token = @access', 'refresh_token = @refresh', 'version = version + 1'];
-      if (renamed) sets.push('name = @name', 'name_key = @nameKey');
-      if (moved) sets.push('app_id = @appId');
+      const set = ['description = @description', 'access_token = @access', 'refresh_token = @refresh', 'version = version + 1',
+        ...(renamed ? ['name = @name', 'name_key = @nameKey'] : []), ...(moved ? ['app_id = @appId'] : [])].join(', ');
       const values = { id, description: input.description, access: tokens.access, refresh: tokens.refresh, name: input.name,
         nameKey: nameKey(input.name), appId: input.oauthAppId, keyVersion: tokens.version };
       // The key version changes only after a rotation: try the row as it is most often first.
-      if (this.q(`UPDATE oauth_profiles SET ${sets.join(', ')} WHERE id = @id AND key_version = @keyVersion`).run(values).changes === 0) {
-        this.q(`UPDATE oauth_profiles SET ${sets.join(', ')}, key_version = @keyVersion WHERE id = @id`).run(values);
+      if (this.q(`UPDATE oauth_profiles SET ${set} WHERE id = @id AND key_version = @keyVersion`).run(values).changes === 0) {
+        this.q(`UPDATE oauth_profiles SET ${set}, key_version = @keyVersion WHERE id = @id`).run(values);
       }
       // Nothing else runs inside this mutation: the row is the header read above, with the new values.
       const { name, oauthAppId, description } = input;
