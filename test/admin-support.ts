@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import type { LightMyRequestResponse } from 'fastify';
 import { catalogue } from '../src/errors.js';
 import type { Store } from '../src/storage/store.js';
+import { listProfiles } from './helpers.js';
 
 export interface Snapshot {
   tenants: unknown[];
@@ -31,7 +32,7 @@ export async function snapshot(store: Store): Promise<Snapshot> {
   const profiles: Record<number, unknown[]> = {};
   const dataSources: Record<number, unknown[]> = {};
   for (const u of users) {
-    profiles[u.id] = await store.listProfiles(u.id);
+    profiles[u.id] = await listProfiles(store, u.id);
     dataSources[u.id] = await store.listDataSources(u.id);
   }
   return {

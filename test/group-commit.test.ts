@@ -9,7 +9,7 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Checkpointer } from '../src/storage/sqlite/checkpointer.js';
-import { harness, sqliteOnly, sqliteStoreOf, type Harness } from './helpers.js';
+import { harness, listProfiles, sqliteOnly, sqliteStoreOf, type Harness } from './helpers.js';
 
 describe('SQLite group commit', { skip: sqliteOnly('group commit and the database file are SQLite internals') }, () => {
   let h: Harness;
@@ -61,7 +61,7 @@ describe('SQLite group commit', { skip: sqliteOnly('group commit and the databas
     ]);
     assert.deepEqual([dup1.statusCode, dup2.statusCode].sort(), [201, 409]);
     assert.equal(other.statusCode, 201);
-    const names = (await h.store.listProfiles(2)).map((p) => p.name.toLowerCase());
+    const names = (await listProfiles(h.store, 2)).map((p) => p.name.toLowerCase());
     assert.equal(names.filter((n) => n === 'same').length, 1);
     assert.ok(names.includes('other'));
   });

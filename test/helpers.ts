@@ -16,7 +16,7 @@ import { buildApp, type AppDeps } from '../src/app.js';
 import { hashPassword, type ScryptParams } from '../src/crypto/passwords.js';
 import { SqliteStore } from '../src/storage/sqlite/store.js';
 import { PostgresStore } from '../src/storage/postgres/store.js';
-import type { Store } from '../src/storage/store.js';
+import type { ProfileSummary, Store } from '../src/storage/store.js';
 import { MasterKey } from '../src/crypto/keyring.js';
 
 export const FAST_HASH: ScryptParams = { logN: 10, r: 8, p: 1 };
@@ -174,3 +174,7 @@ export async function harness(overrides: Partial<AppDeps> = {}, options: { backe
 
 /** Password given to users the tests create. */
 export const DEFAULT_PASSWORD = 'Test-Passw0rd!';
+
+/** A user's profiles as the store lists them (its JSON text, parsed). */
+export const listProfiles = async (store: Pick<Store, 'listProfilesJson'>, userId: number): Promise<ProfileSummary[]> =>
+  JSON.parse(await store.listProfilesJson(userId)) as ProfileSummary[];

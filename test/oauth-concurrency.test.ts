@@ -5,7 +5,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_PASSWORD, basic, harness, type Harness } from './helpers.js';
+import { DEFAULT_PASSWORD, basic, harness, listProfiles, type Harness } from './helpers.js';
 import { assertEnvelope } from './admin-support.js';
 import {
   NAMES, buildWorld, createDataSource, createProfile, dataSourceBody, json, profileBody, profileView, type World,
@@ -87,7 +87,7 @@ test(`${N} simultaneous creates of one name (in varying case) for one owner: exa
   assert.equal(statuses.filter((s) => s === 201).length, 1, JSON.stringify(statuses));
   assert.equal(statuses.filter((s) => s === 409).length, N - 1, JSON.stringify(statuses));
   for (const r of responses.filter((x) => x.statusCode === 409)) assert.equal(assertEnvelope(r).error.code, 223006409);
-  const mine = (await h.store.listProfiles(w.ids.U2)).filter((p) => p.name.toLowerCase() === 'same_name');
+  const mine = (await listProfiles(h.store, w.ids.U2)).filter((p) => p.name.toLowerCase() === 'same_name');
   assert.equal(mine.length, 1);
   assert.equal(mine[0].id, json(responses.find((r) => r.statusCode === 201)!).id);
 });

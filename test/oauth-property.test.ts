@@ -187,3 +187,47 @@ test('arbitrary path ids and ?user= values on reads: never 5xx, always the envel
     { numRuns: RUNS },
   );
 });
+
+test('the profile list is, for any text the store accepts, exactly the summaries of what GET answers, in id order', async () => {
+  // The list's JSON is written by the database (SQLite's json_object, PostgreSQL's json_build_object), not by Node:
+  // quotes, backslashes, control characters, non-BMP and replaced lone surrogates must all come out as GET shows them.
+  let run = 0;
+  await fc.assert(
+    fc.asyncProperty(fc.option(text(30)), fc.array(fc.tuple(fc.option(text(30)), fc.boolean()), { minLength: 1, maxLength: 4 }), async (scope, specs) => {
+      run += 1;
+      const app = await h.app.inject({ method: 'POST', url: '/api/mgmt/oauthapps', headers: { authorization: auth(NAMES.TA1), 'content-type': 'application/json' },
+        payload: appBody(`List app ${run}`, w.tenantA, { scope }) });
+      if (app.statusCode !== 201) return assert.equal(app.statusCode, 400, app.body);
+      const { id: listAppId, authorizeURI, tokenURI, scope: storedScope } = JSON.parse(app.body);
+      try {
+        const created: number[] = [];
+        for (const [i, [description, onBehalf]] of specs.entries()) {
+          // U1's own profiles, and profiles TA1 creates for U1: both appear in U1's list, the latter also in TA1's
+          const res = await h.app.inject({ method: 'POST', url: `/api/mgmt/oauthprofiles${onBehalf ? `?user=${NAMES.U1}` : ''}`,
+            headers: { authorization: auth(onBehalf ? NAMES.TA1 : NAMES.U1), 'content-type': 'application/json' },
+            payload: profileBody(`list_${run}_${i}`, listAppId, { description }) });
+          if (res.statusCode === 201) created.push(JSON.parse(res.body).id);
+          else assert.equal(res.statusCode, 400, res.body);
+        }
+        for (const who of [NAMES.U1, NAMES.TA1]) {
+          const res = await h.app.inject({ method: 'GET', url: '/api/mgmt/oauthprofiles', headers: { authorization: auth(who) } });
+          assert.equal(res.statusCode, 200);
+          assert.equal(res.headers['content-type'], 'application/json; charset=utf-8');
+          const listed = (JSON.parse(res.body) as { profiles: Record<string, unknown>[] }).profiles;
+          const ids = listed.map((p) => p.id as number);
+          assert.deepEqual(ids, [...ids].sort((a, b) => a - b), 'id order');
+          for (const entry of listed.filter((p) => p.oauthAppId === listAppId)) {
+            const got = await h.app.inject({ method: 'GET', url: `/api/mgmt/oauthprofiles/${entry.id}${who === NAMES.TA1 ? `?user=${NAMES.U1}` : ''}`, headers: { authorization: auth(who) } });
+            const p = JSON.parse(got.body);
+            assert.deepEqual(entry, { id: p.id, name: p.name, description: p.description, oauthAppId: p.oauthAppId, authorizeURI, tokenURI, scope: storedScope });
+          }
+          const mine = created.filter((_, i) => who === NAMES.U1 || specs[i]?.[1]);
+          assert.deepEqual(listed.filter((p) => p.oauthAppId === listAppId).map((p) => p.id), mine, `${who} lists what it owns or created`);
+        }
+      } finally {
+        assert.equal((await h.app.inject({ method: 'DELETE', url: `/api/mgmt/oauthapps/${listAppId}`, headers: { authorization: auth(NAMES.TA1) } })).statusCode, 204);
+      }
+    }),
+    { numRuns: RUNS },
+  );
+});

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import type { LightMyRequestResponse } from 'fastify';
-import { DEFAULT_PASSWORD, type Harness } from './helpers.js';
+import { DEFAULT_PASSWORD, listProfiles, type Harness } from './helpers.js';
 import type { DataSource, OAuthApp, OAuthProfile, Store } from '../src/storage/store.js';
 
 export const ADMIN = 'd2cadmin';
@@ -109,7 +109,7 @@ export async function oauthState(store: Store): Promise<OAuthState> {
   const profileIds = new Set<number>();
   const dataSources: DataSource[] = [];
   for (const id of users) {
-    for (const p of await store.listProfiles(id)) profileIds.add(p.id);
+    for (const p of await listProfiles(store, id)) profileIds.add(p.id);
     for (const d of await store.listDataSources(id)) dataSources.push((await store.dataSource(d.id))!);
   }
   const profiles: OAuthProfile[] = [];

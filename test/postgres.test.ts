@@ -24,7 +24,7 @@ import { PostgresStore } from '../src/storage/postgres/store.js';
 import type { OAuthProfile } from '../src/storage/store.js';
 import { StoreUnavailable } from '../src/storage/store.js';
 import {
-  ADMIN_PASSWORD, FAST_HASH, USER_PASSWORD, basic, createPgDatabase, dropPgDatabase, harness, pgDatabaseUrl,
+  ADMIN_PASSWORD, FAST_HASH, USER_PASSWORD, basic, createPgDatabase, dropPgDatabase, harness, listProfiles, pgDatabaseUrl,
 } from './helpers.js';
 import { api, ensureBuilt, killAll, pool, runCli, startServer, withTimeout, type Running } from './process-support.js';
 
@@ -362,7 +362,7 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
     assert.equal(versions.get(byA.id), version, 'after the refresh interval new writes use the new version');
 
     // Re-encrypt through node c while nodes a and b keep rewriting profiles: the last write of each wins.
-    const targets = (await a.listProfiles(2)).slice(0, 6).map((p) => p.id);
+    const targets = (await listProfiles(a, 2)).slice(0, 6).map((p) => p.id);
     const last = new Map<number, { token: string; version: number }>();
     let stop = false;
     const writers = [a, b].map(async (s, w) => {
@@ -403,7 +403,7 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
         assert.equal(KeyRing.versionOf(r.v as Buffer), r.key_version, `${table} ${r.id}`);
       }
     }
-    for (const s of stores) for (const p of await s.listProfiles(2)) assert.ok((await s.profile(p.id))!.refreshToken);
+    for (const s of stores) for (const p of await listProfiles(s, 2)) assert.ok((await s.profile(p.id))!.refreshToken);
     const fresh = new PostgresStore(db.url, { max: 1 });
     try {
       await fresh.unseal(master);

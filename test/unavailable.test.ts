@@ -11,7 +11,7 @@ import { copyFileSync, existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { LightMyRequestResponse } from 'fastify';
-import { ADMIN_PASSWORD, basic, harness, type Harness } from './helpers.js';
+import { ADMIN_PASSWORD, basic, harness, listProfiles, type Harness } from './helpers.js';
 import { StoreUnavailable } from '../src/storage/store.js';
 
 const ADMIN = basic('d2cadmin', ADMIN_PASSWORD);
@@ -122,7 +122,7 @@ describe('an unavailable database', { timeout: 110_000 }, () => {
       ['app', () => s.app(appId)],
       ['listApps', () => s.listApps()],
       ['profile', () => s.profile(profileId)],
-      ['listProfiles', () => s.listProfiles(1)],
+      ['listProfilesJson', () => s.listProfilesJson(1)],
       ['profileStats', () => s.profileStats(profileId)],
       ['createApp', () => s.createApp(app)],
       ['updateApp', () => s.updateApp(appId, app)],
@@ -226,7 +226,7 @@ describe('an unavailable database', { timeout: 110_000 }, () => {
     }
     // Nothing of the refused batch reached the database (no write ran in autocommit after SQLite's rollback).
     assert.equal((await h.store.profile(existing.id))?.description, null, 'the update of the refused batch is not applied');
-    assert.deepEqual((await h.store.listProfiles(1)).map((p) => p.name), ['small']);
+    assert.deepEqual((await listProfiles(h.store, 1)).map((p) => p.name), ['small']);
     assert.deepEqual(await h.store.listDataSources(1), []);
   });
 

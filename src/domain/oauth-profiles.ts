@@ -4,7 +4,7 @@
  * Its app must be usable by the owner's tenant.
  */
 import { fail } from '../errors.js';
-import type { OAuthAppSummary, OAuthProfile, ProfileHeader, ProfileInput, ProfileStats, ProfileSummary, Store } from '../storage/store.js';
+import type { OAuthAppSummary, OAuthProfile, ProfileHeader, ProfileInput, ProfileStats, Store } from '../storage/store.js';
 import type { Identity } from './access.js';
 import { usableBy } from './oauth-apps.js';
 
@@ -45,7 +45,8 @@ async function checkApp(store: Store, appId: number, ownerTenantId: number): Pro
   assertUsable(await store.appSummary(appId), appId, ownerTenantId);
 }
 
-export const listProfiles = (store: Store, actor: Identity): Promise<ProfileSummary[]> => store.listProfiles(actor.id);
+/** The effective user's profiles as the JSON text of a `ProfileSummary[]`. */
+export const listProfilesJson = (store: Store, actor: Identity): Promise<string> => store.listProfilesJson(actor.id);
 
 /** The effective user owns the new profile; the authenticated caller is recorded as its creator. */
 export async function createProfile(store: Store, actor: Identity, caller: Identity, input: ProfileInput): Promise<OAuthProfile> {

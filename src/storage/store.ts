@@ -181,7 +181,10 @@ export interface ProfileInput {
   refreshToken: string;
 }
 
-/** A list entry: no tokens; the app's URIs and scope joined in (api.md §6). */
+/**
+ * A list entry: no tokens; the app's URIs and scope joined in (api.md §6). Stores answer lists as JSON text of these
+ * objects, with exactly these keys (see `Store.listProfilesJson`).
+ */
 export interface ProfileSummary {
   id: number;
   name: string;
@@ -304,8 +307,12 @@ export interface Store {
   deleteApp(id: number, ifVersion?: number): Promise<void>;
 
   // OAuth profiles
-  /** Profiles the user owns or created. */
-  listProfiles(userId: number): Promise<ProfileSummary[]>;
+  /**
+   * Profiles the user owns or created, in id order, as the JSON text of a `ProfileSummary[]` with exactly its keys.
+   * The database writes the text: for 100 profiles that costs less than handing Node the rows and serializing them
+   * there (BENCHMARKS.md, Round 5).
+   */
+  listProfilesJson(userId: number): Promise<string>;
   profile(id: number): Promise<OAuthProfile | undefined>;
   profileHeader(id: number): Promise<ProfileHeader | undefined>;
   createProfile(input: ProfileInput & { ownerId: number; creatorId: number }): Promise<OAuthProfile>;

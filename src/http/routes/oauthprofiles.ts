@@ -32,7 +32,11 @@ export const oauthProfileRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/api/mgmt/oauthprofiles', {
     config: cfg(Perm.ViewDataSource),
     schema: { summary: 'List the profiles the effective user owns or created (no tokens)', tags, querystring: OnBehalfQuery, response: { 200: ProfileList, ...errors(400, 403, 404) } },
-  }, async (request) => ({ profiles: await profiles.listProfiles(store, request.actor) }));
+  }, async (request, reply) => {
+    // The store's JSON is sent as it is (Fastify serializes no string it is told is JSON): ProfileList, written by SQL.
+    const list = await profiles.listProfilesJson(store, request.actor);
+    return (reply as FastifyReply).type('application/json; charset=utf-8').send(`{"profiles":${list}}`);
+  });
 
   app.post('/api/mgmt/oauthprofiles', {
     config: cfg(Perm.CreateDataSource),

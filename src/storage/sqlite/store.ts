@@ -9,7 +9,7 @@ import { fail } from '../../errors.js';
 import { APP_SUMMARY_COLUMNS, toAppSummary, toDataSourceSummary, toProfileHeader, withTokens } from '../rows.js';
 import type {
   ConnectionType, DataSource, DataSourceSummary, DataSourceUpdate, ProfileHeader, NewDataSource, NewOAuthApp, OAuthApp, OAuthAppSummary, OAuthProfile, ProfileInput,
-  ProfileStats, ProfileSummary, Store,
+  ProfileStats, Store,
 } from '../store.js';
 import { checkVersion } from '../store.js';
 import { nameKey, type Row } from './db.js';
@@ -160,26 +160,16 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
   // ---- OAuth profiles -------------------------------------------------------------------------------------------
 
   /**
-   * Rows as arrays, and each of the few applications read once: for 100 profiles, a join (one application lookup per
-   * row) and better-sqlite3's row objects cost more than the profiles themselves (measured 420 µs against 110 µs).
+   * The owner's and the creator's index scans as one UNION ALL (an OR would read both indexes and sort in a temporary
+   * B-tree), each row joined to its application, written as JSON by SQLite: for 100 profiles 70 µs, against 61 µs
+   * to read the same rows as arrays plus 41 µs to serialize them in Node.
    */
-  async listProfiles(userId: number): Promise<ProfileSummary[]> {
-    // Two index scans in id order, merged (an OR would sort the rows in a temporary B-tree).
-    const rows = this.q(`SELECT id, name, description, app_id FROM oauth_profiles WHERE owner_id = @user
-      UNION ALL SELECT id, name, description, app_id FROM oauth_profiles WHERE creator_id = @user AND owner_id <> @user ORDER BY 1`)
-      .raw().all({ user: userId }) as [number, string, string | null, number][];
-    const apps = new Map<number, [string, string, string | null] | undefined>();
-    const app = (id: number) => {
-      if (!apps.has(id)) apps.set(id, this.q('SELECT authorize_uri, token_uri, scope FROM oauth_apps WHERE id = ?').raw().get(id) as [string, string, string | null] | undefined);
-      return apps.get(id);
-    };
-    const profiles: ProfileSummary[] = [];
-    for (const [id, name, description, appId] of rows) {
-      // better-sqlite3 runs nothing else in between, and a profile cannot outlive its application (ON DELETE CASCADE)
-      const a = app(appId);
-      if (a) profiles.push({ id, name, description, oauthAppId: appId, authorizeURI: a[0], tokenURI: a[1], scope: a[2] });
-    }
-    return profiles;
+  async listProfilesJson(userId: number): Promise<string> {
+    return this.q(`SELECT json_group_array(json_object('id', p.id, 'name', p.name, 'description', p.description,
+        'oauthAppId', p.app_id, 'authorizeURI', a.authorize_uri, 'tokenURI', a.token_uri, 'scope', a.scope) ORDER BY p.id)
+      FROM (SELECT id, name, description, app_id FROM oauth_profiles WHERE owner_id = @user
+        UNION ALL SELECT id, name, description, app_id FROM oauth_profiles WHERE creator_id = @user AND owner_id <> @user) p
+      JOIN oauth_apps a ON a.id = p.app_id`).pluck().get({ user: userId }) as string;
   }
 
   private profileHeaderSync(id: number): ProfileHeader | undefined {
