@@ -484,6 +484,34 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
     }
     assert.equal(await deadlocks(), before, 'PostgreSQL saw no deadlock');
   });
+
+  test('a DELETE whose cascade meets a deadlock is run again, and the profile goes', async () => {
+    const [a] = stores;
+    const dataStore = (await a.app(appId))!.dataStore;
+    const profile = await a.createProfile({ ...profileInput('deadlock_victim', appId), ownerId: 2, creatorId: 2 });
+    const ds = await a.createDataSource({ ownerId: 2, name: 'deadlock_ds', dataStore, connectionType: 'Cloud', description: null, options: {}, oauthProfileId: profile.id });
+    const deadlocks = async () => Number((await adminQuery<{ n: string }>(db.name,
+      'SELECT deadlocks AS n FROM pg_stat_database WHERE datname = current_database()'))[0].n);
+    const before = await deadlocks();
+    const other = new pg.Client({ connectionString: db.url });
+    await other.connect();
+    try {
+      // The other transaction holds the data source, then wants the profile; the DELETE holds the profile, then its
+      // cascade wants the data source. The other waits longer before it looks for a deadlock, so the DELETE is the victim.
+      await other.query("BEGIN; SET LOCAL deadlock_timeout = '20s'");
+      await other.query('UPDATE datasources SET name = name WHERE id = $1', [ds.id]);
+      const deleting = a.deleteProfile(profile.id);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await other.query('SELECT 1 FROM oauth_profiles WHERE id = $1 FOR UPDATE', [profile.id]);
+      await other.query('COMMIT');
+      await deleting;
+    } finally {
+      await other.end();
+    }
+    assert.equal(await a.profile(profile.id), undefined, 'the profile is gone');
+    assert.equal((await a.dataSource(ds.id))!.oauthProfileId, null, 'the data source lost its reference');
+    assert.equal(await deadlocks(), before + 1, 'PostgreSQL reported the deadlock the DELETE was retried after');
+  });
 });
 
 // ---- two real server processes on one database ---------------------------------------------------------------------

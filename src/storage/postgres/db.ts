@@ -217,12 +217,28 @@ export class PgDb {
   }
 
   /**
-   * Runs `fn` in one transaction on one pooled client. Serialization failures and deadlocks roll back and run `fn`
-   * again, up to MAX_TRIES times with a small jittered backoff; everything else rolls back and is thrown (mapped).
+   * Runs `attempt` again after a serialization failure or a deadlock, up to MAX_TRIES times with a small jittered
+   * backoff; anything else is thrown. (mapError keeps those two errors as they are, so `attempt` may map.)
+   */
+  protected async retrying<T>(attempt: () => Promise<T>): Promise<T> {
+    for (let n = 1; ; n++) {
+      try {
+        return await attempt();
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (code === undefined || !RETRYABLE.has(code) || n >= MAX_TRIES) throw err;
+        await sleep(Math.random() * 10 * 2 ** n);
+      }
+    }
+  }
+
+  /**
+   * Runs `fn` in one transaction on one pooled client, retrying (above) after serialization failures and deadlocks;
+   * on any error the transaction rolls back and the error is thrown (mapped).
    */
   protected async tx<T>(fn: (c: pg.PoolClient) => Promise<T>, opts: TxOptions = {}): Promise<T> {
     if (this.closed) throw new StoreUnavailable('the store is closed');
-    for (let attempt = 1; ; attempt++) {
+    return this.retrying(async () => {
       let client: pg.PoolClient;
       try {
         client = await this.pool.connect();
@@ -242,16 +258,11 @@ export class PgDb {
         } catch (rollbackError) {
           broken = rollbackError as Error; // the connection is unusable: do not return it to the pool
         }
-        const code = (err as { code?: string }).code;
-        if (code !== undefined && RETRYABLE.has(code) && attempt < MAX_TRIES) {
-          await sleep(Math.random() * 10 * 2 ** attempt);
-          continue;
-        }
         throw this.mapError(err, opts);
       } finally {
         client.release(broken);
       }
-    }
+    });
   }
 
   async ping(): Promise<void> {
