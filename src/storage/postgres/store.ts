@@ -214,14 +214,17 @@ export class PostgresStore extends PgIdentityStore implements Store {
 
   // ---- OAuth profiles -------------------------------------------------------------------------------------------
 
-  /** Written as JSON by PostgreSQL: Node receives one text value instead of parsing and serializing 100 rows. */
+  /**
+   * Written as JSON by PostgreSQL, so Node receives one text value instead of 100 rows to parse and serialize. Each
+   * row becomes an object under its column aliases (json_agg of a row: 0.15 ms for 100, json_build_object 0.24 ms),
+   * and the statement is prepared.
+   */
   async listProfilesJson(userId: number): Promise<string> {
-    const row = await this.one<{ list: string }>(this.pool, `SELECT coalesce(json_agg(json_build_object('id', p.id, 'name', p.name,
-        'description', p.description, 'oauthAppId', p.app_id, 'authorizeURI', a.authorize_uri, 'tokenURI', a.token_uri,
-        'scope', a.scope) ORDER BY p.id), '[]')::text AS list
-      FROM oauth_profiles p JOIN oauth_apps a ON a.id = p.app_id
-      WHERE p.owner_id = $1 OR p.creator_id = $1`, [userId]);
-    return row!.list;
+    const [row] = await this.prepared('tokenkeep_profile_list', `SELECT coalesce(json_agg(s ORDER BY s.id), '[]')::text AS list
+      FROM (SELECT p.id, p.name, p.description, p.app_id AS "oauthAppId", a.authorize_uri AS "authorizeURI",
+          a.token_uri AS "tokenURI", a.scope
+        FROM oauth_profiles p JOIN oauth_apps a ON a.id = p.app_id WHERE p.owner_id = $1 OR p.creator_id = $1) s`, [userId]);
+    return row.list as string;
   }
 
   private readonly profileRow = this.lookup<number>('tokenkeep_profile', `SELECT p.id, p.version, p.name, p.app_id,
