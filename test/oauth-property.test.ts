@@ -189,7 +189,7 @@ test('arbitrary path ids and ?user= values on reads: never 5xx, always the envel
 });
 
 test('the profile list is, for any text the store accepts, exactly the summaries of what GET answers, in id order', async () => {
-  // The list's JSON is written by the database (SQLite's json_object, PostgreSQL's json_build_object), not by Node:
+  // The list's JSON is written by the database (SQLite's json_object, PostgreSQL's json_agg of rows), not by Node:
   // quotes, backslashes, control characters, non-BMP and replaced lone surrogates must all come out as GET shows them.
   let run = 0;
   await fc.assert(

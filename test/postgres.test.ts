@@ -500,11 +500,18 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
       // cascade wants the data source. The other waits longer before it looks for a deadlock, so the DELETE is the victim.
       await other.query("BEGIN; SET LOCAL deadlock_timeout = '20s'");
       await other.query('UPDATE datasources SET name = name WHERE id = $1', [ds.id]);
-      const deleting = a.deleteProfile(profile.id);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      const deleting = a.deleteProfile(profile.id).then(() => 'deleted', (err: unknown) => err);
+      // Only once the DELETE waits for the data source's lock does the other ask for the profile's.
+      for (let waited = 0; ; waited += 20) {
+        const [{ n }] = await adminQuery<{ n: number }>(db.name, `SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'DELETE FROM oauth_profiles%'`);
+        if (n > 0) break;
+        assert.ok(waited < 10_000, 'the DELETE never waited for the data source');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       await other.query('SELECT 1 FROM oauth_profiles WHERE id = $1 FOR UPDATE', [profile.id]);
       await other.query('COMMIT');
-      await deleting;
+      assert.equal(await deleting, 'deleted');
     } finally {
       await other.end();
     }
