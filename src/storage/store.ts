@@ -12,6 +12,7 @@
  * under concurrency (unique names, at least one active Administrator, every user keeps a role) are enforced inside
  * the method's transaction and reported with the project's error catalogue (`ApiError`), never as driver errors.
  */
+import { createHash } from 'node:crypto';
 import type { MasterKey } from '../crypto/keyring.js';
 import { fail } from '../errors.js';
 
@@ -135,6 +136,16 @@ export const failureTimes = {
   parse: (v: unknown): number[] => (typeof v === 'string' && v !== '' ? v.split(',').map(Number) : []),
   format: (times: readonly number[]): string | null => (times.length ? times.join(',') : null),
 };
+
+/**
+ * The key under which failed logins of a user name that no user has are stored: SHA-256 (hex) of the name key, the
+ * lower-cased NFC name users are unique by. Not the name itself: people type passwords into the user-name field, and
+ * those must not sit in the database as text; any string, U+0000 included, becomes 64 hex digits PostgreSQL accepts.
+ */
+export const unknownNameDigest = (nameKey: string): string => createHash('sha256').update(nameKey).digest('hex');
+
+/** How many expired unknown-name rows one recorded failure deletes at most: growth stays bounded, no write is long. */
+export const UNKNOWN_NAME_PRUNE_BATCH = 100;
 
 export interface OAuthApp {
   id: number;
@@ -260,6 +271,15 @@ export interface Store {
   principalByName(userName: string): Promise<Principal | undefined>;
   recordLoginFailure(userId: number, now: number, policy: LockoutPolicy): Promise<{ locked: boolean }>;
   clearLoginFailures(userId: number): Promise<void>;
+  /**
+   * Failed logins for user names that no user has, counted per name key in the database with the accounts' sliding
+   * window, so every node and every restart sees the same "lock" for an unknown name as for an account (the answers
+   * must not tell whether a name exists). `unknownNameLockedUntil` is the end of the name's lock (epoch ms) or null.
+   * Recording also deletes up to UNKNOWN_NAME_PRUNE_BATCH rows that no longer count: no failure within the interval
+   * and no lock in force.
+   */
+  unknownNameLockedUntil(userName: string): Promise<number | null>;
+  recordUnknownNameFailure(userName: string, now: number, policy: LockoutPolicy): Promise<{ locked: boolean }>;
   /** Replaces a password hash only if it is still `expected` (used for transparent upgrades). */
   upgradePasswordHash(userId: number, expected: string, next: string): Promise<void>;
 

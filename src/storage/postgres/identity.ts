@@ -14,7 +14,7 @@ import { fail } from '../../errors.js';
 import { Perm, SYSTEM_TENANT_ID, defaultRoles, isDefaultRole } from '../../domain/permissions.js';
 import { limitCatalogue } from '../../domain/limits.js';
 import {
-  failureTimes, nextFailures,
+  UNKNOWN_NAME_PRUNE_BATCH, failureTimes, nextFailures, unknownNameDigest,
   type LockoutPolicy, type NewRole, type NewTenant, type NewUser, type Principal, type Role, type Status, type Tenant,
   type TenantUpdate, type User, type UserUpdate,
 } from '../store.js';
@@ -116,6 +116,38 @@ export class PgIdentityStore extends PgKeyringStore {
   async clearLoginFailures(userId: number): Promise<void> {
     await this.run(this.pool, `UPDATE users SET failed_count = 0, failed_since = NULL, failure_times = NULL, locked_at = NULL,
       locked_until = NULL WHERE id = $1`, [userId]);
+  }
+
+  /** An unknown name's lock by its digest; concurrent lookups (a flood of refused logins) share one statement. */
+  private readonly unknownNameRow = this.lookup<string>('tokenkeep_unknown_name',
+    'SELECT name_digest, locked_until FROM unknown_name_failures WHERE name_digest = ANY($1::text[])', (row) => row.name_digest as string);
+
+  async unknownNameLockedUntil(userName: string): Promise<number | null> {
+    const row = await this.unknownNameRow(unknownNameDigest(nameKey(userName)));
+    return (row?.locked_until as number | null | undefined) ?? null;
+  }
+
+  /**
+   * The same rule as recordLoginFailure, counted under the name's row lock: the upsert creates the row or locks the
+   * existing one (ON CONFLICT DO UPDATE takes the row lock and RETURNING gives its committed values), so failures
+   * arriving at several nodes at once are all counted. Expired rows are then deleted by a separate autocommit
+   * statement that skips rows other transactions hold, so pruning never waits for, or deadlocks with, a login.
+   */
+  async recordUnknownNameFailure(userName: string, now: number, policy: LockoutPolicy): Promise<{ locked: boolean }> {
+    if (policy.limit <= 0) return { locked: false };
+    const digest = unknownNameDigest(nameKey(userName));
+    const result = await this.tx(async (c) => {
+      const row = (await this.one(c, `INSERT INTO unknown_name_failures AS f (name_digest, failure_times, last_failure) VALUES ($1, NULL, $2)
+        ON CONFLICT (name_digest) DO UPDATE SET last_failure = f.last_failure RETURNING f.failure_times`, [digest, now]))!;
+      const next = nextFailures(failureTimes.parse(row.failure_times), now, policy);
+      await this.run(c, `UPDATE unknown_name_failures SET failure_times = $2, last_failure = $3, locked_until = coalesce($4, locked_until)
+        WHERE name_digest = $1`, [digest, failureTimes.format(next.times), now, next.lock ? now + policy.periodMs : null]);
+      return { locked: next.lock };
+    });
+    await this.run(this.pool, `DELETE FROM unknown_name_failures WHERE name_digest IN (SELECT name_digest FROM unknown_name_failures
+        WHERE last_failure <= $1 AND (locked_until IS NULL OR locked_until <= $2) LIMIT $3 FOR UPDATE SKIP LOCKED)`,
+      [now - policy.intervalMs, now, UNKNOWN_NAME_PRUNE_BATCH]);
+    return result;
   }
 
   async upgradePasswordHash(userId: number, expected: string, next: string): Promise<void> {

@@ -147,4 +147,18 @@ CREATE INDEX datasources_profile ON datasources(oauth_profile_id);
     sql: `CREATE INDEX oauth_profiles_owner ON oauth_profiles(owner_id, id);
 ALTER TABLE users ADD COLUMN failure_times TEXT;`,
   },
+  {
+    version: 3,
+    name: 'failed logins of unknown user names',
+    // An unknown name is "locked" like an account so that the answers never tell whether a name exists; kept in the
+    // database (not per process) so that every node and every restart agree. Keyed by a digest of the name key
+    // (unknownNameDigest in ../store.ts); last_failure is indexed for pruning the rows that no longer count.
+    sql: `CREATE TABLE unknown_name_failures (
+  name_digest TEXT PRIMARY KEY,
+  failure_times TEXT,
+  last_failure BIGINT NOT NULL,
+  locked_until BIGINT
+);
+CREATE INDEX unknown_name_failures_last ON unknown_name_failures(last_failure);`,
+  },
 ];

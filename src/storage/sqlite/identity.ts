@@ -6,7 +6,7 @@ import { fail } from '../../errors.js';
 import { Perm, SYSTEM_TENANT_ID, defaultRoles, isDefaultRole } from '../../domain/permissions.js';
 import { limitCatalogue } from '../../domain/limits.js';
 import {
-  failureTimes, nextFailures,
+  UNKNOWN_NAME_PRUNE_BATCH, failureTimes, nextFailures, unknownNameDigest,
   type LockoutPolicy, type NewRole, type NewTenant, type NewUser, type Principal, type Role, type Status, type Tenant,
   type TenantUpdate, type User, type UserUpdate,
 } from '../store.js';
@@ -130,6 +130,30 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
   async clearLoginFailures(userId: number): Promise<void> {
     await this.write(() => this.q(`UPDATE users SET failed_count = 0, failed_since = NULL, failure_times = NULL, locked_at = NULL,
       locked_until = NULL WHERE id = ?`).run(userId));
+  }
+
+  async unknownNameLockedUntil(userName: string): Promise<number | null> {
+    const row = this.q('SELECT locked_until FROM unknown_name_failures WHERE name_digest = ?')
+      .get(unknownNameDigest(nameKey(userName))) as Row | undefined;
+    return (row?.locked_until as number | null | undefined) ?? null;
+  }
+
+  /** The same rule as recordLoginFailure; a lock, once set, stays until it ends (as an account's). */
+  async recordUnknownNameFailure(userName: string, now: number, policy: LockoutPolicy): Promise<{ locked: boolean }> {
+    if (policy.limit <= 0) return { locked: false };
+    const digest = unknownNameDigest(nameKey(userName));
+    return this.write(() => {
+      const row = this.q('SELECT failure_times FROM unknown_name_failures WHERE name_digest = ?').get(digest) as Row | undefined;
+      const next = nextFailures(failureTimes.parse(row?.failure_times), now, policy);
+      this.q(`INSERT INTO unknown_name_failures (name_digest, failure_times, last_failure, locked_until) VALUES (@digest, @times, @now, @until)
+        ON CONFLICT (name_digest) DO UPDATE SET failure_times = excluded.failure_times, last_failure = excluded.last_failure,
+          locked_until = coalesce(excluded.locked_until, locked_until)`)
+        .run({ digest, times: failureTimes.format(next.times), now, until: next.lock ? now + policy.periodMs : null });
+      this.q(`DELETE FROM unknown_name_failures WHERE name_digest IN (SELECT name_digest FROM unknown_name_failures
+          WHERE last_failure <= @expired AND (locked_until IS NULL OR locked_until <= @now) LIMIT @batch)`)
+        .run({ expired: now - policy.intervalMs, now, batch: UNKNOWN_NAME_PRUNE_BATCH });
+      return { locked: next.lock };
+    });
   }
 
   async upgradePasswordHash(userId: number, expected: string, next: string): Promise<void> {
