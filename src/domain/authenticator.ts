@@ -8,10 +8,15 @@
  *   plaintext, and a changed hash is a miss.
  * - Everything that can refuse without hashing runs first: lock, inactive account, the per-address failure limit.
  *   Hashing itself runs behind a small gate with a bounded queue, so a flood of bad logins cannot take every core.
- * - An unknown user name costs the same scrypt as a wrong password and is "locked" the same way after repeated
- *   failures (in memory), so neither timing nor the locked answer tells whether a name exists.
+ * - Neither the answer nor its timing tells whether a user name exists, on any node, at any time. An unknown name
+ *   costs the same scrypt as a wrong password (against a dummy hash) and is "locked" the same way after repeated
+ *   failures — in the database, like an account, so every node and every restart agree. A locked account or name
+ *   is answered after about as long as a verification takes in this process, measured as it runs, without
+ *   computing one: a flood against locked names buys no CPU, and the answer does not stand out by being instant.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fail } from '../errors.js';
 import { hashPassword, needsRehash, verifyPassword, type ScryptParams } from '../crypto/passwords.js';
 import type { LockoutPolicy, Principal, Store } from '../storage/store.js';
@@ -39,21 +44,34 @@ interface CacheEntry {
 }
 
 const ADDRESS_WINDOW_MS = 60_000;
+/** Weight of the newest verification in the running measure of how long one takes. */
+const VERIFY_SAMPLE_WEIGHT = 0.2;
 
 export class Authenticator {
   private readonly cache = new Map<number, CacheEntry>();
   private readonly inflight = new Map<string, Promise<boolean>>();
   private readonly macKey = randomBytes(32);
   private readonly gate: Gate;
-  private readonly unknownNames: WindowCounter;
   private readonly addresses: WindowCounter;
-  private dummyHash: Promise<string>;
+  private readonly dummyHash: Promise<string>;
+  /** How long a password verification at the parameters in force takes here (ms): a running average. */
+  private verifyMs = 0;
+  private verified = 0;
 
   constructor(private readonly opts: AuthenticatorOptions) {
     this.gate = new Gate(opts.hashConcurrency ?? 1, opts.hashQueue ?? 64);
-    this.unknownNames = new WindowCounter(opts.clock, 10_000);
     this.addresses = new WindowCounter(opts.clock, 10_000);
-    this.dummyHash = hashPassword(randomBytes(16).toString('hex'), opts.hashParams);
+    // Computing the dummy hash costs what a verification costs (the same scrypt): the first measure.
+    const started = performance.now();
+    this.dummyHash = hashPassword(randomBytes(16).toString('hex'), opts.hashParams).then((hash) => {
+      this.verifyMs = performance.now() - started;
+      return hash;
+    });
+  }
+
+  /** Password verifications computed so far (scrypt runs; refusals that hash nothing do not count). */
+  get verifications(): number {
+    return this.verified;
   }
 
   private mac(password: string): Buffer {
@@ -72,32 +90,46 @@ export class Authenticator {
 
   /** Resolves to the authenticated principal, or throws `unauthorized` / `tooManyAttempts`. */
   async authenticate(userName: string, password: string, address: string): Promise<Principal> {
+    const started = performance.now();
     const now = this.opts.clock();
     // No user name holds a control character: such a name is an unknown user, not a lookup (PostgreSQL refuses U+0000).
     const principal = userName === '' || /\p{Cc}/u.test(userName) ? undefined : await this.opts.store.principalByName(userName);
 
     if (principal) {
-      if (principal.lockedUntil !== null && principal.lockedUntil > now) throw fail('unauthorized');
+      if (principal.lockedUntil !== null && principal.lockedUntil > now) return this.refuseAfterAVerification(started);
       const cached = this.cache.get(principal.id);
       if (cached && cached.hash === principal.passwordHash && timingSafeEqual(cached.mac, this.mac(password))) {
         return this.admit(principal, password, false);
       }
-    } else if (this.unknownNames.locked(userName.toLowerCase())) {
-      throw fail('unauthorized');
+    } else {
+      const lockedUntil = await this.opts.store.unknownNameLockedUntil(userName);
+      if (lockedUntil !== null && lockedUntil > now) return this.refuseAfterAVerification(started);
     }
 
     if (this.addresses.count(address, ADDRESS_WINDOW_MS) >= (this.opts.failuresPerAddress ?? 30)) {
       throw fail('tooManyAttempts', '', { 'retry-after': String(ADDRESS_WINDOW_MS / 1000) });
     }
 
-    const stored = principal?.passwordHash ?? (await this.dummyHash);
-    const ok = await this.verifyOnce(password, stored);
+    // Awaited for real users too: right after a start, an unknown name must not be the only answer that waits for it.
+    const dummy = await this.dummyHash;
+    const ok = await this.verifyOnce(password, principal?.passwordHash ?? dummy);
     if (principal && ok) return this.admit(principal, password, true);
 
     this.addresses.add(address, ADDRESS_WINDOW_MS);
     const policy = await this.policy();
     if (principal) await this.opts.store.recordLoginFailure(principal.id, now, policy);
-    else this.unknownNames.fail(userName.toLowerCase(), policy);
+    else await this.opts.store.recordUnknownNameFailure(userName, now, policy);
+    throw fail('unauthorized');
+  }
+
+  /**
+   * A locked account or name: 401 once about a verification's time has passed since the request arrived — a timer,
+   * no CPU, not counted against the address (nothing was tried) — so the lookups' own time is inside the wait.
+   */
+  private async refuseAfterAVerification(started: number): Promise<never> {
+    await this.dummyHash;
+    const wait = this.verifyMs - (performance.now() - started);
+    if (wait > 0) await sleep(wait);
     throw fail('unauthorized');
   }
 
@@ -127,10 +159,21 @@ export class Authenticator {
     let pending = this.inflight.get(key);
     if (!pending) {
       if (!this.gate.hasRoom()) throw fail('tooManyAttempts', '', { 'retry-after': '1' });
-      pending = this.gate.run(() => verifyPassword(password, stored)).finally(() => this.inflight.delete(key));
+      pending = this.gate.run(() => this.measuredVerify(password, stored)).finally(() => this.inflight.delete(key));
       this.inflight.set(key, pending);
     }
     return pending;
+  }
+
+  /** Verifies and keeps the running measure; hashes at other parameters (or unparsable ones) would skew it. */
+  private async measuredVerify(password: string, stored: string): Promise<boolean> {
+    this.verified++;
+    const started = performance.now();
+    const ok = await verifyPassword(password, stored);
+    if (!needsRehash(stored, this.opts.hashParams)) {
+      this.verifyMs += VERIFY_SAMPLE_WEIGHT * (performance.now() - started - this.verifyMs);
+    }
+    return ok;
   }
 
   private remember(userId: number, entry: CacheEntry): void {
