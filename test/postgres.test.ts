@@ -21,6 +21,7 @@ import { hashPassword } from '../src/crypto/passwords.js';
 import { Perm } from '../src/domain/permissions.js';
 import { buildApp } from '../src/app.js';
 import { PostgresStore } from '../src/storage/postgres/store.js';
+import { migrations } from '../src/storage/postgres/migrations.js';
 import type { OAuthProfile } from '../src/storage/store.js';
 import { StoreUnavailable } from '../src/storage/store.js';
 import {
@@ -30,6 +31,9 @@ import { api, ensureBuilt, killAll, pool, runCli, startServer, withTimeout, type
 
 const PG_URL = process.env.TOKENKEEP_TEST_PG_URL;
 const skip = PG_URL ? false : 'TOKENKEEP_TEST_PG_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/postgres): no PostgreSQL server to test against';
+
+/** Every migration's version, in order: what a fresh database gets. */
+const VERSIONS = migrations.map((m) => m.version);
 
 const APP = {
   name: 'pg app', dataStore: 54, tenantId: 1, description: null, clientId: 'cid', clientSecret: 'pg-client-secret',
@@ -106,7 +110,7 @@ describe('PostgreSQL store: durability and availability', { skip }, () => {
       await adminQuery('postgres', `ALTER DATABASE ${db.name} SET synchronous_commit = on`);
       const store = new PostgresStore(db.url);
       try {
-        assert.deepEqual(await store.migrate(), [1, 2]);
+        assert.deepEqual(await store.migrate(), VERSIONS);
       } finally {
         await store.close();
       }
@@ -224,8 +228,9 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
     const many = Array.from({ length: 5 }, () => new PostgresStore(fresh.url, { max: 2 }));
     try {
       const applied = await Promise.all(many.map((s) => s.migrate()));
-      assert.deepEqual(applied.flat().sort(), [1, 2], `each version applied once: ${JSON.stringify(applied)}`);
-      assert.deepEqual(await adminQuery(fresh.name, 'SELECT version FROM schema_migrations ORDER BY version'), [{ version: 1 }, { version: 2 }]);
+      assert.deepEqual(VERSIONS, VERSIONS.map((_, i) => i + 1), 'migrations are numbered 1, 2, 3, …');
+      assert.deepEqual(applied.flat().sort((x, y) => x - y), VERSIONS, `each version applied once: ${JSON.stringify(applied)}`);
+      assert.deepEqual(await adminQuery(fresh.name, 'SELECT version FROM schema_migrations ORDER BY version'), VERSIONS.map((version) => ({ version })));
       const seed = { adminPasswordHash: await hashPassword(ADMIN_PASSWORD, FAST_HASH), userPasswordHash: await hashPassword(USER_PASSWORD, FAST_HASH) };
       const booted = await Promise.all(many.map((s) => s.bootstrap(seed)));
       assert.equal(booted.filter(Boolean).length, 1, 'one bootstrap created the first users');
