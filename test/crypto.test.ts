@@ -1,8 +1,8 @@
 /**
  * Encryption at rest, in-process: the sealing primitives (MasterKey, KeyRing), confidentiality of the database
- * file and its WAL after a real workload, and integrity and binding of every sealed column — tampering through a
- * second SQLite connection on the same file must make exactly the tampered object fail, cleanly (500, code
- * 223000520, the object named, no secret in the body), while everything else keeps working.
+ * file and its WAL after a real workload (SQLite), and integrity and binding of every sealed column on both backends —
+ * tampering through a second connection to the database (./tamper-support.ts) must make exactly the tampered object
+ * fail, cleanly (500, code 223000520, the object named, no secret in the body), while everything else keeps working.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +14,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { KEY_BYTES, KeyRing, MasterKey, SealError } from '../src/crypto/keyring.js';
 import { harness, basic, sqliteOnly, ADMIN_PASSWORD, DEFAULT_PASSWORD, USER_PASSWORD, type Harness } from './helpers.js';
 import { ADMIN, appBody, createApp, createDataSource, createProfile, expectStatus, json, profileBody } from './oauth-support.js';
+import { flip, readColumn, withColumns } from './tamper-support.js';
 
 const rnd = (tag: string): string => `${tag}${randomBytes(12).toString('hex')}`;
 const USER = 'd2cuser';
@@ -33,17 +34,6 @@ function raw<T>(h: Harness, fn: (db: Database.Database) => T): T {
 
 const blob = (h: Harness, table: string, column: string, id: number): Buffer =>
   raw(h, (db) => (db.prepare(`SELECT ${column} AS v FROM ${table} WHERE id = ?`).get(id) as { v: Buffer }).v);
-
-const setBlob = (h: Harness, table: string, column: string, id: number, value: Buffer | string | null): void =>
-  raw(h, (db) => {
-    assert.equal(db.prepare(`UPDATE ${table} SET ${column} = ? WHERE id = ?`).run(value, id).changes, 1);
-  });
-
-const flip = (value: Buffer, at: number): Buffer => {
-  const copy = Buffer.from(value);
-  copy[at] ^= 0x01;
-  return copy;
-};
 
 /** GET without the harness's schema check (a 500 has no declared schema). */
 const get = (h: Harness, url: string, as: string): Promise<LightMyRequestResponse> =>
@@ -383,7 +373,7 @@ async function assertProfileReads(h: Harness, p: World['profiles'][number]): Pro
   assert.equal(json(res).refreshToken, p.refresh);
 }
 
-describe('integrity and binding of sealed values', { skip: sqliteOnly('tampers through a second SQLite connection on the file') }, () => {
+describe('integrity and binding of sealed values', () => {
   let h: Harness;
   let w: World;
   before(async () => {
@@ -394,94 +384,90 @@ describe('integrity and binding of sealed values', { skip: sqliteOnly('tampers t
     await h.close();
   });
 
+  // Every tampering below goes through withColumns: the row is put back even when an assertion fails, so a failing
+  // test cannot leave a damaged row for the tests after it.
+
   test('a flipped byte anywhere in a refresh token fails that profile only; restoring it heals it', async () => {
     const [target, ...others] = w.profiles;
-    const original = blob(h, 'oauth_profiles', 'refresh_token', target.id);
+    const original = await readColumn(h, 'oauth_profiles', 'refresh_token', target.id);
     const positions = [0, 1, 4, 5, 16, 17, 17 + Math.floor((original.length - 33) / 2), original.length - 17, original.length - 1];
     for (const at of positions) {
-      setBlob(h, 'oauth_profiles', 'refresh_token', target.id, flip(original, at));
-      try {
+      await withColumns(h, 'oauth_profiles', target.id, { refresh_token: flip(original, at) }, async () => {
         assertUnreadable(await get(h, `/api/mgmt/oauthprofiles/${target.id}`, USER), `OAuth profile ${target.id}`, w.secrets);
         for (const p of others) await assertProfileReads(h, p);
         const list = await get(h, '/api/mgmt/oauthprofiles', USER);
         assert.equal(list.statusCode, 200, `the list still works (byte ${at})`);
         assert.ok(json(list).profiles.some((p: { id: number }) => p.id === target.id), 'the damaged profile is still listed');
-      } finally {
-        setBlob(h, 'oauth_profiles', 'refresh_token', target.id, original);
-      }
+      });
       await assertProfileReads(h, target);
     }
     // A data source referencing the damaged profile does not open the profile's secrets: it still reads.
-    setBlob(h, 'oauth_profiles', 'refresh_token', target.id, flip(original, original.length - 1));
-    try {
+    await withColumns(h, 'oauth_profiles', target.id, { refresh_token: flip(original, original.length - 1) }, async () => {
       const ds = await get(h, `/api/mgmt/datasources/${w.dataSources[0].id}`, USER);
       assert.equal(ds.statusCode, 200, 'a data source referencing the damaged profile still reads');
       assert.equal(json(ds).options.OAuthProfileId, String(target.id));
-    } finally {
-      setBlob(h, 'oauth_profiles', 'refresh_token', target.id, original);
-    }
+    });
     await assertProfileReads(h, target);
   });
 
   test('a truncated, empty or plain-text value fails cleanly', async () => {
     const target = w.profiles[1];
-    const original = blob(h, 'oauth_profiles', 'refresh_token', target.id);
+    const original = await readColumn(h, 'oauth_profiles', 'refresh_token', target.id);
     for (const bad of [original.subarray(0, original.length - 1), original.subarray(0, 10), Buffer.alloc(0), target.refresh, Buffer.from(target.refresh)]) {
-      setBlob(h, 'oauth_profiles', 'refresh_token', target.id, bad);
-      assertUnreadable(await get(h, `/api/mgmt/oauthprofiles/${target.id}`, USER), `OAuth profile ${target.id}`, w.secrets.filter((s) => s !== target.refresh));
+      await withColumns(h, 'oauth_profiles', target.id, { refresh_token: bad }, async () => {
+        assertUnreadable(await get(h, `/api/mgmt/oauthprofiles/${target.id}`, USER), `OAuth profile ${target.id}`, w.secrets.filter((s) => s !== target.refresh));
+      });
     }
-    setBlob(h, 'oauth_profiles', 'refresh_token', target.id, original);
     await assertProfileReads(h, target);
   });
 
   test("one profile's refresh token copied into another row fails there", async () => {
     const [a, b] = w.profiles;
-    const original = blob(h, 'oauth_profiles', 'refresh_token', b.id);
-    setBlob(h, 'oauth_profiles', 'refresh_token', b.id, blob(h, 'oauth_profiles', 'refresh_token', a.id));
-    assertUnreadable(await get(h, `/api/mgmt/oauthprofiles/${b.id}`, USER), `OAuth profile ${b.id}`, w.secrets);
-    await assertProfileReads(h, a);
-    setBlob(h, 'oauth_profiles', 'refresh_token', b.id, original);
+    await withColumns(h, 'oauth_profiles', b.id, { refresh_token: await readColumn(h, 'oauth_profiles', 'refresh_token', a.id) }, async () => {
+      assertUnreadable(await get(h, `/api/mgmt/oauthprofiles/${b.id}`, USER), `OAuth profile ${b.id}`, w.secrets);
+      await assertProfileReads(h, a);
+    });
     await assertProfileReads(h, b);
   });
 
   test('both sealed tokens of one profile copied into another row fail there', async () => {
     const a = w.profiles[2];
-    const both = raw(h, (db) => db.prepare('SELECT access_token, refresh_token FROM oauth_profiles WHERE id = ?').get(a.id) as { access_token: Buffer; refresh_token: Buffer });
     const b = w.profiles[0];
-    const saved = raw(h, (db) => db.prepare('SELECT access_token, refresh_token FROM oauth_profiles WHERE id = ?').get(b.id) as { access_token: Buffer; refresh_token: Buffer });
-    raw(h, (db) => db.prepare('UPDATE oauth_profiles SET access_token = ?, refresh_token = ? WHERE id = ?').run(both.access_token, both.refresh_token, b.id));
-    assertUnreadable(await get(h, `/api/mgmt/oauthprofiles/${b.id}`, USER), `OAuth profile ${b.id}`, w.secrets);
-    raw(h, (db) => db.prepare('UPDATE oauth_profiles SET access_token = ?, refresh_token = ? WHERE id = ?').run(saved.access_token, saved.refresh_token, b.id));
+    const both = { access_token: await readColumn(h, 'oauth_profiles', 'access_token', a.id), refresh_token: await readColumn(h, 'oauth_profiles', 'refresh_token', a.id) };
+    await withColumns(h, 'oauth_profiles', b.id, both, async () => {
+      assertUnreadable(await get(h, `/api/mgmt/oauthprofiles/${b.id}`, USER), `OAuth profile ${b.id}`, w.secrets);
+    });
     await assertProfileReads(h, b);
     await assertProfileReads(h, a);
   });
 
   test('access and refresh token swapped within one row fails', async () => {
     const p = w.profiles[1];
-    const { access_token: at, refresh_token: rt } = raw(h, (db) => db.prepare('SELECT access_token, refresh_token FROM oauth_profiles WHERE id = ?').get(p.id) as { access_token: Buffer; refresh_token: Buffer });
-    raw(h, (db) => db.prepare('UPDATE oauth_profiles SET access_token = ?, refresh_token = ? WHERE id = ?').run(rt, at, p.id));
-    assertUnreadable(await get(h, `/api/mgmt/oauthprofiles/${p.id}`, USER), `OAuth profile ${p.id}`, w.secrets);
+    const at = await readColumn(h, 'oauth_profiles', 'access_token', p.id);
+    const rt = await readColumn(h, 'oauth_profiles', 'refresh_token', p.id);
+    await withColumns(h, 'oauth_profiles', p.id, { access_token: rt, refresh_token: at }, async () => {
+      assertUnreadable(await get(h, `/api/mgmt/oauthprofiles/${p.id}`, USER), `OAuth profile ${p.id}`, w.secrets);
+    });
     // Only one of them moved: still fails.
-    raw(h, (db) => db.prepare('UPDATE oauth_profiles SET access_token = ?, refresh_token = ? WHERE id = ?').run(rt, rt, p.id));
-    assertUnreadable(await get(h, `/api/mgmt/oauthprofiles/${p.id}`, USER), `OAuth profile ${p.id}`, w.secrets);
-    raw(h, (db) => db.prepare('UPDATE oauth_profiles SET access_token = ?, refresh_token = ? WHERE id = ?').run(at, rt, p.id));
+    await withColumns(h, 'oauth_profiles', p.id, { access_token: rt }, async () => {
+      assertUnreadable(await get(h, `/api/mgmt/oauthprofiles/${p.id}`, USER), `OAuth profile ${p.id}`, w.secrets);
+    });
     await assertProfileReads(h, p);
   });
 
   test("a client secret copied into another application fails there; the application list still works", async () => {
     const [x, y] = w.apps;
-    const original = blob(h, 'oauth_apps', 'client_secret', y.id);
-    setBlob(h, 'oauth_apps', 'client_secret', y.id, blob(h, 'oauth_apps', 'client_secret', x.id));
-    assertUnreadable(await get(h, `/api/mgmt/oauthapps/${y.id}`, ADMIN), `OAuth application ${y.id}`, w.secrets);
-    const okX = await get(h, `/api/mgmt/oauthapps/${x.id}`, ADMIN);
-    assert.equal(okX.statusCode, 200);
-    assert.equal(json(okX).clientSecret, x.secret);
-    const list = await get(h, '/api/mgmt/oauthapps', ADMIN);
-    assert.equal(list.statusCode, 200, list.body);
-    assert.equal(json(list).applications.length, 2);
-    // Profiles of the damaged application keep their own secrets.
-    for (const p of w.profiles) await assertProfileReads(h, p);
-    setBlob(h, 'oauth_apps', 'client_secret', y.id, original);
+    await withColumns(h, 'oauth_apps', y.id, { client_secret: await readColumn(h, 'oauth_apps', 'client_secret', x.id) }, async () => {
+      assertUnreadable(await get(h, `/api/mgmt/oauthapps/${y.id}`, ADMIN), `OAuth application ${y.id}`, w.secrets);
+      const okX = await get(h, `/api/mgmt/oauthapps/${x.id}`, ADMIN);
+      assert.equal(okX.statusCode, 200);
+      assert.equal(json(okX).clientSecret, x.secret);
+      const list = await get(h, '/api/mgmt/oauthapps', ADMIN);
+      assert.equal(list.statusCode, 200, list.body);
+      assert.equal(json(list).applications.length, 2);
+      // Profiles of the damaged application keep their own secrets.
+      for (const p of w.profiles) await assertProfileReads(h, p);
+    });
     const healed = await get(h, `/api/mgmt/oauthapps/${y.id}`, ADMIN);
     assert.equal(healed.statusCode, 200);
     assert.equal(json(healed).clientSecret, y.secret);
@@ -489,26 +475,25 @@ describe('integrity and binding of sealed values', { skip: sqliteOnly('tampers t
 
   test('a sealed value moved across tables fails (a refresh token as a client secret)', async () => {
     const y = w.apps[1];
-    const original = blob(h, 'oauth_apps', 'client_secret', y.id);
     // Same numeric id, other table and column.
     const p = w.profiles.find((q) => q.id === y.id) ?? w.profiles[0];
-    setBlob(h, 'oauth_apps', 'client_secret', y.id, blob(h, 'oauth_profiles', 'refresh_token', p.id));
-    assertUnreadable(await get(h, `/api/mgmt/oauthapps/${y.id}`, ADMIN), `OAuth application ${y.id}`, w.secrets);
-    setBlob(h, 'oauth_apps', 'client_secret', y.id, original);
+    await withColumns(h, 'oauth_apps', y.id, { client_secret: await readColumn(h, 'oauth_profiles', 'refresh_token', p.id) }, async () => {
+      assertUnreadable(await get(h, `/api/mgmt/oauthapps/${y.id}`, ADMIN), `OAuth application ${y.id}`, w.secrets);
+    });
     assert.equal((await get(h, `/api/mgmt/oauthapps/${y.id}`, ADMIN)).statusCode, 200);
   });
 
   test('tampered data-source options fail that data source only', async () => {
     const [d, e] = w.dataSources;
-    const original = blob(h, 'datasources', 'options', d.id);
-    for (const bad of [flip(original, original.length - 5), flip(original, 20), blob(h, 'datasources', 'options', e.id)]) {
-      setBlob(h, 'datasources', 'options', d.id, bad);
-      assertUnreadable(await get(h, `/api/mgmt/datasources/${d.id}`, USER), `data source ${d.id}`, w.secrets);
-      const other = await get(h, `/api/mgmt/datasources/${e.id}`, USER);
-      assert.equal(other.statusCode, 200);
-      assert.equal(json(other).options.Password, e.options.Password);
+    const original = await readColumn(h, 'datasources', 'options', d.id);
+    for (const bad of [flip(original, original.length - 5), flip(original, 20), await readColumn(h, 'datasources', 'options', e.id)]) {
+      await withColumns(h, 'datasources', d.id, { options: bad }, async () => {
+        assertUnreadable(await get(h, `/api/mgmt/datasources/${d.id}`, USER), `data source ${d.id}`, w.secrets);
+        const other = await get(h, `/api/mgmt/datasources/${e.id}`, USER);
+        assert.equal(other.statusCode, 200);
+        assert.equal(json(other).options.Password, e.options.Password);
+      });
     }
-    setBlob(h, 'datasources', 'options', d.id, original);
     const healed = await get(h, `/api/mgmt/datasources/${d.id}`, USER);
     assert.equal(healed.statusCode, 200);
     assert.equal(json(healed).options.Password, d.options.Password);
@@ -517,17 +502,16 @@ describe('integrity and binding of sealed values', { skip: sqliteOnly('tampers t
 
   test('a row relabelled to a key version the ring does not have fails cleanly', async () => {
     const p = w.profiles[0];
-    const original = blob(h, 'oauth_profiles', 'refresh_token', p.id);
-    const relabelled = Buffer.from(original);
+    const relabelled = Buffer.from(await readColumn(h, 'oauth_profiles', 'refresh_token', p.id));
     relabelled.writeUInt32BE(99, 1);
-    setBlob(h, 'oauth_profiles', 'refresh_token', p.id, relabelled);
-    assertUnreadable(await get(h, `/api/mgmt/oauthprofiles/${p.id}`, USER), `OAuth profile ${p.id}`, w.secrets);
-    setBlob(h, 'oauth_profiles', 'refresh_token', p.id, original);
+    await withColumns(h, 'oauth_profiles', p.id, { refresh_token: relabelled }, async () => {
+      assertUnreadable(await get(h, `/api/mgmt/oauthprofiles/${p.id}`, USER), `OAuth profile ${p.id}`, w.secrets);
+    });
     await assertProfileReads(h, p);
   });
 });
 
-describe('a damaged data source and the data-source list', { skip: sqliteOnly('tampers through a second SQLite connection on the file') }, () => {
+describe('a damaged data source and the data-source list', () => {
   let h: Harness;
   let w: World;
   before(async () => {
@@ -540,9 +524,10 @@ describe('a damaged data source and the data-source list', { skip: sqliteOnly('t
 
   test('the list of data sources (summaries, no options) still works when one data source is damaged', async () => {
     const d = w.dataSources[0];
-    setBlob(h, 'datasources', 'options', d.id, flip(blob(h, 'datasources', 'options', d.id), 30));
-    const list = await get(h, '/api/mgmt/datasources', USER);
-    assert.equal(list.statusCode, 200, `GET /api/mgmt/datasources: ${list.body}`);
-    assert.deepEqual(json(list).datasources.map((x: { id: number }) => x.id).sort(), w.dataSources.map((x) => x.id).sort());
+    await withColumns(h, 'datasources', d.id, { options: flip(await readColumn(h, 'datasources', 'options', d.id), 30) }, async () => {
+      const list = await get(h, '/api/mgmt/datasources', USER);
+      assert.equal(list.statusCode, 200, `GET /api/mgmt/datasources: ${list.body}`);
+      assert.deepEqual(json(list).datasources.map((x: { id: number }) => x.id).sort(), w.dataSources.map((x) => x.id).sort());
+    });
   });
 });

@@ -33,10 +33,26 @@ export const presentOptions = (ds: DataSource): Record<string, string> =>
 
 export const listDataSources = (store: Store, actor: Identity): Promise<DataSourceSummary[]> => store.listDataSources(actor.id);
 
-export async function dataSourceFor(store: Store, actor: Identity, id: number): Promise<DataSource> {
-  const ds = await store.dataSource(id);
+function assertOwned<D extends Pick<DataSource, 'ownerId'>>(actor: Identity, id: number, ds: D | undefined): D {
   if (!ds || ds.ownerId !== actor.id) throw fail('dataSourceNotFound', id);
   return ds;
+}
+
+export async function dataSourceFor(store: Store, actor: Identity, id: number): Promise<DataSource> {
+  let ds: DataSource | undefined;
+  try {
+    ds = await store.dataSource(id);
+  } catch (err) {
+    // Damaged options: only the owner learns that; anyone else gets the usual 404.
+    await ownedDataSource(store, actor, id);
+    throw err;
+  }
+  return assertOwned(actor, id, ds);
+}
+
+/** The access check without opening the options: a data source whose options are damaged can still be replaced and deleted. */
+async function ownedDataSource(store: Store, actor: Identity, id: number): Promise<DataSourceSummary> {
+  return assertOwned(actor, id, await store.dataSourceSummary(id));
 }
 
 export async function createDataSource(store: Store, actor: Identity, input: DataSourceInput): Promise<DataSource> {
@@ -54,7 +70,7 @@ export async function createDataSource(store: Store, actor: Identity, input: Dat
 
 /** Full replace; `dataStore` and `connectionType` may be repeated but not changed. */
 export async function updateDataSource(store: Store, actor: Identity, id: number, input: DataSourceInput, ifVersion?: number): Promise<DataSource> {
-  const current = await dataSourceFor(store, actor, id);
+  const current = await ownedDataSource(store, actor, id);
   if (input.dataStore !== undefined && input.dataStore !== current.dataStore) {
     throw fail('invalidJson', 'dataStore: is not allowed to be changed');
   }
@@ -63,6 +79,6 @@ export async function updateDataSource(store: Store, actor: Identity, id: number
 }
 
 export async function deleteDataSource(store: Store, actor: Identity, id: number, ifVersion?: number): Promise<void> {
-  await dataSourceFor(store, actor, id);
+  await ownedDataSource(store, actor, id);
   await store.deleteDataSource(id, ifVersion);
 }

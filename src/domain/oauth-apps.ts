@@ -5,7 +5,7 @@
  * effective user (the `?user=` target when one is given).
  */
 import { fail } from '../errors.js';
-import type { NewOAuthApp, OAuthApp, OAuthAppSummary, Store } from '../storage/store.js';
+import type { NewOAuthApp, OAuthApp, OAuthAppHeader, OAuthAppSummary, Store } from '../storage/store.js';
 import { mayAdminister, type Identity } from './access.js';
 import { isDataStore } from './datastores.js';
 import { Perm, SYSTEM_TENANT_ID } from './permissions.js';
@@ -22,10 +22,22 @@ export async function listApps(store: Store, actor: Identity, tenantId?: number)
   return tenantId === undefined ? apps : apps.filter((a) => a.tenantId === tenantId);
 }
 
-/** An app the actor may see: 404 `222207711` for an unknown or invisible id alike. */
-export async function appFor(store: Store, actor: Identity, id: number): Promise<OAuthApp> {
-  const app = await store.app(id);
+/** An app the actor may see, without opening its secret: 404 `222207711` for an unknown or invisible id alike. */
+async function visibleApp(store: Store, actor: Identity, id: number): Promise<OAuthAppHeader> {
+  const app = await store.appHeader(id);
   if (!app || !visibleTo(actor, app)) throw fail('appNotFound', id);
+  return app;
+}
+
+/**
+ * An app as the actor may see it: with its client secret for a manager, without it — and without opening it, so a
+ * damaged secret does not fail the read — for anyone else. A manager's read of a damaged secret is 500 `secretUnreadable`.
+ */
+export async function appFor(store: Store, actor: Identity, id: number): Promise<OAuthAppHeader | OAuthApp> {
+  const header = await visibleApp(store, actor, id);
+  if (!manages(actor, header)) return header;
+  const app = await store.app(id);
+  if (!app) throw fail('appNotFound', id); // deleted since the header was read
   return app;
 }
 
@@ -63,9 +75,12 @@ export async function createApp(store: Store, actor: Identity, input: Omit<NewOA
   return store.createApp(app);
 }
 
-/** An app the actor manages: 404 when it cannot even see it, 403 when it sees but may not manage it. */
-async function managedApp(store: Store, actor: Identity, id: number): Promise<OAuthApp> {
-  const app = await appFor(store, actor, id);
+/**
+ * An app the actor manages: 404 when it cannot even see it, 403 when it sees but may not manage it. Its secret stays
+ * closed: a damaged one can still be replaced or deleted.
+ */
+async function managedApp(store: Store, actor: Identity, id: number): Promise<OAuthAppHeader> {
+  const app = await visibleApp(store, actor, id);
   if (!manages(actor, app)) throw fail('forbidden');
   return app;
 }

@@ -2,7 +2,7 @@
  * Row-to-record mappers shared by both stores, for the records that carry no sealed value (opening secrets is each
  * store's own business). Columns are named alike in the SQLite and PostgreSQL schemas.
  */
-import type { ConnectionType, DataSourceSummary, OAuthAppSummary, OAuthProfile, ProfileHeader, ProfileInput } from './store.js';
+import type { ConnectionType, DataSourceSummary, OAuthAppHeader, OAuthAppSummary, OAuthProfile, ProfileHeader, ProfileInput } from './store.js';
 
 type Row = Record<string, unknown>;
 const text = (v: unknown): string | null => (v as string | null) ?? null;
@@ -16,6 +16,15 @@ export const toAppSummary = (r: Row): OAuthAppSummary => ({
   authorizeURI: r.authorize_uri as string,
   tokenURI: r.token_uri as string,
   scope: text(r.scope),
+});
+
+/** The columns of an application header: the summary's plus the version and the client id (not the secret). */
+export const APP_HEADER_COLUMNS = 'id, version, name, data_store, tenant_id, description, client_id, authorize_uri, token_uri, scope';
+
+export const toAppHeader = (r: Row): OAuthAppHeader => ({
+  ...toAppSummary(r),
+  version: Number(r.version),
+  clientId: r.client_id as string,
 });
 
 export const toProfileHeader = (r: Row): ProfileHeader => ({
@@ -38,6 +47,9 @@ export const withTokens = (header: ProfileHeader, input: ProfileInput): OAuthPro
 
 /** The columns of an application summary, for SELECT lists. */
 export const APP_SUMMARY_COLUMNS = 'id, name, data_store, tenant_id, description, authorize_uri, token_uri, scope';
+
+/** The columns of a data-source summary: all but the sealed options. */
+export const DATA_SOURCE_SUMMARY_COLUMNS = 'id, version, owner_id, name, data_store, connection_type, description, oauth_profile_id';
 
 export const toDataSourceSummary = (r: Row): DataSourceSummary => ({
   id: Number(r.id),

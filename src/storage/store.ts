@@ -8,6 +8,10 @@
  * A database that cannot be reached throws `StoreUnavailable`; busy and serialization failures are retried inside
  * the store a bounded number of times before they surface.
  *
+ * Damaged secrets: reading a sealed value that fails its integrity check throws `secretUnreadable` (500). The reads
+ * that leave sealed columns closed (`appHeader`, `profileHeader`, `dataSourceSummary`, lists) serve every path that
+ * shows no secret — access checks, If-Match, replace, delete — so a damaged object stays replaceable and deletable.
+ *
  * Every mutating method is atomic: it either applies completely or not at all. Integrity rules that must hold
  * under concurrency (unique names, at least one active Administrator, every user keeps a role) are enforced inside
  * the method's transaction and reported with the project's error catalogue (`ApiError`), never as driver errors.
@@ -165,6 +169,11 @@ export interface OAuthApp {
 export type NewOAuthApp = Omit<OAuthApp, 'id' | 'version'>;
 /** An application without its client credentials: what lists need, and no secret is opened for it. */
 export type OAuthAppSummary = Omit<OAuthApp, 'clientId' | 'clientSecret' | 'version'>;
+/**
+ * An application without its client secret: what access checks, If-Match, deletion and a non-manager's GET need,
+ * readable even when the sealed secret is damaged.
+ */
+export type OAuthAppHeader = Omit<OAuthApp, 'clientSecret'>;
 
 export interface OAuthProfile {
   id: number;
@@ -228,7 +237,10 @@ export interface DataSource {
 }
 
 export type NewDataSource = Omit<DataSource, 'id' | 'version'>;
-/** A data source without its options (which may hold secrets): what lists show. */
+/**
+ * A data source without its options (which may hold secrets): what lists show, and what access checks, If-Match and
+ * deletion need, readable even when the sealed options are damaged.
+ */
 export type DataSourceSummary = Omit<DataSource, 'options'>;
 export type DataSourceUpdate = Pick<DataSource, 'name' | 'description' | 'options' | 'oauthProfileId'>;
 
@@ -321,6 +333,8 @@ export interface Store {
   app(id: number): Promise<OAuthApp | undefined>;
   /** The application without its client id and secret: for checks that need neither (nothing is decrypted). */
   appSummary(id: number): Promise<OAuthAppSummary | undefined>;
+  /** The application without its client secret (nothing is decrypted). */
+  appHeader(id: number): Promise<OAuthAppHeader | undefined>;
   createApp(input: NewOAuthApp): Promise<OAuthApp>;
   updateApp(id: number, input: NewOAuthApp, ifVersion?: number): Promise<OAuthApp>;
   /** Deletes the app, its profiles, and the data sources' references to those profiles. */
@@ -348,6 +362,8 @@ export interface Store {
   // data sources
   listDataSources(ownerId: number): Promise<DataSourceSummary[]>;
   dataSource(id: number): Promise<DataSource | undefined>;
+  /** The data source without its options (nothing is decrypted). */
+  dataSourceSummary(id: number): Promise<DataSourceSummary | undefined>;
   createDataSource(input: NewDataSource): Promise<DataSource>;
   updateDataSource(id: number, input: DataSourceUpdate, ifVersion?: number): Promise<DataSource>;
   deleteDataSource(id: number, ifVersion?: number): Promise<void>;

@@ -7,7 +7,7 @@ import { App, AppBody, AppList } from '../schemas/oauth.js';
 import { TenantQuery } from '../schemas/roles.js';
 import { tenantFilter } from './tenant-filter.js';
 import type { FastifyReply } from 'fastify';
-import type { OAuthApp } from '../../storage/store.js';
+import type { OAuthApp, OAuthAppHeader } from '../../storage/store.js';
 import { ifMatchVersion, setEtag } from '../etag.js';
 
 export const oauthAppRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -15,11 +15,11 @@ export const oauthAppRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const tags = ['mgmt: OAuth applications'];
   const read = { permissions: [Perm.MgmtAPI], onBehalf: true, notFound: 'appNotFound' as const };
   const manage = { ...read, permissions: [Perm.MgmtAPI, Perm.OAuth] };
-  /** The full object with its ETag; the client secret only for those who may manage the application. */
-  const present = (found: OAuthApp, reply: FastifyReply, withSecret: boolean) => {
+  /** The object with its ETag; the client secret when the domain read it (only for those who may manage the application). */
+  const present = (found: OAuthAppHeader | OAuthApp, reply: FastifyReply) => {
     setEtag(reply, found.version);
-    const { version: _version, clientSecret, ...rest } = found;
-    return withSecret ? { ...rest, clientSecret } : rest;
+    const { version: _version, ...rest } = found;
+    return rest;
   };
   const toInput = (body: typeof AppBody.static) => ({ ...body, description: body.description ?? null, scope: body.scope ?? null });
 
@@ -34,15 +34,14 @@ export const oauthAppRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const created = await apps.createApp(store, request.actor, toInput(request.body), appRules);
     reply.code(201).header('location', `/api/mgmt/oauthapps/${created.id}`);
-    return present(created, reply, true);
+    return present(created, reply);
   });
 
   app.get('/api/mgmt/oauthapps/:id', {
     config: read,
     schema: { summary: 'Get an OAuth application (the client secret only for its managers)', tags, params: IdParams, querystring: OnBehalfQuery, response: { 200: App, ...errors(403, 404) } },
   }, async (request, reply) => {
-    const found = await apps.appFor(store, request.actor, request.params.id);
-    return present(found, reply, apps.manages(request.actor, found));
+    return present(await apps.appFor(store, request.actor, request.params.id), reply);
   });
 
   app.put('/api/mgmt/oauthapps/:id', {
@@ -50,7 +49,7 @@ export const oauthAppRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: { summary: 'Replace an OAuth application', tags, params: IdParams, querystring: OnBehalfQuery, body: AppBody, response: { 200: App, ...errors(400, 403, 404, 409, 413, 415, 412) } },
   }, async (request, reply) => {
     const updated = await apps.updateApp(store, request.actor, request.params.id, toInput(request.body), appRules, ifMatchVersion(request));
-    return present(updated, reply, true);
+    return present(updated, reply);
   });
 
   app.delete('/api/mgmt/oauthapps/:id', {

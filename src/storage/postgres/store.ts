@@ -19,9 +19,11 @@
  */
 import type pg from 'pg';
 import { fail } from '../../errors.js';
-import { APP_SUMMARY_COLUMNS, toAppSummary, toDataSourceSummary, toProfileHeader, withTokens } from '../rows.js';
+import {
+  APP_HEADER_COLUMNS, APP_SUMMARY_COLUMNS, DATA_SOURCE_SUMMARY_COLUMNS, toAppHeader, toAppSummary, toDataSourceSummary, toProfileHeader, withTokens,
+} from '../rows.js';
 import type {
-  ConnectionType, DataSource, DataSourceUpdate, NewDataSource, NewOAuthApp, OAuthApp, OAuthAppSummary, OAuthProfile, ProfileInput,
+  ConnectionType, DataSource, DataSourceUpdate, NewDataSource, NewOAuthApp, OAuthApp, OAuthAppHeader, OAuthAppSummary, OAuthProfile, ProfileInput,
   ProfileStats, Store, DataSourceSummary, ProfileHeader,
 } from '../store.js';
 import { checkVersion } from '../store.js';
@@ -137,6 +139,11 @@ export class PostgresStore extends PgIdentityStore implements Store {
   async appSummary(id: number): Promise<OAuthAppSummary | undefined> {
     const row = await this.appSummaryRow(id);
     return row && toAppSummary(row);
+  }
+
+  async appHeader(id: number): Promise<OAuthAppHeader | undefined> {
+    const row = await this.one(this.pool, `SELECT ${APP_HEADER_COLUMNS} FROM oauth_apps WHERE id = $1`, [id]);
+    return row && toAppHeader(row);
   }
 
   private async appOn(on: Queryable, id: number): Promise<OAuthApp | undefined> {
@@ -360,9 +367,13 @@ export class PostgresStore extends PgIdentityStore implements Store {
   // ---- data sources ---------------------------------------------------------------------------------------------
 
   async listDataSources(ownerId: number): Promise<DataSourceSummary[]> {
-    const rows = await this.all(this.pool, `SELECT id, version, owner_id, name, data_store, connection_type, description, oauth_profile_id
-      FROM datasources WHERE owner_id = $1 ORDER BY id`, [ownerId]);
+    const rows = await this.all(this.pool, `SELECT ${DATA_SOURCE_SUMMARY_COLUMNS} FROM datasources WHERE owner_id = $1 ORDER BY id`, [ownerId]);
     return rows.map(toDataSourceSummary);
+  }
+
+  async dataSourceSummary(id: number): Promise<DataSourceSummary | undefined> {
+    const row = await this.one(this.pool, `SELECT ${DATA_SOURCE_SUMMARY_COLUMNS} FROM datasources WHERE id = $1`, [id]);
+    return row && toDataSourceSummary(row);
   }
 
   private async dataSourceOn(on: Queryable, id: number): Promise<DataSource | undefined> {

@@ -6,10 +6,12 @@
 import Database from 'better-sqlite3';
 import { existsSync, rmSync, statSync } from 'node:fs';
 import { fail } from '../../errors.js';
-import { APP_SUMMARY_COLUMNS, toAppSummary, toDataSourceSummary, toProfileHeader, withTokens } from '../rows.js';
+import {
+  APP_HEADER_COLUMNS, APP_SUMMARY_COLUMNS, DATA_SOURCE_SUMMARY_COLUMNS, toAppHeader, toAppSummary, toDataSourceSummary, toProfileHeader, withTokens,
+} from '../rows.js';
 import type {
-  ConnectionType, DataSource, DataSourceSummary, DataSourceUpdate, ProfileHeader, NewDataSource, NewOAuthApp, OAuthApp, OAuthAppSummary, OAuthProfile, ProfileInput,
-  ProfileStats, Store,
+  ConnectionType, DataSource, DataSourceSummary, DataSourceUpdate, ProfileHeader, NewDataSource, NewOAuthApp, OAuthApp, OAuthAppHeader, OAuthAppSummary,
+  OAuthProfile, ProfileInput, ProfileStats, Store,
 } from '../store.js';
 import { checkVersion } from '../store.js';
 import { nameKey, type Row } from './db.js';
@@ -100,6 +102,15 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
     return row && toAppSummary(row);
   }
 
+  private appHeaderSync(id: number): OAuthAppHeader | undefined {
+    const row = this.q(`SELECT ${APP_HEADER_COLUMNS} FROM oauth_apps WHERE id = ?`).get(id) as Row | undefined;
+    return row && toAppHeader(row);
+  }
+
+  async appHeader(id: number): Promise<OAuthAppHeader | undefined> {
+    return this.appHeaderSync(id);
+  }
+
   private appSync(id: number): OAuthApp | undefined {
     const row = this.q('SELECT * FROM oauth_apps WHERE id = ?').get(id) as Row | undefined;
     return row && this.toApp(row);
@@ -126,7 +137,8 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
 
   async updateApp(id: number, input: NewOAuthApp, ifVersion?: number): Promise<OAuthApp> {
     return this.write(() => {
-      const current = this.appSync(id);
+      // The header: a damaged secret is replaced, not opened.
+      const current = this.appHeaderSync(id);
       if (!current) throw fail('appNotFound', id);
       checkVersion(current.version, ifVersion, `OAuth application ${id}`);
       this.assertNameFree('oauth_apps', { column: 'tenant_id', value: current.tenantId }, input.name, 'OAuth application', id);
@@ -267,9 +279,17 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
   // ---- data sources ---------------------------------------------------------------------------------------------
 
   async listDataSources(ownerId: number): Promise<DataSourceSummary[]> {
-    const rows = this.q(`SELECT id, version, owner_id, name, data_store, connection_type, description, oauth_profile_id
-      FROM datasources WHERE owner_id = ? ORDER BY id`).all(ownerId) as Row[];
+    const rows = this.q(`SELECT ${DATA_SOURCE_SUMMARY_COLUMNS} FROM datasources WHERE owner_id = ? ORDER BY id`).all(ownerId) as Row[];
     return rows.map(toDataSourceSummary);
+  }
+
+  private dataSourceSummarySync(id: number): DataSourceSummary | undefined {
+    const row = this.q(`SELECT ${DATA_SOURCE_SUMMARY_COLUMNS} FROM datasources WHERE id = ?`).get(id) as Row | undefined;
+    return row && toDataSourceSummary(row);
+  }
+
+  async dataSourceSummary(id: number): Promise<DataSourceSummary | undefined> {
+    return this.dataSourceSummarySync(id);
   }
 
   private dataSourceSync(id: number): DataSource | undefined {
@@ -306,7 +326,8 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
 
   async updateDataSource(id: number, input: DataSourceUpdate, ifVersion?: number): Promise<DataSource> {
     return this.write(() => {
-      const current = this.dataSourceSync(id);
+      // The summary: damaged options are replaced wholly, not opened.
+      const current = this.dataSourceSummarySync(id);
       if (!current) throw fail('dataSourceNotFound', id);
       checkVersion(current.version, ifVersion, `data source ${id}`);
       this.assertProfileUsable(input.oauthProfileId, current.ownerId, current.dataStore);
