@@ -147,15 +147,23 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(swagger, {
     openapi: {
-      openapi: '3.0.3',
+      // 3.1: its schemas are JSON Schema, so the document can say what the routes validate (`propertyNames` of a
+      // data source's options has no OpenAPI 3.0 form).
+      openapi: '3.1.0',
       info: {
         title: 'tokenkeep',
         description: 'Hybrid Data Pipeline management API for OAuth applications and OAuth profiles.',
         version: '0.1.0',
+        license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
       },
+      // Relative: the origin that served this document. Not the request's Host, which the client chooses (and a
+      // proxy in front may rewrite), and the document is built once and cached.
+      servers: [{ url: '/', description: 'This server: the origin that served this document' }],
       components: { securitySchemes: { basic: { type: 'http', scheme: 'basic' } } },
       security: [{ basic: [] }],
     },
+    // A schema with an `$id` (the HDP error envelope) becomes one component under that name, not `def-N`.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
 
   await app.register(healthRoutes);

@@ -5,6 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import SwaggerParser from '@apidevtools/swagger-parser';
 import { ADMIN_PASSWORD, USER_PASSWORD, basic, harness, type Harness } from './helpers.js';
 
 const ADMIN = basic('d2cadmin', ADMIN_PASSWORD);
@@ -254,7 +255,8 @@ describe('conventions (shared harness)', () => {
     before(async () => {
       const res = await h.app.inject({ method: 'GET', url: '/api/openapi.json', headers: { authorization: ADMIN } });
       assert.equal(res.statusCode, 200, res.body);
-      doc = res.json();
+      // Shared schemas (the HDP error envelope) are references: resolved, so that every check below sees them.
+      doc = (await SwaggerParser.dereference(res.json())) as typeof doc;
     });
 
     test('it needs authentication', async () => {
@@ -312,9 +314,10 @@ describe('conventions (shared harness)', () => {
     });
 
     test('error responses are documented as HDP envelopes', () => {
-      const unauthorized = doc.paths['/api/admin/users']?.get?.responses?.['401']?.content?.['application/json']?.schema as
-        | { properties?: Record<string, { properties?: Record<string, unknown> }> }
-        | undefined;
+      type Schema = { allOf?: Schema[]; properties?: Record<string, { properties?: Record<string, unknown> }> };
+      const response = doc.paths['/api/admin/users']?.get?.responses?.['401']?.content?.['application/json']?.schema as Schema | undefined;
+      // A response with its own description wraps the one shared envelope in `allOf`.
+      const unauthorized = response?.allOf?.length === 1 ? response.allOf[0] : response;
       assert.ok(unauthorized?.properties?.error?.properties?.code);
       assert.ok(unauthorized?.properties?.error?.properties?.message);
     });

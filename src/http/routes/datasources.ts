@@ -5,7 +5,7 @@ import * as dataSources from '../../domain/datasources.js';
 import { dataStores } from '../../domain/datastores.js';
 import { Perm } from '../../domain/permissions.js';
 import type { DataSource as DataSourceRecord, DataSourceSummary } from '../../storage/store.js';
-import { IdParams, OnBehalfQuery, errors } from '../schemas/common.js';
+import { IdParams, OnBehalfQuery, errors, success } from '../schemas/common.js';
 import type { FastifyReply } from 'fastify';
 import { ifMatchVersion, setEtag } from '../etag.js';
 import { DataSource, DataSourceBody, DataSourceList, DataStore, DataStoreList } from '../schemas/oauth.js';
@@ -22,12 +22,12 @@ export const dataSourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/api/mgmt/datastores', {
     config: { permissions: [Perm.MgmtAPI] },
-    schema: { summary: 'List data stores', tags: ['mgmt: data stores'], response: { 200: DataStoreList, ...errors(403) } },
+    schema: { operationId: 'listDataStores', summary: 'List data stores', tags: ['mgmt: data stores'], response: { 200: success('The data stores', DataStoreList), ...errors(403) } },
   }, async () => ({ datastores: [...dataStores] }));
 
   app.get('/api/mgmt/datastores/:id', {
     config: { permissions: [Perm.MgmtAPI], notFound: 'notFound' },
-    schema: { summary: 'Get a data store', tags: ['mgmt: data stores'], params: IdParams, response: { 200: DataStore, ...errors(403, 404) } },
+    schema: { operationId: 'getDataStore', summary: 'Get a data store', tags: ['mgmt: data stores'], params: IdParams, response: { 200: success('The data store', DataStore), ...errors(403, 404) } },
   }, async (request) => {
     const found = dataStores.find((d) => d.id === request.params.id);
     if (!found) throw fail('notFound', `/api/mgmt/datastores/${request.params.id}`);
@@ -36,12 +36,12 @@ export const dataSourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/api/mgmt/datasources', {
     config: cfg(Perm.ViewDataSource),
-    schema: { summary: "List the effective user's data sources", tags, querystring: OnBehalfQuery, response: { 200: DataSourceList, ...errors(400, 403, 404) } },
+    schema: { operationId: 'listDataSources', summary: "List the effective user's data sources", tags, querystring: OnBehalfQuery, response: { 200: success('The data sources (no options)', DataSourceList), ...errors(400, 403, 404) } },
   }, async (request) => ({ datasources: (await dataSources.listDataSources(store, request.actor)).map(summary) }));
 
   app.post('/api/mgmt/datasources', {
     config: cfg(Perm.CreateDataSource),
-    schema: { summary: 'Create a data source', tags, querystring: OnBehalfQuery, body: DataSourceBody, response: { 201: DataSource, ...errors(400, 403, 404, 409, 413, 415) } },
+    schema: { operationId: 'createDataSource', summary: 'Create a data source', tags, querystring: OnBehalfQuery, body: DataSourceBody, response: { 201: success('The created data source', DataSource), ...errors(400, 403, 404, 409, 413, 415) } },
   }, async (request, reply) => {
     const created = await dataSources.createDataSource(store, request.actor, request.body);
     reply.code(201).header('location', `/api/mgmt/datasources/${created.id}`);
@@ -50,18 +50,18 @@ export const dataSourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/api/mgmt/datasources/:id', {
     config: cfg(Perm.ViewDataSource),
-    schema: { summary: 'Get a data source', tags, params: IdParams, querystring: OnBehalfQuery, response: { 200: DataSource, ...errors(403, 404) } },
+    schema: { operationId: 'getDataSource', summary: 'Get a data source', tags, params: IdParams, querystring: OnBehalfQuery, response: { 200: success('The data source', DataSource), ...errors(403, 404) } },
   }, async (request, reply) => present(await dataSources.dataSourceFor(store, request.actor, request.params.id), reply));
 
   app.put('/api/mgmt/datasources/:id', {
     config: cfg(Perm.ModifyDataSource),
-    schema: { summary: 'Replace a data source (dataStore and connectionType cannot change)', tags, params: IdParams, querystring: OnBehalfQuery, body: DataSourceBody, response: { 200: DataSource, ...errors(400, 403, 404, 409, 413, 415, 412) } },
+    schema: { operationId: 'replaceDataSource', summary: 'Replace a data source (dataStore and connectionType cannot change)', tags, params: IdParams, querystring: OnBehalfQuery, body: DataSourceBody, response: { 200: success('The replaced data source', DataSource), ...errors(400, 403, 404, 409, 413, 415, 412) } },
   }, async (request, reply) => present(
     await dataSources.updateDataSource(store, request.actor, request.params.id, request.body, ifMatchVersion(request)), reply));
 
   app.delete('/api/mgmt/datasources/:id', {
     config: cfg(Perm.DeleteDataSource),
-    schema: { summary: 'Delete a data source', tags, params: IdParams, querystring: OnBehalfQuery, response: { 204: { type: 'null' }, ...errors(403, 404, 412) } },
+    schema: { operationId: 'deleteDataSource', summary: 'Delete a data source', tags, params: IdParams, querystring: OnBehalfQuery, response: { 204: success('Deleted', { type: 'null' }), ...errors(403, 404, 412) } },
   }, async (request, reply) => {
     await dataSources.deleteDataSource(store, request.actor, request.params.id, ifMatchVersion(request));
     return reply.code(204).send();

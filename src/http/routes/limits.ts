@@ -7,7 +7,7 @@ import { fail } from '../../errors.js';
 import { isAdministrator } from '../../domain/access.js';
 import { Perm, SYSTEM_TENANT_ID } from '../../domain/permissions.js';
 import { limitCatalogue } from '../../domain/limits.js';
-import { errors, strictObject } from '../schemas/common.js';
+import { errors, strictObject, success } from '../schemas/common.js';
 
 const LimitValue = strictObject({ id: Type.Integer(), name: Type.String(), description: Type.String(), value: Type.Integer() });
 const LimitParams = Type.Object({ limitId: Type.Integer({ minimum: 0, maximum: 1_000_000 }) });
@@ -36,24 +36,24 @@ export const limitRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/api/admin/limits/system', {
     config,
-    schema: { summary: 'List system limits', tags, response: { 200: strictObject({ limits: Type.Array(LimitValue) }), ...errors(403) } },
+    schema: { operationId: 'listSystemLimits', summary: 'List system limits', tags, response: { 200: success('The system limits', strictObject({ limits: Type.Array(LimitValue) })), ...errors(403) } },
   }, async () => ({ limits: await Promise.all(limitCatalogue.map((l) => read(l.id))) }));
 
   app.get('/api/admin/limits/system/:limitId', {
     config,
-    schema: { summary: 'Get a system limit', tags, params: LimitParams, response: { 200: LimitValue, ...errors(403, 404) } },
+    schema: { operationId: 'getSystemLimit', summary: 'Get a system limit', tags, params: LimitParams, response: { 200: success('The limit', LimitValue), ...errors(403, 404) } },
   }, async (request) => read(request.params.limitId));
 
-  const write = {
+  const write = (operationId: string, summary: string) => ({
     config,
-    schema: { summary: 'Set a system limit', tags, params: LimitParams, body: LimitBody, response: { 200: LimitValue, ...errors(400, 403, 404, 413, 415) } },
-  };
+    schema: { operationId, summary, tags, params: LimitParams, body: LimitBody, response: { 200: success('The limit with its new value', LimitValue), ...errors(400, 403, 404, 413, 415) } },
+  });
   const handler = async (request: { params: { limitId: number }; body: { value: number } }) => {
     const def = limitDef(request.params.limitId);
     if (def.name !== 'PasswordLockoutLimit' && request.body.value < 1) throw fail('invalidJson', 'value: must be at least 1 second');
     await store.setLimit(def.id, request.body.value);
     return read(def.id);
   };
-  app.post('/api/admin/limits/system/:limitId', write, handler);
-  app.put('/api/admin/limits/system/:limitId', write, handler);
+  app.post('/api/admin/limits/system/:limitId', write('setSystemLimit', 'Set a system limit'), handler);
+  app.put('/api/admin/limits/system/:limitId', write('replaceSystemLimit', 'Set a system limit (the same as POST)'), handler);
 };

@@ -8,7 +8,7 @@ import { ifMatchVersion, setEtag } from '../etag.js';
 import * as profiles from '../../domain/oauth-profiles.js';
 import { Perm } from '../../domain/permissions.js';
 import type { OAuthProfile } from '../../storage/store.js';
-import { IdParams, OnBehalfQuery, errors } from '../schemas/common.js';
+import { IdParams, OnBehalfQuery, errors, success } from '../schemas/common.js';
 import { Profile, ProfileBody, ProfileList, ProfileStats } from '../schemas/oauth.js';
 
 export const oauthProfileRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -31,7 +31,7 @@ export const oauthProfileRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/api/mgmt/oauthprofiles', {
     config: cfg(Perm.ViewDataSource),
-    schema: { summary: 'List the profiles the effective user owns or created (no tokens)', tags, querystring: OnBehalfQuery, response: { 200: ProfileList, ...errors(400, 403, 404) } },
+    schema: { operationId: 'listOAuthProfiles', summary: 'List the profiles the effective user owns or created (no tokens)', tags, querystring: OnBehalfQuery, response: { 200: success('The OAuth profiles (no tokens)', ProfileList), ...errors(400, 403, 404) } },
   }, async (request, reply) => {
     // The store's JSON is sent as it is (Fastify serializes no string it is told is JSON): ProfileList, written by SQL.
     const list = await profiles.listProfilesJson(store, request.actor);
@@ -40,7 +40,7 @@ export const oauthProfileRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/api/mgmt/oauthprofiles', {
     config: cfg(Perm.CreateDataSource),
-    schema: { summary: 'Create an OAuth profile owned by the effective user', tags, querystring: OnBehalfQuery, body: ProfileBody, response: { 201: Profile, ...errors(400, 403, 404, 409, 413, 415) } },
+    schema: { operationId: 'createOAuthProfile', summary: 'Create an OAuth profile owned by the effective user', tags, querystring: OnBehalfQuery, body: ProfileBody, response: { 201: success('The created OAuth profile', Profile), ...errors(400, 403, 404, 409, 413, 415) } },
   }, async (request, reply) => {
     const created = await profiles.createProfile(store, request.actor, request.principal, toInput(request.body));
     reply.code(201).header('location', `/api/mgmt/oauthprofiles/${created.id}`);
@@ -49,18 +49,18 @@ export const oauthProfileRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/api/mgmt/oauthprofiles/:id', {
     config: cfg(Perm.ViewDataSource),
-    schema: { summary: 'Get an OAuth profile with its tokens', tags, params: IdParams, querystring: OnBehalfQuery, response: { 200: Profile, ...errors(403, 404) } },
+    schema: { operationId: 'getOAuthProfile', summary: 'Get an OAuth profile with its tokens', tags, params: IdParams, querystring: OnBehalfQuery, response: { 200: success('The OAuth profile with its tokens', Profile), ...errors(403, 404) } },
   }, async (request, reply) => present(await profiles.profileFor(store, request.actor, request.params.id), reply));
 
   app.put('/api/mgmt/oauthprofiles/:id', {
     config: cfg(Perm.ModifyDataSource),
-    schema: { summary: 'Replace an OAuth profile (full replace: omitted optional fields are cleared)', tags, params: IdParams, querystring: OnBehalfQuery, body: ProfileBody, response: { 200: Profile, ...errors(400, 403, 404, 409, 413, 415, 412) } },
+    schema: { operationId: 'replaceOAuthProfile', summary: 'Replace an OAuth profile (full replace: omitted optional fields are cleared)', tags, params: IdParams, querystring: OnBehalfQuery, body: ProfileBody, response: { 200: success('The replaced OAuth profile', Profile), ...errors(400, 403, 404, 409, 413, 415, 412) } },
   }, async (request, reply) => present(
     await profiles.updateProfile(store, request.actor, request.params.id, toInput(request.body), ifMatchVersion(request)), reply));
 
   app.delete('/api/mgmt/oauthprofiles/:id', {
     config: cfg(Perm.DeleteDataSource),
-    schema: { summary: 'Delete an OAuth profile; data sources lose the reference', tags, params: IdParams, querystring: OnBehalfQuery, response: { 204: { type: 'null' }, ...errors(403, 404, 412) } },
+    schema: { operationId: 'deleteOAuthProfile', summary: 'Delete an OAuth profile; data sources lose the reference', tags, params: IdParams, querystring: OnBehalfQuery, response: { 204: success('Deleted', { type: 'null' }), ...errors(403, 404, 412) } },
   }, async (request, reply) => {
     await profiles.deleteProfile(store, request.actor, request.params.id, ifMatchVersion(request));
     return reply.code(204).send();
@@ -68,7 +68,7 @@ export const oauthProfileRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/api/mgmt/oauthprofiles/:id/stats', {
     config: cfg(Perm.ViewDataSource),
-    schema: { summary: 'Data sources that use an OAuth profile', tags, params: IdParams, querystring: OnBehalfQuery, response: { 200: ProfileStats, ...errors(403, 404) } },
+    schema: { operationId: 'getOAuthProfileStats', summary: 'Data sources that use an OAuth profile', tags, params: IdParams, querystring: OnBehalfQuery, response: { 200: success('The data sources that use the profile', ProfileStats), ...errors(403, 404) } },
   }, async (request) => {
     const stats = await profiles.profileStats(store, request.actor, request.params.id);
     return { dataSourcesLinked: stats.dataSources.length, ...stats };

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { fail } from '../../errors.js';
 import { Perm, permissionById, permissionCatalogue } from '../../domain/permissions.js';
-import { IdParams, errors } from '../schemas/common.js';
+import { IdParams, errors, success } from '../schemas/common.js';
 import { EffectivePermissionList, Permission, PermissionList } from '../schemas/permissions.js';
 
 export const permissionRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -10,12 +10,12 @@ export const permissionRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/api/admin/permissions', {
     config,
-    schema: { summary: 'List the permission catalogue', tags: ['admin: permissions'], response: { 200: PermissionList, ...errors(403) } },
+    schema: { operationId: 'listPermissions', summary: 'List the permission catalogue', tags: ['admin: permissions'], response: { 200: success('The permission catalogue', PermissionList), ...errors(403) } },
   }, async () => ({ permissions: [...permissionCatalogue] }));
 
   app.get('/api/admin/permissions/:id', {
     config: { ...config, notFound: 'permissionNotFound' },
-    schema: { summary: 'Get one permission', tags: ['admin: permissions'], params: IdParams, response: { 200: Permission, ...errors(403, 404) } },
+    schema: { operationId: 'getPermission', summary: 'Get one permission', tags: ['admin: permissions'], params: IdParams, response: { 200: success('The permission', Permission), ...errors(403, 404) } },
   }, async (request) => {
     const permission = permissionById(request.params.id);
     if (!permission) throw fail('permissionNotFound', request.params.id);
@@ -24,7 +24,7 @@ export const permissionRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/api/mgmt/permissions', {
     config,
-    schema: { summary: "The caller's effective permissions", tags: ['mgmt: permissions'], response: { 200: EffectivePermissionList, ...errors(403) } },
+    schema: { operationId: 'listEffectivePermissions', summary: "The caller's effective permissions", tags: ['mgmt: permissions'], response: { 200: success("The caller's effective permissions", EffectivePermissionList), ...errors(403) } },
   }, async (request) => ({
     permissions: permissionCatalogue
       .filter((p) => request.principal.effective.has(p.id))

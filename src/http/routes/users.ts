@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Perm } from '../../domain/permissions.js';
 import * as users from '../../domain/users.js';
 import type { User as UserRecord } from '../../storage/store.js';
-import { IdParams, errors } from '../schemas/common.js';
+import { IdParams, errors, success } from '../schemas/common.js';
 import { TenantQuery } from '../schemas/roles.js';
 import { Grants, GrantsBody, PasswordInfoBody, StatusInfo, StatusInfoBody, User, UserBody, UserList } from '../schemas/users.js';
 import { tenantFilter } from './tenant-filter.js';
@@ -37,12 +37,12 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/api/admin/users', {
     config: cfg(Perm.ViewUsers),
-    schema: { summary: 'List users', tags, querystring: TenantQuery, response: { 200: UserList, ...errors(400, 403, 404) } },
+    schema: { operationId: 'listUsers', summary: 'List users', tags, querystring: TenantQuery, response: { 200: success('The users the caller may see', UserList), ...errors(400, 403, 404) } },
   }, async (request) => ({ users: (await users.listUsers(store, request.actor, await tenantFilter(store, request.query))).map(present) }));
 
   app.post('/api/admin/users', {
     config: cfg(Perm.CreateUsers),
-    schema: { summary: 'Create a user', tags, body: UserBody, response: { 201: User, ...errors(400, 403, 404, 409, 413, 415) } },
+    schema: { operationId: 'createUser', summary: 'Create a user', tags, body: UserBody, response: { 201: success('The created user', User), ...errors(400, 403, 404, 409, 413, 415) } },
   }, async (request, reply) => {
     const user = await users.createUser({ store, actor: request.actor, hashParams, clock }, toInput(request.body));
     reply.code(201).header('location', `/api/admin/users/${user.id}`);
@@ -51,17 +51,17 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/api/admin/users/:id', {
     config: cfg(Perm.ViewUsers),
-    schema: { summary: 'Get a user', tags, params: IdParams, response: { 200: User, ...errors(403, 404) } },
+    schema: { operationId: 'getUser', summary: 'Get a user', tags, params: IdParams, response: { 200: success('The user', User), ...errors(403, 404) } },
   }, async (request) => present(await users.userFor(store, request.actor, request.params.id, Perm.ViewUsers)));
 
   app.put('/api/admin/users/:id', {
     config: cfg(Perm.ModifyUsers),
-    schema: { summary: 'Replace a user', tags, params: IdParams, body: UserBody, response: { 200: User, ...errors(400, 403, 404, 409, 413, 415) } },
+    schema: { operationId: 'replaceUser', summary: 'Replace a user', tags, params: IdParams, body: UserBody, response: { 200: success('The replaced user', User), ...errors(400, 403, 404, 409, 413, 415) } },
   }, async (request) => present(await users.updateUser({ store, actor: request.actor, hashParams, clock }, request.params.id, toInput(request.body))));
 
   app.delete('/api/admin/users/:id', {
     config: cfg(Perm.DeleteUsers),
-    schema: { summary: 'Delete a user and everything it owns', tags, params: IdParams, response: { 204: { type: 'null' }, ...errors(403, 404, 409) } },
+    schema: { operationId: 'deleteUser', summary: 'Delete a user and everything it owns', tags, params: IdParams, response: { 204: success('Deleted', { type: 'null' }), ...errors(403, 404, 409) } },
   }, async (request, reply) => {
     await users.deleteUser(store, request.actor, request.params.id);
     return reply.code(204).send();
@@ -69,27 +69,27 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/api/admin/users/:id/permissions', {
     config: cfg(Perm.ViewUsers),
-    schema: { summary: "A user's roles and explicit permissions", tags, params: IdParams, response: { 200: Grants, ...errors(403, 404) } },
+    schema: { operationId: 'getUserPermissions', summary: "A user's roles and explicit permissions", tags, params: IdParams, response: { 200: success("The user's roles and explicit permissions", Grants), ...errors(403, 404) } },
   }, async (request) => present(await users.userFor(store, request.actor, request.params.id, Perm.ViewUsers)).permissions);
 
   app.put('/api/admin/users/:id/permissions', {
     config: cfg(Perm.ModifyUsers),
-    schema: { summary: "Replace a user's roles and explicit permissions", tags, params: IdParams, body: GrantsBody, response: { 200: Grants, ...errors(400, 403, 404, 409, 413, 415) } },
+    schema: { operationId: 'replaceUserPermissions', summary: "Replace a user's roles and explicit permissions", tags, params: IdParams, body: GrantsBody, response: { 200: success("The user's roles and explicit permissions now", Grants), ...errors(400, 403, 404, 409, 413, 415) } },
   }, async (request) => present(await users.setGrants({ store, actor: request.actor, hashParams, clock }, request.params.id, request.body)).permissions);
 
   app.get('/api/admin/users/:id/statusinfo', {
     config: cfg(Perm.ViewUsers),
-    schema: { summary: "A user's status and lock", tags, params: IdParams, response: { 200: StatusInfo, ...errors(403, 404) } },
+    schema: { operationId: 'getUserStatusInfo', summary: "A user's status and lock", tags, params: IdParams, response: { 200: success("The user's status and lock", StatusInfo), ...errors(403, 404) } },
   }, async (request) => statusInfo(await users.userFor(store, request.actor, request.params.id, Perm.ViewUsers)));
 
   app.put('/api/admin/users/:id/statusinfo', {
     config: cfg(Perm.ModifyUsers),
-    schema: { summary: 'Activate, deactivate, lock or unlock a user', tags, params: IdParams, body: StatusInfoBody, response: { 200: StatusInfo, ...errors(400, 403, 404, 409, 413, 415) } },
+    schema: { operationId: 'setUserStatusInfo', summary: 'Activate, deactivate, lock or unlock a user', tags, params: IdParams, body: StatusInfoBody, response: { 200: success("The user's status and lock now", StatusInfo), ...errors(400, 403, 404, 409, 413, 415) } },
   }, async (request) => statusInfo(await users.setStatus({ store, actor: request.actor, hashParams, clock }, request.params.id, request.body.status, request.body.accountLocked)));
 
   app.put('/api/admin/users/:id/passwordinfo', {
     config: cfg(Perm.ModifyUsers),
-    schema: { summary: "Set a user's password", tags, params: IdParams, body: PasswordInfoBody, response: { 204: { type: 'null' }, ...errors(400, 403, 404, 413, 415) } },
+    schema: { operationId: 'setUserPassword', summary: "Set a user's password", tags, params: IdParams, body: PasswordInfoBody, response: { 204: success('The password is set', { type: 'null' }), ...errors(400, 403, 404, 413, 415) } },
   }, async (request, reply) => {
     await users.setPassword({ store, actor: request.actor, hashParams, clock }, request.params.id, request.body.password);
     return reply.code(204).send();
