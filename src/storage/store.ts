@@ -3,7 +3,8 @@
  * never see SQL, so a second implementation (PostgreSQL) can be added without touching them.
  *
  * Optimistic concurrency: the update and delete methods of apps, profiles and data sources take an optional
- * `ifVersion`; when the row's version differs they change nothing and throw `preconditionFailed` (412).
+ * `ifVersion`, the versions an If-Match accepts; when the row has none of them they change nothing and throw
+ * `preconditionFailed` (412). The check runs inside the write's own transaction (or conditional statement).
  *
  * A database that cannot be reached throws `StoreUnavailable`; busy and serialization failures are retried inside
  * the store a bounded number of times before they surface.
@@ -15,9 +16,12 @@
 import type { MasterKey } from '../crypto/keyring.js';
 import { fail } from '../errors.js';
 
-/** Optimistic concurrency: a request that names a version acts only on that version. */
-export function checkVersion(current: number, expected: number | undefined, what: string): void {
-  if (expected !== undefined && expected !== current) throw fail('preconditionFailed', what);
+/** The row versions a conditional write accepts (If-Match lists several; none matches when empty). */
+export type Versions = readonly number[];
+
+/** Optimistic concurrency: a request that names versions acts only on a row at one of them. */
+export function checkVersion(current: number, expected: Versions | undefined, what: string): void {
+  if (expected !== undefined && !expected.includes(current)) throw fail('preconditionFailed', what);
 }
 
 /** The database cannot be reached or cannot write right now; the HTTP layer answers 503 with Retry-After. */
@@ -302,9 +306,9 @@ export interface Store {
   /** The application without its client id and secret: for checks that need neither (nothing is decrypted). */
   appSummary(id: number): Promise<OAuthAppSummary | undefined>;
   createApp(input: NewOAuthApp): Promise<OAuthApp>;
-  updateApp(id: number, input: NewOAuthApp, ifVersion?: number): Promise<OAuthApp>;
+  updateApp(id: number, input: NewOAuthApp, ifVersion?: Versions): Promise<OAuthApp>;
   /** Deletes the app, its profiles, and the data sources' references to those profiles. */
-  deleteApp(id: number, ifVersion?: number): Promise<void>;
+  deleteApp(id: number, ifVersion?: Versions): Promise<void>;
 
   // OAuth profiles
   /**
@@ -320,15 +324,15 @@ export interface Store {
    * Replaces a profile. Refuses (400 appReferenceInvalid) a change of app to another data store while data sources
    * reference the profile, and (409) a name already used by another profile of the same owner.
    */
-  updateProfile(id: number, input: ProfileInput, ifVersion?: number): Promise<OAuthProfile>;
+  updateProfile(id: number, input: ProfileInput, ifVersion?: Versions): Promise<OAuthProfile>;
   /** Deletes the profile; data sources that referenced it lose the reference. */
-  deleteProfile(id: number, ifVersion?: number): Promise<void>;
+  deleteProfile(id: number, ifVersion?: Versions): Promise<void>;
   profileStats(id: number): Promise<ProfileStats>;
 
   // data sources
   listDataSources(ownerId: number): Promise<DataSourceSummary[]>;
   dataSource(id: number): Promise<DataSource | undefined>;
   createDataSource(input: NewDataSource): Promise<DataSource>;
-  updateDataSource(id: number, input: DataSourceUpdate, ifVersion?: number): Promise<DataSource>;
-  deleteDataSource(id: number, ifVersion?: number): Promise<void>;
+  updateDataSource(id: number, input: DataSourceUpdate, ifVersion?: Versions): Promise<DataSource>;
+  deleteDataSource(id: number, ifVersion?: Versions): Promise<void>;
 }

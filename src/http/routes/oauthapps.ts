@@ -8,7 +8,7 @@ import { TenantQuery } from '../schemas/roles.js';
 import { tenantFilter } from './tenant-filter.js';
 import type { FastifyReply } from 'fastify';
 import type { OAuthApp } from '../../storage/store.js';
-import { ifMatchVersion, setEtag } from '../etag.js';
+import { ifMatchVersions, setEtag } from '../etag.js';
 
 export const oauthAppRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { store, appRules } = app.services;
@@ -49,7 +49,7 @@ export const oauthAppRoutes: FastifyPluginAsyncTypebox = async (app) => {
     config: manage,
     schema: { summary: 'Replace an OAuth application', tags, params: IdParams, querystring: OnBehalfQuery, body: AppBody, response: { 200: App, ...errors(400, 403, 404, 409, 413, 415, 412) } },
   }, async (request, reply) => {
-    const updated = await apps.updateApp(store, request.actor, request.params.id, toInput(request.body), appRules, ifMatchVersion(request));
+    const updated = await apps.updateApp(store, request.actor, request.params.id, toInput(request.body), appRules, ifMatchVersions(request));
     return present(updated, reply, true);
   });
 
@@ -57,7 +57,7 @@ export const oauthAppRoutes: FastifyPluginAsyncTypebox = async (app) => {
     config: manage,
     schema: { summary: 'Delete an OAuth application and its profiles', tags, params: IdParams, querystring: OnBehalfQuery, response: { 204: { type: 'null' }, ...errors(403, 404, 412) } },
   }, async (request, reply) => {
-    await apps.deleteApp(store, request.actor, request.params.id, ifMatchVersion(request));
+    await apps.deleteApp(store, request.actor, request.params.id, ifMatchVersions(request));
     return reply.code(204).send();
   });
 };

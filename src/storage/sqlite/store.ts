@@ -11,7 +11,7 @@ import type {
   ConnectionType, DataSource, DataSourceSummary, DataSourceUpdate, ProfileHeader, NewDataSource, NewOAuthApp, OAuthApp, OAuthAppSummary, OAuthProfile, ProfileInput,
   ProfileStats, Store,
 } from '../store.js';
-import { checkVersion } from '../store.js';
+import { checkVersion, type Versions } from '../store.js';
 import { nameKey, type Row } from './db.js';
 import { SqliteIdentityStore } from './identity.js';
 
@@ -124,7 +124,7 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
     });
   }
 
-  async updateApp(id: number, input: NewOAuthApp, ifVersion?: number): Promise<OAuthApp> {
+  async updateApp(id: number, input: NewOAuthApp, ifVersion?: Versions): Promise<OAuthApp> {
     return this.write(() => {
       const current = this.appSync(id);
       if (!current) throw fail('appNotFound', id);
@@ -143,12 +143,12 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
     });
   }
 
-  async deleteApp(id: number, ifVersion?: number): Promise<void> {
+  async deleteApp(id: number, ifVersion?: Versions): Promise<void> {
     return this.deleteVersioned('oauth_apps', id, ifVersion, 'appNotFound', `OAuth application ${id}`);
   }
 
-  /** Deletes a row if it exists and, when asked, still has the expected version. */
-  private deleteVersioned(table: string, id: number, ifVersion: number | undefined, notFound: 'appNotFound' | 'profileNotFound' | 'dataSourceNotFound', what: string): Promise<void> {
+  /** Deletes a row if it exists and, when asked, still has one of the accepted versions (checked in the same write). */
+  private deleteVersioned(table: string, id: number, ifVersion: Versions | undefined, notFound: 'appNotFound' | 'profileNotFound' | 'dataSourceNotFound', what: string): Promise<void> {
     return this.write(() => {
       const row = this.q(`SELECT version FROM ${table} WHERE id = ?`).get(id) as { version: number } | undefined;
       if (!row) throw fail(notFound, id);
@@ -210,7 +210,7 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
     });
   }
 
-  async updateProfile(id: number, input: ProfileInput, ifVersion?: number): Promise<OAuthProfile> {
+  async updateProfile(id: number, input: ProfileInput, ifVersion?: Versions): Promise<OAuthProfile> {
     return this.write(() => {
       const current = this.profileHeaderSync(id);
       if (!current) throw fail('profileNotFound', id);
@@ -250,7 +250,7 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
     };
   }
 
-  async deleteProfile(id: number, ifVersion?: number): Promise<void> {
+  async deleteProfile(id: number, ifVersion?: Versions): Promise<void> {
     return this.deleteVersioned('oauth_profiles', id, ifVersion, 'profileNotFound', `OAuth profile ${id}`);
   }
 
@@ -304,7 +304,7 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
     });
   }
 
-  async updateDataSource(id: number, input: DataSourceUpdate, ifVersion?: number): Promise<DataSource> {
+  async updateDataSource(id: number, input: DataSourceUpdate, ifVersion?: Versions): Promise<DataSource> {
     return this.write(() => {
       const current = this.dataSourceSync(id);
       if (!current) throw fail('dataSourceNotFound', id);
@@ -318,7 +318,7 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
     });
   }
 
-  async deleteDataSource(id: number, ifVersion?: number): Promise<void> {
+  async deleteDataSource(id: number, ifVersion?: Versions): Promise<void> {
     return this.deleteVersioned('datasources', id, ifVersion, 'dataSourceNotFound', `data source ${id}`);
   }
 }
