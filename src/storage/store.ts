@@ -26,9 +26,13 @@ export function checkVersion(current: number, expected: Versions | undefined, wh
 
 /** The database cannot be reached or cannot write right now; the HTTP layer answers 503 with Retry-After. */
 export class StoreUnavailable extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** Set when the database answers but cannot write: a short reason fit for a response ("disk full", "read-only"). */
+  readonly cannotWrite: string | undefined;
+
+  constructor(message: string, options?: { cause?: unknown; cannotWrite?: string }) {
     super(message, options);
     this.name = 'StoreUnavailable';
+    this.cannotWrite = options?.cannotWrite;
   }
 }
 
@@ -238,8 +242,16 @@ export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   /** Applies pending migrations; returns the versions applied now. */
   migrate(): Promise<number[]>;
-  /** Throws when the database cannot answer. */
+  /**
+   * Throws StoreUnavailable when the database cannot answer, or when its last write (a request's or a probe's) failed
+   * because the database cannot write (then with `cannotWrite` set). Cheap: no write.
+   */
   ping(): Promise<void>;
+  /**
+   * A tiny real write (one row of `meta`), committed like any other: its outcome is what ping() reports next, so the
+   * health check sees a failure without traffic and a recovery at all. Throws StoreUnavailable when it fails.
+   */
+  probeWrite(): Promise<void>;
   close(): Promise<void>;
 
   // encryption at rest (src/crypto/keyring.ts): nothing secret is read or written before unseal()
