@@ -37,6 +37,7 @@ export const catalogue = {
   internal: def(223000500, 500, () => 'Internal server error.'),
   unavailable: def(223000503, 503, () => 'The database is unavailable; retry later.'),
   secretUnreadable: def(223000520, 500, (d) => `The stored secrets of ${d} cannot be read: they fail their integrity check.`),
+  cannotWrite: def(223001503, 503, (reason) => `The database cannot write (${reason}); retry later.`),
   userNotFound: def(223001404, 404, (id) => `There is no User with that id or name: ${id}`),
   roleNotFound: def(223002404, 404, (id) => `There is no Role with that id: ${id}`),
   limitNotFound: def(223003404, 404, (id) => `There is no Limit with that id: ${id}`),

@@ -340,14 +340,14 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
   test('If-Match across nodes: of many updates of one version exactly one applies; deletes too', async () => {
     const p = await stores[0].createProfile({ ...profileInput('ifmatch', appId), ownerId: 2, creatorId: 2 });
     const { ok, kinds } = await outcomes(Array.from({ length: 15 }, (_, i) =>
-      stores[i % 3].updateProfile(p.id, profileInput('ifmatch', appId, `won-${i}`), p.version)));
+      stores[i % 3].updateProfile(p.id, profileInput('ifmatch', appId, `won-${i}`), i % 2 ? [p.version] : [p.version + 3, p.version])));
     assert.equal(ok.length, 1);
     assert.equal(kinds.length, 14);
     assert.deepEqual([...new Set(kinds)], ['preconditionFailed']);
     const stored = (await stores[1].profile(p.id))!;
     assert.equal(stored.version, p.version + 1);
     assert.equal(stored.refreshToken, ok[0].refreshToken);
-    const del = await outcomes<unknown>(Array.from({ length: 6 }, (_, i) => stores[i % 3].deleteProfile(p.id, stored.version)));
+    const del = await outcomes<unknown>(Array.from({ length: 6 }, (_, i) => stores[i % 3].deleteProfile(p.id, [stored.version])));
     assert.equal(del.ok.length, 1);
     assert.ok(del.kinds.every((k) => k === 'profileNotFound' || k === 'preconditionFailed'), del.kinds.join());
     await assert.rejects(stores[2].updateProfile(p.id, profileInput('ifmatch', appId)), isApiError('profileNotFound'));
@@ -375,7 +375,7 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
         const id = targets[(i + w) % targets.length];
         const current = (await s.profile(id))!;
         const token = `rewritten-${w}-${i}`;
-        const updated = await s.updateProfile(id, { ...profileInput(current.name, appId), refreshToken: token }, current.version).catch((err: unknown) => {
+        const updated = await s.updateProfile(id, { ...profileInput(current.name, appId), refreshToken: token }, [current.version]).catch((err: unknown) => {
           if (err instanceof ApiError && err.kind === 'preconditionFailed') return undefined;
           throw err;
         });
@@ -433,7 +433,7 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
       ...[1, 2, 3].map((k) => a.updateProfile(p0.id, profileInput(p0.name, appId, `p0-again-${k}`))),
       a.updateProfile(odd.id, oddInput),
       a.updateProfile(p1.id, profileInput('BATCH_TAKEN', appId)),
-      a.updateProfile(p2.id, profileInput(p2.name, appId), p2.version + 7),
+      a.updateProfile(p2.id, profileInput(p2.name, appId), [p2.version + 7, p2.version + 8]),
       a.updateProfile(999_999_999, profileInput('gone', appId)),
     ].map((w) => w.then((value) => ({ value }), (err: unknown) => ({ kind: err instanceof ApiError ? err.kind : String(err) })));
     const results = await Promise.all(writes);

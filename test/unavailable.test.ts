@@ -3,7 +3,8 @@
  * needs the database get 503 with HDP's envelope (code 223000503) and a Retry-After header, and no response carries
  * a stack or a driver message. The in-process harness (real app, real SQLite file) is used; the database is made
  * unavailable three ways: the connection closed, the write lock held by another connection until busy_timeout
- * expires (SQLITE_BUSY), and the file "full" (SQLITE_FULL through max_page_count). Afterwards writes work again.
+ * expires (SQLITE_BUSY), and the file "full" (SQLITE_FULL through max_page_count; the health check then says it cannot
+ * write). Afterwards writes work again. test/write-health.test.ts covers a read-only database on both backends.
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -200,6 +201,34 @@ describe('an unavailable database', { timeout: 110_000 }, () => {
     assert.equal(after.statusCode, 200, `writes recover once there is room: ${after.body}`);
     const got = JSON.parse((await request(h, 'GET', `/api/mgmt/oauthprofiles/${profileId}`)).body);
     assert.deepEqual(got, { id: profileId, ...profileBody('full_after', appId) });
+  });
+
+  test('a full database: the health check says 503 "disk full" after the refused write, and 200 once writes fit again', async () => {
+    const h = await start();
+    const appId = await createApp(h, 'health_full');
+    const profileId = await createProfile(h, 'health_full', appId);
+    assert.equal((await h.app.inject({ method: 'GET', url: '/api/healthcheck' })).statusCode, 200);
+    const db = (h.store as unknown as { db: Database.Database }).db;
+    db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
+    try {
+      const refused = await request(h, 'PUT', `/api/mgmt/oauthprofiles/${profileId}`, profileBody('health_full', appId, 15 * 1024));
+      assertUnavailable(refused, 'a write that does not fit');
+      // The harness's clock has not moved: no probe ran, the answer comes from the refused write.
+      for (const method of ['GET', 'HEAD'] as const) {
+        const health = await h.app.inject({ method, url: '/api/healthcheck' });
+        assert.equal(health.statusCode, 503, `${method}: ${health.body}`);
+        assert.ok(health.headers['retry-after']);
+        if (method === 'GET') {
+          assert.deepEqual(JSON.parse(health.body), { error: { code: 223001503, message: { lang: 'en-US', value: 'The database cannot write (disk full); retry later.' } } });
+        }
+      }
+    } finally {
+      db.pragma('max_page_count = 1073741823');
+    }
+    h.clock.advance(1);
+    assert.equal((await h.app.inject({ method: 'GET', url: '/api/healthcheck' })).statusCode, 200, 'the probe a second later writes again');
+    const after = await request(h, 'PUT', `/api/mgmt/oauthprofiles/${profileId}`, profileBody('health_full', appId, 15 * 1024));
+    assert.equal(after.statusCode, 200, after.body);
   });
 
   test('SQLITE_FULL rolls back the whole group commit: every write of the batch is refused and none of them applied', async () => {

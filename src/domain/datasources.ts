@@ -3,7 +3,7 @@
  * reference an OAuth profile through the option `OAuthProfileId` (a string holding the id, as in HDP).
  */
 import { fail } from '../errors.js';
-import type { ConnectionType, DataSource, DataSourceSummary, Store } from '../storage/store.js';
+import type { ConnectionType, DataSource, DataSourceSummary, Store, Versions } from '../storage/store.js';
 import type { Identity } from './access.js';
 import { isDataStore } from './datastores.js';
 
@@ -69,7 +69,7 @@ export async function createDataSource(store: Store, actor: Identity, input: Dat
 }
 
 /** Full replace; `dataStore` and `connectionType` may be repeated but not changed. */
-export async function updateDataSource(store: Store, actor: Identity, id: number, input: DataSourceInput, ifVersion?: number): Promise<DataSource> {
+export async function updateDataSource(store: Store, actor: Identity, id: number, input: DataSourceInput, ifVersion?: Versions): Promise<DataSource> {
   const current = await ownedDataSource(store, actor, id);
   if (input.dataStore !== undefined && input.dataStore !== current.dataStore) {
     throw fail('invalidJson', 'dataStore: is not allowed to be changed');
@@ -78,7 +78,7 @@ export async function updateDataSource(store: Store, actor: Identity, id: number
   return store.updateDataSource(id, { name: input.name, description: input.description ?? null, ...splitOptions(input.options) }, ifVersion);
 }
 
-export async function deleteDataSource(store: Store, actor: Identity, id: number, ifVersion?: number): Promise<void> {
+export async function deleteDataSource(store: Store, actor: Identity, id: number, ifVersion?: Versions): Promise<void> {
   await ownedDataSource(store, actor, id);
   await store.deleteDataSource(id, ifVersion);
 }

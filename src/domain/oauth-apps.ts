@@ -5,7 +5,7 @@
  * effective user (the `?user=` target when one is given).
  */
 import { fail } from '../errors.js';
-import type { NewOAuthApp, OAuthApp, OAuthAppHeader, OAuthAppSummary, Store } from '../storage/store.js';
+import type { NewOAuthApp, OAuthApp, OAuthAppHeader, OAuthAppSummary, Store, Versions } from '../storage/store.js';
 import { mayAdminister, type Identity } from './access.js';
 import { isDataStore } from './datastores.js';
 import { Perm, SYSTEM_TENANT_ID } from './permissions.js';
@@ -86,7 +86,7 @@ async function managedApp(store: Store, actor: Identity, id: number): Promise<OA
 }
 
 export async function updateApp(
-  store: Store, actor: Identity, id: number, input: Omit<NewOAuthApp, 'tenantId'> & { tenantId?: number }, rules: AppRules, ifVersion?: number,
+  store: Store, actor: Identity, id: number, input: Omit<NewOAuthApp, 'tenantId'> & { tenantId?: number }, rules: AppRules, ifVersion?: Versions,
 ): Promise<OAuthApp> {
   const current = await managedApp(store, actor, id);
   if (input.tenantId !== undefined && input.tenantId !== current.tenantId) {
@@ -97,7 +97,7 @@ export async function updateApp(
   return store.updateApp(id, app, ifVersion);
 }
 
-export async function deleteApp(store: Store, actor: Identity, id: number, ifVersion?: number): Promise<void> {
+export async function deleteApp(store: Store, actor: Identity, id: number, ifVersion?: Versions): Promise<void> {
   await managedApp(store, actor, id);
   await store.deleteApp(id, ifVersion);
 }

@@ -4,7 +4,7 @@
  * Its app must be usable by the owner's tenant.
  */
 import { fail } from '../errors.js';
-import type { OAuthAppSummary, OAuthProfile, ProfileHeader, ProfileInput, ProfileStats, Store } from '../storage/store.js';
+import type { OAuthAppSummary, OAuthProfile, ProfileHeader, ProfileInput, ProfileStats, Store, Versions } from '../storage/store.js';
 import type { Identity } from './access.js';
 import { usableBy } from './oauth-apps.js';
 
@@ -54,7 +54,7 @@ export async function createProfile(store: Store, actor: Identity, caller: Ident
   return store.createProfile({ ...input, ownerId: actor.id, creatorId: caller.id });
 }
 
-export async function updateProfile(store: Store, actor: Identity, id: number, input: ProfileInput, ifVersion?: number): Promise<OAuthProfile> {
+export async function updateProfile(store: Store, actor: Identity, id: number, input: ProfileInput, ifVersion?: Versions): Promise<OAuthProfile> {
   // Neither read depends on the other: on PostgreSQL they share one wait. The access check still answers first.
   const [header, app] = await Promise.all([store.profileHeader(id), store.appSummary(input.oauthAppId)]);
   const current = assertReachable(actor, id, header);
@@ -62,7 +62,7 @@ export async function updateProfile(store: Store, actor: Identity, id: number, i
   return store.updateProfile(id, input, ifVersion);
 }
 
-export async function deleteProfile(store: Store, actor: Identity, id: number, ifVersion?: number): Promise<void> {
+export async function deleteProfile(store: Store, actor: Identity, id: number, ifVersion?: Versions): Promise<void> {
   await reachableProfile(store, actor, id);
   await store.deleteProfile(id, ifVersion);
 }

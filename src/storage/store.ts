@@ -3,7 +3,8 @@
  * never see SQL, so a second implementation (PostgreSQL) can be added without touching them.
  *
  * Optimistic concurrency: the update and delete methods of apps, profiles and data sources take an optional
- * `ifVersion`; when the row's version differs they change nothing and throw `preconditionFailed` (412).
+ * `ifVersion`, the versions an If-Match accepts; when the row has none of them they change nothing and throw
+ * `preconditionFailed` (412). The check runs inside the write's own transaction (or conditional statement).
  *
  * A database that cannot be reached throws `StoreUnavailable`; busy and serialization failures are retried inside
  * the store a bounded number of times before they surface.
@@ -20,16 +21,23 @@ import { createHash } from 'node:crypto';
 import type { MasterKey } from '../crypto/keyring.js';
 import { fail } from '../errors.js';
 
-/** Optimistic concurrency: a request that names a version acts only on that version. */
-export function checkVersion(current: number, expected: number | undefined, what: string): void {
-  if (expected !== undefined && expected !== current) throw fail('preconditionFailed', what);
+/** The row versions a conditional write accepts (If-Match lists several; none matches when empty). */
+export type Versions = readonly number[];
+
+/** Optimistic concurrency: a request that names versions acts only on a row at one of them. */
+export function checkVersion(current: number, expected: Versions | undefined, what: string): void {
+  if (expected !== undefined && !expected.includes(current)) throw fail('preconditionFailed', what);
 }
 
 /** The database cannot be reached or cannot write right now; the HTTP layer answers 503 with Retry-After. */
 export class StoreUnavailable extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** Set when the database answers but cannot write: a short reason fit for a response ("disk full", "read-only"). */
+  readonly cannotWrite: string | undefined;
+
+  constructor(message: string, options?: { cause?: unknown; cannotWrite?: string }) {
     super(message, options);
     this.name = 'StoreUnavailable';
+    this.cannotWrite = options?.cannotWrite;
   }
 }
 
@@ -257,8 +265,16 @@ export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   /** Applies pending migrations; returns the versions applied now. */
   migrate(): Promise<number[]>;
-  /** Throws when the database cannot answer. */
+  /**
+   * Throws StoreUnavailable when the database cannot answer, or when its last write (a request's or a probe's) failed
+   * because the database cannot write (then with `cannotWrite` set). Cheap: no write.
+   */
   ping(): Promise<void>;
+  /**
+   * A tiny real write (one row of `meta`), committed like any other: its outcome is what ping() reports next, so the
+   * health check sees a failure without traffic and a recovery at all. Throws StoreUnavailable when it fails.
+   */
+  probeWrite(): Promise<void>;
   close(): Promise<void>;
 
   // encryption at rest (src/crypto/keyring.ts): nothing secret is read or written before unseal()
@@ -336,9 +352,9 @@ export interface Store {
   /** The application without its client secret (nothing is decrypted). */
   appHeader(id: number): Promise<OAuthAppHeader | undefined>;
   createApp(input: NewOAuthApp): Promise<OAuthApp>;
-  updateApp(id: number, input: NewOAuthApp, ifVersion?: number): Promise<OAuthApp>;
+  updateApp(id: number, input: NewOAuthApp, ifVersion?: Versions): Promise<OAuthApp>;
   /** Deletes the app, its profiles, and the data sources' references to those profiles. */
-  deleteApp(id: number, ifVersion?: number): Promise<void>;
+  deleteApp(id: number, ifVersion?: Versions): Promise<void>;
 
   // OAuth profiles
   /**
@@ -354,9 +370,9 @@ export interface Store {
    * Replaces a profile. Refuses (400 appReferenceInvalid) a change of app to another data store while data sources
    * reference the profile, and (409) a name already used by another profile of the same owner.
    */
-  updateProfile(id: number, input: ProfileInput, ifVersion?: number): Promise<OAuthProfile>;
+  updateProfile(id: number, input: ProfileInput, ifVersion?: Versions): Promise<OAuthProfile>;
   /** Deletes the profile; data sources that referenced it lose the reference. */
-  deleteProfile(id: number, ifVersion?: number): Promise<void>;
+  deleteProfile(id: number, ifVersion?: Versions): Promise<void>;
   profileStats(id: number): Promise<ProfileStats>;
 
   // data sources
@@ -365,6 +381,6 @@ export interface Store {
   /** The data source without its options (nothing is decrypted). */
   dataSourceSummary(id: number): Promise<DataSourceSummary | undefined>;
   createDataSource(input: NewDataSource): Promise<DataSource>;
-  updateDataSource(id: number, input: DataSourceUpdate, ifVersion?: number): Promise<DataSource>;
-  deleteDataSource(id: number, ifVersion?: number): Promise<void>;
+  updateDataSource(id: number, input: DataSourceUpdate, ifVersion?: Versions): Promise<DataSource>;
+  deleteDataSource(id: number, ifVersion?: Versions): Promise<void>;
 }

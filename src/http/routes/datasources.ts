@@ -7,7 +7,7 @@ import { Perm } from '../../domain/permissions.js';
 import type { DataSource as DataSourceRecord, DataSourceSummary } from '../../storage/store.js';
 import { IdParams, OnBehalfQuery, errors, success } from '../schemas/common.js';
 import type { FastifyReply } from 'fastify';
-import { ifMatchVersion, setEtag } from '../etag.js';
+import { ifMatchVersions, setEtag } from '../etag.js';
 import { DataSource, DataSourceBody, DataSourceList, DataStore, DataStoreList } from '../schemas/oauth.js';
 
 export const dataSourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -57,13 +57,13 @@ export const dataSourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
     config: cfg(Perm.ModifyDataSource),
     schema: { operationId: 'replaceDataSource', summary: 'Replace a data source (dataStore and connectionType cannot change)', tags, params: IdParams, querystring: OnBehalfQuery, body: DataSourceBody, response: { 200: success('The replaced data source', DataSource), ...errors(400, 403, 404, 409, 413, 415, 412) } },
   }, async (request, reply) => present(
-    await dataSources.updateDataSource(store, request.actor, request.params.id, request.body, ifMatchVersion(request)), reply));
+    await dataSources.updateDataSource(store, request.actor, request.params.id, request.body, ifMatchVersions(request)), reply));
 
   app.delete('/api/mgmt/datasources/:id', {
     config: cfg(Perm.DeleteDataSource),
     schema: { operationId: 'deleteDataSource', summary: 'Delete a data source', tags, params: IdParams, querystring: OnBehalfQuery, response: { 204: success('Deleted', { type: 'null' }), ...errors(403, 404, 412) } },
   }, async (request, reply) => {
-    await dataSources.deleteDataSource(store, request.actor, request.params.id, ifMatchVersion(request));
+    await dataSources.deleteDataSource(store, request.actor, request.params.id, ifMatchVersions(request));
     return reply.code(204).send();
   });
 };

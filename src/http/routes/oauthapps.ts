@@ -8,7 +8,7 @@ import { TenantQuery } from '../schemas/roles.js';
 import { tenantFilter } from './tenant-filter.js';
 import type { FastifyReply } from 'fastify';
 import type { OAuthApp, OAuthAppHeader } from '../../storage/store.js';
-import { ifMatchVersion, setEtag } from '../etag.js';
+import { ifMatchVersions, setEtag } from '../etag.js';
 
 export const oauthAppRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { store, appRules } = app.services;
@@ -48,7 +48,7 @@ export const oauthAppRoutes: FastifyPluginAsyncTypebox = async (app) => {
     config: manage,
     schema: { operationId: 'replaceOAuthApp', summary: 'Replace an OAuth application', tags, params: IdParams, querystring: OnBehalfQuery, body: AppBody, response: { 200: success('The replaced OAuth application', App), ...errors(400, 403, 404, 409, 413, 415, 412) } },
   }, async (request, reply) => {
-    const updated = await apps.updateApp(store, request.actor, request.params.id, toInput(request.body), appRules, ifMatchVersion(request));
+    const updated = await apps.updateApp(store, request.actor, request.params.id, toInput(request.body), appRules, ifMatchVersions(request));
     return present(updated, reply);
   });
 
@@ -56,7 +56,7 @@ export const oauthAppRoutes: FastifyPluginAsyncTypebox = async (app) => {
     config: manage,
     schema: { operationId: 'deleteOAuthApp', summary: 'Delete an OAuth application and its profiles', tags, params: IdParams, querystring: OnBehalfQuery, response: { 204: success('Deleted', { type: 'null' }), ...errors(403, 404, 412) } },
   }, async (request, reply) => {
-    await apps.deleteApp(store, request.actor, request.params.id, ifMatchVersion(request));
+    await apps.deleteApp(store, request.actor, request.params.id, ifMatchVersions(request));
     return reply.code(204).send();
   });
 };

@@ -4,7 +4,7 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
-import { ifMatchVersion, setEtag } from '../etag.js';
+import { ifMatchVersions, setEtag } from '../etag.js';
 import * as profiles from '../../domain/oauth-profiles.js';
 import { Perm } from '../../domain/permissions.js';
 import type { OAuthProfile } from '../../storage/store.js';
@@ -56,13 +56,13 @@ export const oauthProfileRoutes: FastifyPluginAsyncTypebox = async (app) => {
     config: cfg(Perm.ModifyDataSource),
     schema: { operationId: 'replaceOAuthProfile', summary: 'Replace an OAuth profile (full replace: omitted optional fields are cleared)', tags, params: IdParams, querystring: OnBehalfQuery, body: ProfileBody, response: { 200: success('The replaced OAuth profile', Profile), ...errors(400, 403, 404, 409, 413, 415, 412) } },
   }, async (request, reply) => present(
-    await profiles.updateProfile(store, request.actor, request.params.id, toInput(request.body), ifMatchVersion(request)), reply));
+    await profiles.updateProfile(store, request.actor, request.params.id, toInput(request.body), ifMatchVersions(request)), reply));
 
   app.delete('/api/mgmt/oauthprofiles/:id', {
     config: cfg(Perm.DeleteDataSource),
     schema: { operationId: 'deleteOAuthProfile', summary: 'Delete an OAuth profile; data sources lose the reference', tags, params: IdParams, querystring: OnBehalfQuery, response: { 204: success('Deleted', { type: 'null' }), ...errors(403, 404, 412) } },
   }, async (request, reply) => {
-    await profiles.deleteProfile(store, request.actor, request.params.id, ifMatchVersion(request));
+    await profiles.deleteProfile(store, request.actor, request.params.id, ifMatchVersions(request));
     return reply.code(204).send();
   });
 

@@ -16,6 +16,7 @@ import { ApiError, fail } from '../../errors.js';
 import { SealedError } from '../../crypto/keyring.js';
 import { StoreUnavailable } from '../store.js';
 import { Batcher } from './batcher.js';
+import { WriteHealth } from '../write-health.js';
 
 export type Row = Record<string, unknown>;
 /** A pooled client inside a transaction, or the pool itself for a single autocommit statement. */
@@ -42,9 +43,10 @@ const RETRYABLE = new Set(['40001', '40P01']); // serialization_failure, deadloc
  * Errors of a server that is gone, going, not accepting or out of resources, or of a lock not granted in time: the
  * store is unavailable (503, retry later), not broken. Socket errors; SQLSTATE classes 08 (connection exception),
  * 53 (insufficient resources: disk full, out of memory, too many connections), 57P (shutdown, cannot connect now),
- * 58 (I/O error); 55P03 (lock_timeout).
+ * 58 (I/O error); 55P03 (lock_timeout); 25006 (read_only_sql_transaction: a read-only database or a standby).
  */
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', '55P03']);
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', '55P03',
+  '25006']);
 const UNAVAILABLE_CLASSES = /^(08|53|57P|58)/;
 const UNAVAILABLE_MESSAGES = /timeout exceeded when trying to connect|Connection terminated|connection timeout|Client has encountered a connection error|Client was closed|Cannot use a pool after calling end/i;
 
@@ -69,6 +71,17 @@ const types: pg.CustomTypesConfig = {
     return pg.types.getTypeParser(oid as never, format as never);
   }) as pg.CustomTypesConfig['getTypeParser'],
 };
+
+/** PostgreSQL errors that mean the database answers but cannot write, as a short public reason (see ../write-health.ts). */
+function cannotWriteReason(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return undefined;
+  if (code === '25006') return 'read-only';
+  if (code === '53100') return 'disk full';
+  if (code.startsWith('53')) return 'out of resources';
+  if (code.startsWith('58')) return 'I/O error';
+  return undefined;
+}
 
 export function isUnavailable(err: unknown): boolean {
   if (err instanceof StoreUnavailable) return true;
@@ -95,6 +108,8 @@ export interface TxOptions {
   readOnlySnapshot?: boolean;
 }
 
+const WRITE_COMMANDS = new Set(['INSERT', 'UPDATE', 'DELETE']);
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class PgDb {
@@ -102,6 +117,8 @@ export class PgDb {
   protected readonly pool: pg.Pool;
   private durabilityChecked?: Promise<void>;
   private closed = false;
+  /** the outcome of the last write this store committed or failed (see ../write-health.ts) */
+  private readonly writeHealth = new WriteHealth(cannotWriteReason);
 
   constructor(readonly url: string, options: PostgresOptions = {}) {
     this.pool = new pg.Pool({
@@ -130,6 +147,7 @@ export class PgDb {
   protected mapError(err: unknown, opts: TxOptions = {}): unknown {
     if (err instanceof ApiError || err instanceof SealedError || err instanceof StoreUnavailable) return err;
     if (isUnavailable(err)) {
+      this.writeHealth.failed(err);
       const e = err as { code?: string; message?: string };
       return new StoreUnavailable(`PostgreSQL is unavailable (${e.code ?? e.message ?? 'error'})`, { cause: err });
     }
@@ -169,10 +187,16 @@ export class PgDb {
   /** One statement on a client or (autocommit) on the pool, with errors mapped. */
   protected async run<R extends pg.QueryResultRow = Row>(on: Queryable, sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
     try {
-      return await on.query<R>(sql, params);
+      return this.committed(on, await on.query<R>(sql, params));
     } catch (err) {
       throw this.mapError(err);
     }
+  }
+
+  /** An autocommit write went through: the database can write (a statement inside a transaction counts at COMMIT). */
+  private committed<T extends pg.QueryResult<pg.QueryResultRow>>(on: Queryable, result: T): T {
+    if (on === this.pool && WRITE_COMMANDS.has(result.command)) this.writeHealth.succeeded();
+    return result;
   }
 
   /** Rows of one statement. */
@@ -192,7 +216,7 @@ export class PgDb {
    */
   protected async prepared(name: string, sql: string, params: unknown[]): Promise<Row[]> {
     try {
-      return (await this.pool.query<Row>({ name, text: sql, values: params })).rows;
+      return this.committed(this.pool, await this.pool.query<Row>({ name, text: sql, values: params })).rows;
     } catch (err) {
       throw this.mapError(err);
     }
@@ -251,6 +275,7 @@ export class PgDb {
         for (const lock of opts.locks ?? []) await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_NAMESPACE, lock]);
         const result = await fn(client);
         await client.query('COMMIT');
+        if (!opts.readOnlySnapshot) this.writeHealth.succeeded();
         return result;
       } catch (err) {
         try {
@@ -267,6 +292,13 @@ export class PgDb {
 
   async ping(): Promise<void> {
     await this.run(this.pool, 'SELECT 1');
+    this.writeHealth.assertWritable();
+  }
+
+  /** One autocommit upsert; several servers probing at once only queue for the row for an instant. */
+  async probeWrite(): Promise<void> {
+    await this.run(this.pool, `INSERT INTO meta (key, value) VALUES ('write_probe', $1)
+      ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, [Buffer.from(String(Date.now()))]);
   }
 
   async close(): Promise<void> {

@@ -26,7 +26,7 @@ import type {
   ConnectionType, DataSource, DataSourceUpdate, NewDataSource, NewOAuthApp, OAuthApp, OAuthAppHeader, OAuthAppSummary, OAuthProfile, ProfileInput,
   ProfileStats, Store, DataSourceSummary, ProfileHeader,
 } from '../store.js';
-import { checkVersion } from '../store.js';
+import { checkVersion, type Versions } from '../store.js';
 import { isUnavailable, nameKey, type PostgresOptions, type Queryable, type Row } from './db.js';
 import { Batcher } from './batcher.js';
 import { PgIdentityStore } from './identity.js';
@@ -41,7 +41,8 @@ type VersionedTable = 'oauth_apps' | 'oauth_profiles' | 'datasources';
 interface InPlaceUpdate {
   id: number;
   appId: number;
-  ifVersion: number | null;
+  /** the versions If-Match accepts, comma-separated ('' accepts none); null without If-Match */
+  ifVersions: string | null;
   name: string;
   description: string | null;
   access: Buffer | null;
@@ -50,7 +51,7 @@ interface InPlaceUpdate {
 }
 
 /**
- * Updates in place every row of the batch that exists, keeps its app and matches its If-Match version; one statement
+ * Updates in place every row of the batch that exists, keeps its app and has a version its If-Match accepts; one statement
  * and one commit for all of them (a group commit). Returns the updated rows' headers. The rows are locked first, in id
  * order: batches in flight at once (of this server or another) then never wait for each other in a cycle.
  */
@@ -58,10 +59,10 @@ const UPDATE_IN_PLACE = `WITH locked AS MATERIALIZED (
     SELECT id FROM oauth_profiles WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE)
   UPDATE oauth_profiles p SET name = v.name, name_key = v.name_key, description = v.description,
     access_token = v.access_token, refresh_token = v.refresh_token, key_version = v.key_version, version = p.version + 1
-  FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::text[], $5::text[], $6::text[], $7::bytea[], $8::bytea[], $9::int[])
-    AS v(id, app_id, if_version, name, name_key, description, access_token, refresh_token, key_version)
+  FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[], $8::bytea[], $9::int[])
+    AS v(id, app_id, if_versions, name, name_key, description, access_token, refresh_token, key_version)
   WHERE p.id = v.id AND p.id IN (SELECT id FROM locked) AND p.app_id = v.app_id
-    AND (v.if_version IS NULL OR p.version = v.if_version)
+    AND (v.if_versions IS NULL OR p.version = ANY(string_to_array(v.if_versions, ',')::bigint[]))
   RETURNING p.id, p.version, p.name, p.app_id, p.description, p.owner_id, p.creator_id,
     (SELECT tenant_id FROM users WHERE users.id = p.owner_id) AS owner_tenant_id`;
 
@@ -176,7 +177,7 @@ export class PostgresStore extends PgIdentityStore implements Store {
     }, { duplicate: `OAuth application ${input.name}` });
   }
 
-  async updateApp(id: number, input: NewOAuthApp, ifVersion?: number): Promise<OAuthApp> {
+  async updateApp(id: number, input: NewOAuthApp, ifVersion?: Versions): Promise<OAuthApp> {
     return this.tx(async (c) => {
       const current = await this.one(c, 'SELECT version, tenant_id, data_store FROM oauth_apps WHERE id = $1 FOR UPDATE', [id]);
       if (!current) throw fail('appNotFound', id);
@@ -197,25 +198,25 @@ export class PostgresStore extends PgIdentityStore implements Store {
     }, { duplicate: `OAuth application ${input.name}` });
   }
 
-  async deleteApp(id: number, ifVersion?: number): Promise<void> {
+  async deleteApp(id: number, ifVersion?: Versions): Promise<void> {
     await this.deleteVersioned('oauth_apps', id, ifVersion, 'appNotFound', `OAuth application ${id}`);
   }
 
   /**
-   * Deletes a row if it exists and, when asked, still has the expected version: one conditional DELETE, autocommit (a
+   * Deletes a row if it exists and, when asked, still has one of the accepted versions: one conditional DELETE, autocommit (a
    * statement is atomic with its cascades; a transaction around it cost two more round trips), run again if its
    * cascade meets a deadlock. Only when nothing was deleted does a second read tell 404 from 412.
    */
-  private async deleteVersioned(table: VersionedTable, id: number, ifVersion: number | undefined,
+  private async deleteVersioned(table: VersionedTable, id: number, ifVersion: Versions | undefined,
     notFound: 'appNotFound' | 'profileNotFound' | 'dataSourceNotFound', what: string): Promise<void> {
     const deleted = await this.retrying(() => (ifVersion === undefined
       ? this.exec(this.pool, `DELETE FROM ${table} WHERE id = $1`, [id])
-      : this.exec(this.pool, `DELETE FROM ${table} WHERE id = $1 AND version = $2`, [id, ifVersion])));
+      : this.exec(this.pool, `DELETE FROM ${table} WHERE id = $1 AND version = ANY($2::bigint[])`, [id, ifVersion])));
     if (deleted > 0) return;
     const row = await this.one<{ version: number }>(this.pool, `SELECT version FROM ${table} WHERE id = $1`, [id]);
     if (!row) throw fail(notFound, id);
     checkVersion(row.version, ifVersion, what);
-    // Between the two statements a concurrent write brought the row to the expected version: the condition holds now.
+    // Between the two statements a concurrent write brought the row to an accepted version: the condition holds now.
     return this.deleteVersioned(table, id, ifVersion, notFound, what);
   }
 
@@ -287,7 +288,7 @@ export class PostgresStore extends PgIdentityStore implements Store {
     return withTokens(toProfileHeader(header), input);
   }
 
-  async updateProfile(id: number, input: ProfileInput, ifVersion?: number): Promise<OAuthProfile> {
+  async updateProfile(id: number, input: ProfileInput, ifVersion?: Versions): Promise<OAuthProfile> {
     return (await this.replaceTokensInPlace(id, input, ifVersion)) ?? this.updateProfileInTx(id, input, ifVersion);
   }
 
@@ -298,7 +299,7 @@ export class PostgresStore extends PgIdentityStore implements Store {
    */
   private readonly updateInPlace = new Batcher<InPlaceUpdate, Row | undefined>(async (items) => {
     const column = <K extends keyof InPlaceUpdate>(key: K) => items.map((item) => item[key]);
-    const rows = await this.prepared('tokenkeep_update_in_place', UPDATE_IN_PLACE, [column('id'), column('appId'), column('ifVersion'), column('name'),
+    const rows = await this.prepared('tokenkeep_update_in_place', UPDATE_IN_PLACE, [column('id'), column('appId'), column('ifVersions'), column('name'),
       items.map((item) => nameKey(item.name)), column('description'), column('access'), column('refresh'), column('keyVersion')]);
     const byRowId = new Map(rows.map((row) => [byId(row), row]));
     return items.map((item) => byRowId.get(item.id));
@@ -310,11 +311,11 @@ export class PostgresStore extends PgIdentityStore implements Store {
    * only when the row exists, keeps its app and matches If-Match; the unique index answers a taken name (409).
    * Anything else (no row, another version, another app) goes the transactional way, which tells them apart.
    */
-  private async replaceTokensInPlace(id: number, input: ProfileInput, ifVersion?: number): Promise<OAuthProfile | undefined> {
+  private async replaceTokensInPlace(id: number, input: ProfileInput, ifVersion?: Versions): Promise<OAuthProfile | undefined> {
     const tokens = await this.sealTokens(this.pool, id, input);
     let header: Row | undefined;
     try {
-      header = await this.updateInPlace.add({ id, appId: input.oauthAppId, ifVersion: ifVersion ?? null, name: input.name,
+      header = await this.updateInPlace.add({ id, appId: input.oauthAppId, ifVersions: ifVersion?.join(',') ?? null, name: input.name,
         description: input.description, access: tokens.access, refresh: tokens.refresh, keyVersion: tokens.version });
     } catch (err) {
       throw this.mapError(err, { duplicate: `OAuth profile ${input.name}` });
@@ -322,7 +323,7 @@ export class PostgresStore extends PgIdentityStore implements Store {
     return header && withTokens(toProfileHeader(header), input);
   }
 
-  private async updateProfileInTx(id: number, input: ProfileInput, ifVersion?: number): Promise<OAuthProfile> {
+  private async updateProfileInTx(id: number, input: ProfileInput, ifVersion?: Versions): Promise<OAuthProfile> {
     return this.tx(async (c) => {
       const current = await this.one(c, 'SELECT version, app_id, owner_id FROM oauth_profiles WHERE id = $1 FOR UPDATE', [id]);
       if (!current) throw fail('profileNotFound', id);
@@ -350,7 +351,7 @@ export class PostgresStore extends PgIdentityStore implements Store {
     return { access: sealed.access_token, refresh: sealed.refresh_token!, version: keyVersion };
   }
 
-  async deleteProfile(id: number, ifVersion?: number): Promise<void> {
+  async deleteProfile(id: number, ifVersion?: Versions): Promise<void> {
     await this.deleteVersioned('oauth_profiles', id, ifVersion, 'profileNotFound', `OAuth profile ${id}`);
   }
 
@@ -419,7 +420,7 @@ export class PostgresStore extends PgIdentityStore implements Store {
     }, { duplicate: `data source ${input.name}` });
   }
 
-  async updateDataSource(id: number, input: DataSourceUpdate, ifVersion?: number): Promise<DataSource> {
+  async updateDataSource(id: number, input: DataSourceUpdate, ifVersion?: Versions): Promise<DataSource> {
     return this.tx(async (c) => {
       const current = await this.one(c, 'SELECT version, owner_id, data_store FROM datasources WHERE id = $1 FOR UPDATE', [id]);
       if (!current) throw fail('dataSourceNotFound', id);
@@ -434,7 +435,7 @@ export class PostgresStore extends PgIdentityStore implements Store {
     }, { duplicate: `data source ${input.name}` });
   }
 
-  async deleteDataSource(id: number, ifVersion?: number): Promise<void> {
+  async deleteDataSource(id: number, ifVersion?: Versions): Promise<void> {
     await this.deleteVersioned('datasources', id, ifVersion, 'dataSourceNotFound', `data source ${id}`);
   }
 }

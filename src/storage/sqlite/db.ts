@@ -19,6 +19,7 @@ import { fail } from '../../errors.js';
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Checkpointer } from './checkpointer.js';
+import { WriteHealth } from '../write-health.js';
 
 export type Row = Record<string, unknown>;
 interface PendingWrite { run: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }
@@ -39,6 +40,8 @@ export class SqliteDb {
   /** The file this connection opened, by device and inode (none for :memory:). */
   private readonly identity: { dev: number; ino: number } | undefined;
   protected readonly checkpointer: Checkpointer | undefined;
+  /** the outcome of the last group commit (see ../write-health.ts) */
+  protected readonly writeHealth = new WriteHealth(cannotWriteReason);
 
   constructor(readonly file: string) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
@@ -167,8 +170,14 @@ export class SqliteDb {
       this.commitBatch.immediate(batch, outcomes);
       this.commits++;
       this.checkpointer?.nudge();
+      // A write that failed alone in its savepoint because the database cannot write (a full disk for a larger row, a
+      // read-only connection) counts as the batch's outcome, though the commit of the others went through.
+      const refused = outcomes.find((o) => !o.ok && cannotWriteReason(o.error) !== undefined);
+      if (refused && !refused.ok) this.writeHealth.failed(refused.error);
+      else this.writeHealth.succeeded();
     } catch (error) {
       // The commit itself failed (disk full, I/O error, lock timeout, closed connection): nothing of the batch is on disk.
+      this.writeHealth.failed(error);
       const failure = this.db.open ? unavailable(error) : new StoreUnavailable('SQLite: the database connection is closed', { cause: error });
       for (const item of batch) item.reject(failure);
       return;
@@ -183,6 +192,16 @@ export class SqliteDb {
 
 /** SQLite errors that mean "the database cannot do this now", as opposed to a rule the request broke. */
 const TRANSIENT = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|NOMEM|PROTOCOL)/;
+
+/** SQLite errors that mean the database cannot write (disk full, read-only, I/O errors), as a short public reason. */
+function cannotWriteReason(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return undefined;
+  if (code.startsWith('SQLITE_FULL')) return 'disk full';
+  if (code.startsWith('SQLITE_READONLY')) return 'read-only';
+  if (code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_CANTOPEN')) return 'I/O error';
+  return undefined;
+}
 
 function unavailable(error: unknown): unknown {
   const code = (error as { code?: unknown }).code;

@@ -35,6 +35,13 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
   async ping(): Promise<void> {
     this.assertFileIsOurs();
     this.q('SELECT 1').get();
+    this.writeHealth.assertWritable();
+  }
+
+  /** Through the group commit, like any write: it shares a commit with the writes of the moment. */
+  async probeWrite(): Promise<void> {
+    await this.write(() => this.q(`INSERT INTO meta (key, value) VALUES ('write_probe', 1)
+      ON CONFLICT (key) DO UPDATE SET value = value + 1`).run());
   }
 
   async close(): Promise<void> {

@@ -13,7 +13,7 @@ import type {
   ConnectionType, DataSource, DataSourceSummary, DataSourceUpdate, ProfileHeader, NewDataSource, NewOAuthApp, OAuthApp, OAuthAppHeader, OAuthAppSummary,
   OAuthProfile, ProfileInput, ProfileStats, Store,
 } from '../store.js';
-import { checkVersion } from '../store.js';
+import { checkVersion, type Versions } from '../store.js';
 import { nameKey, type Row } from './db.js';
 import { SqliteIdentityStore } from './identity.js';
 
@@ -135,7 +135,7 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
     });
   }
 
-  async updateApp(id: number, input: NewOAuthApp, ifVersion?: number): Promise<OAuthApp> {
+  async updateApp(id: number, input: NewOAuthApp, ifVersion?: Versions): Promise<OAuthApp> {
     return this.write(() => {
       // The header: a damaged secret is replaced, not opened.
       const current = this.appHeaderSync(id);
@@ -155,12 +155,12 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
     });
   }
 
-  async deleteApp(id: number, ifVersion?: number): Promise<void> {
+  async deleteApp(id: number, ifVersion?: Versions): Promise<void> {
     return this.deleteVersioned('oauth_apps', id, ifVersion, 'appNotFound', `OAuth application ${id}`);
   }
 
-  /** Deletes a row if it exists and, when asked, still has the expected version. */
-  private deleteVersioned(table: string, id: number, ifVersion: number | undefined, notFound: 'appNotFound' | 'profileNotFound' | 'dataSourceNotFound', what: string): Promise<void> {
+  /** Deletes a row if it exists and, when asked, still has one of the accepted versions (checked in the same write). */
+  private deleteVersioned(table: string, id: number, ifVersion: Versions | undefined, notFound: 'appNotFound' | 'profileNotFound' | 'dataSourceNotFound', what: string): Promise<void> {
     return this.write(() => {
       const row = this.q(`SELECT version FROM ${table} WHERE id = ?`).get(id) as { version: number } | undefined;
       if (!row) throw fail(notFound, id);
@@ -222,7 +222,7 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
     });
   }
 
-  async updateProfile(id: number, input: ProfileInput, ifVersion?: number): Promise<OAuthProfile> {
+  async updateProfile(id: number, input: ProfileInput, ifVersion?: Versions): Promise<OAuthProfile> {
     return this.write(() => {
       const current = this.profileHeaderSync(id);
       if (!current) throw fail('profileNotFound', id);
@@ -262,7 +262,7 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
     };
   }
 
-  async deleteProfile(id: number, ifVersion?: number): Promise<void> {
+  async deleteProfile(id: number, ifVersion?: Versions): Promise<void> {
     return this.deleteVersioned('oauth_profiles', id, ifVersion, 'profileNotFound', `OAuth profile ${id}`);
   }
 
@@ -324,7 +324,7 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
     });
   }
 
-  async updateDataSource(id: number, input: DataSourceUpdate, ifVersion?: number): Promise<DataSource> {
+  async updateDataSource(id: number, input: DataSourceUpdate, ifVersion?: Versions): Promise<DataSource> {
     return this.write(() => {
       // The summary: damaged options are replaced wholly, not opened.
       const current = this.dataSourceSummarySync(id);
@@ -339,7 +339,7 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
     });
   }
 
-  async deleteDataSource(id: number, ifVersion?: number): Promise<void> {
+  async deleteDataSource(id: number, ifVersion?: Versions): Promise<void> {
     return this.deleteVersioned('datasources', id, ifVersion, 'dataSourceNotFound', `data source ${id}`);
   }
 }
