@@ -95,7 +95,7 @@ async function listen(app: FastifyInstance, config: Config): Promise<void> {
   // Fastify logs its own "Server listening at …" (once per interface for 0.0.0.0); the one ready line is ours, logged
   // by the caller. Raising the level for the listen call alone silences Fastify's: no request runs meanwhile.
   const level = app.log.level;
-  app.log.level = 'warn';
+  if (!['warn', 'error', 'fatal', 'silent'].includes(level)) app.log.level = 'warn';
   try {
     await app.listen({ port: config.port, host: config.host });
   } catch (err) {
