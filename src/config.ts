@@ -2,8 +2,8 @@
  * Every setting in one place: environment variables, overridden by command-line flags, turned into one typed and
  * validated Config. The README's configuration table mirrors `settings` below.
  */
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { passwordProblem } from './domain/password-policy.js';
 import { parseKey } from './crypto/unseal.js';
@@ -94,7 +94,53 @@ function parseDb(text: string): DbConfig {
     return { kind: 'postgres', url: `${url.protocol.toLowerCase()}${text.slice(url.protocol.length)}` };
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) throw new ConfigError('TOKENKEEP_DB', 'must be a SQLite file path or a postgres:// URL');
-  return { kind: 'sqlite', file: text === ':memory:' ? text : resolve(text) };
+  if (text === ':memory:') return { kind: 'sqlite', file: text };
+  const file = resolve(text);
+  checkSqlitePath(file);
+  return { kind: 'sqlite', file };
+}
+
+/** Whether `path` lies inside the working directory (or is it). */
+const insideWorkingDirectory = (path: string): boolean => {
+  const rel = relative(process.cwd(), path);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+};
+
+/**
+ * A SQLite path that cannot work is refused here, naming the setting, instead of surfacing later as SQLite's
+ * "disk I/O error". Nothing is created: the folder (0700) and the file (0600) are made when the store opens. A
+ * missing folder is made only inside the working directory (the default ./data); elsewhere a typo in an absolute
+ * path would silently create a tree in the wrong place, so the operator creates it.
+ */
+function checkSqlitePath(file: string): void {
+  const problem = (code: string | undefined, path: string) => `cannot be used: ${code ?? 'error'} on ${path}`;
+  const stat = (path: string) => {
+    try {
+      return statSync(path, { throwIfNoEntry: false });
+    } catch (err) {
+      throw new ConfigError('TOKENKEEP_DB', problem((err as NodeJS.ErrnoException).code, path));
+    }
+  };
+  const existing = stat(file);
+  if (existing?.isDirectory()) throw new ConfigError('TOKENKEEP_DB', `names a directory, not a database file: ${file}`);
+  if (existing && !existing.isFile()) throw new ConfigError('TOKENKEEP_DB', `is not a regular file: ${file}`);
+  // The nearest folder that exists (a file on the way fails stat() with ENOTDIR above): the file goes there, or the
+  // missing folders below it are created there.
+  let folder = dirname(file);
+  while (!stat(folder)) {
+    if (!insideWorkingDirectory(folder)) {
+      throw new ConfigError('TOKENKEEP_DB', `is in the folder ${dirname(file)}, which does not exist; create it first `
+        + '(tokenkeep creates missing folders only inside the working directory)');
+    }
+    folder = dirname(folder);
+  }
+  // SQLite writes the database, its -wal and its -shm: it needs the file and its folder writable.
+  try {
+    accessSync(folder, constants.W_OK | constants.X_OK);
+    if (existing) accessSync(file, constants.R_OK | constants.W_OK);
+  } catch (err) {
+    throw new ConfigError('TOKENKEEP_DB', `${problem((err as NodeJS.ErrnoException).code, (err as NodeJS.ErrnoException).path ?? file)} (tokenkeep needs to read and write it)`);
+  }
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

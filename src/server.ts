@@ -4,11 +4,12 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { buildApp, redactPaths } from './app.js';
-import type { Config } from './config.js';
+import { ConfigError, type Config } from './config.js';
 import { OWASP_SCRYPT, hashPassword } from './crypto/passwords.js';
 import { generatePassword } from './domain/password-policy.js';
 import { openStore, peekKeyCheck } from './storage/open.js';
-import { keySettingsOf, refuseWrongKey, unsealStore, type UnsealResult } from './crypto/unseal.js';
+import { keySettingsOf, refuseWrongKey, unsealStore } from './crypto/unseal.js';
+import { permissionWarnings } from './storage/sqlite/permissions.js';
 import type { Store } from './storage/store.js';
 
 export interface RunningServer {
@@ -41,40 +42,67 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const keySettings = keySettingsOf(config);
   refuseWrongKey(keySettings, peekKeyCheck(config.db));
   const store = openStore(config.db);
-  let sealing: UnsealResult;
+  let app: FastifyInstance | undefined;
   try {
     await store.migrate();
-    sealing = await unsealStore(store, keySettings);
+    const sealing = await unsealStore(store, keySettings);
     await bootstrap(store, config);
+    app = await buildApp({
+      store,
+      allowLoopbackHttpUris: config.allowLoopbackHttpUris,
+      https: config.tls,
+      logger: { level: config.logLevel, redact: { paths: redactPaths, censor: '[redacted]' } },
+    });
+    if (sealing.generated) {
+      app.log.warn(`FIRST START: generated a new master key in ${sealing.source}. BACK IT UP NOW, apart from the database: `
+        + 'without it every stored token and secret is lost. Consider moving it out of the data folder (TOKENKEEP_MASTER_KEY_FILE).');
+    } else {
+      app.log.info(`secrets unsealed with the master key from ${sealing.source}`);
+    }
+    if (sealing.warning) app.log.warn(sealing.warning);
+    if (config.db.kind === 'sqlite') for (const warning of permissionWarnings(config.db.file)) app.log.warn(warning);
+    await listen(app, config);
   } catch (err) {
+    // Nothing may keep the process alive after a failed start: the checkpoint worker, the pool, the socket.
+    await app?.close();
     await store.close();
     throw err;
   }
-  const app = await buildApp({
-    store,
-    allowLoopbackHttpUris: config.allowLoopbackHttpUris,
-    https: config.tls,
-    logger: { level: config.logLevel, redact: { paths: redactPaths, censor: '[redacted]' } },
-  });
-  if (sealing.generated) {
-    app.log.warn(`FIRST START: generated a new master key in ${sealing.source}. BACK IT UP NOW, apart from the database: `
-      + 'without it every stored token and secret is lost. Consider moving it out of the data folder (TOKENKEEP_MASTER_KEY_FILE).');
-  } else {
-    app.log.info(`secrets unsealed with the master key from ${sealing.source}`);
-  }
-  if (sealing.warning) app.log.warn(sealing.warning);
-  await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `${config.tls ? 'https' : 'http'}://${host}:${port}`;
   app.log.info(`tokenkeep listening on ${url}`);
 
+  const running = app;
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
-      await app.close();
+      await running.close();
       await store.close();
     })());
-  return { app, store, url, close };
+  return { app: running, store, url, close };
+}
+
+/** Socket errors of listen() that are the configuration's fault: the setting to change, and why. */
+const LISTEN_PROBLEMS: Record<string, (c: Config) => [setting: string, problem: string]> = {
+  EADDRINUSE: (c) => ['PORT', `${c.port} on ${c.host} is already in use (EADDRINUSE): stop the other process or choose another PORT`],
+  EACCES: (c) => ['PORT', `${c.port} on ${c.host} needs privileges this process lacks (EACCES): choose a PORT above 1023`],
+  EADDRNOTAVAIL: (c) => ['HOST', `${c.host} is not an address of this machine (EADDRNOTAVAIL)`],
+};
+
+async function listen(app: FastifyInstance, config: Config): Promise<void> {
+  // Fastify logs its own "Server listening at …" (once per interface for 0.0.0.0); the one ready line is ours, logged
+  // by the caller. Raising the level for the listen call alone silences Fastify's: no request runs meanwhile.
+  const level = app.log.level;
+  if (!['warn', 'error', 'fatal', 'silent'].includes(level)) app.log.level = 'warn';
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (err) {
+    const problem = LISTEN_PROBLEMS[(err as NodeJS.ErrnoException).code ?? '']?.(config);
+    if (!problem) throw err;
+    throw new ConfigError(...problem);
+  } finally {
+    app.log.level = level;
+  }
 }

@@ -14,7 +14,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'dist', 'cli.js');
 const ADMIN_PASSWORD = 'Blackbox-Adm1n!';
 const USER_PASSWORD = 'Blackbox-Us3r!';
-const START_TIMEOUT_MS = 90_000; // `npm start` compiles first
+const START_TIMEOUT_MS = 90_000;
 const STOP_TIMEOUT_MS = 15_000;
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
@@ -91,7 +91,6 @@ async function start(how: 'npm' | 'node', env: Record<string, string>): Promise<
   try {
     const { port, pid } = await withTimeout(listening, START_TIMEOUT_MS, `${how} start`);
     assert.ok(Number.isInteger(pid) && pid > 0, `server pid from the log: ${pid}`);
-    built = true;
     return {
       child,
       serverPid: pid,
@@ -141,6 +140,7 @@ describe('the server process', { timeout: 300_000 }, () => {
   });
 
   test('npm start serves over loopback and stops cleanly on SIGTERM', async () => {
+    ensureBuilt(); // `npm start` runs dist/ as built (by `npm ci`, then `npm run build` after a change)
     const server = await start('npm', env());
     running.push(server);
 

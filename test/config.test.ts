@@ -1,6 +1,8 @@
 /** loadConfig: defaults, precedence (flag over environment) and refusal of bad settings, each naming the setting. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { ConfigError, loadConfig, settings } from '../src/config.js';
 
@@ -140,6 +142,24 @@ describe('loadConfig refuses bad settings, naming them', () => {
       assertRefused({ TOKENKEEP_DB: db }, 'TOKENKEEP_DB');
     }
     assertRefused({}, 'TOKENKEEP_DB', { db: 'mysql://localhost/tk' });
+  });
+
+  test('TOKENKEEP_DB that SQLite cannot use: a directory, a file in a missing folder outside the working directory, a file below a file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tokenkeep-config-'));
+    try {
+      mkdirSync(join(dir, 'folder'));
+      writeFileSync(join(dir, 'plain'), 'x');
+      assert.match(assertRefused({ TOKENKEEP_DB: join(dir, 'folder') }, 'TOKENKEEP_DB').message, /names a directory/);
+      assert.match(assertRefused({ TOKENKEEP_DB: join(dir, 'missing', 'deeper', 'tk.db') }, 'TOKENKEEP_DB').message,
+        /folder .*missing\/deeper, which does not exist; create it first/);
+      assert.match(assertRefused({ TOKENKEEP_DB: join(dir, 'plain', 'tk.db') }, 'TOKENKEEP_DB').message, /cannot be used: ENOTDIR/);
+      assert.deepEqual(readdirSync(dir).sort(), ['folder', 'plain'], 'loading the configuration creates nothing');
+      // Existing folders anywhere, and missing ones inside the working directory (created when the store opens).
+      assert.equal(loadConfig({ TOKENKEEP_DB: join(dir, 'folder', 'tk.db') }).db.file, join(dir, 'folder', 'tk.db'));
+      assert.equal(loadConfig({ TOKENKEEP_DB: 'not-yet/here/tk.db' }).db.file, resolve('not-yet/here/tk.db'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('a malformed PostgreSQL URL with credentials is not echoed', () => {

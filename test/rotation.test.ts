@@ -7,7 +7,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -310,8 +310,13 @@ describe('rotation with real processes', { timeout: 600_000 }, () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  /** tokenkeep creates a missing folder only inside its working directory: the test makes its own. */
+  const folder = (path: string): string => {
+    mkdirSync(path, { recursive: true, mode: 0o700 });
+    return path;
+  };
   const envFor = (sub: string) => ({
-    TOKENKEEP_DB: join(dir, sub, 'tk.db'),
+    TOKENKEEP_DB: join(folder(join(dir, sub)), 'tk.db'),
     TOKENKEEP_ADMIN_PASSWORD: ADMIN_PW,
     TOKENKEEP_USER_PASSWORD: USER_PW,
     TOKENKEEP_LOG_LEVEL: 'info', // the listening line is logged at info

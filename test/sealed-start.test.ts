@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { api, basic, ensureBuilt, killAll, runCli, startServer, type CliResult, type Running } from './process-support.js';
@@ -57,6 +57,8 @@ describe('sealed start', { timeout: 600_000 }, () => {
     dir = mkdtempSync(join(tmpdir(), 'tokenkeep-sealed-'));
     db = join(dir, 'data', 'tk.db');
     keyFile = join(dir, 'data', 'master.key');
+    // tokenkeep creates a missing folder only inside its working directory.
+    mkdirSync(join(dir, 'data'), { mode: 0o700 });
 
     // First start of an empty database: a key is generated beside it.
     const server = await startServer(env());
@@ -226,6 +228,7 @@ describe('sealed start', { timeout: 600_000 }, () => {
   test('a first start with TOKENKEEP_MASTER_KEY set writes no key file; a missing TOKENKEEP_MASTER_KEY_FILE is refused even on an empty database', async () => {
     const fresh = join(dir, 'fresh');
     const freshDb = join(fresh, 'tk.db');
+    mkdirSync(fresh, { mode: 0o700 });
     const given = randomBytes(32).toString('base64');
     const server = await startServer(env({ TOKENKEEP_DB: freshDb, TOKENKEEP_MASTER_KEY: given }));
     running.push(server);
@@ -238,6 +241,7 @@ describe('sealed start', { timeout: 600_000 }, () => {
 
     const empty = join(dir, 'empty', 'tk.db');
     const missingFile = join(dir, 'empty', 'nowhere.key');
+    mkdirSync(join(dir, 'empty'), { mode: 0o700 });
     const res = await refusedStart({ TOKENKEEP_DB: empty, TOKENKEEP_MASTER_KEY_FILE: missingFile }, 'missing key file on an empty database');
     assert.match(res.stderr, /\bTOKENKEEP_MASTER_KEY_FILE\b/);
     assert.ok(!existsSync(missingFile), 'a configured key file is never generated');

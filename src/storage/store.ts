@@ -41,6 +41,17 @@ export class StoreUnavailable extends Error {
   }
 }
 
+/**
+ * The configured database file cannot be created or is not a database this store can open: the operator's setting
+ * is wrong (the command line names `TOKENKEEP_DB` and exits 2), not a passing unavailability.
+ */
+export class DatabaseFileError extends Error {
+  constructor(problem: string) {
+    super(problem);
+    this.name = 'DatabaseFileError';
+  }
+}
+
 export type Status = 0 | 1;
 
 export interface Tenant {

@@ -14,9 +14,9 @@
  * method atomic with respect to every other request of this process; reads between batches see only committed data.
  */
 import Database from 'better-sqlite3';
-import { StoreUnavailable } from '../store.js';
+import { DatabaseFileError, StoreUnavailable } from '../store.js';
 import { fail } from '../../errors.js';
-import { mkdirSync, statSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Checkpointer } from './checkpointer.js';
 import { WriteHealth } from '../write-health.js';
@@ -44,9 +44,8 @@ export class SqliteDb {
   protected readonly writeHealth = new WriteHealth(cannotWriteReason);
 
   constructor(readonly file: string) {
-    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
+    if (file !== ':memory:') createPrivately(file);
+    this.db = openOrNameTheSetting(file);
     this.db.pragma('synchronous = FULL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
@@ -187,6 +186,38 @@ export class SqliteDb {
       if (outcome.ok) item.resolve(outcome.value);
       else item.reject(unavailable(outcome.error));
     });
+  }
+}
+
+/**
+ * The database holds password hashes and sealed secrets: its folder is made 0700 and the file 0600 before SQLite
+ * opens it (SQLite gives the -wal and -shm files the database file's mode). An existing file keeps its mode; the
+ * server warns about it at start (./permissions.ts).
+ */
+function createPrivately(file: string): void {
+  try {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    closeSync(openSync(file, 'a', 0o600));
+  } catch (err) {
+    throw new DatabaseFileError(`cannot be created: ${(err as NodeJS.ErrnoException).code ?? 'error'} on ${(err as NodeJS.ErrnoException).path ?? file}`);
+  }
+}
+
+/** SQLite's answers to a path it cannot use as a database: the setting's problem, not the database's state. */
+const UNUSABLE_FILE = /^SQLITE_(CANTOPEN|NOTADB|IOERR|READONLY|PERM|AUTH)/;
+
+function openOrNameTheSetting(file: string): Database.Database {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file);
+    // The first statement that reads the file: a file that is not a database fails here, not at open.
+    db.pragma('journal_mode = WAL');
+    return db;
+  } catch (err) {
+    db?.close();
+    const code = (err as { code?: unknown }).code;
+    if (typeof code !== 'string' || !UNUSABLE_FILE.test(code)) throw err;
+    throw new DatabaseFileError(`cannot be opened as a SQLite database: ${code} (${(err as Error).message}) on ${file}`);
   }
 }
 
