@@ -9,13 +9,15 @@ import { startServer } from './server.js';
 import { SealedError } from './crypto/keyring.js';
 import { openStore, peekKeyCheck } from './storage/open.js';
 import { UnsealError, keySettingsOf, refuseWrongKey, unsealStore } from './crypto/unseal.js';
-import { reencryptAll, rotate } from './crypto/rotation.js';
+import { damagedReport, reencryptAll, rotate } from './crypto/rotation.js';
+import { prepareRekey, rekey, type NewKeyOptions } from './crypto/rekey.js';
 import type { Config } from './config.js';
 
-async function keysCommand(config: Config, args: string[], batchText: string | undefined): Promise<number> {
+async function keysCommand(config: Config, args: string[], batchText: string | undefined, newKey: NewKeyOptions): Promise<number> {
   const batch = Number(batchText ?? '500');
   if (!Number.isInteger(batch) || batch < 1) throw new ConfigError('--batch', 'must be a positive integer');
   const keySettings = keySettingsOf(config);
+  const rekeying = args[0] === 'rekey' ? await prepareRekey(newKey) : undefined;
   refuseWrongKey(keySettings, peekKeyCheck(config.db));
   const store = openStore(config.db);
   try {
@@ -34,13 +36,19 @@ async function keysCommand(config: Config, args: string[], batchText: string | u
         return 0;
       }
       case 'rotate': {
-        const { version, rows } = await rotate(store, batch, progress);
+        const { version, rows, damaged } = await rotate(store, batch, progress);
         process.stdout.write(`key version ${version} is active; ${rows} rows re-encrypted\n`);
-        return 0;
+        if (damaged.length > 0) process.stderr.write(damagedReport(damaged));
+        return damaged.length > 0 ? 1 : 0;
       }
       case 'reencrypt': {
-        const rows = await reencryptAll(store, batch, progress);
+        const { rows, damaged } = await reencryptAll(store, batch, progress);
         process.stdout.write(`${rows} rows re-encrypted\n`);
+        if (damaged.length > 0) process.stderr.write(damagedReport(damaged));
+        return damaged.length > 0 ? 1 : 0;
+      }
+      case 'rekey': {
+        process.stdout.write(await rekey(store, rekeying!));
         return 0;
       }
       case 'retire': {
@@ -68,6 +76,9 @@ Commands:
   keys rotate [--batch N]   add a data-key version and re-encrypt every row under it (safe beside a running server)
   keys reencrypt [--batch N] finish an interrupted rotation: re-encrypt rows not under the active version
   keys retire VERSION       remove a version that no row uses any more
+  keys rekey [--new-key-file FILE | --generate-key-file FILE]
+                            re-wrap the key ring under a new master key (from FILE, generated into a new FILE, or
+                            from standard input); restart every server with the new key afterwards
 
 Options (each overrides its environment variable):
 ${settings.filter((s) => s.flag).map((s) => `  --${(s.flag ?? "").padEnd(12)} ${s.env.padEnd(26)} ${s.help} Default: ${s.default}`).join('\n')}
@@ -90,6 +101,8 @@ async function main(argv: string[]): Promise<number> {
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       batch: { type: 'string' },
+      'new-key-file': { type: 'string' },
+      'generate-key-file': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -122,7 +135,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'keys':
-      return keysCommand(config, positionals.slice(1), values.batch);
+      return keysCommand(config, positionals.slice(1), values.batch, { newKeyFile: values['new-key-file'], generateKeyFile: values['generate-key-file'] });
     default:
       process.stderr.write(`Unknown command: ${command}\n\n${usage}`);
       return 2;
@@ -135,7 +148,7 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     if (err instanceof ConfigError || err instanceof UnsealError || err instanceof SealedError
-      || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      || String((err as { code?: unknown } | undefined)?.code).startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`tokenkeep: ${(err as Error).message}\n`);
       process.exitCode = 2;
     } else {
