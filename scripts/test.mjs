@@ -35,6 +35,7 @@ const SQLITE_ONLY = {
   'config.test.ts': 'no database involved',
   'blackbox.test.ts': 'real server processes on a SQLite file',
   'rotation.test.ts': 'real CLI processes and the raw SQLite file',
+  'rekey.test.ts': 'real CLI processes; runs its PostgreSQL variant itself in the first pass',
   'sealed-start.test.ts': 'real server processes on a SQLite file',
   'tls.test.ts': 'real server processes on a SQLite file',
   'group-commit.test.ts': 'SQLite group commit',
