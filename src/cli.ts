@@ -12,7 +12,8 @@ import { SealedError } from './crypto/keyring.js';
 import { openStore, peekKeyCheck } from './storage/open.js';
 import { DatabaseFileError } from './storage/store.js';
 import { UnsealError, keySettingsOf, refuseWrongKey, unsealStore } from './crypto/unseal.js';
-import { reencryptAll, rotate } from './crypto/rotation.js';
+import { damagedReport, reencryptAll, rotate } from './crypto/rotation.js';
+import { prepareRekey, rekey } from './crypto/rekey.js';
 import type { Config } from './config.js';
 import { CommandFailed, resetPassword, unlockUser } from './users-command.js';
 
@@ -21,6 +22,7 @@ type Flags = Record<string, string | undefined>;
 async function keysCommand(config: Config, args: string[], flags: Flags): Promise<number> {
   const batch = Number(flags.batch ?? '500');
   const keySettings = keySettingsOf(config);
+  const rekeying = args[0] === 'rekey' ? await prepareRekey({ newKeyFile: flags['new-key-file'], generateKeyFile: flags['generate-key-file'] }) : undefined;
   refuseWrongKey(keySettings, peekKeyCheck(config.db));
   const store = openStore(config.db);
   try {
@@ -39,13 +41,19 @@ async function keysCommand(config: Config, args: string[], flags: Flags): Promis
         return 0;
       }
       case 'rotate': {
-        const { version, rows } = await rotate(store, batch, progress);
+        const { version, rows, damaged } = await rotate(store, batch, progress);
         process.stdout.write(`key version ${version} is active; ${rows} rows re-encrypted\n`);
-        return 0;
+        if (damaged.length > 0) process.stderr.write(damagedReport(damaged));
+        return damaged.length > 0 ? 1 : 0;
       }
       case 'reencrypt': {
-        const rows = await reencryptAll(store, batch, progress);
+        const { rows, damaged } = await reencryptAll(store, batch, progress);
         process.stdout.write(`${rows} rows re-encrypted\n`);
+        if (damaged.length > 0) process.stderr.write(damagedReport(damaged));
+        return damaged.length > 0 ? 1 : 0;
+      }
+      case 'rekey': {
+        process.stdout.write(await rekey(store, rekeying!));
         return 0;
       }
       case 'retire': {
@@ -55,10 +63,6 @@ async function keysCommand(config: Config, args: string[], flags: Flags): Promis
         process.stdout.write(`key version ${version} retired\n`);
         return 0;
       }
-      case 'rekey':
-        // CALL SITE for `keys rekey` (its logic comes with the key-ring work): flags['new-key-file'] or
-        // flags['generate-key-file'] (at most one, checked by the grammar), else the new key on standard input.
-        throw new CommandFailed('keys rekey is not implemented yet');
       default:
         throw new UsageError(`unknown keys command: ${args[0] ?? '(none)'}`);
     }

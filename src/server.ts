@@ -53,6 +53,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
       https: config.tls,
       logger: { level: config.logLevel, redact: { paths: redactPaths, censor: '[redacted]' } },
     });
+    const log = app.log;
+    store.onKeyWarning = (message) => log.warn(message);
     if (sealing.generated) {
       app.log.warn(`FIRST START: generated a new master key in ${sealing.source}. BACK IT UP NOW, apart from the database: `
         + 'without it every stored token and secret is lost. Consider moving it out of the data folder (TOKENKEEP_MASTER_KEY_FILE).');

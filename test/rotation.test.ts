@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { KeyRing, MasterKey } from '../src/crypto/keyring.js';
-import { rotate } from '../src/crypto/rotation.js';
+import { damagedReport, reencryptAll, rotate } from '../src/crypto/rotation.js';
 import { hashPassword } from '../src/crypto/passwords.js';
 import { SqliteStore } from '../src/storage/sqlite/store.js';
 import { harness, FAST_HASH, type Harness } from './helpers.js';
@@ -99,6 +99,114 @@ describe('re-encryption and retirement (store)', () => {
       assert.equal(body.refreshToken, p.refresh);
     }
     assert.equal(json(await h.call({ method: 'GET', url: `/api/mgmt/oauthapps/${app.id}`, as: ADMIN })).clientSecret, 'rot-client-secret');
+  });
+});
+
+/** Reads or writes one sealed value through SQL, beside the store (a second SQLite connection, or the store's own pool). */
+async function sealedValue(h: Harness, table: string, column: string, id: number, value?: Buffer): Promise<Buffer | undefined> {
+  if (h.backend === 'postgres') {
+    const pool = (h.store as unknown as { pool: { query(sql: string, params: unknown[]): Promise<{ rows: Record<string, Buffer>[] }> } }).pool;
+    if (value) await pool.query(`UPDATE ${table} SET ${column} = $1 WHERE id = $2`, [value, id]);
+    return (await pool.query(`SELECT ${column} AS v FROM ${table} WHERE id = $1`, [id])).rows[0]?.v;
+  }
+  const db = new Database(join(h.dir, 'tokenkeep.db'));
+  try {
+    if (value) assert.equal(db.prepare(`UPDATE ${table} SET ${column} = ? WHERE id = ?`).run(value, id).changes, 1);
+    return (db.prepare(`SELECT ${column} AS v FROM ${table} WHERE id = ?`).get(id) as { v: Buffer } | undefined)?.v;
+  } finally {
+    db.close();
+  }
+}
+
+/** A copy with one byte of the ciphertext flipped: it fails its GCM integrity check. */
+const flipped = (value: Buffer): Buffer => {
+  const copy = Buffer.from(value);
+  copy[copy.length - 3] ^= 0x5a;
+  return copy;
+};
+
+// On both backends (this file is left out of the PostgreSQL pass): PostgreSQL when TOKENKEEP_TEST_PG_URL is set.
+for (const backend of ['sqlite', 'postgres'] as const) describe(`re-encryption meets damaged rows (store, ${backend})`, {
+  skip: backend === 'postgres' && !process.env.TOKENKEEP_TEST_PG_URL ? 'TOKENKEEP_TEST_PG_URL is not set: no PostgreSQL server to test against' : false,
+}, () => {
+  let h: Harness;
+  before(async () => {
+    h = await harness({}, { backend });
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  test('every good row moves, each damaged value is named, the pass ends; once repaired or deleted, reencrypt finishes', { timeout: 60_000 }, async () => {
+    const good = await createApp(h, ADMIN, appBody('dmg good app', 1, { clientSecret: 'good-client-secret' }));
+    const badApp = await createApp(h, ADMIN, appBody('dmg bad app', 1, { clientSecret: 'bad-client-secret' }));
+    const profiles: { id: number; refresh: string }[] = [];
+    for (let i = 0; i < 6; i++) {
+      const refresh = `dmg-ref-${i}`;
+      profiles.push({ id: (await createProfile(h, 'd2cuser', profileBody(`dmg${i}`, good.id, { accessToken: `dmg-acc-${i}`, refreshToken: refresh }))).id, refresh });
+    }
+    const badProfile = profiles[2];
+    const goodDs = await createDataSource(h, 'd2cuser', { name: 'dmg ds good', dataStore: 54, options: { Password: 'ds-good' } });
+    const badDs = await createDataSource(h, 'd2cuser', { name: 'dmg ds bad', dataStore: 54, options: { Password: 'ds-bad' } });
+    const total = 2 + 6 + 2;
+
+    const originals = {
+      app: (await sealedValue(h, 'oauth_apps', 'client_secret', badApp.id))!,
+      profile: (await sealedValue(h, 'oauth_profiles', 'refresh_token', badProfile.id))!,
+      ds: (await sealedValue(h, 'datasources', 'options', badDs.id))!,
+    };
+    try {
+      await sealedValue(h, 'oauth_apps', 'client_secret', badApp.id, flipped(originals.app));
+      await sealedValue(h, 'oauth_profiles', 'refresh_token', badProfile.id, flipped(originals.profile));
+      await sealedValue(h, 'datasources', 'options', badDs.id, flipped(originals.ds));
+
+      assert.equal(await h.store.addKeyVersion(), 2);
+      // Batches of 2: damaged rows sit inside batches and at their ends; the pass must still end.
+      const first = await reencryptAll(h.store, 2, () => {});
+      assert.equal(first.rows, total - 3, 'every good row is re-encrypted');
+      const damaged = [
+        { table: 'oauth_apps', id: badApp.id, column: 'client_secret' },
+        { table: 'oauth_profiles', id: badProfile.id, column: 'refresh_token' },
+        { table: 'datasources', id: badDs.id, column: 'options' },
+      ];
+      const byTable = (list: { table: string; id: number; column: string }[]) => [...list].sort((x, y) => `${x.table}${x.id}`.localeCompare(`${y.table}${y.id}`));
+      assert.deepEqual(byTable(first.damaged), byTable(damaged), 'each damaged value is named by table, id and column');
+      assert.ok(!damagedReport(first.damaged).includes('bad-client-secret'));
+      assert.match(damagedReport(first.damaged), new RegExp(`oauth_profiles id ${badProfile.id} column refresh_token`));
+
+      let status = await h.store.keyStatus();
+      assert.deepEqual(status.map((v) => [v.version, v.active, v.rows]), [[1, false, 3], [2, true, total - 3]], 'damaged rows are counted under their old version');
+      await assert.rejects(h.store.retireKeyVersion(1), /still used/);
+      for (const p of profiles.filter((p) => p !== badProfile)) {
+        assert.equal(json(await h.call({ method: 'GET', url: `/api/mgmt/oauthprofiles/${p.id}`, as: 'd2cuser' })).refreshToken, p.refresh);
+      }
+      assert.equal(json(await h.call({ method: 'GET', url: `/api/mgmt/oauthapps/${good.id}`, as: ADMIN })).clientSecret, 'good-client-secret');
+      assert.equal(json(await h.call({ method: 'GET', url: `/api/mgmt/datasources/${goodDs.id}`, as: 'd2cuser' })).options.Password, 'ds-good');
+
+      // Another pass finds the same three again, and nothing else.
+      const again = await reencryptAll(h.store, 500, () => {});
+      assert.equal(again.rows, 0);
+      assert.deepEqual(byTable(again.damaged), byTable(damaged));
+
+      // Repair: the profile gets new tokens through the API; the app's value is restored (as from a backup); the
+      // data source is deleted.
+      expectStatus(await h.call({ method: 'PUT', url: `/api/mgmt/oauthprofiles/${badProfile.id}`, as: 'd2cuser', payload: profileBody('dmg2', good.id, { refreshToken: 'repaired' }) }), 200);
+      await sealedValue(h, 'oauth_apps', 'client_secret', badApp.id, originals.app);
+      await h.store.deleteDataSource(badDs.id);
+      const last = await reencryptAll(h.store, 500, () => {});
+      assert.deepEqual(last, { rows: 1, damaged: [] }, 'the restored app is re-encrypted (the PUT sealed the profile under version 2)');
+      status = await h.store.keyStatus();
+      assert.deepEqual(status.map((v) => [v.version, v.active, v.rows]), [[1, false, 0], [2, true, total - 1]]);
+      await h.store.retireKeyVersion(1);
+      assert.equal(json(await h.call({ method: 'GET', url: `/api/mgmt/oauthprofiles/${badProfile.id}`, as: 'd2cuser' })).refreshToken, 'repaired');
+      assert.equal(json(await h.call({ method: 'GET', url: `/api/mgmt/oauthapps/${badApp.id}`, as: ADMIN })).clientSecret, 'bad-client-secret');
+    } finally {
+      // Put the original bytes back wherever the test stopped (rows already repaired or deleted are left alone).
+      for (const [table, column, id, original] of [['oauth_apps', 'client_secret', badApp.id, originals.app],
+        ['oauth_profiles', 'refresh_token', badProfile.id, originals.profile], ['datasources', 'options', badDs.id, originals.ds]] as const) {
+        if ((await sealedValue(h, table, column, id))?.equals(flipped(original))) await sealedValue(h, table, column, id, original);
+      }
+    }
   });
 });
 
@@ -398,6 +506,95 @@ describe('rotation with real processes', { timeout: 600_000 }, () => {
     server = await serve(env);
     await verifyAll(server.base, data);
     assert.equal((await server.stop()).code, 0);
+  });
+
+  test('damaged rows: rotate names each and exits 1, good rows move; once repaired or deleted, reencrypt exits 0', async () => {
+    const env = envFor('damaged');
+    let server = await serve(env);
+    const data = await populate(server.base, { apps: 3, profiles: 24, dataSources: 6 });
+    const total = data.apps.size + data.profiles.size + data.dataSources.size;
+    assert.equal((await server.stop()).code, 0);
+
+    const [p1, p2] = [...data.profiles.keys()].slice(3, 5);
+    const a1 = [...data.apps.keys()][1];
+    const d1 = [...data.dataSources.keys()][2];
+    const targets = [['oauth_profiles', 'refresh_token', p1], ['oauth_profiles', 'access_token', p2], ['oauth_apps', 'client_secret', a1], ['datasources', 'options', d1]] as const;
+    const db = new Database(env.TOKENKEEP_DB);
+    const originals = targets.map(([table, column, id]) => (db.prepare(`SELECT ${column} FROM ${table} WHERE id = ?`).pluck().get(id) as Buffer));
+    const put = (i: number, value: Buffer) => db.prepare(`UPDATE ${targets[i][0]} SET ${targets[i][1]} = ? WHERE id = ?`).run(value, targets[i][2]);
+    const flip = (value: Buffer) => Buffer.concat([value.subarray(0, value.length - 1), Buffer.of(value[value.length - 1] ^ 1)]);
+    try {
+      targets.forEach((_, i) => put(i, flip(originals[i])));
+      const named = (text: string) => {
+        for (const [table, column, id] of targets) assert.match(text, new RegExp(`\\b${table} id ${id} column ${column}\\b`), `${table} ${id} ${column} is named:\n${text}`);
+      };
+
+      const rotated = await runCli(['keys', 'rotate', '--batch', '5'], env);
+      assert.equal(rotated.code, 1, `rotate exits 1: ${rotated.stdout}${rotated.stderr}`);
+      assert.doesNotMatch(rotated.stderr, /TypeError|at .*\.js:\d+/, 'no crash, no stack trace');
+      named(rotated.stderr);
+      assert.match(rotated.stderr, /keys reencrypt/, 'says how to finish');
+      assert.match(rotated.stdout, /key version 2 is active; \d+ rows re-encrypted/);
+      for (const s of [...data.apps.values(), ...[...data.profiles.values()].flatMap((p) => [p.access, p.refresh])]) assert.ok(!rotated.stderr.includes(s), 'no secret in the report');
+
+      let status = await keyStatus(env);
+      assert.deepEqual([...status].sort(), [[1, { active: false, rows: 4 }], [2, { active: true, rows: total - 4 }]], 'damaged rows stay counted under version 1');
+      const early = await runCli(['keys', 'retire', '1'], env);
+      assert.notEqual(early.code, 0, 'a version damaged rows still use is not retired');
+
+      const stillDamaged = await runCli(['keys', 'reencrypt'], env);
+      assert.equal(stillDamaged.code, 1, stillDamaged.stderr);
+      named(stillDamaged.stderr);
+      assert.match(stillDamaged.stdout, /^0 rows re-encrypted/m);
+
+      // Every good row reads under the new version; the damaged profile answers its clean 500.
+      server = await serve(env);
+      const good: Data = {
+        apps: new Map([...data.apps].filter(([id]) => id !== a1)),
+        profiles: new Map([...data.profiles].filter(([id]) => id !== p1 && id !== p2)),
+        dataSources: new Map([...data.dataSources].filter(([id]) => id !== d1)),
+      };
+      await pool([...good.profiles], 8, async ([id, p]) => {
+        const res = await api(server.base, 'GET', `/api/mgmt/oauthprofiles/${id}`, USER_AUTH);
+        assert.equal(res.status, 200, res.text);
+        assert.equal(res.body.refreshToken, p.refresh);
+      });
+      for (const [id, secret] of good.apps) assert.equal((await api(server.base, 'GET', `/api/mgmt/oauthapps/${id}`, ADMIN_AUTH)).body.clientSecret, secret);
+      for (const [id, options] of good.dataSources) assert.equal((await api(server.base, 'GET', `/api/mgmt/datasources/${id}`, USER_AUTH)).body.options.Password, options.Password);
+      assert.equal((await api(server.base, 'GET', `/api/mgmt/oauthprofiles/${p1}`, USER_AUTH)).body.error.code, 223000520);
+
+      // Repair through the API: new tokens for one profile, the other deleted. The app's and the data source's values
+      // are restored from a copy (as from a backup).
+      const p = data.profiles.get(p1)!;
+      const repaired = await api(server.base, 'PUT', `/api/mgmt/oauthprofiles/${p1}`, USER_AUTH, { name: p.name, oauthAppId: p.app, accessToken: 'fixed-at', refreshToken: 'fixed-rt' });
+      assert.equal(repaired.status, 200, repaired.text);
+      assert.equal((await api(server.base, 'DELETE', `/api/mgmt/oauthprofiles/${p2}`, USER_AUTH)).status, 204);
+      assert.equal((await server.stop()).code, 0);
+      put(2, originals[2]);
+      put(3, originals[3]);
+
+      const finished = await runCli(['keys', 'reencrypt'], env);
+      assert.equal(finished.code, 0, finished.stderr);
+      assert.match(finished.stdout, /^2 rows re-encrypted/m, 'the app and the data source; the PUT sealed the profile under version 2');
+      assert.equal(finished.stderr, '');
+      status = await keyStatus(env);
+      assert.deepEqual([...status].sort(), [[1, { active: false, rows: 0 }], [2, { active: true, rows: total - 1 }]]);
+      const retired = await runCli(['keys', 'retire', '1'], env);
+      assert.equal(retired.code, 0, retired.stderr);
+
+      server = await serve(env);
+      data.profiles.set(p1, { ...p, access: 'fixed-at', refresh: 'fixed-rt' });
+      data.profiles.delete(p2);
+      await verifyAll(server.base, data);
+      assert.equal((await server.stop()).code, 0);
+    } finally {
+      // Put back any value the test left damaged (a failing assertion midway).
+      targets.forEach(([table, column, id], i) => {
+        const now = db.prepare(`SELECT ${column} FROM ${table} WHERE id = ?`).pluck().get(id) as Buffer | undefined;
+        if (now?.equals(flip(originals[i]))) put(i, originals[i]);
+      });
+      db.close();
+    }
   });
 
   test('a rotation beside a running server that keeps writing', async () => {

@@ -165,3 +165,83 @@ export class KeyRing {
     return opened.toString('utf8');
   }
 }
+
+/** The key ring as stored: the key-check value and the wrapped data keys, read in one statement (one snapshot). */
+export interface StoredRing {
+  keyCheck: Buffer;
+  keys: { version: number; wrapped: Buffer }[];
+}
+
+/** What a serving node that still holds the old master key says, once, when it meets a rekeyed ring. */
+export const MASTER_KEY_CHANGED = 'the master key of this database was changed (tokenkeep keys rekey) and this process still holds '
+  + 'the old one: it keeps serving with the data keys it has, but cannot use key versions added from now on. Restart it '
+  + 'with the new master key (TOKENKEEP_MASTER_KEY or TOKENKEEP_MASTER_KEY_FILE).';
+
+/**
+ * What an unsealed store holds: its master key and the data keys unwrapped with it. Both backends keep their stored
+ * ring in step through this: another process may add or retire a version (`keys rotate`, `keys retire`) or re-wrap
+ * the whole ring under a new master key (`keys rekey`).
+ */
+export class Keyholder {
+  readonly ring = new KeyRing();
+  /** the last key-check value this master key verified: an unchanged value needs no new GCM check */
+  private verifiedCheck?: Buffer;
+  /** the stored ring is wrapped under a master key this process does not have */
+  private stale = false;
+
+  constructor(private master: MasterKey, private readonly warn: (message: string) => void) {}
+
+  private opens(keyCheck: Buffer): boolean {
+    if (this.verifiedCheck?.equals(keyCheck)) return true;
+    if (!this.master.verify(keyCheck)) return false;
+    this.verifiedCheck = keyCheck;
+    return true;
+  }
+
+  /**
+   * Takes in the stored ring: unwraps versions added since, forgets retired ones. A ring re-wrapped under another
+   * master key cannot be unwrapped any more; the data keys themselves did not change, so this process goes on with
+   * the ones it has (its writes stay readable by everyone) and warns once that it must be restarted with the new key.
+   */
+  take(stored: StoredRing): void {
+    if (this.opens(stored.keyCheck)) {
+      this.stale = false;
+      for (const k of stored.keys) if (!this.ring.has(k.version)) this.ring.set(k.version, this.master.unwrap(k.version, k.wrapped));
+    } else if (!this.stale) {
+      this.stale = true;
+      this.warn(MASTER_KEY_CHANGED);
+    }
+    this.ring.retain(stored.keys.map((k) => k.version));
+  }
+
+  /** Refuses to change the stored ring under a master key it is no longer wrapped with (a rekey since the start). */
+  private assertCurrent(keyCheck: Buffer): void {
+    if (!this.opens(keyCheck)) throw new SealedError('the master key of this database was changed by `tokenkeep keys rekey` since this command started; run it again with the new key');
+  }
+
+  /** A new data key version, wrapped, to be stored in the transaction that read `keyCheck`. */
+  wrapNewVersion(keyCheck: Buffer, version: number): Buffer {
+    this.assertCurrent(keyCheck);
+    return this.master.wrap(version, MasterKey.generate());
+  }
+
+  /**
+   * The stored ring re-wrapped under `next` (to be written in the transaction that read `stored`): the same data keys,
+   * so no row changes; a new key-check value, so a start with the old master key is refused.
+   */
+  rewrap(stored: StoredRing, next: MasterKey): StoredRing {
+    this.assertCurrent(stored.keyCheck);
+    if (next.verify(stored.keyCheck)) throw new SealedError('the new master key is the current one');
+    return {
+      keyCheck: next.checkValue(),
+      keys: stored.keys.map((k) => ({ version: k.version, wrapped: next.wrap(k.version, this.master.unwrap(k.version, k.wrapped)) })),
+    };
+  }
+
+  /** After a rekey this process committed: the ring is now wrapped under `next`. */
+  adopt(next: MasterKey): void {
+    this.master = next;
+    this.verifiedCheck = undefined;
+    this.stale = false;
+  }
+}

@@ -3,22 +3,42 @@
  * other nodes within a second), then re-encrypt existing rows in small transactions. Killing it at any moment leaves
  * every row readable under one of the ring's versions; running `reencrypt` again finishes the job.
  */
-import type { Store } from '../storage/store.js';
+import type { DamagedValue, ReencryptPass, Store } from '../storage/store.js';
 
 export interface Progress {
   (rowsDone: number, batch: number): void;
 }
 
-export async function reencryptAll(store: Store, batchSize: number, progress: Progress): Promise<number> {
-  let total = 0;
+export interface Reencrypted {
+  /** rows re-encrypted to the active version */
+  rows: number;
+  /** values that fail their integrity check: their rows stay under their old version until repaired or deleted */
+  damaged: DamagedValue[];
+}
+
+/** One pass over every table in id order; damaged rows are skipped (and named), so the pass always ends. */
+export async function reencryptAll(store: Store, batchSize: number, progress: Progress): Promise<Reencrypted> {
+  const pass: ReencryptPass = { after: {}, damaged: [] };
+  let rows = 0;
   for (;;) {
-    const n = await store.reencryptBatch(batchSize);
-    if (n === 0) return total;
-    total += n;
-    progress(total, n);
+    const skippedBefore = pass.damaged.length;
+    const taken = await store.reencryptBatch(batchSize, pass);
+    if (taken === 0) return { rows, damaged: pass.damaged };
+    const n = taken - new Set(pass.damaged.slice(skippedBefore).map((d) => `${d.table}.${d.id}`)).size;
+    rows += n;
+    if (n > 0) progress(rows, n);
     // Let other work (and other processes' transactions) in between batches.
     await new Promise((resolve) => setImmediate(resolve));
   }
+}
+
+/** What the operator is told about damaged values: each by table, row id and column, and how to finish. */
+export function damagedReport(damaged: DamagedValue[]): string {
+  const rows = new Set(damaged.map((d) => `${d.table}.${d.id}`)).size;
+  return `${rows} row${rows === 1 ? '' : 's'} could not be re-encrypted: a sealed value fails its integrity check `
+    + '(damaged or tampered with); they stay under their old key version:\n'
+    + damaged.map((d) => `  ${d.table} id ${d.id} column ${d.column}\n`).join('')
+    + 'Replace their secrets through the API (PUT) or delete them, then run `tokenkeep keys reencrypt`.\n';
 }
 
 /**
@@ -27,14 +47,15 @@ export async function reencryptAll(store: Store, batchSize: number, progress: Pr
  */
 export const RING_PROPAGATION_MS = 2_500;
 
-export async function rotate(store: Store, batchSize: number, progress: Progress, propagationMs = RING_PROPAGATION_MS): Promise<{ version: number; rows: number }> {
+export async function rotate(store: Store, batchSize: number, progress: Progress, propagationMs = RING_PROPAGATION_MS): Promise<Reencrypted & { version: number }> {
   const version = await store.addKeyVersion();
   const added = Date.now();
-  let rows = await reencryptAll(store, batchSize, progress);
+  const first = await reencryptAll(store, batchSize, progress);
   // A server that has not seen the new version yet may have written rows under the old one after the pass above
-  // went by them: wait until every server must have seen it, then pick those rows up.
+  // went by them: wait until every server must have seen it, then pick those rows up. The second pass meets the
+  // damaged rows again (unless repaired meanwhile): its list is the one that still holds.
   const wait = propagationMs - (Date.now() - added);
   if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-  rows += await reencryptAll(store, batchSize, (done, n) => progress(rows + done, n));
-  return { version, rows };
+  const second = await reencryptAll(store, batchSize, (done, n) => progress(first.rows + done, n));
+  return { version, rows: first.rows + second.rows, damaged: second.damaged };
 }

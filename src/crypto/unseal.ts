@@ -50,7 +50,7 @@ function readKeyFile(path: string, setting: string): Buffer {
   return key;
 }
 
-function writeNewKeyFile(path: string, key: Buffer): void {
+export function writeNewKeyFile(path: string, key: Buffer): void {
   // 'wx': never overwrite an existing file; 0600: readable by the server's user only. The folder may not exist yet
   // when the database is not a file beside it (PostgreSQL).
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
@@ -60,6 +60,13 @@ function writeNewKeyFile(path: string, key: Buffer): void {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
+  }
+  // The file's name too must survive a crash: the database may be sealed with this key a moment later.
+  const dir = openSync(dirname(path), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
   }
 }
 

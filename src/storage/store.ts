@@ -272,6 +272,22 @@ export interface KeyVersionStatus {
   rows: number;
 }
 
+/** A sealed value that fails its integrity check (a flipped byte, a value copied from elsewhere): re-encryption skips it. */
+export interface DamagedValue {
+  table: string;
+  id: number;
+  column: string;
+}
+
+/**
+ * One pass of re-encryption over every table, in id order: where it has got to in each table, and the values it had to
+ * skip. Damaged rows stay under their old version, so without the cursor the next batch would select them again.
+ */
+export interface ReencryptPass {
+  after: Record<string, number>;
+  damaged: DamagedValue[];
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   /** Applies pending migrations; returns the versions applied now. */
@@ -298,8 +314,16 @@ export interface Store {
   keyStatus(): Promise<KeyVersionStatus[]>;
   /** Adds a data key version; new writes use it from then on (other nodes within a second). */
   addKeyVersion(): Promise<number>;
-  /** Re-encrypts up to batchSize rows to the active version in one transaction; 0 when none is left. */
-  reencryptBatch(batchSize: number): Promise<number>;
+  /**
+   * Re-encrypts up to batchSize rows to the active version in one transaction; returns the rows it took (re-encrypted
+   * or, with a pass, skipped as damaged and added to `pass.damaged`); 0 when none is left. Without a pass a damaged
+   * row throws (secretUnreadable).
+   */
+  reencryptBatch(batchSize: number, pass?: ReencryptPass): Promise<number>;
+  /** Re-wraps the ring's data keys and the key-check value under a new master key, in one transaction (keys rekey). */
+  rekey(next: MasterKey): Promise<void>;
+  /** Where a serving store reports that its master key no longer opens the stored ring (set by the server to its log). */
+  onKeyWarning: (message: string) => void;
   /** Removes a version that no row uses and that is not active. */
   retireKeyVersion(version: number): Promise<void>;
 

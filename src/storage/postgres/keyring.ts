@@ -8,9 +8,9 @@
  * transaction never waits for a second pooled connection).
  */
 import type pg from 'pg';
-import { fail } from '../../errors.js';
-import { KeyRing, MasterKey, SealError, SealedError, type SealContext } from '../../crypto/keyring.js';
-import type { KeyVersionStatus } from '../store.js';
+import { ApiError, fail } from '../../errors.js';
+import { KeyRing, Keyholder, MasterKey, SealError, SealedError, type SealContext, type StoredRing } from '../../crypto/keyring.js';
+import type { KeyVersionStatus, ReencryptPass } from '../store.js';
 import { LOCK, PgDb, type Queryable, type Row } from './db.js';
 
 /** Every sealed column, by table. A row's columns are always sealed together under one key version. */
@@ -31,12 +31,14 @@ const OBJECT_NAME: Record<SealedTable, string> = {
 const REFRESH_MS = 1000;
 
 export class PgKeyringStore extends PgDb {
-  private master?: MasterKey;
-  private readonly ring = new KeyRing();
+  private keys?: Keyholder;
   private refreshedAt = 0;
   /** loads may overlap (several requests at once): only the most recently started one that finishes is applied */
   private loadsStarted = 0;
   private loadApplied = 0;
+  onKeyWarning = (message: string): void => {
+    process.stderr.write(`tokenkeep: warning: ${message}\n`);
+  };
 
   async keyringInitialized(): Promise<boolean> {
     return (await this.one(this.pool, "SELECT 1 FROM meta WHERE key = 'key_check'")) !== undefined;
@@ -53,29 +55,48 @@ export class PgKeyringStore extends PgDb {
   }
 
   async unseal(master: MasterKey): Promise<void> {
-    const check = await this.one<{ value: Buffer }>(this.pool, "SELECT value FROM meta WHERE key = 'key_check'");
-    if (!check) throw new SealedError('the key ring does not exist yet');
-    if (!master.verify(check.value)) throw new SealedError('the master key is not the one this database was sealed with');
-    this.master = master;
+    const stored = await this.storedRing(this.pool);
+    if (!stored) throw new SealedError('the key ring does not exist yet');
+    if (!master.verify(stored.keyCheck)) throw new SealedError('the master key is not the one this database was sealed with');
+    this.keys = new Keyholder(master, (message) => this.onKeyWarning(message));
     await this.loadRing(this.pool);
   }
 
+  /** The key-check value and the wrapped data keys, in one statement; undefined before the key ring exists. */
+  private async storedRing(on: Queryable): Promise<StoredRing | undefined> {
+    const rows = await this.all<{ key_check: Buffer; version: number | null; wrapped: Buffer | null }>(on,
+      `SELECT m.value AS key_check, k.version, k.wrapped FROM meta m LEFT JOIN keyring k ON true
+        WHERE m.key = 'key_check' ORDER BY k.version`);
+    if (rows.length === 0) return undefined;
+    return {
+      keyCheck: rows[0].key_check,
+      keys: rows.filter((r) => r.version !== null).map((r) => ({ version: r.version!, wrapped: r.wrapped! })),
+    };
+  }
+
+  private get holder(): Keyholder {
+    if (!this.keys) throw new SealedError('the store is sealed');
+    return this.keys;
+  }
+
+  private get ring(): KeyRing {
+    return this.holder.ring;
+  }
+
   private async loadRing(on: Queryable): Promise<void> {
-    if (!this.master) throw new SealedError('the store is sealed');
-    const master = this.master;
+    const keys = this.holder;
     const started = ++this.loadsStarted;
-    const rows = await this.all<{ version: number; wrapped: Buffer }>(on, 'SELECT version, wrapped FROM keyring ORDER BY version');
+    const stored = await this.storedRing(on);
     if (started < this.loadApplied) return; // a later load already applied a newer view
     this.loadApplied = started;
-    for (const r of rows) if (!this.ring.has(r.version)) this.ring.set(r.version, master.unwrap(r.version, r.wrapped));
-    this.ring.retain(rows.map((r) => r.version));
+    if (!stored) throw new SealedError('the key ring does not exist');
+    keys.take(stored);
     this.refreshedAt = Date.now();
   }
 
   /** Another process (a rotation) may have added a key version: look again now and then. */
   protected async freshRing(on: Queryable): Promise<KeyRing> {
     if (Date.now() - this.refreshedAt > REFRESH_MS) await this.loadRing(on);
-    if (!this.master) throw new SealedError('the store is sealed');
     return this.ring;
   }
 
@@ -135,12 +156,12 @@ export class PgKeyringStore extends PgDb {
   }
 
   async addKeyVersion(): Promise<number> {
-    if (!this.master) throw new SealedError('the store is sealed');
-    const master = this.master;
+    const keys = this.holder;
     const version = await this.tx(async (c) => {
-      const { v } = (await this.one<{ v: number }>(c, 'SELECT coalesce(max(version), 0) + 1 AS v FROM keyring'))!;
+      const { check, v } = (await this.one<{ check: Buffer; v: number }>(c, `SELECT (SELECT value FROM meta WHERE key = 'key_check') AS "check",
+        (SELECT coalesce(max(version), 0) + 1 FROM keyring) AS v`))!;
       await this.run(c, 'INSERT INTO keyring (version, wrapped, created_at) VALUES ($1, $2, $3)',
-        [v, master.wrap(v, MasterKey.generate()), new Date().toISOString()]);
+        [v, keys.wrapNewVersion(check, v), new Date().toISOString()]);
       return v;
     }, { locks: [LOCK.keyring] });
     await this.loadRing(this.pool);
@@ -149,35 +170,68 @@ export class PgKeyringStore extends PgDb {
 
   /**
    * Re-encrypts up to `batchSize` rows that are not under the active version, in one transaction; returns how many
-   * rows it re-encrypted (0 when none is left). The rows are locked while they are re-sealed (FOR NO KEY UPDATE, which
-   * does not block inserts referencing them), so a request's concurrent write is either before (and re-sealed here)
-   * or after (and sealed anew by that request), never overwritten.
+   * rows it took (0 when none is left). The rows are locked while they are re-sealed (FOR NO KEY UPDATE, which does
+   * not block inserts referencing them), so a request's concurrent write is either before (and re-sealed here) or
+   * after (and sealed anew by that request), never overwritten. With a pass, rows are taken in id order after its
+   * cursor, and a row with a damaged value is left as it is and recorded in the pass.
    */
-  async reencryptBatch(batchSize: number): Promise<number> {
+  async reencryptBatch(batchSize: number, pass?: ReencryptPass): Promise<number> {
     await this.loadRing(this.pool);
-    return this.tx(async (c) => {
+    // The cursor moves only once the batch commits: a batch run again after a deadlock starts where this one did.
+    const after = { ...pass?.after };
+    const damaged: ReencryptPass['damaged'] = [];
+    const done = await this.tx(async (c) => {
+      damaged.length = 0;
+      Object.assign(after, pass?.after);
       const active = (await this.freshRing(c)).activeVersion;
-      let done = 0;
+      let taken = 0;
       for (const [table, columns] of Object.entries(SEALED) as [SealedTable, readonly string[]][]) {
-        if (done >= batchSize) break;
+        if (taken >= batchSize) break;
         const rows = await this.all(c, `SELECT id, key_version, ${columns.join(', ')} FROM ${table}
-          WHERE key_version <> $1 ORDER BY id LIMIT $2 FOR NO KEY UPDATE`, [active, batchSize - done]);
+          WHERE key_version <> $1 AND id > $2 ORDER BY id LIMIT $3 FOR NO KEY UPDATE`, [active, after[table] ?? 0, batchSize - taken]);
         for (const row of rows as Row[]) {
-          const id = row.id as number;
+          const id = Number(row.id);
+          taken++;
+          after[table] = id;
           const plain: Record<string, string | null> = {};
+          let readable = true;
           for (const col of columns) {
             const v = row[col] as Buffer | null;
-            plain[col] = v === null ? null : await this.open(c, v, table, id, col);
+            try {
+              plain[col] = v === null ? null : await this.open(c, v, table, id, col);
+            } catch (err) {
+              if (!pass || !(err instanceof ApiError && err.kind === 'secretUnreadable')) throw err;
+              damaged.push({ table, id, column: col });
+              readable = false;
+            }
           }
+          if (!readable) continue;
           const { sealed, keyVersion } = await this.sealRow(c, table, id, plain);
           await this.run(c, `UPDATE ${table} SET ${columns.map((col, i) => `${col} = $${i + 1}`).join(', ')},
               key_version = $${columns.length + 1} WHERE id = $${columns.length + 2} AND key_version = $${columns.length + 3}`,
           [...columns.map((col) => sealed[col]), keyVersion, id, row.key_version]);
-          done++;
         }
       }
-      return done;
+      return taken;
     });
+    if (pass) {
+      Object.assign(pass.after, after);
+      pass.damaged.push(...damaged);
+    }
+    return done;
+  }
+
+  async rekey(next: MasterKey): Promise<void> {
+    const keys = this.holder;
+    await this.tx(async (c) => {
+      const stored = await this.storedRing(c);
+      if (!stored) throw new SealedError('the key ring does not exist');
+      const rewrapped = keys.rewrap(stored, next);
+      await this.run(c, "UPDATE meta SET value = $1 WHERE key = 'key_check'", [rewrapped.keyCheck]);
+      for (const k of rewrapped.keys) await this.run(c, 'UPDATE keyring SET wrapped = $1 WHERE version = $2', [k.wrapped, k.version]);
+    }, { locks: [LOCK.keyring] });
+    keys.adopt(next);
+    await this.loadRing(this.pool);
   }
 
   async retireKeyVersion(version: number): Promise<void> {

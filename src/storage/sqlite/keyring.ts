@@ -3,9 +3,9 @@
  * value), sealing and opening of secret columns, and re-encryption to the active key version in small
  * transactions, so a rotation can run beside serving nodes and be killed and resumed at any moment.
  */
-import { fail } from '../../errors.js';
-import { KeyRing, MasterKey, SealError, SealedError, type SealContext } from '../../crypto/keyring.js';
-import type { KeyVersionStatus } from '../store.js';
+import { ApiError, fail } from '../../errors.js';
+import { KeyRing, Keyholder, MasterKey, SealError, SealedError, type SealContext, type StoredRing } from '../../crypto/keyring.js';
+import type { KeyVersionStatus, ReencryptPass } from '../store.js';
 import { SqliteDb, type Row } from './db.js';
 
 /** Every sealed column, by table. A row's columns are always sealed together under one key version. */
@@ -25,10 +25,14 @@ const OBJECT_NAME: Record<SealedTable, string> = {
 
 const REFRESH_MS = 1000;
 
+const isUnreadable = (err: unknown): boolean => err instanceof ApiError && err.kind === 'secretUnreadable';
+
 export class SqliteKeyringStore extends SqliteDb {
-  private master?: MasterKey;
-  private readonly ring = new KeyRing();
+  private keys?: Keyholder;
   private refreshedAt = 0;
+  onKeyWarning = (message: string): void => {
+    process.stderr.write(`tokenkeep: warning: ${message}\n`);
+  };
 
   async keyringInitialized(): Promise<boolean> {
     return this.q("SELECT 1 FROM meta WHERE key = 'key_check'").get() !== undefined;
@@ -45,18 +49,37 @@ export class SqliteKeyringStore extends SqliteDb {
   }
 
   async unseal(master: MasterKey): Promise<void> {
-    const check = this.q("SELECT value FROM meta WHERE key = 'key_check'").get() as { value: Buffer } | undefined;
-    if (!check) throw new SealedError('the key ring does not exist yet');
-    if (!master.verify(check.value)) throw new SealedError('the master key is not the one this database was sealed with');
-    this.master = master;
-    this.loadRing();
+    const stored = this.storedRing();
+    if (!stored) throw new SealedError('the key ring does not exist yet');
+    if (!master.verify(stored.keyCheck)) throw new SealedError('the master key is not the one this database was sealed with');
+    this.keys = new Keyholder(master, (message) => this.onKeyWarning(message));
+    this.loadRing(stored);
   }
 
-  private loadRing(): void {
-    if (!this.master) throw new SealedError('the store is sealed');
-    const rows = this.q('SELECT version, wrapped FROM keyring ORDER BY version').all() as { version: number; wrapped: Buffer }[];
-    for (const r of rows) if (!this.ring.has(r.version)) this.ring.set(r.version, this.master.unwrap(r.version, r.wrapped));
-    this.ring.retain(rows.map((r) => r.version));
+  /** The key-check value and the wrapped data keys, in one statement; undefined before the key ring exists. */
+  private storedRing(): StoredRing | undefined {
+    const rows = this.q(`SELECT m.value AS key_check, k.version, k.wrapped FROM meta m LEFT JOIN keyring k ON 1
+      WHERE m.key = 'key_check' ORDER BY k.version`).all() as { key_check: Buffer; version: number | null; wrapped: Buffer | null }[];
+    if (rows.length === 0) return undefined;
+    return {
+      keyCheck: rows[0].key_check,
+      keys: rows.filter((r) => r.version !== null).map((r) => ({ version: r.version!, wrapped: r.wrapped! })),
+    };
+  }
+
+  private get holder(): Keyholder {
+    if (!this.keys) throw new SealedError('the store is sealed');
+    return this.keys;
+  }
+
+  private get ring(): KeyRing {
+    return this.holder.ring;
+  }
+
+  private loadRing(stored = this.storedRing()): void {
+    const keys = this.holder;
+    if (!stored) throw new SealedError('the key ring does not exist');
+    keys.take(stored);
     this.refreshedAt = Date.now();
   }
 
@@ -118,12 +141,12 @@ export class SqliteKeyringStore extends SqliteDb {
   }
 
   async addKeyVersion(): Promise<number> {
-    if (!this.master) throw new SealedError('the store is sealed');
-    const master = this.master;
+    const keys = this.holder;
     const version = this.tx(() => {
-      const { v } = this.q('SELECT coalesce(max(version), 0) + 1 AS v FROM keyring').get() as { v: number };
+      const { check, v } = this.q(`SELECT (SELECT value FROM meta WHERE key = 'key_check') AS "check",
+        (SELECT coalesce(max(version), 0) + 1 FROM keyring) AS v`).get() as { check: Buffer; v: number };
       this.q('INSERT INTO keyring (version, wrapped, created_at) VALUES (?, ?, ?)')
-        .run(v, master.wrap(v, MasterKey.generate()), new Date().toISOString());
+        .run(v, keys.wrapNewVersion(check, v), new Date().toISOString());
       return v;
     });
     this.loadRing();
@@ -132,31 +155,59 @@ export class SqliteKeyringStore extends SqliteDb {
 
   /**
    * Re-encrypts up to `batchSize` rows that are not under the active version, each batch one transaction; returns
-   * how many rows it re-encrypted (0 when none is left). A row changed by a request meanwhile is simply sealed anew
-   * by that request: the update here only replaces a row whose key version is still the old one.
+   * how many rows it took (0 when none is left). A row changed by a request meanwhile is simply sealed anew by that
+   * request: the update here only replaces a row whose key version is still the old one. With a pass, rows are taken
+   * in id order after its cursor, and a row with a damaged value is left as it is and recorded in the pass.
    */
-  async reencryptBatch(batchSize: number): Promise<number> {
+  async reencryptBatch(batchSize: number, pass?: ReencryptPass): Promise<number> {
     this.loadRing();
     const active = this.ring.activeVersion;
     return this.tx(() => {
       let done = 0;
       for (const [table, columns] of Object.entries(SEALED) as [SealedTable, readonly string[]][]) {
         if (done >= batchSize) break;
-        const rows = this.q(`SELECT id, key_version, ${columns.join(', ')} FROM ${table} WHERE key_version <> ? LIMIT ?`)
-          .all(active, batchSize - done) as Row[];
+        const rows = this.q(`SELECT id, key_version, ${columns.join(', ')} FROM ${table} WHERE key_version <> ? AND id > ? ORDER BY id LIMIT ?`)
+          .all(active, pass?.after[table] ?? 0, batchSize - done) as Row[];
         for (const row of rows) {
           const id = row.id as number;
-          const values = columns.map((c) => {
+          done++;
+          if (pass) pass.after[table] = id;
+          const plain = columns.map((c) => {
             const v = row[c] as Buffer | null;
-            return v === null ? null : this.seal(this.open(v, table, id, c), table, id, c);
+            return v === null ? null : this.openForReencryption(v, table, id, c, pass);
           });
+          if (plain.includes(undefined)) continue;
+          const values = plain.map((v, i) => (v === null || v === undefined ? null : this.seal(v, table, id, columns[i])));
           this.q(`UPDATE ${table} SET ${columns.map((c) => `${c} = ?`).join(', ')}, key_version = ? WHERE id = ? AND key_version = ?`)
             .run(...values, active, id, row.key_version);
-          done++;
         }
       }
       return done;
     });
+  }
+
+  /** A value's plaintext, or undefined (recorded in the pass) when it fails its integrity check; without a pass it throws. */
+  private openForReencryption(value: Buffer, table: SealedTable, id: number, column: string, pass: ReencryptPass | undefined): string | undefined {
+    try {
+      return this.open(value, table, id, column);
+    } catch (err) {
+      if (!pass || !isUnreadable(err)) throw err;
+      pass.damaged.push({ table, id, column });
+      return undefined;
+    }
+  }
+
+  async rekey(next: MasterKey): Promise<void> {
+    const keys = this.holder;
+    this.tx(() => {
+      const stored = this.storedRing();
+      if (!stored) throw new SealedError('the key ring does not exist');
+      const rewrapped = keys.rewrap(stored, next);
+      this.q("UPDATE meta SET value = ? WHERE key = 'key_check'").run(rewrapped.keyCheck);
+      for (const k of rewrapped.keys) this.q('UPDATE keyring SET wrapped = ? WHERE version = ?').run(k.wrapped, k.version);
+    });
+    keys.adopt(next);
+    this.loadRing();
   }
 
   async retireKeyVersion(version: number): Promise<void> {
