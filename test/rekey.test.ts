@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -161,6 +161,8 @@ describe('keys rekey on SQLite', { timeout: 600_000 }, () => {
   before(async () => {
     ensureBuilt();
     dir = mkdtempSync(join(tmpdir(), 'tokenkeep-rekey-'));
+    // Missing folders outside the working directory are refused (README, TOKENKEEP_DB), so the test makes its own.
+    mkdirSync(join(dir, 'data'), { mode: 0o700 });
     env = { TOKENKEEP_DB: join(dir, 'data', 'tk.db'), TOKENKEEP_ADMIN_PASSWORD: ADMIN_PW, TOKENKEEP_USER_PASSWORD: USER_PW, TOKENKEEP_LOG_LEVEL: 'info' };
     const server = await startServer(env);
     try {
