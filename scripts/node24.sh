@@ -6,7 +6,7 @@
 #
 # Node 24 is installed with npm into .tmp/node24 (git-ignored, outside node_modules, so that `npm ci` does not wipe
 # it), once per version. npm_config_nodedir points node-gyp at that package's headers (include/node): without it
-# better-sqlite3 compiles against the headers of the node that runs npm's parent tools and fails to load under 24.
+# better-sqlite3 is not built against Node 24's headers and fails to load under 24 (NODE_MODULE_VERSION mismatch).
 # `npm ci` under Node 24 leaves node_modules built for 24: run `npm ci` again before using the machine's Node 20.
 set -euo pipefail
 cd "$(dirname "$0")/.."
