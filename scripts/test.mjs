@@ -21,6 +21,13 @@ const find = (dir) =>
 const run = (files, env) =>
   spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], { stdio: 'inherit', env }).status ?? 1;
 
+// scripts/node24.sh says which Node it installed: a run that fell back to another node fails instead of passing.
+const wantedNode = process.env.TOKENKEEP_TEST_NODE_VERSION;
+if (wantedNode && process.version !== wantedNode) {
+  console.error(`tests run under Node ${process.version}, but TOKENKEEP_TEST_NODE_VERSION asks for ${wantedNode}`);
+  process.exit(1);
+}
+
 const only = process.argv.slice(2);
 if (only.length > 0) process.exit(run(only, process.env));
 
@@ -50,7 +57,7 @@ const SQLITE_ONLY = {
 };
 
 const { TOKENKEEP_TEST_BACKEND: _ignored, ...baseEnv } = process.env;
-console.log('== test pass 1: every test file on SQLite ==');
+console.log(`== test pass 1 (Node ${process.version}): every test file on SQLite ==`);
 const sqliteStatus = run(files, baseEnv);
 
 const pgUrl = process.env.TOKENKEEP_TEST_PG_URL;
@@ -80,7 +87,7 @@ try {
 }
 
 const pgFiles = files.filter((f) => !(basename(f) in SQLITE_ONLY));
-console.log(`\n== test pass 2: ${pgFiles.length} API test files on PostgreSQL (${redacted}) ==`);
+console.log(`\n== test pass 2 (Node ${process.version}): ${pgFiles.length} API test files on PostgreSQL (${redacted}) ==`);
 for (const [file, why] of Object.entries(SQLITE_ONLY)) {
   if (files.some((f) => basename(f) === file)) console.log(`   not in this pass: ${file} (${why})`);
 }

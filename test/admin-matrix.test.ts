@@ -23,6 +23,7 @@ import assert from 'node:assert/strict';
 import type { LightMyRequestResponse } from 'fastify';
 import { DEFAULT_PASSWORD, harness, type Harness } from './helpers.js';
 import { CODES, assertError, snapshot } from './admin-support.js';
+import { permissionCatalogue } from '../src/domain/permissions.js';
 
 const ACTORS = ['admin', 'sysDelegate', 'acmeAdmin', 'acmeNoAccess', 'betaAdmin', 'plain', 'lacking', 'anon'] as const;
 type Actor = (typeof ACTORS)[number];
@@ -75,6 +76,11 @@ interface Row {
   code?: number;
   /** list rows: whether each allowed actor sees the Acme object in the answer */
   lists?: { key: string; id: (f: Fixture) => number; sees: Partial<Record<Actor, boolean>> };
+  /**
+   * after a 200 or 201: the answer is the object that was asked for (its id and name, or for a list what makes it
+   * that list). Every such row has this or `lists`, so a cell cannot pass on the status alone.
+   */
+  returns?: (body: any, c: { h: Harness; f: Fixture; t: Target; res: LightMyRequestResponse; tag: string; actorId: number | undefined }) => void | Promise<void>;
   /** after a 2xx: the change is really stored (read back from the store, or by logging in) */
   effect?: (h: Harness, f: Fixture, t: Target, res: LightMyRequestResponse, tag: string, actorId: number | undefined) => Promise<void>;
   /** undo an allowed change of a shared object */
@@ -83,17 +89,25 @@ interface Row {
 
 const noTarget: Target = { id: 0, name: '' };
 
+/** acme-user's grants and lock: no other user has them, so an answer about acme-user is recognisably about it. */
+const ACME_USER_GRANTS = (f: Fixture) => ({ roles: [f.acmeUserRole, f.acmeRole].sort((x, y) => x - y), permissions: [10] });
+const ACME_USER_LOCK = { lockedAt: Date.UTC(2026, 0, 1), lockedUntil: Date.UTC(2099, 0, 1) };
+
 // The matrix. Columns:   admin sysDel acmeAdm noAcc  beta plain lacking anon
 const ROWS: Row[] = [
   // ---- permissions (12 or 11) ---------------------------------------------------------------------------------
   { method: 'GET', route: '/api/admin/permissions', perm: 11, url: () => '/api/admin/permissions',
-    expect: [200, 200, 200, 200, 200, 200, 403, 401] },
+    expect: [200, 200, 200, 200, 200, 200, 403, 401],
+    returns: (b) => assert.deepEqual(b.permissions.map((p: any) => [p.id, p.name]), permissionCatalogue.map((p) => [p.id, p.name]), 'the catalogue') },
   { method: 'GET', route: '/api/admin/permissions/{id}', perm: 11, url: () => '/api/admin/permissions/28',
-    expect: [200, 200, 200, 200, 200, 200, 403, 401] },
+    expect: [200, 200, 200, 200, 200, 200, 403, 401],
+    returns: (b) => assert.deepEqual([b.id, b.name], [28, 'OAuth']) },
   { method: 'GET', route: '/api/admin/permissions/{unknown}', perm: 11, url: () => '/api/admin/permissions/23',
     expect: [404, 404, 404, 404, 404, 404, 403, 401], code: CODES.permissionNotFound },
   { method: 'GET', route: '/api/mgmt/permissions', perm: 11, url: () => '/api/mgmt/permissions',
-    expect: [200, 200, 200, 200, 200, 200, 403, 401] },
+    expect: [200, 200, 200, 200, 200, 200, 403, 401],
+    returns: async (b, { h, actorId }) => assert.deepEqual(b.permissions.map((p: any) => p.id),
+      [...(await h.store.effectivePermissions(actorId!))].sort((x, y) => x - y), 'the caller\'s own permissions') },
 
   // ---- tenants (25; create: 25 in the system tenant) ------------------------------------------------------------
   { method: 'GET', route: '/api/admin/tenants', perm: 25, url: () => '/api/admin/tenants',
@@ -102,6 +116,10 @@ const ROWS: Row[] = [
   { method: 'POST', route: '/api/admin/tenants', perm: 25, url: () => '/api/admin/tenants',
     body: (_f, _t, tag) => ({ name: `New ${tag}`, parentTenant: 1, description: 'made by the matrix' }),
     expect: [201, 201, 403, 403, 403, 403, 403, 401],
+    returns: (b, { res, tag }) => {
+      assert.equal(b.name, `New ${tag}`);
+      assert.equal(res.headers.location, `/api/admin/tenants/${b.id}`);
+    },
     effect: async (h, _f, _t, res, tag, actorId) => {
       const stored = await h.store.tenantByName(`New ${tag}`);
       assert.ok(stored, 'tenant stored');
@@ -109,12 +127,14 @@ const ROWS: Row[] = [
       assert.ok((await h.store.tenantAdmins(stored.id)).includes(actorId!), 'the creator administers the new tenant');
     } },
   { method: 'GET', route: '/api/admin/tenants/{id}', perm: 25, url: (f) => `/api/admin/tenants/${f.acme}`,
-    expect: [200, 200, 200, 403, 403, 403, 403, 401] },
+    expect: [200, 200, 200, 403, 403, 403, 403, 401],
+    returns: (b, { f }) => assert.deepEqual([b.id, b.name], [f.acme, 'Acme']) },
   { method: 'GET', route: '/api/admin/tenants/{unknown}', perm: 25, url: () => `/api/admin/tenants/${MISSING}`,
     expect: [404, 404, 404, 404, 404, 403, 403, 401], code: CODES.tenantNotFound },
   { method: 'PUT', route: '/api/admin/tenants/{id}', perm: 25, url: (f) => `/api/admin/tenants/${f.acme}`,
     body: (_f, _t, tag) => ({ name: 'Acme', parentTenant: 1, description: `changed by ${tag}` }),
     expect: [200, 200, 200, 403, 403, 403, 403, 401],
+    returns: (b, { f, tag }) => assert.deepEqual([b.id, b.name, b.description], [f.acme, 'Acme', `changed by ${tag}`]),
     effect: async (h, f, _t, _res, tag) => assert.equal((await h.store.tenant(f.acme))?.description, `changed by ${tag}`),
     restore: async (h, f) => void (await h.store.updateTenant(f.acme, { name: 'Acme', description: 'Acme Corporation', status: 1 })) },
   { method: 'PUT', route: '/api/admin/tenants/{unknown}', perm: 25, url: () => `/api/admin/tenants/${MISSING}`,
@@ -128,10 +148,12 @@ const ROWS: Row[] = [
   { method: 'DELETE', route: '/api/admin/tenants/{unknown}', perm: 25, url: () => `/api/admin/tenants/${MISSING}`,
     expect: [404, 404, 404, 404, 404, 403, 403, 401], code: CODES.tenantNotFound },
   { method: 'GET', route: '/api/admin/tenants/{id}/admins', perm: 25, url: (f) => `/api/admin/tenants/${f.acme}/admins`,
-    expect: [200, 200, 200, 403, 403, 403, 403, 401] },
+    expect: [200, 200, 200, 403, 403, 403, 403, 401],
+    returns: (b, { f }) => assert.deepEqual(b.admins, f.acmeAdmins, 'Acme\'s admins') },
   { method: 'PUT', route: '/api/admin/tenants/{id}/admins', perm: 25, url: (f) => `/api/admin/tenants/${f.acme}/admins`,
     body: (f) => ({ admins: [...f.acmeAdmins, f.d2cuser] }),
     expect: [200, 200, 200, 403, 403, 403, 403, 401],
+    returns: (b, { f }) => assert.deepEqual(b.admins, [...f.acmeAdmins, f.d2cuser].sort((x, y) => x - y), 'the admins just set'),
     effect: async (h, f) => assert.ok((await h.store.tenantAdmins(f.acme)).includes(f.d2cuser), 'd2cuser now administers Acme'),
     restore: async (h, f) => h.store.setTenantAdmins(f.acme, f.acmeAdmins) },
   { method: 'GET', route: '/api/admin/tenants/{unknown}/admins', perm: 25, url: () => `/api/admin/tenants/${MISSING}/admins`,
@@ -146,12 +168,17 @@ const ROWS: Row[] = [
     lists: { key: 'roles', id: (f) => f.acmeRole, sees: { admin: true, sysDelegate: true, acmeAdmin: true, acmeNoAccess: false, betaAdmin: false } } },
   { method: 'GET', route: '/api/admin/roles?tenantId={id}', perm: 18, url: (f) => `/api/admin/roles?tenantId=${f.acme}`,
     expect: [200, 200, 200, 403, 403, 403, 403, 401],
+    returns: (b, { f }) => assert.deepEqual([...new Set(b.roles.map((r: any) => r.tenantId))], [f.acme], 'Acme\'s roles only'),
     lists: { key: 'roles', id: (f) => f.acmeRole, sees: { admin: true, sysDelegate: true, acmeAdmin: true } } },
   { method: 'GET', route: '/api/admin/roles?tenantId={unknown}', perm: 18, url: () => `/api/admin/roles?tenantId=${MISSING}`,
     expect: [404, 404, 404, 404, 404, 403, 403, 401], code: CODES.tenantNotFound },
   { method: 'POST', route: '/api/admin/roles', perm: 17, url: () => '/api/admin/roles',
     body: (f, _t, tag) => ({ name: `Role ${tag}`, tenantId: f.acme, permissions: [2, 8] }),
     expect: [201, 201, 201, 403, 403, 403, 403, 401],
+    returns: (b, { f, res, tag }) => {
+      assert.deepEqual([b.name, b.tenantId], [`Role ${tag}`, f.acme]);
+      assert.equal(res.headers.location, `/api/admin/roles/${b.id}`);
+    },
     effect: async (h, f, _t, res, tag) => {
       const role = (await h.store.listRoles(f.acme)).find((r) => r.name === `Role ${tag}`);
       assert.ok(role, 'role stored in Acme');
@@ -159,12 +186,14 @@ const ROWS: Row[] = [
       assert.equal(res.headers.location, `/api/admin/roles/${role.id}`);
     } },
   { method: 'GET', route: '/api/admin/roles/{id}', perm: 18, url: (f) => `/api/admin/roles/${f.acmeRole}`,
-    expect: [200, 200, 200, 403, 403, 403, 403, 401] },
+    expect: [200, 200, 200, 403, 403, 403, 403, 401],
+    returns: (b, { f }) => assert.deepEqual([b.id, b.name, b.tenantId], [f.acmeRole, 'Acme Analysts', f.acme]) },
   { method: 'GET', route: '/api/admin/roles/{unknown}', perm: 18, url: () => `/api/admin/roles/${MISSING}`,
     expect: [404, 404, 404, 404, 404, 403, 403, 401], code: CODES.roleNotFound },
   { method: 'PUT', route: '/api/admin/roles/{id}', perm: 19, fresh: 'role', url: (_f, t) => `/api/admin/roles/${t.id}`,
     body: (f, t) => ({ name: `${t.name} renamed`, tenantId: f.acme, permissions: [2, 8, 9] }),
     expect: [200, 200, 200, 403, 403, 403, 403, 401],
+    returns: (b, { t }) => assert.deepEqual([b.id, b.name], [t.id, `${t.name} renamed`]),
     effect: async (h, _f, t) => {
       const role = await h.store.role(t.id);
       assert.equal(role?.name, `${t.name} renamed`);
@@ -185,6 +214,7 @@ const ROWS: Row[] = [
     lists: { key: 'users', id: (f) => f.acmeUser, sees: { admin: true, sysDelegate: true, acmeAdmin: true, acmeNoAccess: false, betaAdmin: false } } },
   { method: 'GET', route: '/api/admin/users?tenantId={id}', perm: 14, url: (f) => `/api/admin/users?tenantId=${f.acme}`,
     expect: [200, 200, 200, 403, 403, 403, 403, 401],
+    returns: (b, { f }) => assert.deepEqual([...new Set(b.users.map((u: any) => u.tenantId))], [f.acme], 'Acme\'s users only'),
     lists: { key: 'users', id: (f) => f.acmeUser, sees: { admin: true, sysDelegate: true, acmeAdmin: true } } },
   { method: 'POST', route: '/api/admin/users', perm: 13, url: () => '/api/admin/users',
     body: (f, _t, tag) => ({
@@ -192,6 +222,10 @@ const ROWS: Row[] = [
       passwordInfo: { password: DEFAULT_PASSWORD }, permissions: { roles: [f.acmeUserRole] },
     }),
     expect: [201, 201, 201, 403, 403, 403, 403, 401],
+    returns: (b, { f, res, tag }) => {
+      assert.deepEqual([b.userName, b.tenantId], [`new-${tag}`, f.acme]);
+      assert.equal(res.headers.location, `/api/admin/users/${b.id}`);
+    },
     effect: async (h, f, _t, res, tag) => {
       const user = await h.store.userByName(`new-${tag}`);
       assert.ok(user, 'user stored');
@@ -199,12 +233,14 @@ const ROWS: Row[] = [
       assert.equal(res.headers.location, `/api/admin/users/${user.id}`);
     } },
   { method: 'GET', route: '/api/admin/users/{id}', perm: 14, url: (f) => `/api/admin/users/${f.acmeUser}`,
-    expect: [200, 200, 200, 403, 403, 403, 403, 401] },
+    expect: [200, 200, 200, 403, 403, 403, 403, 401],
+    returns: (b, { f }) => assert.deepEqual([b.id, b.userName, b.tenantId], [f.acmeUser, 'acme-user', f.acme]) },
   { method: 'GET', route: '/api/admin/users/{unknown}', perm: 14, url: () => `/api/admin/users/${MISSING}`,
     expect: [404, 404, 404, 404, 404, 403, 403, 401], code: CODES.userNotFound },
   { method: 'PUT', route: '/api/admin/users/{id}', perm: 15, fresh: 'user', url: (_f, t) => `/api/admin/users/${t.id}`,
     body: (f, t) => ({ userName: `${t.name}-renamed`, tenantId: f.acme, statusInfo: { status: 1 }, permissions: { roles: [f.acmeUserRole], permissions: [14] } }),
     expect: [200, 200, 200, 403, 403, 403, 403, 401],
+    returns: (b, { t }) => assert.deepEqual([b.id, b.userName], [t.id, `${t.name}-renamed`]),
     effect: async (h, _f, t) => {
       const user = await h.store.user(t.id);
       assert.equal(user?.userName, `${t.name}-renamed`);
@@ -219,12 +255,14 @@ const ROWS: Row[] = [
   { method: 'DELETE', route: '/api/admin/users/{unknown}', perm: 16, url: () => `/api/admin/users/${MISSING}`,
     expect: [404, 404, 404, 404, 404, 403, 403, 401], code: CODES.userNotFound },
   { method: 'GET', route: '/api/admin/users/{id}/permissions', perm: 14, url: (f) => `/api/admin/users/${f.acmeUser}/permissions`,
-    expect: [200, 200, 200, 403, 403, 403, 403, 401] },
+    expect: [200, 200, 200, 403, 403, 403, 403, 401],
+    returns: (b, { f }) => assert.deepEqual(b, ACME_USER_GRANTS(f), 'acme-user\'s grants, which no other user has') },
   { method: 'GET', route: '/api/admin/users/{unknown}/permissions', perm: 14, url: () => `/api/admin/users/${MISSING}/permissions`,
     expect: [404, 404, 404, 404, 404, 403, 403, 401], code: CODES.userNotFound },
   { method: 'PUT', route: '/api/admin/users/{id}/permissions', perm: 15, fresh: 'user', url: (_f, t) => `/api/admin/users/${t.id}/permissions`,
     body: (f) => ({ roles: [f.acmeUserRole, f.acmeRole], permissions: [14] }),
     expect: [200, 200, 200, 403, 403, 403, 403, 401],
+    returns: (b, { f }) => assert.deepEqual(b, { roles: [f.acmeUserRole, f.acmeRole].sort((x, y) => x - y), permissions: [14] }),
     effect: async (h, f, t) => {
       const user = await h.store.user(t.id);
       assert.deepEqual(user?.roles, [f.acmeUserRole, f.acmeRole].sort((a, b) => a - b));
@@ -234,12 +272,15 @@ const ROWS: Row[] = [
     body: (f) => ({ roles: [f.acmeUserRole] }),
     expect: [404, 404, 404, 404, 404, 403, 403, 401], code: CODES.userNotFound },
   { method: 'GET', route: '/api/admin/users/{id}/statusinfo', perm: 14, url: (f) => `/api/admin/users/${f.acmeUser}/statusinfo`,
-    expect: [200, 200, 200, 403, 403, 403, 403, 401] },
+    expect: [200, 200, 200, 403, 403, 403, 403, 401],
+    returns: (b) => assert.deepEqual(b, { status: 1, accountLocked: true, accountLockedAt: '2026-01-01 00:00:00', accountLockedUntil: '2099-01-01 00:00:00' },
+      'acme-user\'s lock, which no other user has') },
   { method: 'GET', route: '/api/admin/users/{unknown}/statusinfo', perm: 14, url: () => `/api/admin/users/${MISSING}/statusinfo`,
     expect: [404, 404, 404, 404, 404, 403, 403, 401], code: CODES.userNotFound },
   { method: 'PUT', route: '/api/admin/users/{id}/statusinfo', perm: 15, fresh: 'user', url: (_f, t) => `/api/admin/users/${t.id}/statusinfo`,
     body: () => ({ status: 0 }),
     expect: [200, 200, 200, 403, 403, 403, 403, 401],
+    returns: (b) => assert.deepEqual([b.status, b.accountLocked], [0, false]),
     effect: async (h, _f, t) => assert.equal((await h.store.user(t.id))?.status, 0, 'user deactivated') },
   { method: 'PUT', route: '/api/admin/users/{unknown}/statusinfo', perm: 15, url: () => `/api/admin/users/${MISSING}/statusinfo`,
     body: () => ({ status: 0 }),
@@ -257,19 +298,24 @@ const ROWS: Row[] = [
 
   // ---- limits (12, or 27 held by a system-tenant user) ---------------------------------------------------------
   { method: 'GET', route: '/api/admin/limits/system', perm: 27, url: () => '/api/admin/limits/system',
-    expect: [200, 200, 403, 403, 403, 403, 403, 401] },
+    expect: [200, 200, 403, 403, 403, 403, 403, 401],
+    returns: (b) => assert.deepEqual(b.limits.map((l: any) => [l.id, l.name, l.value]),
+      [[2, 'PasswordLockoutInterval', 900], [3, 'PasswordLockoutLimit', 3], [4, 'PasswordLockoutPeriod', 1800]]) },
   { method: 'GET', route: '/api/admin/limits/system/{id}', perm: 27, url: () => '/api/admin/limits/system/3',
-    expect: [200, 200, 403, 403, 403, 403, 403, 401] },
+    expect: [200, 200, 403, 403, 403, 403, 403, 401],
+    returns: (b) => assert.deepEqual([b.id, b.name, b.value], [3, 'PasswordLockoutLimit', 3]) },
   { method: 'GET', route: '/api/admin/limits/system/{unknown}', perm: 27, url: () => `/api/admin/limits/system/${MISSING_LIMIT}`,
     expect: [404, 404, 403, 403, 403, 403, 403, 401], code: CODES.limitNotFound },
   { method: 'POST', route: '/api/admin/limits/system/{id}', perm: 27, url: () => '/api/admin/limits/system/4',
     body: () => ({ value: 1801 }),
     expect: [200, 200, 403, 403, 403, 403, 403, 401],
+    returns: (b) => assert.deepEqual([b.id, b.name, b.value], [4, 'PasswordLockoutPeriod', 1801]),
     effect: async (h) => assert.equal((await h.store.limits()).get(4), 1801),
     restore: async (h) => h.store.setLimit(4, 1800) },
   { method: 'PUT', route: '/api/admin/limits/system/{id}', perm: 27, url: () => '/api/admin/limits/system/4',
     body: () => ({ value: 1802 }),
     expect: [200, 200, 403, 403, 403, 403, 403, 401],
+    returns: (b) => assert.deepEqual([b.id, b.name, b.value], [4, 'PasswordLockoutPeriod', 1802]),
     effect: async (h) => assert.equal((await h.store.limits()).get(4), 1802),
     restore: async (h) => h.store.setLimit(4, 1800) },
   { method: 'POST', route: '/api/admin/limits/system/{unknown}', perm: 27, url: () => `/api/admin/limits/system/${MISSING_LIMIT}`,
@@ -360,7 +406,8 @@ before(async () => {
   ids['acme-admin'] = await newUser('acme-admin', acme.id, [acmeTenantAdminRole], [25, 27]);
   ids['acme-noaccess'] = await newUser('acme-noaccess', acme.id, [acmeTenantAdminRole], [25, 27]);
   ids['beta-admin'] = await newUser('beta-admin', beta.id, [betaTenantAdminRole], [25, 27]);
-  ids['acme-user'] = await newUser('acme-user', acme.id, [acmeUserRole]);
+  ids['acme-user'] = await newUser('acme-user', acme.id, [acmeUserRole, acmeRole], [10]);
+  await h.store.setUserLock(ids['acme-user'], ACME_USER_LOCK);
 
   const systemAdmins = [ids['sys-delegate'], ...ROUTE_PERMS.map((p) => ids[lackingName(p)])];
   const acmeAdmins = [ids.d2cadmin, ids['acme-admin'], ...systemAdmins].sort((a, b) => a - b);
@@ -416,6 +463,10 @@ ROWS.forEach((row, rowIndex) => {
         }
         try {
           if (expected === 204) assert.equal(res.body, '', '204 has no body');
+          else {
+            assert.ok(row.returns ?? row.lists, 'the row says which object a success answers with');
+            await row.returns?.(res.json(), { h, f, t: target, res, tag, actorId: actorId(actor, row.perm) });
+          }
           if (row.lists) {
             const listed = (res.json()[row.lists.key] as { id: number }[]).map((o) => o.id);
             const sees = row.lists.sees[actor];

@@ -73,11 +73,18 @@ describe('SQLite group commit', { skip: sqliteOnly('group commit and the databas
       payload: { name: `ckpt_${i}`, oauthAppId: appId, refreshToken: `rt-${i}` },
     })));
     assert.deepEqual(results.map((r) => r.statusCode), Array(50).fill(201));
-    // A copy of the database file without its WAL sees only what a checkpoint copied into the file.
+    // A copy of the database file without its WAL sees only what a checkpoint copied into the file. The copy is taken
+    // only while the worker is idle, in one synchronous step: a checkpoint starts only when this thread posts to the
+    // worker, so none can write the file during the copy (a copy taken meanwhile can be torn: SQLITE_CORRUPT), and
+    // `checkpoints` already counts the one that wrote what the copy sees. SQLite's backup API would not do: it reads
+    // through a connection, which sees the WAL too, so the copy would hold every write, checkpointed or not.
+    const checkpointer = (store as unknown as { checkpointer?: { running?: unknown } }).checkpointer;
+    assert.equal(typeof checkpointer?.running, 'boolean', 'the store\'s checkpointer says whether a checkpoint runs');
     const dir = mkdtempSync(join(tmpdir(), 'tokenkeep-ckpt-'));
     try {
       let inFile = 0;
       for (const deadline = Date.now() + 5000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+        if (checkpointer!.running) continue;
         copyFileSync(join(h.dir, 'tokenkeep.db'), join(dir, 'copy.db'));
         const copy = new Database(join(dir, 'copy.db'));
         try {

@@ -12,10 +12,20 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig } from '../src/config.js';
-import { basic, ensureBuilt, killAll, startServer, type Running } from './process-support.js';
+import { ROOT, basic, ensureBuilt, killAll, startServer, type Running } from './process-support.js';
 
 const ADMIN_PW = 'Tls-Adm1n-Pw!';
+/** Run as `node -e` with argv [config module URL, environment as JSON]: prints how loadConfig ended, as JSON. */
+const LOAD_CONFIG_IN_CHILD = `
+const { loadConfig, ConfigError } = await import(process.argv[1]);
+try {
+  loadConfig(JSON.parse(process.argv[2]));
+  console.log(JSON.stringify({ loaded: true }));
+} catch (err) {
+  console.log(JSON.stringify({ configError: err instanceof ConfigError, setting: err.setting, message: err.message }));
+}`;
 const USER_PW = 'Tls-Us3r-Pw!';
 
 function openssl(dir: string, name: string): { cert: string; key: string } {
@@ -188,13 +198,31 @@ describe('TLS', { timeout: 300_000 }, () => {
       assert.match(mismatch, /TOKENKEEP_TLS_KEY/);
       // Error messages name files, never their contents.
       assert.ok(!mismatch.includes(readFileSync(other.key, 'utf8').split('\n')[1]));
+    });
 
+    test('a certificate the process may not read is refused naming TOKENKEEP_TLS_CERT, with EACCES (as root too)', (t) => {
+      const unreadable = join(dir, 'unreadable.pem');
+      writeFileSync(unreadable, readFileSync(pair.cert));
+      chmodSync(unreadable, 0o000);
+      const env = { TOKENKEEP_TLS_CERT: unreadable, TOKENKEEP_TLS_KEY: pair.key };
       if (process.getuid?.() !== 0) {
-        const unreadable = join(dir, 'unreadable.pem');
-        writeFileSync(unreadable, readFileSync(pair.cert));
-        chmodSync(unreadable, 0o000);
-        assert.match(refused({ TOKENKEEP_TLS_CERT: unreadable, TOKENKEEP_TLS_KEY: pair.key }, 'TOKENKEEP_TLS_CERT'), /EACCES/);
+        assert.match(refused(env, 'TOKENKEEP_TLS_CERT'), /EACCES/);
+        return;
       }
+      // Root reads a mode-0000 file anyway (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH), and CI runs as root: load the
+      // configuration in a child that is still root, so it reads the project's files, but without those two.
+      const drop = '-dac_override,-dac_read_search';
+      const res = spawnSync('setpriv', ['--bounding-set', drop, '--inh-caps', drop, process.execPath, '--import', 'tsx', '--input-type=module',
+        '-e', LOAD_CONFIG_IN_CHILD, pathToFileURL(join(ROOT, 'src', 'config.ts')).href, JSON.stringify(env)], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+      if ((res.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
+        t.skip('setpriv (util-linux) is missing: as root, nothing else makes a file unreadable to this process');
+        return;
+      }
+      assert.equal(res.status, 0, `child: ${res.error ?? ''} ${res.stderr}`);
+      const outcome = JSON.parse(res.stdout);
+      assert.equal(outcome.configError, true, `expected a ConfigError, got ${res.stdout}`);
+      assert.equal(outcome.setting, 'TOKENKEEP_TLS_CERT');
+      assert.match(outcome.message, /\bTOKENKEEP_TLS_CERT\b.*EACCES/);
     });
   });
 });
