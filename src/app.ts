@@ -10,6 +10,7 @@ import { fail } from './errors.js';
 import { OWASP_SCRYPT, type ScryptParams } from './crypto/passwords.js';
 import type { Store } from './storage/store.js';
 import { checkBodyId, validatorCompiler } from './http/validation.js';
+import { decodeUtf8, jsonTextProblem } from './http/json-body.js';
 import { BODY_LIMIT, installErrorHandler } from './http/error-handler.js';
 import { installNotFound } from './http/not-found.js';
 import { helmetOptions, securityHeaders } from './http/security-headers.js';
@@ -127,12 +128,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   app.removeContentTypeParser('text/plain');
   // A DELETE has no body: clients that send Content-Type: application/json with Content-Length: 0 on every request
-  // (python-requests, Postman collections) must not get "the body is empty". Other methods keep the default parser.
+  // (python-requests, Postman collections) must not get "the body is empty". Other bodies are decoded as strict
+  // UTF-8, parsed by Fastify's parser (which refuses prototype poisoning), then checked for what it cannot see.
   const defaultJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if (request.method === 'DELETE' && body === '') return done(null, undefined);
-    defaultJson(request, body as string, done);
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, bytes, done) => {
+    if (request.method === 'DELETE' && bytes.length === 0) return done(null, undefined);
+    const text = decodeUtf8(bytes as Buffer);
+    if (typeof text !== 'string') return done(text, undefined);
+    defaultJson(request, text, (err, body) => done(err ?? jsonTextProblem(text) ?? null, err ? undefined : body));
   });
   installErrorHandler(app);
   installNotFound(app);
