@@ -12,6 +12,7 @@ import { ADMIN_PASSWORD, basic, DEFAULT_PASSWORD, harness, type Harness } from '
 import { assertEnvelope } from './admin-support.js';
 import { hasLoneSurrogate } from './input-support.js';
 import { isUtf8 } from 'node:buffer';
+import { parse as parseLegacy } from 'node:url';
 import {
   NAMES, appBody, appView, buildWorld, createApp, createDataSource, createProfile, dataSourceBody, oauthState, profileBody,
   profileView, type World,
@@ -252,4 +253,64 @@ test('the profile list is, for any text the store accepts, exactly the summaries
     }),
     { numRuns: RUNS },
   );
+});
+
+test('authorize and token URIs: whatever is accepted is stored normalised, without fragment or userinfo, and every parser sees its host', async () => {
+  // URIs from pieces, mostly plausible, often one of the forms parsers disagree about; sometimes any text at all.
+  const piece = <T>(good: T[], bad: T[]) => fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...good) }, { weight: 1, arbitrary: fc.constantFrom(...bad) });
+  const uriChars = fc.string({ unit: fc.constantFrom(...'aZ09-._~!$&\'()*+,;=:@/?%2f'.split(''), '%41', '\\', '#', ' ', '|', 'é', '\t', '[', ']'), maxLength: 12 });
+  const uri = fc.oneof(
+    { weight: 6, arbitrary: fc.tuple(
+      piece(['https', 'HTTPS', 'Https'], ['http', 'ftp', 'javascript', 'https:', '']),
+      piece(['://'], [':', ':/', ':\\\\', ':///', '//', ':\\/']),
+      piece([''], ['u@', 'u:p@', ':p@', 'evil.example\\@', 'evil.example%40', '@']),
+      piece(['a.example', 'A.Example.COM', 'a-b.example', '127.0.0.1', '[::1]', 'sub.a.example.', 'xn--bcher-kva.example'],
+        ['127.1', '0x7f.0.0.1', '2130706433', '%61.example', 'bücher.example', '', 'a example', '[::1', 'a.example\\', '0177.0.0.1']),
+      piece(['', ':443', ':8443', ':1'], [':', ':99999', ':0x1', ':-1']),
+      piece(['', '/', '/auth', '/o/oauth2/v2/auth', '/a/../b', '/%7Euser'], ['/a b', '/a#b', '#', '\\path', '/a\\..\\b']),
+      fc.option(uriChars, { nil: '' }),
+    ).map((parts) => parts.join('')) },
+    { weight: 1, arbitrary: fc.string({ maxLength: 40 }) },
+  );
+  let accepted = 0;
+  let run = 0;
+  await fc.assert(
+    fc.asyncProperty(uri, fc.boolean(), async (sent, asToken) => {
+      const field = asToken ? 'tokenURI' : 'authorizeURI';
+      const res = await h.app.inject({ method: 'POST', url: '/api/mgmt/oauthapps', headers: { authorization: auth(NAMES.TA1), 'content-type': 'application/json' },
+        payload: appBody(`Uri app ${++run}`, w.tenantA, { [field]: sent }) });
+      if (res.statusCode !== 201) {
+        const message = assertEnvelope(res, sent).error.message.value;
+        assert.equal(res.statusCode, 400, message);
+        assert.ok(message.startsWith(`Invalid JSON Input: ${field}: `), message);
+        return;
+      }
+      accepted++;
+      const id = JSON.parse(res.body).id as number;
+      try {
+        const stored = (await h.store.app(id))![field];
+        assert.equal(JSON.parse(res.body)[field], stored, 'answered as stored');
+        const url = new URL(stored);
+        assert.equal(url.href, stored, 'stored in WHATWG normal form');
+        assert.equal(url.href, new URL(sent).href, 'the normal form of what was sent');
+        assert.equal(url.protocol, 'https:');
+        assert.equal(url.hash, '');
+        assert.ok(!stored.includes('#'), 'no fragment');
+        assert.equal(url.username + url.password, '', 'no userinfo');
+        // Node's legacy parser (what older HTTP clients use) sees the same host, in what was sent and what is stored.
+        for (const text of [sent, stored]) {
+          const legacy = parseLegacy(text);
+          assert.equal(legacy.auth, null, `${text}: no userinfo for url.parse`);
+          assert.equal(legacy.hash, null, `${text}: no fragment for url.parse`);
+          const legacyHost = legacy.hostname?.includes(':') ? `[${legacy.hostname}]` : legacy.hostname;
+          assert.equal(legacyHost, url.hostname, `${text}: host`);
+          assert.equal(legacy.port ?? '443', url.port || '443', `${text}: port`);
+        }
+      } finally {
+        assert.equal((await h.app.inject({ method: 'DELETE', url: `/api/mgmt/oauthapps/${id}`, headers: { authorization: auth(NAMES.TA1) } })).statusCode, 204);
+      }
+    }),
+    { numRuns: RUNS * 4 },
+  );
+  assert.ok(accepted >= RUNS / 4, `enough accepted URIs to check the property (${accepted})`);
 });
