@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { harness, type Harness } from './helpers.js';
 import { catalogue } from '../src/errors.js';
 import { securityHeaders } from '../src/http/security-headers.js';
+import { clientErrorResponse } from '../src/http/client-errors.js';
 
 let h: Harness;
 let port: number;
@@ -111,4 +112,12 @@ test('Transfer-Encoding before Content-Length is the same 400', async () => {
   const res = await exchange('POST /api/mgmt/oauthprofiles HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n'
     + 'Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n');
   assertAnswer(res, 400, 'badRequest', /both Content-Length and Transfer-Encoding/);
+});
+
+test('a request that does not arrive in time (Node waits headersTimeout, 60 s, so asked directly) is 408 with the envelope', () => {
+  const text = clientErrorResponse({ code: 'ERR_HTTP_REQUEST_TIMEOUT' }, false);
+  const end = text.indexOf('\r\n\r\n');
+  const [statusLine, ...lines] = text.slice(0, end).split('\r\n');
+  const headers = new Map(lines.map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]));
+  assertAnswer({ statusLine, status: 408, headers, body: text.slice(end + 4) }, 408, 'requestTimeout', /in time/);
 });
