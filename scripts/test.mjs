@@ -43,6 +43,8 @@ const SQLITE_ONLY = {
   'blackbox.test.ts': 'real server processes on a SQLite file',
   'rotation.test.ts': 'real CLI processes and the raw SQLite file',
   'cli.test.ts': 'real CLI processes; runs its PostgreSQL variant itself in the first pass',
+  'client-errors.test.ts': "Node's own answers to malformed requests; no database involved",
+  'security-headers.test.ts': 'headers of every kind of answer; no database involved',
   'openapi.test.ts': 'validates the served document; no database involved',
   'rekey.test.ts': 'real CLI processes; runs its PostgreSQL variant itself in the first pass',
   'sealed-start.test.ts': 'real server processes on a SQLite file',

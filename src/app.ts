@@ -4,13 +4,17 @@
  */
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
+import helmet from '@fastify/helmet';
 import { Authenticator } from './domain/authenticator.js';
 import { fail } from './errors.js';
 import { OWASP_SCRYPT, type ScryptParams } from './crypto/passwords.js';
 import type { Store } from './storage/store.js';
 import { checkBodyId, validatorCompiler } from './http/validation.js';
+import { decodeUtf8, jsonTextProblem } from './http/json-body.js';
 import { BODY_LIMIT, installErrorHandler } from './http/error-handler.js';
 import { installNotFound } from './http/not-found.js';
+import { helmetOptions, securityHeaders } from './http/security-headers.js';
+import { clientErrorHandler } from './http/client-errors.js';
 import { installAuth } from './http/auth.js';
 import './http/context.js';
 import { healthRoutes } from './http/routes/health.js';
@@ -93,6 +97,7 @@ function installRequestLog(app: FastifyInstance): void {
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const hashParams = deps.hashParams ?? OWASP_SCRYPT;
   const clock = deps.clock ?? Date.now;
+  const tls = deps.https !== undefined;
   const app = Fastify({
     ...(deps.https ? { https: deps.https } : {}),
     logger: deps.logger ?? false,
@@ -102,11 +107,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return503OnClosing: true,
     // One log line per request, written when it is answered (see installRequestLog), instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
-    // A URL the router cannot even decode (`/api/%zz`) still gets the envelope and no-store.
+    // A URL the router cannot even decode (`/api/%zz`) still gets the envelope, no-store and the security headers
+    // (no hook runs for it, helmet's included).
     frameworkErrors: (_err, request, reply: FastifyReply) => {
       const error = fail('notFound', request.url.split('?')[0].slice(0, 200));
-      reply.header('cache-control', 'no-store').code(error.status).send(error.toBody());
+      reply.headers(securityHeaders(tls)).header('cache-control', 'no-store').code(error.status).send(error.toBody());
     },
+    // What Node's parser refuses (431, unknown method, Content-Length with Transfer-Encoding) gets the envelope too.
+    clientErrorHandler: clientErrorHandler(tls),
   });
   const authenticator = new Authenticator({ store: deps.store, hashParams, clock, failuresPerAddress: deps.failuresPerAddress });
   app.decorate('services', {
@@ -120,15 +128,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   app.removeContentTypeParser('text/plain');
   // A DELETE has no body: clients that send Content-Type: application/json with Content-Length: 0 on every request
-  // (python-requests, Postman collections) must not get "the body is empty". Other methods keep the default parser.
+  // (python-requests, Postman collections) must not get "the body is empty". Other bodies are decoded as strict
+  // UTF-8, parsed by Fastify's parser (which refuses prototype poisoning), then checked for what it cannot see.
   const defaultJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if (request.method === 'DELETE' && body === '') return done(null, undefined);
-    defaultJson(request, body as string, done);
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, bytes, done) => {
+    if (request.method === 'DELETE' && bytes.length === 0) return done(null, undefined);
+    const text = decodeUtf8(bytes as Buffer);
+    if (typeof text !== 'string') return done(text, undefined);
+    defaultJson(request, text, (err, body) => done(err ?? jsonTextProblem(text) ?? null, err ? undefined : body));
   });
   installErrorHandler(app);
   installNotFound(app);
+  // Before authentication's hook, so that a 401 (or any error an onRequest hook throws) carries the headers too.
+  await app.register(helmet, helmetOptions(tls));
   app.addHook('onRequest', (_request, reply, done) => {
     reply.header('cache-control', 'no-store');
     done();

@@ -11,6 +11,9 @@ import type { LightMyRequestResponse } from 'fastify';
 import { ADMIN_PASSWORD, basic, DEFAULT_PASSWORD, harness, type Harness } from './helpers.js';
 import { assertEnvelope } from './admin-support.js';
 import { withEnoughSuccesses } from './property-support.js';
+import { hasLoneSurrogate } from './input-support.js';
+import { isUtf8 } from 'node:buffer';
+import { parse as parseLegacy } from 'node:url';
 import {
   NAMES, appBody, appView, buildWorld, createApp, createDataSource, createProfile, dataSourceBody, oauthState, profileBody,
   profileView, type World,
@@ -64,8 +67,17 @@ function near(fields: Record<string, fc.Arbitrary<unknown>>): fc.Arbitrary<unkno
 }
 
 const printable = fc.stringMatching(/^[A-Za-z0-9 _.-]{1,20}$/);
-/** Any code points, control characters and U+0000 included (PostgreSQL refuses U+0000 in text columns). */
-const text = (maxLength: number) => fc.oneof(fc.string({ maxLength }), fc.string({ unit: 'binary', maxLength }));
+/**
+ * Any code points, control characters and U+0000 included (PostgreSQL refuses U+0000 in text columns), and now and
+ * then a lone surrogate, which no UTF-8 column can hold: such a body must be refused (400), never stored changed.
+ */
+const loneSurrogate = (maxLength: number) => fc.tuple(fc.string({ maxLength: maxLength >> 1 }), fc.constantFrom('\ud800', '\udbff', '\udc00', '\udfff'), fc.string({ maxLength: maxLength >> 1 }))
+  .map(([a, s, b]) => `${a}${s}${b}`);
+const text = (maxLength: number) => fc.oneof(
+  { weight: 3, arbitrary: fc.string({ maxLength }) },
+  { weight: 3, arbitrary: fc.string({ unit: 'binary', maxLength }) },
+  { weight: 1, arbitrary: loneSurrogate(maxLength) },
+);
 /** Mostly the good value, sometimes one of the others. */
 const mostly = <T>(good: fc.Arbitrary<T>, ...others: unknown[]) =>
   fc.oneof({ weight: 5, arbitrary: good as fc.Arbitrary<unknown> }, { weight: 1, arbitrary: fc.constantFrom(...others) });
@@ -159,6 +171,13 @@ describe('arbitrary bodies', () => {
           const before = await oauthState(h.store);
           const res = await send(t.method, t.url(), t.as, p);
           assert.ok(res.statusCode < 500, `status ${res.statusCode}: ${res.body.slice(0, 300)}`);
+          if (p.kind === 'json' && hasLoneSurrogate(p.value)) {
+            assert.equal(res.statusCode, 400, res.body);
+            assert.match(assertEnvelope(res, t.name).error.message.value, /lone surrogate/);
+          } else if (p.kind === 'bytes' && !isUtf8(p.value)) {
+            assert.equal(res.statusCode, 400, res.body);
+            assert.match(assertEnvelope(res, t.name).error.message.value, /not valid UTF-8/);
+          }
           if (res.statusCode >= 200 && res.statusCode < 300) {
             successes += 1;
             const body = JSON.parse(res.body);
@@ -193,7 +212,8 @@ test('arbitrary path ids and ?user= values on reads: never 5xx, always the envel
 
 test('the profile list is, for any text the store accepts, exactly the summaries of what GET answers, in id order', async () => {
   // The list's JSON is written by the database (SQLite's json_object, PostgreSQL's json_agg of rows), not by Node:
-  // quotes, backslashes, control characters, non-BMP and replaced lone surrogates must all come out as GET shows them.
+  // quotes, backslashes, control characters and non-BMP must all come out as GET shows them. A lone surrogate never
+  // gets that far: the body holding it is refused (400) naming the field.
   let run = 0;
   let successes = 0; // runs that compared at least one created profile's list entry with its GET
   await withEnoughSuccesses('profile list', () => successes, () => fc.assert(
@@ -201,16 +221,19 @@ test('the profile list is, for any text the store accepts, exactly the summaries
       run += 1;
       const app = await h.app.inject({ method: 'POST', url: '/api/mgmt/oauthapps', headers: { authorization: auth(NAMES.TA1), 'content-type': 'application/json' },
         payload: appBody(`List app ${run}`, w.tenantA, { scope }) });
+      if (hasLoneSurrogate(scope)) return assert.match(assertEnvelope(app).error.message.value, /^Invalid JSON Input: scope: holds a lone surrogate/);
       if (app.statusCode !== 201) return assert.equal(app.statusCode, 400, app.body);
       const { id: listAppId, authorizeURI, tokenURI, scope: storedScope } = JSON.parse(app.body);
       try {
-        const created: number[] = [];
+        // each created profile with whether TA1 created it for U1 (a refused spec creates nothing)
+        const created: [number, boolean][] = [];
         for (const [i, [description, onBehalf]] of specs.entries()) {
           // U1's own profiles, and profiles TA1 creates for U1: both appear in U1's list, the latter also in TA1's
           const res = await h.app.inject({ method: 'POST', url: `/api/mgmt/oauthprofiles${onBehalf ? `?user=${NAMES.U1}` : ''}`,
             headers: { authorization: auth(onBehalf ? NAMES.TA1 : NAMES.U1), 'content-type': 'application/json' },
             payload: profileBody(`list_${run}_${i}`, listAppId, { description }) });
-          if (res.statusCode === 201) created.push(JSON.parse(res.body).id);
+          if (hasLoneSurrogate(description)) assert.match(assertEnvelope(res).error.message.value, /^Invalid JSON Input: description: holds a lone surrogate/);
+          else if (res.statusCode === 201) created.push([JSON.parse(res.body).id, onBehalf]);
           else assert.equal(res.statusCode, 400, res.body);
         }
         for (const who of [NAMES.U1, NAMES.TA1]) {
@@ -225,7 +248,7 @@ test('the profile list is, for any text the store accepts, exactly the summaries
             const p = JSON.parse(got.body);
             assert.deepEqual(entry, { id: p.id, name: p.name, description: p.description, oauthAppId: p.oauthAppId, authorizeURI, tokenURI, scope: storedScope });
           }
-          const mine = created.filter((_, i) => who === NAMES.U1 || specs[i]?.[1]);
+          const mine = created.filter(([, onBehalf]) => who === NAMES.U1 || onBehalf).map(([id]) => id);
           assert.deepEqual(listed.filter((p) => p.oauthAppId === listAppId).map((p) => p.id), mine, `${who} lists what it owns or created`);
         }
         if (created.length > 0) successes += 1;
@@ -235,4 +258,64 @@ test('the profile list is, for any text the store accepts, exactly the summaries
     }),
     { numRuns: RUNS },
   ));
+});
+
+test('authorize and token URIs: whatever is accepted is stored normalised, without fragment or userinfo, and every parser sees its host', async () => {
+  // URIs from pieces, mostly plausible, often one of the forms parsers disagree about; sometimes any text at all.
+  const piece = <T>(good: T[], bad: T[]) => fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...good) }, { weight: 1, arbitrary: fc.constantFrom(...bad) });
+  const uriChars = fc.string({ unit: fc.constantFrom(...'aZ09-._~!$&\'()*+,;=:@/?%2f'.split(''), '%41', '\\', '#', ' ', '|', 'é', '\t', '[', ']'), maxLength: 12 });
+  const uri = fc.oneof(
+    { weight: 6, arbitrary: fc.tuple(
+      piece(['https', 'HTTPS', 'Https'], ['http', 'ftp', 'javascript', 'https:', '']),
+      piece(['://'], [':', ':/', ':\\\\', ':///', '//', ':\\/']),
+      piece([''], ['u@', 'u:p@', ':p@', 'evil.example\\@', 'evil.example%40', '@']),
+      piece(['a.example', 'A.Example.COM', 'a-b.example', '127.0.0.1', '[::1]', 'sub.a.example.', 'xn--bcher-kva.example'],
+        ['127.1', '0x7f.0.0.1', '2130706433', '%61.example', 'bücher.example', '', 'a example', '[::1', 'a.example\\', '0177.0.0.1']),
+      piece(['', ':443', ':8443', ':1'], [':', ':99999', ':0x1', ':-1']),
+      piece(['', '/', '/auth', '/o/oauth2/v2/auth', '/a/../b', '/%7Euser'], ['/a b', '/a#b', '#', '\\path', '/a\\..\\b']),
+      fc.option(uriChars, { nil: '' }),
+    ).map((parts) => parts.join('')) },
+    { weight: 1, arbitrary: fc.string({ maxLength: 40 }) },
+  );
+  let accepted = 0;
+  let run = 0;
+  await fc.assert(
+    fc.asyncProperty(uri, fc.boolean(), async (sent, asToken) => {
+      const field = asToken ? 'tokenURI' : 'authorizeURI';
+      const res = await h.app.inject({ method: 'POST', url: '/api/mgmt/oauthapps', headers: { authorization: auth(NAMES.TA1), 'content-type': 'application/json' },
+        payload: appBody(`Uri app ${++run}`, w.tenantA, { [field]: sent }) });
+      if (res.statusCode !== 201) {
+        const message = assertEnvelope(res, sent).error.message.value;
+        assert.equal(res.statusCode, 400, message);
+        assert.ok(message.startsWith(`Invalid JSON Input: ${field}: `), message);
+        return;
+      }
+      accepted++;
+      const id = JSON.parse(res.body).id as number;
+      try {
+        const stored = (await h.store.app(id))![field];
+        assert.equal(JSON.parse(res.body)[field], stored, 'answered as stored');
+        const url = new URL(stored);
+        assert.equal(url.href, stored, 'stored in WHATWG normal form');
+        assert.equal(url.href, new URL(sent).href, 'the normal form of what was sent');
+        assert.equal(url.protocol, 'https:');
+        assert.equal(url.hash, '');
+        assert.ok(!stored.includes('#'), 'no fragment');
+        assert.equal(url.username + url.password, '', 'no userinfo');
+        // Node's legacy parser (what older HTTP clients use) sees the same host, in what was sent and what is stored.
+        for (const text of [sent, stored]) {
+          const legacy = parseLegacy(text);
+          assert.equal(legacy.auth, null, `${text}: no userinfo for url.parse`);
+          assert.equal(legacy.hash, null, `${text}: no fragment for url.parse`);
+          const legacyHost = legacy.hostname?.includes(':') ? `[${legacy.hostname}]` : legacy.hostname;
+          assert.equal(legacyHost, url.hostname, `${text}: host`);
+          assert.equal(legacy.port ?? '443', url.port || '443', `${text}: port`);
+        }
+      } finally {
+        assert.equal((await h.app.inject({ method: 'DELETE', url: `/api/mgmt/oauthapps/${id}`, headers: { authorization: auth(NAMES.TA1) } })).statusCode, 204);
+      }
+    }),
+    { numRuns: RUNS * 4 },
+  );
+  assert.ok(accepted >= RUNS / 4, `enough accepted URIs to check the property (${accepted})`);
 });

@@ -222,6 +222,30 @@ describe('OAuth profile bodies', () => {
 
 // ---- OAuth applications -----------------------------------------------------------------------------------------
 
+/** [URI, what the message must say, label]: each refused with 400, the message naming the field and the problem. */
+const URI_PROBLEMS: [string, RegExp, string][] = [
+  ['https://accounts.example.com/auth#frag', /fragment/, 'with a fragment'],
+  ['https://accounts.example.com/auth#', /fragment/, 'with an empty fragment'],
+  ['https://user@accounts.example.com/auth', /credentials/, 'with a user name'],
+  ['https://:pw@accounts.example.com/auth', /credentials/, 'with a password only'],
+  ['https:accounts.example.com/auth', /"\/\/"/, 'without //'],
+  ['https:/accounts.example.com/auth', /"\/\/"/, 'with one /'],
+  ['https://evil.example\\@good.example/', /backslash/, 'evil\\@good'],
+  ['https://evil.example\\good.example/', /backslash/, 'with a backslash in the host'],
+  ['https://a.example/a\\b', /backslash/, 'with a backslash in the path'],
+  ['https://127.1/auth', /host/, 'IPv4 shorthand'],
+  ['https://0x7f.0.0.1/auth', /host/, 'hexadecimal IPv4'],
+  ['https://2130706433/auth', /host/, 'IPv4 as one number'],
+  ['https://%65vil.example/auth', /host/, 'percent-escaped host'],
+  ['https://evil.example%2F@good.example/', /credentials|host/, 'escaped slash before @'],
+  ['https:///accounts.example.com/auth', /host/, 'empty host'],
+  ['https://bücher.example/auth', /ASCII/, 'non-ASCII host'],
+  ['https://a.example/auth\u200b', /ASCII/, 'zero-width space'],
+  ['https://a.example/a|b', /percent-encoded/, 'unescaped |'],
+  ['https://a.example/a%zz', /percent-encoded/, 'broken escape'],
+  ['https://a.example:99999/auth', /not a valid URL/, 'port out of range'],
+];
+
 const uriCases = (field: string): Case[] => [
   missing(field),
   ...wrongTypes(field, [17, null, true, [], {}, '']),
@@ -234,6 +258,8 @@ const uriCases = (field: string): Case[] => [
   bad(field, 'javascript:alert(1)', INVALID, 400, `${field} javascript:`),
   bad(field, 'https://user:password@accounts.example.com/auth', INVALID, 400, `${field} with credentials`),
   bad(field, `https://accounts.example.com/${'a'.repeat(2048)}`, INVALID, 400, `${field} longer than 2048`),
+  // forms URL parsers disagree about, and what RFC 6749 §3.1–3.2 forbids
+  ...URI_PROBLEMS.map(([value, , label]) => bad(field, value, INVALID, 400, `${field} ${label}`)),
 ];
 
 describe('OAuth application bodies', () => {
@@ -313,6 +339,37 @@ describe('OAuth application bodies', () => {
     const res = await call({ method: 'PUT', url: `/api/mgmt/oauthapps/${id}`, as: 'd2cadmin', payload: appBody('Backing', w.tenantA, { dataStore: 62 }) });
     assert.equal(res.statusCode, 400, res.body);
     assert.deepEqual(await oauthState(h.store), before);
+  });
+
+  test('a refused URI: the message names the field and the problem, never the URI', async () => {
+    for (const [value, problem, label] of URI_PROBLEMS) {
+      for (const field of ['authorizeURI', 'tokenURI']) {
+        const res = await call({ method: 'POST', url: '/api/mgmt/oauthapps', as: 'd2cadmin', payload: appBody(unique('Uri '), w.tenantA, { [field]: value }) });
+        const message = assertError(res, 400, INVALID, label).error.message.value;
+        assert.match(message, new RegExp(`${field}: .*${problem.source}`), `${label}: ${message}`);
+        assert.ok(!message.includes(value), `${label}: the message does not repeat the URI`);
+      }
+    }
+  });
+
+  test('an accepted URI is stored, and answered, in its normal form', async () => {
+    const cases: [string, string][] = [
+      ['HTTPS://Accounts.EXAMPLE.com:443/o/oauth2/auth?x=1&y=%2f', 'https://accounts.example.com/o/oauth2/auth?x=1&y=%2f'],
+      ['https://accounts.example.com', 'https://accounts.example.com/'],
+      ['https://accounts.example.com:8443/a/./b/../c', 'https://accounts.example.com:8443/a/c'],
+      ['https://[0:0::1]:9000/token', 'https://[::1]:9000/token'],
+    ];
+    for (const [sent, stored] of cases) {
+      const created = await createApp(h, 'd2cadmin', appBody(unique('Normal '), w.tenantA, { authorizeURI: sent, tokenURI: sent }));
+      assert.equal(created.authorizeURI, stored, sent);
+      assert.equal(created.tokenURI, stored, sent);
+      const row = (await h.store.app(created.id))!;
+      assert.equal(row.authorizeURI, stored);
+      assert.equal(row.tokenURI, stored);
+      const replaced = expectStatus(await call({ method: 'PUT', url: `/api/mgmt/oauthapps/${created.id}`, as: 'd2cadmin', payload: appBody(unique('Normal '), w.tenantA, { tokenURI: sent }) }), 200);
+      assert.equal(replaced.tokenURI, stored);
+      assert.equal((await h.store.app(created.id))!.tokenURI, stored);
+    }
   });
 
   test('http: to loopback is accepted only with the development switch, and never to other hosts', async () => {

@@ -48,28 +48,57 @@ export interface AppRules {
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
-function checkUri(field: string, value: string, rules: AppRules): void {
+/** Scheme, `//`, the authority, then the path and query. */
+const SHAPE = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?]*)(.*)$/s;
+/** A plain DNS name or IPv4 address, or a bracketed IPv6 address; an optional port. No percent-escapes. */
+const AUTHORITY = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]*)?$/;
+/** RFC 3986's path and query characters; `%` only as a complete escape. */
+const PATH_AND_QUERY = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*$/;
+
+/**
+ * An authorize or token URI (RFC 6749 §3.1–3.2), returned in WHATWG's normal form (`URL#href`), which is what is
+ * stored. Only text that every URL parser reads alike is accepted: RFC 3986 characters, `scheme://` spelled out, a
+ * host that is a plain name or address and that WHATWG does not rewrite — so `https:evil.example`,
+ * `https://evil.example\@good.example/`, `https://127.1/` or a percent-escaped host, which browsers, Node's legacy
+ * url.parse and HTTP clients resolve to different hosts, are refused instead of being guessed at. No fragment
+ * (RFC 6749: MUST NOT) and no userinfo (a credential in a URI ends up in logs). Messages never repeat the URI.
+ */
+function checkUri(field: string, value: string, rules: AppRules): string {
+  const refuse = (problem: string) => fail('invalidJson', `${field}: ${problem}`);
+  if (/[\u0000-\u0020\u007f]/.test(value)) throw refuse('must not contain spaces or control characters');
+  if (/[^\u0021-\u007e]/.test(value)) throw refuse('must be ASCII (percent-encode other characters; an international host name in punycode)');
+  if (value.includes('\\')) throw refuse('must not contain a backslash');
+  if (value.includes('#')) throw refuse('must not have a fragment (#)');
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(value)?.[1].toLowerCase();
+  if (scheme === undefined) throw refuse('must be an absolute URL');
+  if (scheme !== 'https' && scheme !== 'http') throw refuse('must be an https: URL');
+  const shape = SHAPE.exec(value);
+  if (!shape) throw refuse('must spell out "//" after the scheme (https://host/…)');
+  const [, , authority, rest] = shape;
+  if (authority.includes('@')) throw refuse('must not carry credentials (user@ before the host)');
+  if (!AUTHORITY.test(authority)) throw refuse('must have a host that is a plain DNS name or IP address, with an optional port');
+  if (!PATH_AND_QUERY.test(rest)) throw refuse('has a character that must be percent-encoded in a URI');
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw fail('invalidJson', `${field}: must be an absolute URL`);
+    throw refuse('is not a valid URL (check the port and the IP address)');
   }
-  if (url.username || url.password) throw fail('invalidJson', `${field}: must not carry credentials`);
-  if (url.protocol === 'https:') return;
-  if (url.protocol === 'http:' && rules.allowLoopbackHttp && LOOPBACK.has(url.hostname)) return;
-  throw fail('invalidJson', `${field}: must be an https: URL`);
+  const host = authority.replace(/:[0-9]*$/, '').toLowerCase();
+  // WHATWG rewrites some IPv4 spellings (127.1, 0x7f.0.0.1, 2130706433) that other parsers take as names.
+  if (!host.startsWith('[') && url.hostname !== host) throw refuse('must write its host as URL parsers agree on (an IPv4 address as four decimal numbers)');
+  if (scheme === 'http' && !(rules.allowLoopbackHttp && LOOPBACK.has(url.hostname))) throw refuse('must be an https: URL');
+  return url.href;
 }
 
-function checkApp(input: NewOAuthApp, rules: AppRules): void {
+/** The application with its URIs checked and normalised, as it is to be stored. */
+function checkApp<T extends NewOAuthApp>(input: T, rules: AppRules): T {
   if (!isDataStore(input.dataStore)) throw fail('invalidJson', `dataStore: there is no data store ${input.dataStore}`);
-  checkUri('authorizeURI', input.authorizeURI, rules);
-  checkUri('tokenURI', input.tokenURI, rules);
+  return { ...input, authorizeURI: checkUri('authorizeURI', input.authorizeURI, rules), tokenURI: checkUri('tokenURI', input.tokenURI, rules) };
 }
 
 export async function createApp(store: Store, actor: Identity, input: Omit<NewOAuthApp, 'tenantId'> & { tenantId?: number }, rules: AppRules): Promise<OAuthApp> {
-  const app = { ...input, tenantId: input.tenantId ?? actor.tenantId };
-  checkApp(app, rules);
+  const app = checkApp({ ...input, tenantId: input.tenantId ?? actor.tenantId }, rules);
   if (!(await store.tenant(app.tenantId))) throw fail('tenantNotFound', app.tenantId);
   if (!manages(actor, app)) throw fail('forbidden');
   return store.createApp(app);
@@ -92,8 +121,7 @@ export async function updateApp(
   if (input.tenantId !== undefined && input.tenantId !== current.tenantId) {
     throw fail('invalidJson', 'tenantId: an application cannot move to another tenant');
   }
-  const app = { ...input, tenantId: current.tenantId };
-  checkApp(app, rules);
+  const app = checkApp({ ...input, tenantId: current.tenantId }, rules);
   return store.updateApp(id, app, ifVersion);
 }
 
