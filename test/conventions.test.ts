@@ -300,7 +300,9 @@ describe('conventions (shared harness)', () => {
           const responses = op.responses ?? {};
           const statuses = Object.keys(responses);
           assert.ok(statuses.some((s) => /^2\d\d$/.test(s)), `${where} declares a success response`);
-          if (path !== '/api/healthcheck') assert.ok(statuses.includes('401'), `${where} declares 401`);
+          // Every authenticated route can answer 401 and 429; the health check (no authentication) neither.
+          const unauthenticated = path === '/api/healthcheck';
+          for (const s of ['401', '429']) assert.equal(statuses.includes(s), !unauthenticated, `${where} declares ${s}: ${!unauthenticated}`);
           for (const [status, response] of Object.entries(responses)) {
             if (status === '204') continue;
             const schema = response.content?.['application/json']?.schema;

@@ -66,12 +66,17 @@ describe('OpenAPI document', () => {
     );
   });
 
-  test('Redocly\'s recommended ruleset reports no error and no warning', async () => {
+  test('Redocly\'s recommended ruleset reports no error, and no warning but that the health check has no 4xx', async () => {
     const config = await createConfig({ extends: ['recommended'] });
     const externalRefResolver = new OfflineResolver();
     const problems = await lintFromString({ source: text, absoluteRef: '/openapi.json', config, externalRefResolver });
     assert.ok(config.rules.oas3_1['operation-operationId'], 'the recommended ruleset is loaded');
-    assert.deepEqual(problems.map((p) => `${p.severity} ${p.ruleId} at ${where(p)}: ${p.message}`), [], describeProblems(problems));
+    // HDP's load-balancer check takes no input and no credentials: it has no 4xx to declare, and declaring one it never
+    // sends (as it once declared 401 and 429) would be the lie the rule is meant to catch.
+    const healthHasNo4xx = (p: NormalizedProblem) => p.ruleId === 'operation-4xx-response' && where(p).startsWith('#/paths/~1api~1healthcheck/');
+    assert.equal(problems.filter(healthHasNo4xx).length, 1, 'the health check is the one operation without a 4xx');
+    const rest = problems.filter((p) => !healthHasNo4xx(p));
+    assert.deepEqual(rest.map((p) => `${p.severity} ${p.ruleId} at ${where(p)}: ${p.message}`), [], describeProblems(rest));
   });
 
   test('every operation has a unique, camelCase operationId', () => {

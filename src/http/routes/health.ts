@@ -10,7 +10,7 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { fail } from '../../errors.js';
 import { StoreUnavailable } from '../../storage/store.js';
-import { errors, success } from '../schemas/common.js';
+import { publicErrors, success } from '../schemas/common.js';
 
 const PROBE_INTERVAL_MS = 1000;
 
@@ -44,7 +44,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Health check (no authentication): 503 while the database cannot answer or cannot write',
       tags: ['health'],
       security: [],
-      response: { 200: success('Healthy: the database answers', Type.Object({ status: Type.Literal('active') }, { additionalProperties: false })), ...errors(503) },
+      response: { 200: success('Healthy: the database answers', Type.Object({ status: Type.Literal('active') }, { additionalProperties: false })), ...publicErrors() },
     },
   }, async () => {
     try {

@@ -57,10 +57,13 @@ type ErrorStatus = keyof typeof errorMeaning;
  * under a flood of failed logins, 429 (api.md §2). Each response has its own description; the `allOf` around the
  * one shared envelope is how a response carries a description of its own next to a shared schema.
  */
-export const errors = (...statuses: ErrorStatus[]) =>
-  Object.fromEntries(
-    ([401, 429, 500, 503, ...statuses] as const).map((s) => [s, { description: errorMeaning[s], allOf: [ErrorBody] }]),
-  );
+const responses = (statuses: readonly ErrorStatus[]) =>
+  Object.fromEntries(statuses.map((s) => [s, { description: errorMeaning[s], allOf: [ErrorBody] }]));
+
+export const errors = (...statuses: ErrorStatus[]) => responses([401, 429, 500, 503, ...statuses]);
+
+/** The error responses of a route without authentication (the health check): neither 401 nor 429. */
+export const publicErrors = (...statuses: ErrorStatus[]) => responses([500, 503, ...statuses]);
 
 /** A success response with its description for the OpenAPI document (the schema itself is unchanged). */
 export const success = <T extends object>(description: string, schema: T): T => ({ ...schema, description });
