@@ -124,16 +124,18 @@ function checkSqlitePath(file: string): void {
   const existing = stat(file);
   if (existing?.isDirectory()) throw new ConfigError('TOKENKEEP_DB', `names a directory, not a database file: ${file}`);
   if (existing && !existing.isFile()) throw new ConfigError('TOKENKEEP_DB', `is not a regular file: ${file}`);
-  // The nearest folder that exists (a file on the way fails stat() with ENOTDIR above): the file goes there, or the
-  // missing folders below it are created there.
+  // The nearest folder that exists: the file goes there, or the missing folders below it are created there.
   let folder = dirname(file);
-  while (!stat(folder)) {
+  let found;
+  while (!(found = stat(folder))) {
     if (!insideWorkingDirectory(folder)) {
       throw new ConfigError('TOKENKEEP_DB', `is in the folder ${dirname(file)}, which does not exist; create it first `
         + '(tokenkeep creates missing folders only inside the working directory)');
     }
     folder = dirname(folder);
   }
+  // A file on the way: Node 20's stat() throws ENOTDIR for the path below it, Node 22 and later report no entry.
+  if (!found.isDirectory()) throw new ConfigError('TOKENKEEP_DB', problem('ENOTDIR', folder));
   // SQLite writes the database, its -wal and its -shm: it needs the file and its folder writable.
   try {
     accessSync(folder, constants.W_OK | constants.X_OK);
