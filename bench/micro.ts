@@ -19,6 +19,9 @@ import { KeyRing, MasterKey } from '../src/crypto/keyring.js';
 import { hashPassword, type ScryptParams } from '../src/crypto/passwords.js';
 import { parseBasic } from '../src/http/auth.js';
 import { SqliteStore } from '../src/storage/sqlite/store.js';
+import { integrityRules } from '../src/domain/integrity.js';
+import { settle } from '../src/domain/refusals.js';
+import { seed } from '../src/domain/seed.js';
 import { accessToken, profileName, refreshToken } from './tokens.js';
 
 const FAST: ScryptParams = { logN: 10, r: 8, p: 1 };
@@ -87,19 +90,19 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tokenkeep-micro-'));
   try {
     process.stdout.write(`${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, Node ${process.version}\n\n`);
-    const store = new SqliteStore(join(dir, 'tk.db'));
+    const store = new SqliteStore(join(dir, 'tk.db'), integrityRules);
     await store.migrate();
     await store.initKeyring(new MasterKey(MasterKey.generate()));
-    await store.bootstrap({ adminPasswordHash: await hashPassword('Micro-Adm1n-Passw0rd!', FAST), userPasswordHash: await hashPassword(PASSWORD, FAST) });
+    await store.bootstrap(seed({ adminPasswordHash: await hashPassword('Micro-Adm1n-Passw0rd!', FAST), userPasswordHash: await hashPassword(PASSWORD, FAST) }));
     const user = (await store.principalByName('d2cuser'))!;
     const admin = (await store.principalByName('d2cadmin'))!;
-    const app = await store.createApp({
+    const app = await settle(store.createApp({
       name: 'Micro app', dataStore: 54, tenantId: admin.tenantId, description: null, clientId: 'c', clientSecret: 's',
       authorizeURI: 'https://a.example.com/auth', tokenURI: 'https://a.example.com/token', scope: null,
-    });
+    }));
     const ids: number[] = [];
     for (let i = 0; i < 1000; i++) {
-      const p = await store.createProfile({ name: profileName(i), oauthAppId: app.id, description: 'd', accessToken: accessToken(i), refreshToken: refreshToken(i), ownerId: user.id, creatorId: user.id });
+      const p = await settle(store.createProfile({ name: profileName(i), oauthAppId: app.id, description: 'd', accessToken: accessToken(i), refreshToken: refreshToken(i), ownerId: user.id, creatorId: user.id }));
       ids.push(p.id);
     }
     const pick = (i: number) => ids[(i * 7919) % ids.length];

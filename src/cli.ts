@@ -10,6 +10,7 @@ import { ConfigError, loadConfig, settings } from './config.js';
 import { startServer } from './server.js';
 import { SealedError } from './crypto/keyring.js';
 import { openStore, peekKeyCheck } from './storage/open.js';
+import { integrityRules } from './domain/integrity.js';
 import { DatabaseFileError } from './storage/store.js';
 import { UnsealError, keySettingsOf, refuseWrongKey, unsealStore } from './crypto/unseal.js';
 import { damagedReport, reencryptAll, rotate } from './crypto/rotation.js';
@@ -24,7 +25,7 @@ async function keysCommand(config: Config, args: string[], flags: Flags): Promis
   const keySettings = keySettingsOf(config);
   const rekeying = args[0] === 'rekey' ? await prepareRekey({ newKeyFile: flags['new-key-file'], generateKeyFile: flags['generate-key-file'] }) : undefined;
   refuseWrongKey(keySettings, peekKeyCheck(config.db));
-  const store = openStore(config.db);
+  const store = openStore(config.db, integrityRules);
   try {
     await store.migrate();
     if (!(await store.keyringInitialized())) throw new UnsealError('this database has no key ring yet: start the server once first');
@@ -153,7 +154,7 @@ async function serve(config: Config): Promise<number> {
 }
 
 async function migrate(config: Config): Promise<number> {
-  const store = openStore(config.db);
+  const store = openStore(config.db, integrityRules);
   try {
     const applied = await store.migrate();
     process.stdout.write(applied.length ? `applied migrations: ${applied.join(', ')}\n` : 'database is up to date\n');

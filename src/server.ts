@@ -6,7 +6,9 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp, redactPaths } from './app.js';
 import { ConfigError, type Config } from './config.js';
 import { OWASP_SCRYPT, hashPassword } from './crypto/passwords.js';
+import { integrityRules } from './domain/integrity.js';
 import { generatePassword } from './domain/password-policy.js';
+import { seed } from './domain/seed.js';
 import { openStore, peekKeyCheck } from './storage/open.js';
 import { keySettingsOf, refuseWrongKey, unsealStore } from './crypto/unseal.js';
 import { permissionWarnings } from './storage/sqlite/permissions.js';
@@ -23,10 +25,10 @@ export interface RunningServer {
 async function bootstrap(store: Store, config: Config): Promise<void> {
   const adminPassword = config.adminPassword ?? generatePassword();
   const userPassword = config.userPassword ?? generatePassword();
-  const created = await store.bootstrap({
+  const created = await store.bootstrap(seed({
     adminPasswordHash: await hashPassword(adminPassword, OWASP_SCRYPT),
     userPasswordHash: await hashPassword(userPassword, OWASP_SCRYPT),
-  });
+  }));
   if (!created) return;
   const generated = [
     config.adminPassword === undefined ? `  d2cadmin: ${adminPassword}` : undefined,
@@ -41,7 +43,7 @@ async function bootstrap(store: Store, config: Config): Promise<void> {
 export async function startServer(config: Config): Promise<RunningServer> {
   const keySettings = keySettingsOf(config);
   refuseWrongKey(keySettings, peekKeyCheck(config.db));
-  const store = openStore(config.db);
+  const store = openStore(config.db, integrityRules);
   let app: FastifyInstance | undefined;
   try {
     await store.migrate();

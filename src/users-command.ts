@@ -10,6 +10,8 @@ import { ConfigError, type Config } from './config.js';
 import { OWASP_SCRYPT, hashPassword } from './crypto/passwords.js';
 import { passwordProblem } from './domain/password-policy.js';
 import { openStore } from './storage/open.js';
+import { integrityRules } from './domain/integrity.js';
+import { settle } from './domain/refusals.js';
 import type { Store, User } from './storage/store.js';
 
 /** The command could not do what it was asked, for a reason the message gives: exit 1, no stack. */
@@ -23,7 +25,7 @@ async function withUser<T>(config: Config, name: string, work: (store: Store, us
   if (config.db.kind === 'sqlite' && config.db.file !== ':memory:' && !existsSync(config.db.file)) {
     throw new ConfigError('TOKENKEEP_DB', `names no database: ${config.db.file} does not exist (start the server once, or check the path)`);
   }
-  const store = openStore(config.db);
+  const store = openStore(config.db, integrityRules);
   try {
     await store.migrate();
     // No user name holds a control character (and PostgreSQL refuses U+0000 in a query): such a name is no user.
@@ -45,7 +47,7 @@ const inactiveNote = (user: User): string => (user.status === 1 ? '' : '\nnote: 
 
 export async function unlockUser(config: Config, name: string): Promise<number> {
   return withUser(config, name, async (store, user) => {
-    await store.setUserLock(user.id, null);
+    await settle(store.setUserLock(user.id, null));
     process.stdout.write(`user ${user.userName} (id ${user.id}): ${lockState(user)}${inactiveNote(user)}\n`);
     return 0;
   });
@@ -63,7 +65,7 @@ export async function resetPassword(config: Config, name: string, passwordFile: 
     if ((await store.user(user.id))?.passwordHash !== hash) {
       throw new CommandFailed(`the password of ${user.userName} was changed or the user removed while this command ran; nothing was replaced: run it again`);
     }
-    await store.setUserLock(user.id, null);
+    await settle(store.setUserLock(user.id, null));
     process.stdout.write(`user ${user.userName} (id ${user.id}): password replaced; ${lockState(user)}${inactiveNote(user)}\n`);
     return 0;
   });

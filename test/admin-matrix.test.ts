@@ -21,7 +21,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LightMyRequestResponse } from 'fastify';
-import { DEFAULT_PASSWORD, harness, type Harness } from './helpers.js';
+import { DEFAULT_PASSWORD, harness, must, type Harness } from './helpers.js';
 import { CODES, assertError, snapshot } from './admin-support.js';
 import { permissionCatalogue } from '../src/domain/permissions.js';
 
@@ -136,7 +136,7 @@ const ROWS: Row[] = [
     expect: [200, 200, 200, 403, 403, 403, 403, 401],
     returns: (b, { f, tag }) => assert.deepEqual([b.id, b.name, b.description], [f.acme, 'Acme', `changed by ${tag}`]),
     effect: async (h, f, _t, _res, tag) => assert.equal((await h.store.tenant(f.acme))?.description, `changed by ${tag}`),
-    restore: async (h, f) => void (await h.store.updateTenant(f.acme, { name: 'Acme', description: 'Acme Corporation', status: 1 })) },
+    restore: async (h, f) => void (await must(h.store.updateTenant(f.acme, { name: 'Acme', description: 'Acme Corporation', status: 1 }))) },
   { method: 'PUT', route: '/api/admin/tenants/{unknown}', perm: 25, url: () => `/api/admin/tenants/${MISSING}`,
     body: () => ({ name: 'Nowhere', parentTenant: 1 }),
     expect: [404, 404, 404, 404, 404, 403, 403, 401], code: CODES.tenantNotFound },
@@ -155,7 +155,7 @@ const ROWS: Row[] = [
     expect: [200, 200, 200, 403, 403, 403, 403, 401],
     returns: (b, { f }) => assert.deepEqual(b.admins, [...f.acmeAdmins, f.d2cuser].sort((x, y) => x - y), 'the admins just set'),
     effect: async (h, f) => assert.ok((await h.store.tenantAdmins(f.acme)).includes(f.d2cuser), 'd2cuser now administers Acme'),
-    restore: async (h, f) => h.store.setTenantAdmins(f.acme, f.acmeAdmins) },
+    restore: async (h, f) => void (await must(h.store.setTenantAdmins(f.acme, f.acmeAdmins))) },
   { method: 'GET', route: '/api/admin/tenants/{unknown}/admins', perm: 25, url: () => `/api/admin/tenants/${MISSING}/admins`,
     expect: [404, 404, 404, 404, 404, 403, 403, 401], code: CODES.tenantNotFound },
   { method: 'PUT', route: '/api/admin/tenants/{unknown}/admins', perm: 25, url: () => `/api/admin/tenants/${MISSING}/admins`,
@@ -407,7 +407,7 @@ before(async () => {
   ids['acme-noaccess'] = await newUser('acme-noaccess', acme.id, [acmeTenantAdminRole], [25, 27]);
   ids['beta-admin'] = await newUser('beta-admin', beta.id, [betaTenantAdminRole], [25, 27]);
   ids['acme-user'] = await newUser('acme-user', acme.id, [acmeUserRole, acmeRole], [10]);
-  await h.store.setUserLock(ids['acme-user'], ACME_USER_LOCK);
+  await must(h.store.setUserLock(ids['acme-user'], ACME_USER_LOCK));
 
   const systemAdmins = [ids['sys-delegate'], ...ROUTE_PERMS.map((p) => ids[lackingName(p)])];
   const acmeAdmins = [ids.d2cadmin, ids['acme-admin'], ...systemAdmins].sort((a, b) => a - b);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import type { LightMyRequestResponse } from 'fastify';
 import fc from 'fast-check';
 import { ADMIN_PASSWORD, DEFAULT_PASSWORD, USER_PASSWORD, basic, harness, type Harness } from './helpers.js';
-import { nextFailures } from '../src/storage/store.js';
+import { nextFailures } from '../src/domain/lockout.js';
 
 const CHALLENGE = 'Basic realm="tokenkeep", charset="UTF-8"';
 const PROBE = { method: 'GET' as const, url: '/api/mgmt/permissions' };

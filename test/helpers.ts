@@ -16,7 +16,10 @@ import { buildApp, type AppDeps } from '../src/app.js';
 import { hashPassword, type ScryptParams } from '../src/crypto/passwords.js';
 import { SqliteStore } from '../src/storage/sqlite/store.js';
 import { PostgresStore } from '../src/storage/postgres/store.js';
-import type { ProfileSummary, Store } from '../src/storage/store.js';
+import { isRefusal, type ProfileSummary, type Refusal, type Store } from '../src/storage/store.js';
+import { integrityRules } from '../src/domain/integrity.js';
+import { refusalError } from '../src/domain/refusals.js';
+import { seed } from '../src/domain/seed.js';
 import { MasterKey } from '../src/crypto/keyring.js';
 
 export const FAST_HASH: ScryptParams = { logN: 10, r: 8, p: 1 };
@@ -108,9 +111,9 @@ export async function dropPgDatabase(name: string): Promise<void> {
 }
 
 async function openTestStore(dir: string, backend: 'sqlite' | 'postgres'): Promise<{ store: Store; dispose(): Promise<void> }> {
-  if (backend === 'sqlite') return { store: new SqliteStore(join(dir, 'tokenkeep.db')), dispose: async () => {} };
+  if (backend === 'sqlite') return { store: new SqliteStore(join(dir, 'tokenkeep.db'), integrityRules), dispose: async () => {} };
   const name = await createPgDatabase();
-  return { store: new PostgresStore(pgDatabaseUrl(name), { max: 4 }), dispose: () => dropPgDatabase(name) };
+  return { store: new PostgresStore(pgDatabaseUrl(name), integrityRules, { max: 4 }), dispose: () => dropPgDatabase(name) };
 }
 
 /** `options.backend` overrides TOKENKEEP_TEST_BACKEND (for the PostgreSQL-only tests). */
@@ -121,10 +124,10 @@ export async function harness(overrides: Partial<AppDeps> = {}, options: { backe
   try {
     await store.migrate();
     await store.initKeyring(new MasterKey(MasterKey.generate()));
-    await store.bootstrap({
+    await store.bootstrap(seed({
       adminPasswordHash: await hashPassword(ADMIN_PASSWORD, FAST_HASH),
       userPasswordHash: await hashPassword(USER_PASSWORD, FAST_HASH),
-    });
+    }));
   } catch (err) {
     await store.close();
     await dispose();
@@ -178,3 +181,30 @@ export const DEFAULT_PASSWORD = 'Test-Passw0rd!';
 /** A user's profiles as the store lists them (its JSON text, parsed). */
 export const listProfiles = async (store: Pick<Store, 'listProfilesJson'>, userId: number): Promise<ProfileSummary[]> =>
   JSON.parse(await store.listProfilesJson(userId)) as ProfileSummary[];
+
+/**
+ * A store's answer for tests that call the store directly: the value, or its refusal thrown as the catalogue error
+ * the domain would give (without the subject the domain adds to 409 and 412 messages).
+ */
+export async function must<T>(answer: Promise<T | Refusal>): Promise<T> {
+  const value = await answer;
+  if (isRefusal(value)) throw refusalError(value);
+  return value;
+}
+
+/** Every method's refusals removed from its answer: what `settled` makes of a store. */
+export type Settled<S> = { [K in keyof S]: S[K] extends (...args: infer A) => Promise<infer R> ? (...args: A) => Promise<Exclude<R, Refusal>> : S[K] };
+
+/** The store, with each refusal thrown as its catalogue error (`must`) instead of answered: for tests that drive stores. */
+export function settled<S extends object>(store: S): Settled<S> {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        const result = (value as (...a: unknown[]) => unknown).apply(target, args);
+        return result instanceof Promise ? must(result) : result;
+      };
+    },
+  }) as unknown as Settled<S>;
+}

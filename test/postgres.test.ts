@@ -21,12 +21,17 @@ import { hashPassword } from '../src/crypto/passwords.js';
 import { Perm } from '../src/domain/permissions.js';
 import { buildApp } from '../src/app.js';
 import { PostgresStore } from '../src/storage/postgres/store.js';
+import type { PostgresOptions } from '../src/storage/postgres/db.js';
 import { migrations } from '../src/storage/postgres/migrations.js';
 import type { OAuthProfile } from '../src/storage/store.js';
 import { StoreUnavailable } from '../src/storage/store.js';
 import {
-  ADMIN_PASSWORD, FAST_HASH, USER_PASSWORD, basic, createPgDatabase, dropPgDatabase, harness, listProfiles, pgDatabaseUrl,
+  ADMIN_PASSWORD, FAST_HASH, USER_PASSWORD, basic, createPgDatabase, dropPgDatabase, harness, listProfiles, must, pgDatabaseUrl, settled,
+  type Settled,
 } from './helpers.js';
+import { integrityRules } from '../src/domain/integrity.js';
+import { failureCount } from '../src/domain/lockout.js';
+import { seed as seedRows } from '../src/domain/seed.js';
 import { api, ensureBuilt, killAll, pool, runCli, startServer, withTimeout, type Running } from './process-support.js';
 
 const PG_URL = process.env.TOKENKEEP_TEST_PG_URL;
@@ -59,12 +64,15 @@ async function adminQuery<R extends pg.QueryResultRow>(database: string, sql: st
 }
 
 /** `n` stores on one database: the first migrates, creates the key ring and bootstraps; the others unseal. */
-async function nodes(url: string, n: number): Promise<{ stores: PostgresStore[]; master: MasterKey }> {
+/** A store on `url` whose refusals are thrown as the catalogue's errors, as these tests expect of the domain. */
+const pgStore = (url: string, options?: PostgresOptions): Settled<PostgresStore> => settled(new PostgresStore(url, integrityRules, options));
+
+async function nodes(url: string, n: number): Promise<{ stores: Settled<PostgresStore>[]; master: MasterKey }> {
   const master = new MasterKey(MasterKey.generate());
-  const stores = Array.from({ length: n }, () => new PostgresStore(url, { max: 6 }));
+  const stores = Array.from({ length: n }, () => pgStore(url, { max: 6 }));
   await stores[0].migrate();
   await stores[0].initKeyring(master);
-  await stores[0].bootstrap({ adminPasswordHash: await hashPassword(ADMIN_PASSWORD, FAST_HASH), userPasswordHash: await hashPassword(USER_PASSWORD, FAST_HASH) });
+  await stores[0].bootstrap(seedRows({ adminPasswordHash: await hashPassword(ADMIN_PASSWORD, FAST_HASH), userPasswordHash: await hashPassword(USER_PASSWORD, FAST_HASH) }));
   for (const s of stores.slice(1)) await s.unseal(master);
   return { stores, master };
 }
@@ -96,7 +104,7 @@ describe('PostgreSQL store: durability and availability', { skip }, () => {
     try {
       for (const setting of ['off', 'local']) {
         await adminQuery('postgres', `ALTER DATABASE ${db.name} SET synchronous_commit = ${setting}`);
-        const store = new PostgresStore(db.url);
+        const store = pgStore(db.url);
         try {
           await assert.rejects(store.migrate(), (err: Error) => {
             assert.match(err.message, new RegExp(`synchronous_commit is '${setting}'`));
@@ -108,7 +116,7 @@ describe('PostgreSQL store: durability and availability', { skip }, () => {
         }
       }
       await adminQuery('postgres', `ALTER DATABASE ${db.name} SET synchronous_commit = on`);
-      const store = new PostgresStore(db.url);
+      const store = pgStore(db.url);
       try {
         assert.deepEqual(await store.migrate(), VERSIONS);
       } finally {
@@ -120,7 +128,7 @@ describe('PostgreSQL store: durability and availability', { skip }, () => {
   });
 
   test('an unreachable server: StoreUnavailable from the store, 503 from the app, and the password never shows', async () => {
-    const store = new PostgresStore('postgres://tokenkeep:S3cret-pw@127.0.0.1:1/tk', { connectionTimeoutMillis: 2000 });
+    const store = pgStore('postgres://tokenkeep:S3cret-pw@127.0.0.1:1/tk', { connectionTimeoutMillis: 2000 });
     try {
       await assert.rejects(store.migrate(), (err: Error) => err instanceof StoreUnavailable && /^TOKENKEEP_DB: PostgreSQL at postgres:\/\/tokenkeep:\*\*\*@127\.0\.0\.1:1\/tk cannot be used/.test(err.message));
       for (const call of [() => store.ping(), () => store.migrate(), () => store.principalByName('d2cadmin'), () => store.createApp(APP)]) {
@@ -151,8 +159,8 @@ describe('PostgreSQL store: durability and availability', { skip }, () => {
   test('a closed store: every method rejects with StoreUnavailable, and the app answers 503', async () => {
     const h = await harness({}, { backend: 'postgres' });
     try {
-      const app = await h.store.createApp(APP);
-      const profile = await h.store.createProfile({ ...profileInput('closed', app.id), ownerId: 2, creatorId: 2 });
+      const app = await must(h.store.createApp(APP));
+      const profile = await must(h.store.createProfile({ ...profileInput('closed', app.id), ownerId: 2, creatorId: 2 }));
       await h.store.close();
       const s = h.store;
       const calls: [string, () => Promise<unknown>][] = [
@@ -166,7 +174,7 @@ describe('PostgreSQL store: durability and availability', { skip }, () => {
         ['createApp', () => s.createApp({ ...APP, name: 'late' })],
         ['updateProfile', () => s.updateProfile(profile.id, profileInput('late', app.id))],
         ['deleteProfile', () => s.deleteProfile(profile.id)],
-        ['recordLoginFailure', () => s.recordLoginFailure(1, Date.now(), { limit: 5, intervalMs: 1000, periodMs: 1000 })],
+        ['recordLoginFailure', () => s.recordLoginFailure(1, Date.now(), failureCount({ limit: 5, intervalMs: 1000, periodMs: 1000 }, Date.now())!)],
         ['createUser', () => s.createUser({ userName: 'late', tenantId: 1, status: 1, passwordHash: 'x', roles: [2], permissions: [] })],
       ];
       for (const [name, call] of calls) {
@@ -210,7 +218,7 @@ describe('PostgreSQL store: durability and availability', { skip }, () => {
 
 describe('PostgreSQL store: several nodes on one database', { skip }, () => {
   let db: Awaited<ReturnType<typeof freshDatabase>>;
-  let stores: PostgresStore[] = [];
+  let stores: Settled<PostgresStore>[] = [];
   let master: MasterKey;
   let appId: number;
   before(async () => {
@@ -225,13 +233,13 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
 
   test('concurrent migrators and bootstraps on a fresh database apply each exactly once', async () => {
     const fresh = await freshDatabase();
-    const many = Array.from({ length: 5 }, () => new PostgresStore(fresh.url, { max: 2 }));
+    const many = Array.from({ length: 5 }, () => pgStore(fresh.url, { max: 2 }));
     try {
       const applied = await Promise.all(many.map((s) => s.migrate()));
       assert.deepEqual(VERSIONS, VERSIONS.map((_, i) => i + 1), 'migrations are numbered 1, 2, 3, …');
       assert.deepEqual(applied.flat().sort((x, y) => x - y), VERSIONS, `each version applied once: ${JSON.stringify(applied)}`);
       assert.deepEqual(await adminQuery(fresh.name, 'SELECT version FROM schema_migrations ORDER BY version'), VERSIONS.map((version) => ({ version })));
-      const seed = { adminPasswordHash: await hashPassword(ADMIN_PASSWORD, FAST_HASH), userPasswordHash: await hashPassword(USER_PASSWORD, FAST_HASH) };
+      const seed = seedRows({ adminPasswordHash: await hashPassword(ADMIN_PASSWORD, FAST_HASH), userPasswordHash: await hashPassword(USER_PASSWORD, FAST_HASH) });
       const booted = await Promise.all(many.map((s) => s.bootstrap(seed)));
       assert.equal(booted.filter(Boolean).length, 1, 'one bootstrap created the first users');
       assert.deepEqual((await many[1].listUsers()).map((u) => u.userName), ['d2cadmin', 'd2cuser']);
@@ -240,7 +248,7 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
       await many[0].initKeyring(key);
       const role = await many[2].createRole({ name: 'after bootstrap', tenantId: 1, description: null, permissions: [1], users: [] });
       assert.ok(role.id > 3, `role id ${role.id}`);
-      const { tenant } = await many[3].createTenant({ name: 'second', description: null, status: 1, importedRoles: [2], admins: [1] });
+      const { tenant } = await many[3].createTenant({ name: 'second', parentTenant: 1, description: null, status: 1, importedRoles: [2], admins: [1] });
       assert.ok(tenant.id > 1, `tenant id ${tenant.id}`);
     } finally {
       for (const s of many) await s.close();
@@ -327,10 +335,10 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
     const user = await stores[0].createUser({ userName: 'lockme', tenantId: 1, status: 1, passwordHash: 'x', roles: [2], permissions: [] });
     const now = Date.now();
     const policy = { limit: 30, intervalMs: 60_000, periodMs: 600_000 };
-    const results = await Promise.all(Array.from({ length: 29 }, (_, i) => stores[i % 3].recordLoginFailure(user.id, now + i, policy)));
+    const results = await Promise.all(Array.from({ length: 29 }, (_, i) => stores[i % 3].recordLoginFailure(user.id, now + i, failureCount(policy, now + i)!)));
     assert.equal(results.filter((r) => r.locked).length, 0);
     assert.equal((await stores[1].user(user.id))!.failedCount, 29, 'no failure was lost');
-    const last = await Promise.all([stores[2].recordLoginFailure(user.id, now + 100, policy)]);
+    const last = await Promise.all([stores[2].recordLoginFailure(user.id, now + 100, failureCount(policy, now + 100)!)]);
     assert.deepEqual(last, [{ locked: true }]);
     const locked = (await stores[0].principalByName('LOCKME'))!;
     assert.equal(locked.lockedUntil, now + 100 + policy.periodMs);
@@ -409,7 +417,7 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
       }
     }
     for (const s of stores) for (const p of await listProfiles(s, 2)) assert.ok((await s.profile(p.id))!.refreshToken);
-    const fresh = new PostgresStore(db.url, { max: 1 });
+    const fresh = pgStore(db.url, { max: 1 });
     try {
       await fresh.unseal(master);
       assert.equal((await fresh.app(appId))?.clientSecret, 'pg-client-secret');
@@ -466,7 +474,7 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
   });
 
   test('batched PUTs in flight on two nodes, over the same rows in opposite orders: no deadlock, no lost update', async () => {
-    const pair = [new PostgresStore(db.url, { max: 4 }), new PostgresStore(db.url, { max: 4 })];
+    const pair = [pgStore(db.url, { max: 4 }), pgStore(db.url, { max: 4 })];
     const deadlocks = async () => Number((await adminQuery<{ n: string }>(db.name,
       'SELECT deadlocks AS n FROM pg_stat_database WHERE datname = current_database()'))[0].n);
     const before = await deadlocks();

@@ -8,7 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { DEFAULT_PASSWORD, harness, type Harness } from './helpers.js';
+import { DEFAULT_PASSWORD, harness, must, type Harness } from './helpers.js';
 import { assertEnvelope, snapshot } from './admin-support.js';
 import { withEnoughSuccesses } from './property-support.js';
 import { hasLoneSurrogate } from './input-support.js';
@@ -46,11 +46,11 @@ before(async () => {
 /** Earlier routes may have deactivated Acme or the target user, or changed Acme's admins: each route starts alike. */
 async function resetFixture(): Promise<void> {
   const acme = (await h.store.tenant(ids.acme))!;
-  await h.store.updateTenant(ids.acme, { name: acme.name, description: acme.description, status: 1 });
-  await h.store.setTenantAdmins(ids.acme, [ids.d2cadmin, ids.acmeAdmin]);
+  await must(h.store.updateTenant(ids.acme, { name: acme.name, description: acme.description, status: 1 }));
+  await must(h.store.setTenantAdmins(ids.acme, [ids.d2cadmin, ids.acmeAdmin]));
   const user = (await h.store.user(ids.user))!;
-  await h.store.updateUser(ids.user, { ...user, status: 1, passwordHash: undefined });
-  await h.store.setUserLock(ids.user, null);
+  await must(h.store.updateUser(ids.user, { ...user, status: 1, passwordHash: undefined }));
+  await must(h.store.setUserLock(ids.user, null));
 }
 
 after(async () => {

@@ -15,7 +15,12 @@ import { KeyRing, MasterKey } from '../src/crypto/keyring.js';
 import { damagedReport, reencryptAll, rotate } from '../src/crypto/rotation.js';
 import { hashPassword } from '../src/crypto/passwords.js';
 import { SqliteStore } from '../src/storage/sqlite/store.js';
-import { harness, FAST_HASH, type Harness } from './helpers.js';
+import { harness, settled, FAST_HASH, type Harness, type Settled } from './helpers.js';
+import { integrityRules } from '../src/domain/integrity.js';
+import { seed } from '../src/domain/seed.js';
+
+/** A store on `file` whose refusals are thrown as the catalogue's errors. */
+const sqliteStore = (file: string): Settled<SqliteStore> => settled(new SqliteStore(file, integrityRules));
 import { ADMIN, appBody, createApp, createDataSource, createProfile, expectStatus, json, profileBody } from './oauth-support.js';
 import { api, basic, ensureBuilt, killAll, pool, runCli, runCliUntil, startServer, type Running } from './process-support.js';
 
@@ -212,7 +217,7 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`re-encryption m
 
 describe('a write racing a key version added by another process', () => {
   let dir: string;
-  const stores: SqliteStore[] = [];
+  const stores: Settled<SqliteStore>[] = [];
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'tokenkeep-race-'));
   });
@@ -224,11 +229,11 @@ describe('a write racing a key version added by another process', () => {
   test('all columns of a row are sealed under the key_version it records, even when the ring refreshes mid-write', async () => {
     const file = join(dir, 'race.db');
     const key = MasterKey.generate();
-    const server = new SqliteStore(file);
+    const server = sqliteStore(file);
     stores.push(server);
     await server.migrate();
     await server.initKeyring(new MasterKey(key));
-    await server.bootstrap({ adminPasswordHash: await hashPassword('Admin-Passw0rd', FAST_HASH), userPasswordHash: await hashPassword('User-Passw0rd', FAST_HASH) });
+    await server.bootstrap(seed({ adminPasswordHash: await hashPassword('Admin-Passw0rd', FAST_HASH), userPasswordHash: await hashPassword('User-Passw0rd', FAST_HASH) }));
     const owner = (await server.userByName('d2cuser'))!.id;
     const app = await server.createApp({
       name: 'race app', dataStore: 54, tenantId: 1, description: null, clientId: 'c', clientSecret: 'race-secret',
@@ -238,7 +243,7 @@ describe('a write racing a key version added by another process', () => {
     await server.keyStatus(); // the serving store's ring is fresh now, holding version 1
 
     // The operator's `keys rotate` in another process adds version 2.
-    const operator = new SqliteStore(file);
+    const operator = sqliteStore(file);
     stores.push(operator);
     await operator.unseal(new MasterKey(key));
     assert.equal(await operator.addKeyVersion(), 2);
@@ -259,7 +264,7 @@ describe('a write racing a key version added by another process', () => {
     // The consequence if not: the rotation finishes, version 1 is retired, and a value sealed under it is lost.
     while ((await operator.reencryptBatch(10)) > 0);
     await operator.retireKeyVersion(1);
-    const fresh = new SqliteStore(file);
+    const fresh = sqliteStore(file);
     stores.push(fresh);
     await fresh.unseal(new MasterKey(key));
     const read = await fresh.profile(profile.id);
@@ -270,7 +275,7 @@ describe('a write racing a key version added by another process', () => {
 
 describe('a rotation beside a serving store in the same process', () => {
   let dir: string;
-  const stores: SqliteStore[] = [];
+  const stores: Settled<SqliteStore>[] = [];
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'tokenkeep-rotate-'));
   });
@@ -282,11 +287,11 @@ describe('a rotation beside a serving store in the same process', () => {
   test('rows a not-yet-refreshed server writes under the old version during a fast rotation are re-encrypted too', async () => {
     const file = join(dir, 'live.db');
     const key = MasterKey.generate();
-    const server = new SqliteStore(file);
+    const server = sqliteStore(file);
     stores.push(server);
     await server.migrate();
     await server.initKeyring(new MasterKey(key));
-    await server.bootstrap({ adminPasswordHash: await hashPassword('Admin-Passw0rd', FAST_HASH), userPasswordHash: await hashPassword('User-Passw0rd', FAST_HASH) });
+    await server.bootstrap(seed({ adminPasswordHash: await hashPassword('Admin-Passw0rd', FAST_HASH), userPasswordHash: await hashPassword('User-Passw0rd', FAST_HASH) }));
     const owner = (await server.userByName('d2cuser'))!.id;
     const app = await server.createApp({
       name: 'live app', dataStore: 54, tenantId: 1, description: null, clientId: 'c', clientSecret: 'live-secret',
@@ -313,7 +318,7 @@ describe('a rotation beside a serving store in the same process', () => {
         await new Promise((r) => setTimeout(r, 2));
       }
     })();
-    const operator = new SqliteStore(file);
+    const operator = sqliteStore(file);
     stores.push(operator);
     try {
       await operator.unseal(new MasterKey(key));

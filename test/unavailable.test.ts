@@ -12,7 +12,8 @@ import { copyFileSync, existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { LightMyRequestResponse } from 'fastify';
-import { ADMIN_PASSWORD, basic, harness, listProfiles, type Harness } from './helpers.js';
+import { ADMIN_PASSWORD, basic, harness, listProfiles, must, type Harness } from './helpers.js';
+import { failureCount } from '../src/domain/lockout.js';
 import { StoreUnavailable } from '../src/storage/store.js';
 
 const ADMIN = basic('d2cadmin', ADMIN_PASSWORD);
@@ -131,7 +132,7 @@ describe('an unavailable database', { timeout: 110_000 }, () => {
       ['updateProfile', () => s.updateProfile(profileId, input)],
       ['deleteProfile', () => s.deleteProfile(profileId)],
       ['createDataSource', () => s.createDataSource({ ownerId: 1, name: 'd', dataStore: 54, connectionType: 'Cloud', description: null, options: {}, oauthProfileId: null })],
-      ['recordLoginFailure', () => s.recordLoginFailure(1, Date.now(), { limit: 5, intervalMs: 1000, periodMs: 1000 })],
+      ['recordLoginFailure', () => s.recordLoginFailure(1, Date.now(), failureCount({ limit: 5, intervalMs: 1000, periodMs: 1000 }, Date.now())!)],
     ];
     for (const [name, call] of calls) {
       await assert.rejects(call(), (err: unknown) => {
@@ -233,9 +234,9 @@ describe('an unavailable database', { timeout: 110_000 }, () => {
 
   test('SQLITE_FULL rolls back the whole group commit: every write of the batch is refused and none of them applied', async () => {
     const h = await start();
-    const app = await h.store.createApp({ ...appBody('batch'), description: null });
+    const app = await must(h.store.createApp({ ...appBody('batch'), description: null }));
     const small = { name: 'small', oauthAppId: app.id, description: null, accessToken: null, refreshToken: 'r' };
-    const existing = await h.store.createProfile({ ...small, ownerId: 1, creatorId: 1 });
+    const existing = await must(h.store.createProfile({ ...small, ownerId: 1, creatorId: 1 }));
     const db = (h.store as unknown as { db: Database.Database }).db;
     db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
     try {

@@ -19,8 +19,8 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fail } from '../errors.js';
 import { hashPassword, needsRehash, verifyPassword, type ScryptParams } from '../crypto/passwords.js';
-import type { LockoutPolicy, Principal, Store } from '../storage/store.js';
-import { Limit, limitCatalogue } from './limits.js';
+import type { Principal, Store } from '../storage/store.js';
+import { failureCount, lockoutPolicy, type LockoutPolicy } from './lockout.js';
 import { Gate } from './gate.js';
 import { WindowCounter } from './window-counter.js';
 
@@ -79,13 +79,7 @@ export class Authenticator {
   }
 
   async policy(): Promise<LockoutPolicy> {
-    const limits = await this.opts.store.limits();
-    const value = (id: number) => limits.get(id) ?? limitCatalogue.find((l) => l.id === id)!.defaultValue;
-    return {
-      limit: value(Limit.PasswordLockoutLimit),
-      intervalMs: value(Limit.PasswordLockoutInterval) * 1000,
-      periodMs: value(Limit.PasswordLockoutPeriod) * 1000,
-    };
+    return lockoutPolicy(await this.opts.store.limits());
   }
 
   /** Resolves to the authenticated principal, or throws `unauthorized` / `tooManyAttempts`. */
@@ -116,9 +110,10 @@ export class Authenticator {
     if (principal && ok) return this.admit(principal, password, true);
 
     this.addresses.add(address, ADDRESS_WINDOW_MS);
-    const policy = await this.policy();
-    if (principal) await this.opts.store.recordLoginFailure(principal.id, now, policy);
-    else await this.opts.store.recordUnknownNameFailure(userName, now, policy);
+    // Lockout off: nothing is counted.
+    const count = failureCount(await this.policy(), now);
+    if (count && principal) await this.opts.store.recordLoginFailure(principal.id, now, count);
+    else if (count) await this.opts.store.recordUnknownNameFailure(userName, now, count);
     throw fail('unauthorized');
   }
 

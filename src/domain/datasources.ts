@@ -6,6 +6,7 @@ import { fail } from '../errors.js';
 import type { ConnectionType, DataSource, DataSourceSummary, Store, Versions } from '../storage/store.js';
 import type { Identity } from './access.js';
 import { isDataStore } from './datastores.js';
+import { settle } from './refusals.js';
 
 export const PROFILE_OPTION = 'OAuthProfileId';
 
@@ -58,14 +59,14 @@ async function ownedDataSource(store: Store, actor: Identity, id: number): Promi
 export async function createDataSource(store: Store, actor: Identity, input: DataSourceInput): Promise<DataSource> {
   if (input.dataStore === undefined) throw fail('invalidJson', 'dataStore: is required');
   if (!isDataStore(input.dataStore)) throw fail('invalidJson', `dataStore: there is no data store ${input.dataStore}`);
-  return store.createDataSource({
+  return settle(store.createDataSource({
     ownerId: actor.id,
     name: input.name,
     dataStore: input.dataStore,
     connectionType: input.connectionType ?? 'Cloud',
     description: input.description ?? null,
     ...splitOptions(input.options),
-  });
+  }), { name: `data source ${input.name}` });
 }
 
 /** Full replace; `dataStore` and `connectionType` may be repeated but not changed. */
@@ -75,10 +76,11 @@ export async function updateDataSource(store: Store, actor: Identity, id: number
     throw fail('invalidJson', 'dataStore: is not allowed to be changed');
   }
   if (input.connectionType !== undefined && input.connectionType !== current.connectionType) throw fail('connectionTypeChanged');
-  return store.updateDataSource(id, { name: input.name, description: input.description ?? null, ...splitOptions(input.options) }, ifVersion);
+  return settle(store.updateDataSource(id, { name: input.name, description: input.description ?? null, ...splitOptions(input.options) }, ifVersion),
+    { stale: `data source ${id}`, name: `data source ${input.name}` });
 }
 
 export async function deleteDataSource(store: Store, actor: Identity, id: number, ifVersion?: Versions): Promise<void> {
   await ownedDataSource(store, actor, id);
-  await store.deleteDataSource(id, ifVersion);
+  await settle(store.deleteDataSource(id, ifVersion), { stale: `data source ${id}` });
 }

@@ -9,6 +9,7 @@ import type { NewOAuthApp, OAuthApp, OAuthAppHeader, OAuthAppSummary, Store, Ver
 import { mayAdminister, type Identity } from './access.js';
 import { isDataStore } from './datastores.js';
 import { Perm, SYSTEM_TENANT_ID } from './permissions.js';
+import { settle } from './refusals.js';
 
 export const usableBy = (app: Pick<OAuthApp, 'tenantId'>, tenantId: number): boolean =>
   app.tenantId === SYSTEM_TENANT_ID || app.tenantId === tenantId;
@@ -101,7 +102,7 @@ export async function createApp(store: Store, actor: Identity, input: Omit<NewOA
   const app = checkApp({ ...input, tenantId: input.tenantId ?? actor.tenantId }, rules);
   if (!(await store.tenant(app.tenantId))) throw fail('tenantNotFound', app.tenantId);
   if (!manages(actor, app)) throw fail('forbidden');
-  return store.createApp(app);
+  return settle(store.createApp(app), { name: `OAuth application ${app.name}` });
 }
 
 /**
@@ -122,11 +123,11 @@ export async function updateApp(
     throw fail('invalidJson', 'tenantId: an application cannot move to another tenant');
   }
   const app = checkApp({ ...input, tenantId: current.tenantId }, rules);
-  return store.updateApp(id, app, ifVersion);
+  return settle(store.updateApp(id, app, ifVersion), { stale: `OAuth application ${id}`, name: `OAuth application ${app.name}` });
 }
 
 export async function deleteApp(store: Store, actor: Identity, id: number, ifVersion?: Versions): Promise<void> {
   await managedApp(store, actor, id);
-  await store.deleteApp(id, ifVersion);
+  await settle(store.deleteApp(id, ifVersion), { stale: `OAuth application ${id}` });
 }
 

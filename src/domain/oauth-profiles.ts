@@ -7,6 +7,7 @@ import { fail } from '../errors.js';
 import type { OAuthAppSummary, OAuthProfile, ProfileHeader, ProfileInput, ProfileStats, Store, Versions } from '../storage/store.js';
 import type { Identity } from './access.js';
 import { usableBy } from './oauth-apps.js';
+import { settle } from './refusals.js';
 
 export const reachableBy = (who: Identity, profile: Pick<OAuthProfile, 'ownerId' | 'creatorId'>): boolean =>
   profile.ownerId === who.id || profile.creatorId === who.id;
@@ -51,7 +52,7 @@ export const listProfilesJson = (store: Store, actor: Identity): Promise<string>
 /** The effective user owns the new profile; the authenticated caller is recorded as its creator. */
 export async function createProfile(store: Store, actor: Identity, caller: Identity, input: ProfileInput): Promise<OAuthProfile> {
   await checkApp(store, input.oauthAppId, actor.tenantId);
-  return store.createProfile({ ...input, ownerId: actor.id, creatorId: caller.id });
+  return settle(store.createProfile({ ...input, ownerId: actor.id, creatorId: caller.id }), { name: `OAuth profile ${input.name}` });
 }
 
 export async function updateProfile(store: Store, actor: Identity, id: number, input: ProfileInput, ifVersion?: Versions): Promise<OAuthProfile> {
@@ -59,15 +60,17 @@ export async function updateProfile(store: Store, actor: Identity, id: number, i
   const [header, app] = await Promise.all([store.profileHeader(id), store.appSummary(input.oauthAppId)]);
   const current = assertReachable(actor, id, header);
   assertUsable(app, input.oauthAppId, current.ownerTenantId);
-  return store.updateProfile(id, input, ifVersion);
+  return settle(store.updateProfile(id, input, ifVersion), { stale: `OAuth profile ${id}`, name: `OAuth profile ${input.name}` });
 }
 
 export async function deleteProfile(store: Store, actor: Identity, id: number, ifVersion?: Versions): Promise<void> {
   await reachableProfile(store, actor, id);
-  await store.deleteProfile(id, ifVersion);
+  await settle(store.deleteProfile(id, ifVersion), { stale: `OAuth profile ${id}` });
 }
 
 export async function profileStats(store: Store, actor: Identity, id: number): Promise<ProfileStats> {
   await reachableProfile(store, actor, id);
-  return store.profileStats(id);
+  const stats = await store.profileStats(id);
+  if (!stats) throw fail('profileNotFound', id); // deleted since the access check
+  return stats;
 }

@@ -3,6 +3,7 @@ import { fail } from '../errors.js';
 import type { NewRole, Role, Store } from '../storage/store.js';
 import { covers, isAdministrator, mayAdminister, type Identity } from './access.js';
 import { Perm, isPermissionId } from './permissions.js';
+import { settle } from './refusals.js';
 
 export function assertPermissionIds(ids: number[], field: string): void {
   const bad = ids.find((id) => !isPermissionId(id));
@@ -45,7 +46,7 @@ export async function createRole(store: Store, actor: Identity, input: NewRole):
   if (!(await store.tenant(input.tenantId))) throw fail('tenantNotFound', input.tenantId);
   if (!mayAdminister(actor, Perm.CreateRole, input.tenantId) || !covers(actor, input.permissions)) throw fail('forbidden');
   await assertMembersCovered(store, actor, [], input.users);
-  return store.createRole(input);
+  return settle(store.createRole(input), { name: `role ${input.name}` });
 }
 
 export async function updateRole(store: Store, actor: Identity, id: number, input: NewRole): Promise<Role> {
@@ -53,12 +54,12 @@ export async function updateRole(store: Store, actor: Identity, id: number, inpu
   const current = await roleFor(store, actor, id, Perm.ModifyRole);
   if (!covers(actor, current.permissions) || !covers(actor, input.permissions)) throw fail('forbidden');
   await assertMembersCovered(store, actor, current.users, input.users);
-  return store.updateRole(id, input);
+  return settle(store.updateRole(id, input), { name: `role ${input.name}` });
 }
 
 export async function deleteRole(store: Store, actor: Identity, id: number): Promise<void> {
   const current = await roleFor(store, actor, id, Perm.DeleteRole);
   if (!covers(actor, current.permissions)) throw fail('forbidden');
   await assertMembersCovered(store, actor, current.users, []);
-  await store.deleteRole(id);
+  await settle(store.deleteRole(id));
 }

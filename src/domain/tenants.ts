@@ -3,6 +3,7 @@ import { fail } from '../errors.js';
 import type { Store, Tenant } from '../storage/store.js';
 import { covers, isAdministrator, mayAdminister, type Identity } from './access.js';
 import { Perm, SYSTEM_TENANT_ID } from './permissions.js';
+import { settle } from './refusals.js';
 
 export interface TenantInput {
   name: string;
@@ -41,13 +42,14 @@ export async function createTenant(
   }
   // The creator gets administrative access on the tenant it creates.
   const admins = [...new Set([...(input.admins ?? []), ...(actor.tenantId === SYSTEM_TENANT_ID ? [actor.id] : [])])];
-  return store.createTenant({
+  return settle(store.createTenant({
     name: input.name,
+    parentTenant: SYSTEM_TENANT_ID,
     description: input.description ?? null,
     status: input.status ?? 1,
     importedRoles,
     admins,
-  });
+  }), { name: `tenant ${input.name}` });
 }
 
 export async function updateTenant(store: Store, actor: Identity, id: number, input: TenantInput): Promise<Tenant> {
@@ -57,16 +59,16 @@ export async function updateTenant(store: Store, actor: Identity, id: number, in
   if (input.parentTenant !== undefined && input.parentTenant !== null && input.parentTenant !== expectedParent) {
     throw fail('invalidJson', `parentTenant: must be ${expectedParent} for this tenant`);
   }
-  return store.updateTenant(id, { name: input.name, description: input.description ?? null, status: input.status ?? 1 });
+  return settle(store.updateTenant(id, { name: input.name, description: input.description ?? null, status: input.status ?? 1 }), { name: `tenant ${input.name}` });
 }
 
 export async function deleteTenant(store: Store, actor: Identity, id: number): Promise<void> {
   await tenantFor(store, actor, id);
-  await store.deleteTenant(id);
+  await settle(store.deleteTenant(id));
 }
 
 export async function setTenantAdmins(store: Store, actor: Identity, id: number, admins: number[]): Promise<number[]> {
   await tenantFor(store, actor, id);
-  await store.setTenantAdmins(id, admins);
+  await settle(store.setTenantAdmins(id, admins));
   return store.tenantAdmins(id);
 }

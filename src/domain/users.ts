@@ -10,6 +10,7 @@ import { Perm } from './permissions.js';
 import { Limit } from './limits.js';
 import { passwordProblem } from './password-policy.js';
 import { assertPermissionIds } from './roles.js';
+import { settle } from './refusals.js';
 
 export interface Grants {
   roles: number[];
@@ -76,14 +77,14 @@ export async function createUser(ctx: Ctx, input: UserInput): Promise<User> {
   await checkGrants(ctx.store, ctx.actor, input.grants);
   if (input.password === undefined) throw fail('invalidJson', 'passwordInfo.password: is required');
   checkPassword(input.password, input.userName);
-  return ctx.store.createUser({
+  return settle(ctx.store.createUser({
     userName: input.userName,
     tenantId,
     status: input.status,
     passwordHash: await hashPassword(input.password, ctx.hashParams),
     roles: input.grants.roles,
     permissions: input.grants.permissions ?? [],
-  });
+  }), { name: `user ${input.userName}` });
 }
 
 export async function updateUser(ctx: Ctx, id: number, input: UserInput): Promise<User> {
@@ -93,32 +94,33 @@ export async function updateUser(ctx: Ctx, id: number, input: UserInput): Promis
   }
   await checkGrants(ctx.store, ctx.actor, input.grants);
   if (input.password !== undefined) checkPassword(input.password, input.userName);
-  return ctx.store.updateUser(id, {
+  return settle(ctx.store.updateUser(id, {
     userName: input.userName,
     status: input.status,
     passwordHash: input.password === undefined ? undefined : await hashPassword(input.password, ctx.hashParams),
     roles: input.grants.roles,
     permissions: input.grants.permissions ?? [],
-  });
+  }), { name: `user ${input.userName}` });
 }
 
 export async function setGrants(ctx: Ctx, id: number, grants: Grants): Promise<User> {
   const current = await userFor(ctx.store, ctx.actor, id, Perm.ModifyUsers);
   await checkGrants(ctx.store, ctx.actor, grants);
-  return ctx.store.updateUser(id, { ...current, passwordHash: undefined, roles: grants.roles, permissions: grants.permissions ?? [] });
+  return settle(ctx.store.updateUser(id, { ...current, passwordHash: undefined, roles: grants.roles, permissions: grants.permissions ?? [] }),
+    { name: `user ${current.userName}` });
 }
 
 export async function setStatus(ctx: Ctx, id: number, status: Status, accountLocked: boolean | undefined): Promise<User> {
   const current = await userFor(ctx.store, ctx.actor, id, Perm.ModifyUsers);
   if (status !== current.status) {
-    await ctx.store.updateUser(id, { ...current, status, passwordHash: undefined });
+    await settle(ctx.store.updateUser(id, { ...current, status, passwordHash: undefined }), { name: `user ${current.userName}` });
   }
   const now = ctx.clock();
   const locked = current.lockedUntil !== null && current.lockedUntil > now;
-  if (accountLocked === false && (locked || current.failedCount > 0)) await ctx.store.setUserLock(id, null);
+  if (accountLocked === false && (locked || current.failedCount > 0)) await settle(ctx.store.setUserLock(id, null));
   if (accountLocked === true && !locked) {
     const period = (await ctx.store.limits()).get(Limit.PasswordLockoutPeriod) ?? 1800;
-    await ctx.store.setUserLock(id, { lockedAt: now, lockedUntil: now + period * 1000 });
+    await settle(ctx.store.setUserLock(id, { lockedAt: now, lockedUntil: now + period * 1000 }));
   }
   return (await ctx.store.user(id))!;
 }
@@ -126,10 +128,10 @@ export async function setStatus(ctx: Ctx, id: number, status: Status, accountLoc
 export async function setPassword(ctx: Ctx, id: number, password: string): Promise<void> {
   const current = await userFor(ctx.store, ctx.actor, id, Perm.ModifyUsers);
   checkPassword(password, current.userName);
-  await ctx.store.updateUser(id, { ...current, passwordHash: await hashPassword(password, ctx.hashParams) });
+  await settle(ctx.store.updateUser(id, { ...current, passwordHash: await hashPassword(password, ctx.hashParams) }), { name: `user ${current.userName}` });
 }
 
 export async function deleteUser(store: Store, actor: Identity, id: number): Promise<void> {
   await userFor(store, actor, id, Perm.DeleteUsers);
-  await store.deleteUser(id);
+  await settle(store.deleteUser(id));
 }

@@ -2,7 +2,7 @@
 import type { DbConfig } from '../config.js';
 import { PostgresStore } from './postgres/store.js';
 import { SqliteStore } from './sqlite/store.js';
-import type { Store } from './store.js';
+import type { IntegrityRules, Store } from './store.js';
 
 /**
  * The stored key-check value, read without opening the database for writing (SQLite: a read-only connection, whose
@@ -13,6 +13,7 @@ export function peekKeyCheck(db: DbConfig): Buffer | undefined {
   return db.kind === 'sqlite' ? SqliteStore.peekKeyCheck(db.file) : undefined;
 }
 
-export function openStore(db: DbConfig): Store {
-  return db.kind === 'postgres' ? new PostgresStore(db.url) : new SqliteStore(db.file);
+/** `rules`: the domain's integrity rules (src/domain/integrity.ts), which the store applies inside its writes. */
+export function openStore(db: DbConfig, rules: IntegrityRules): Store {
+  return db.kind === 'postgres' ? new PostgresStore(db.url, rules) : new SqliteStore(db.file, rules);
 }

@@ -61,3 +61,9 @@ export const toDataSourceSummary = (r: Row): DataSourceSummary => ({
   description: text(r.description),
   oauthProfileId: r.oauth_profile_id === null ? null : Number(r.oauth_profile_id),
 });
+
+/** Failure times as stored in the `failure_times` column: milliseconds, comma-separated. */
+export const failureTimes = {
+  parse: (v: unknown): number[] => (typeof v === 'string' && v !== '' ? v.split(',').map(Number) : []),
+  format: (times: readonly number[]): string | null => (times.length ? times.join(',') : null),
+};

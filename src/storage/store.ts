@@ -2,9 +2,16 @@
  * The storage interface: the only door to a database. Routes and domain rules speak these records and methods and
  * never see SQL, so a second implementation (PostgreSQL) can be added without touching them.
  *
+ * Storage answers facts and typed outcomes, never the error catalogue: a write that must not happen changes nothing
+ * and resolves to a `Refusal` (a missing row, a taken name, a stale If-Match version, a broken integrity rule …),
+ * which the domain maps to its catalogue error (src/domain/refusals.ts). The integrity rules themselves — the ones
+ * that must hold inside the write's transaction — are the domain's pure functions (src/domain/integrity.ts), handed
+ * to a store when it is built (`IntegrityRules`) and called with what the store read inside that transaction: they
+ * are written once for every backend, and storage imports no domain rule.
+ *
  * Optimistic concurrency: the update and delete methods of apps, profiles and data sources take an optional
- * `ifVersion`, the versions an If-Match accepts; when the row has none of them they change nothing and throw
- * `preconditionFailed` (412). The check runs inside the write's own transaction (or conditional statement).
+ * `ifVersion`, the versions an If-Match accepts; when the row has none of them they change nothing and answer
+ * `{ refused: 'stale' }`. The check runs inside the write's own transaction (or conditional statement).
  *
  * A database that cannot be reached throws `StoreUnavailable`; busy and serialization failures are retried inside
  * the store a bounded number of times before they surface.
@@ -13,20 +20,117 @@
  * that leave sealed columns closed (`appHeader`, `profileHeader`, `dataSourceSummary`, lists) serve every path that
  * shows no secret — access checks, If-Match, replace, delete — so a damaged object stays replaceable and deletable.
  *
- * Every mutating method is atomic: it either applies completely or not at all. Integrity rules that must hold
- * under concurrency (unique names, at least one active Administrator, every user keeps a role) are enforced inside
- * the method's transaction and reported with the project's error catalogue (`ApiError`), never as driver errors.
+ * Every mutating method is atomic: it either applies completely or not at all (a refusal rolls its transaction back).
  */
 import { createHash } from 'node:crypto';
 import type { MasterKey } from '../crypto/keyring.js';
-import { fail } from '../errors.js';
 
 /** The row versions a conditional write accepts (If-Match lists several; none matches when empty). */
 export type Versions = readonly number[];
 
-/** Optimistic concurrency: a request that names versions acts only on a row at one of them. */
-export function checkVersion(current: number, expected: Versions | undefined, what: string): void {
-  if (expected !== undefined && !expected.includes(current)) throw fail('preconditionFailed', what);
+/** The kinds of object a refusal may name as missing. */
+export type Missing = 'tenant' | 'role' | 'user' | 'app' | 'profile' | 'dataSource';
+
+/**
+ * Why a store changed nothing: a fact, not an HTTP error. The domain names the catalogue error for each
+ * (src/domain/refusals.ts); the integrity rules (src/domain/integrity.ts) return the rule-shaped ones.
+ */
+export type Refusal =
+  | { refused: 'missing'; what: Missing; id: number }
+  /** If-Match names none of the row's versions */
+  | { refused: 'stale' }
+  /** the name is taken in its scope (a tenant, an owner, or the whole table) */
+  | { refused: 'name' }
+  | { refused: 'lastAdministrator' }
+  | { refused: 'userWithoutRole'; userId: number }
+  | { refused: 'systemTenant' }
+  | { refused: 'tenantHasUsers'; tenantId: number }
+  | { refused: 'roleMoved' }
+  | { refused: 'defaultRoleChanged' }
+  | { refused: 'defaultRoleDeleted' }
+  | { refused: 'noRole' }
+  /** a role, user or imported role the request names does not exist, or lives in another tenant */
+  | { refused: 'reference'; field: 'admins' | 'users' | 'roles' | 'importedRoles'; id: number; otherTenant: boolean }
+  /** a profile's application does not exist, or a data source of the profile needs the current app's data store */
+  | { refused: 'appReference'; appId: number; dataSourceId?: number }
+  /** a data source's profile is not there for its owner, or is for another data store */
+  | { refused: 'profileReference'; profileId: number; otherDataStore: boolean }
+  | { refused: 'appDataStoreInUse' }
+  /** a row this write refers to was deleted by a concurrent transaction after the checks ran (PostgreSQL) */
+  | { refused: 'concurrentDelete' }
+  /** a text value the database cannot store (U+0000 on PostgreSQL) */
+  | { refused: 'unstorableText' };
+
+export const isRefusal = (value: unknown): value is Refusal =>
+  typeof value === 'object' && value !== null && 'refused' in value;
+
+/**
+ * A refusal on its way out of a transaction: thrown inside it, so the transaction (or the group commit's savepoint)
+ * rolls back, and turned back into the method's answer at its edge (`answerRefusal`). Never leaves a store.
+ */
+export class Refused extends Error {
+  constructor(readonly refusal: Refusal) {
+    super(`refused: ${refusal.refused}`);
+    this.name = 'Refused';
+  }
+}
+
+/** Throws a rule's refusal inside a transaction; nothing when the rule passes. */
+export function enforce(refusal: Refusal | undefined): void {
+  if (refusal) throw new Refused(refusal);
+}
+
+/** At a method's edge: a thrown refusal is the answer; anything else stays an error. */
+export function answerRefusal(err: unknown): Refusal {
+  if (err instanceof Refused) return err.refusal;
+  throw err;
+}
+
+/**
+ * The domain's integrity rules (implemented once, in src/domain/integrity.ts), called by every store inside the
+ * transaction that could break them, with what it read there. Pure: each answers a refusal, or undefined to go on.
+ */
+export interface IntegrityRules {
+  /** the permission that at least one active user of an active tenant must keep */
+  readonly administratorPermission: number;
+  /** If-Match: a request that names versions acts only on a row at one of them */
+  version(current: number, accepted: Versions | undefined): Refusal | undefined;
+  /** after a change of tenants, roles or users: what it left behind */
+  identity(facts: { administratorRemains: boolean; userWithoutRole: number | undefined }): Refusal | undefined;
+  tenantDeletion(tenantId: number, hasUsers: boolean): Refusal | undefined;
+  /** a system-tenant role copied into a new tenant */
+  importedRole(roleId: number, source: Role | undefined): Refusal | undefined;
+  /** a tenant's administrator (`admins`) or a role's member (`users`), with the tenant the user lives in */
+  member(field: 'admins' | 'users', tenantId: number, userId: number, userTenant: number | undefined): Refusal | undefined;
+  /** a user's roles, each with the tenant it lives in */
+  userRoles(tenantId: number, roles: readonly { id: number; tenantId: number | undefined }[]): Refusal | undefined;
+  roleChange(current: Role, next: NewRole): Refusal | undefined;
+  roleDeletion(roleId: number): Refusal | undefined;
+  /** an application's data store may change only while no data source uses one of its profiles */
+  appChange(current: { dataStore: number }, next: { dataStore: number }, usedByDataSources: boolean): Refusal | undefined;
+  /** a profile moving to another application: that app must exist and suit the data sources that use the profile */
+  profileMove(appId: number, appExists: boolean, dataSourceOnOtherStore: number | undefined): Refusal | undefined;
+  /** a data source's profile: visible to the owner (found) and for the data source's data store */
+  profileReference(profileId: number, found: { dataStore: number } | undefined, dataStore: number): Refusal | undefined;
+}
+
+/**
+ * What a store writes for one more failed login, computed by the domain's lockout rule (src/domain/lockout.ts) from
+ * the failure times the store read inside its transaction.
+ */
+export interface FailureCount {
+  /** the failure times to keep and, when this failure locks, the end of the lock (epoch ms) */
+  next(times: readonly number[]): { times: number[]; lockedUntil: number | null };
+  /** failures at or before this time no longer count: unknown-name rows that old, and unlocked, may be deleted */
+  readonly expiredBefore: number;
+}
+
+/** First start's rows (src/domain/seed.ts): the system tenant, its default roles, the limits and the default users. */
+export interface Seed {
+  tenant: { id: number; name: string; description: string };
+  roles: { id: number; name: string; description: string; permissions: readonly number[] }[];
+  limits: { id: number; value: number }[];
+  users: NewUser[];
 }
 
 /** The database cannot be reached or cannot write right now; the HTTP layer answers 503 with Retry-After. */
@@ -96,6 +200,7 @@ export interface Principal extends User {
 
 export interface NewTenant {
   name: string;
+  parentTenant: number;
   description: string | null;
   status: Status;
   /** system-tenant roles to copy into the new tenant */
@@ -135,30 +240,6 @@ export interface UserUpdate {
   roles: number[];
   permissions: number[];
 }
-
-export interface LockoutPolicy {
-  /** failures that lock the account; 0 turns lockout off */
-  limit: number;
-  intervalMs: number;
-  periodMs: number;
-}
-
-/**
- * One more failed login, in a sliding window: `limit` failures within any `intervalMs` lock. (A window fixed at the
- * first failure would let 2 × (limit − 1) failures through in seconds by straddling its end.) `times` are the recent
- * failures still in the window, oldest first; at most limit − 1 are kept, and none once the account locks.
- */
-export function nextFailures(times: readonly number[], now: number, policy: LockoutPolicy): { times: number[]; lock: boolean } {
-  const recent = [...times.filter((t) => now - t < policy.intervalMs), now];
-  if (policy.limit > 0 && recent.length >= policy.limit) return { times: [], lock: true };
-  return { times: recent.slice(-Math.max(policy.limit - 1, 1)), lock: false };
-}
-
-/** Failure times as stored in the `failure_times` column: milliseconds, comma-separated. */
-export const failureTimes = {
-  parse: (v: unknown): number[] => (typeof v === 'string' && v !== '' ? v.split(',').map(Number) : []),
-  format: (times: readonly number[]): string | null => (times.length ? times.join(',') : null),
-};
 
 /**
  * The key under which failed logins of a user name that no user has are stored: SHA-256 (hex) of the name key, the
@@ -327,12 +408,13 @@ export interface Store {
   /** Removes a version that no row uses and that is not active. */
   retireKeyVersion(version: number): Promise<void>;
 
-  /** First start: creates the system tenant, default roles, limits and the two default users if the database is empty. */
-  bootstrap(seed: { adminPasswordHash: string; userPasswordHash: string }): Promise<boolean>;
+  /** First start: writes the seed rows (src/domain/seed.ts) if the database is empty; false when it was not. */
+  bootstrap(seed: Seed): Promise<boolean>;
 
   // authentication
   principalByName(userName: string): Promise<Principal | undefined>;
-  recordLoginFailure(userId: number, now: number, policy: LockoutPolicy): Promise<{ locked: boolean }>;
+  /** Counts one failure of an existing user with the domain's rule, under the user row's lock; no user, no change. */
+  recordLoginFailure(userId: number, now: number, count: FailureCount): Promise<{ locked: boolean }>;
   clearLoginFailures(userId: number): Promise<void>;
   /**
    * Failed logins for user names that no user has, counted per name key in the database with the accounts' sliding
@@ -342,7 +424,7 @@ export interface Store {
    * and no lock in force.
    */
   unknownNameLockedUntil(userName: string): Promise<number | null>;
-  recordUnknownNameFailure(userName: string, now: number, policy: LockoutPolicy): Promise<{ locked: boolean }>;
+  recordUnknownNameFailure(userName: string, now: number, count: FailureCount): Promise<{ locked: boolean }>;
   /** Replaces a password hash only if it is still `expected` (used for transparent upgrades). */
   upgradePasswordHash(userId: number, expected: string, next: string): Promise<void>;
 
@@ -354,18 +436,18 @@ export interface Store {
   listTenants(): Promise<Tenant[]>;
   tenant(id: number): Promise<Tenant | undefined>;
   tenantByName(name: string): Promise<Tenant | undefined>;
-  createTenant(input: NewTenant): Promise<{ tenant: Tenant; roles: number[] }>;
-  updateTenant(id: number, input: TenantUpdate): Promise<Tenant>;
-  deleteTenant(id: number): Promise<void>;
+  createTenant(input: NewTenant): Promise<{ tenant: Tenant; roles: number[] } | Refusal>;
+  updateTenant(id: number, input: TenantUpdate): Promise<Tenant | Refusal>;
+  deleteTenant(id: number): Promise<void | Refusal>;
   tenantAdmins(id: number): Promise<number[]>;
-  setTenantAdmins(id: number, userIds: number[]): Promise<void>;
+  setTenantAdmins(id: number, userIds: number[]): Promise<void | Refusal>;
 
   // roles
   listRoles(tenantId?: number): Promise<Role[]>;
   role(id: number): Promise<Role | undefined>;
-  createRole(input: NewRole): Promise<Role>;
-  updateRole(id: number, input: NewRole): Promise<Role>;
-  deleteRole(id: number): Promise<void>;
+  createRole(input: NewRole): Promise<Role | Refusal>;
+  updateRole(id: number, input: NewRole): Promise<Role | Refusal>;
+  deleteRole(id: number): Promise<void | Refusal>;
 
   // users
   listUsers(tenantId?: number): Promise<User[]>;
@@ -373,11 +455,11 @@ export interface Store {
   userByName(userName: string): Promise<User | undefined>;
   /** Effective permissions of a user (roles ∪ explicit). */
   effectivePermissions(userId: number): Promise<Set<number>>;
-  createUser(input: NewUser): Promise<User>;
-  updateUser(id: number, input: UserUpdate): Promise<User>;
+  createUser(input: NewUser): Promise<User | Refusal>;
+  updateUser(id: number, input: UserUpdate): Promise<User | Refusal>;
   /** Sets or clears the lock; clearing also resets the failure counter. */
-  setUserLock(id: number, lock: { lockedAt: number; lockedUntil: number } | null): Promise<void>;
-  deleteUser(id: number): Promise<void>;
+  setUserLock(id: number, lock: { lockedAt: number; lockedUntil: number } | null): Promise<void | Refusal>;
+  deleteUser(id: number): Promise<void | Refusal>;
 
   // OAuth applications
   listApps(): Promise<OAuthAppSummary[]>;
@@ -386,10 +468,10 @@ export interface Store {
   appSummary(id: number): Promise<OAuthAppSummary | undefined>;
   /** The application without its client secret (nothing is decrypted). */
   appHeader(id: number): Promise<OAuthAppHeader | undefined>;
-  createApp(input: NewOAuthApp): Promise<OAuthApp>;
-  updateApp(id: number, input: NewOAuthApp, ifVersion?: Versions): Promise<OAuthApp>;
+  createApp(input: NewOAuthApp): Promise<OAuthApp | Refusal>;
+  updateApp(id: number, input: NewOAuthApp, ifVersion?: Versions): Promise<OAuthApp | Refusal>;
   /** Deletes the app, its profiles, and the data sources' references to those profiles. */
-  deleteApp(id: number, ifVersion?: Versions): Promise<void>;
+  deleteApp(id: number, ifVersion?: Versions): Promise<void | Refusal>;
 
   // OAuth profiles
   /**
@@ -400,22 +482,23 @@ export interface Store {
   listProfilesJson(userId: number): Promise<string>;
   profile(id: number): Promise<OAuthProfile | undefined>;
   profileHeader(id: number): Promise<ProfileHeader | undefined>;
-  createProfile(input: ProfileInput & { ownerId: number; creatorId: number }): Promise<OAuthProfile>;
+  createProfile(input: ProfileInput & { ownerId: number; creatorId: number }): Promise<OAuthProfile | Refusal>;
   /**
-   * Replaces a profile. Refuses (400 appReferenceInvalid) a change of app to another data store while data sources
-   * reference the profile, and (409) a name already used by another profile of the same owner.
+   * Replaces a profile. Refuses (`profileMove`) a change of app to another data store while data sources reference
+   * the profile, and (`name`) a name already used by another profile of the same owner.
    */
-  updateProfile(id: number, input: ProfileInput, ifVersion?: Versions): Promise<OAuthProfile>;
+  updateProfile(id: number, input: ProfileInput, ifVersion?: Versions): Promise<OAuthProfile | Refusal>;
   /** Deletes the profile; data sources that referenced it lose the reference. */
-  deleteProfile(id: number, ifVersion?: Versions): Promise<void>;
-  profileStats(id: number): Promise<ProfileStats>;
+  deleteProfile(id: number, ifVersion?: Versions): Promise<void | Refusal>;
+  /** undefined when there is no such profile */
+  profileStats(id: number): Promise<ProfileStats | undefined>;
 
   // data sources
   listDataSources(ownerId: number): Promise<DataSourceSummary[]>;
   dataSource(id: number): Promise<DataSource | undefined>;
   /** The data source without its options (nothing is decrypted). */
   dataSourceSummary(id: number): Promise<DataSourceSummary | undefined>;
-  createDataSource(input: NewDataSource): Promise<DataSource>;
-  updateDataSource(id: number, input: DataSourceUpdate, ifVersion?: Versions): Promise<DataSource>;
-  deleteDataSource(id: number, ifVersion?: Versions): Promise<void>;
+  createDataSource(input: NewDataSource): Promise<DataSource | Refusal>;
+  updateDataSource(id: number, input: DataSourceUpdate, ifVersion?: Versions): Promise<DataSource | Refusal>;
+  deleteDataSource(id: number, ifVersion?: Versions): Promise<void | Refusal>;
 }

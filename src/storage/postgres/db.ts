@@ -6,15 +6,14 @@
  * in one READ COMMITTED transaction that takes the row locks its checks depend on (`SELECT … FOR UPDATE`, `FOR SHARE`
  * on referenced rows), or a transaction-level advisory lock where an invariant spans many rows (identity changes,
  * bootstrap, the key ring, migrations). Unique indexes back every name rule; a unique_violation on a name becomes
- * `duplicateName`. A lost connection, a server shutting down or a full pool becomes `StoreUnavailable`.
+ * the refusal `name`. A lost connection, a server shutting down or a full pool becomes `StoreUnavailable`.
  *
  * Durability: synchronous_commit must be on (or remote_write / remote_apply), so a commit is on disk before its
  * method resolves; the first use of the store checks it and refuses to go on otherwise.
  */
 import pg from 'pg';
-import { ApiError, fail } from '../../errors.js';
 import { SealedError } from '../../crypto/keyring.js';
-import { StoreUnavailable } from '../store.js';
+import { Refused, StoreUnavailable, answerRefusal, type IntegrityRules, type Missing, type Refusal } from '../store.js';
 import { Batcher } from './batcher.js';
 import { WriteHealth } from '../write-health.js';
 
@@ -100,8 +99,8 @@ export interface PostgresOptions {
 }
 
 export interface TxOptions {
-  /** what a unique_violation on a name constraint is reported as (`duplicateName`) */
-  duplicate?: string;
+  /** a unique_violation on a name constraint is the refusal `name` (a race that slipped past the name check) */
+  names?: boolean;
   /** advisory locks taken first, in this order */
   locks?: number[];
   /** a consistent read-only snapshot instead of a read-write READ COMMITTED transaction */
@@ -120,7 +119,8 @@ export class PgDb {
   /** the outcome of the last write this store committed or failed (see ../write-health.ts) */
   private readonly writeHealth = new WriteHealth(cannotWriteReason);
 
-  constructor(readonly url: string, options: PostgresOptions = {}) {
+  /** `rules`: the domain's integrity rules (src/domain/integrity.ts), applied inside each write's transaction. */
+  constructor(readonly url: string, protected readonly rules: IntegrityRules, options: PostgresOptions = {}) {
     this.pool = new pg.Pool({
       connectionString: url,
       max: options.max ?? 10,
@@ -143,24 +143,51 @@ export class PgDb {
     return redactUrl(this.url);
   }
 
-  /** Turns driver errors into the project's errors: unavailable, duplicate name; others pass unchanged. */
+  /**
+   * Turns driver errors into the store's own: unavailable, or a refusal (a taken name, a row deleted under the write,
+   * text the database cannot store); others pass unchanged.
+   */
   protected mapError(err: unknown, opts: TxOptions = {}): unknown {
-    if (err instanceof ApiError || err instanceof SealedError || err instanceof StoreUnavailable) return err;
+    // Errors of the store's own (and a damaged secret's, whose numeric code matches nothing below) pass as they are.
+    if (err instanceof Refused || err instanceof SealedError || err instanceof StoreUnavailable) return err;
     if (isUnavailable(err)) {
       this.writeHealth.failed(err);
       const e = err as { code?: string; message?: string };
       return new StoreUnavailable(`PostgreSQL is unavailable (${e.code ?? e.message ?? 'error'})`, { cause: err });
     }
     const e = err as { code?: string; constraint?: string };
-    if (e?.code === '23505' && opts.duplicate !== undefined && e.constraint?.endsWith('_name_unique')) {
-      return fail('duplicateName', opts.duplicate);
-    }
+    if (e?.code === '23505' && opts.names && e.constraint?.endsWith('_name_unique')) return new Refused({ refused: 'name' });
     // foreign_key_violation: a row this write refers to (an owner, a tenant) was deleted by a concurrent transaction
     // after the checks ran; SQLite, the only writer, cannot get here.
-    if (e?.code === '23503') return fail('conflict', 'an object this request refers to was deleted by a concurrent request');
+    if (e?.code === '23503') return new Refused({ refused: 'concurrentDelete' });
     // U+0000 or text PostgreSQL cannot encode: the request's fault, never a 500.
-    if (e?.code === '22021' || e?.code === '22P05') return fail('invalidJson', 'a text value holds a character the database cannot store');
+    if (e?.code === '22021' || e?.code === '22P05') return new Refused({ refused: 'unstorableText' });
     return err;
+  }
+
+  /** A row that must be there: refuses (`missing`) inside a transaction when it is not. */
+  protected present<T>(row: T | undefined, what: Missing, id: number): T {
+    if (row === undefined) throw new Refused({ refused: 'missing', what, id });
+    return row;
+  }
+
+  /**
+   * A transaction that a rule or a missing row may refuse: the refusal, thrown inside it, rolls it back and is the
+   * answer (as are a taken name, a row deleted under it, or text the database cannot store).
+   */
+  protected decide<T>(fn: (c: pg.PoolClient) => Promise<T>, opts: TxOptions = {}): Promise<T | Refusal> {
+    return this.tx(fn, opts).catch(answerRefusal);
+  }
+
+  /**
+   * Names are unique case-insensitively within a scope (a tenant, an owner, or the whole table): refuses (`name`)
+   * when another row of the scope has the name. The unique index backs it against races (`names` above).
+   */
+  protected async nameFree(c: Queryable, table: string, scope: { column: string; value: number } | null, name: string, exceptId = 0): Promise<void> {
+    const params = [nameKey(name), exceptId, ...(scope ? [scope.value] : [])];
+    if (await this.one(c, `SELECT 1 FROM ${table} WHERE name_key = $1 AND id <> $2${scope ? ` AND ${scope.column} = $3` : ''}`, params)) {
+      throw new Refused({ refused: 'name' });
+    }
   }
 
   /** synchronous_commit off or local would let a commit that was answered vanish in a crash: refuse. */

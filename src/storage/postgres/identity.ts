@@ -1,7 +1,7 @@
 /**
  * PostgreSQL storage of the identity model, as ../sqlite/identity.ts: migrations, bootstrap, authentication state,
- * limits, tenants, roles and users, with the integrity rules (last Administrator, every user keeps a role, unique
- * names) checked inside each transaction.
+ * limits, tenants, roles and users, with the domain's integrity rules (last Administrator, every user keeps a role,
+ * references within a tenant …) applied inside each transaction to what it read there (`this.rules`).
  *
  * SQLite gets these rules from being the only writer. Here several processes write at once, so every change of
  * tenants, roles, users or grants first takes one transaction-level advisory lock (LOCK.identity): such changes are
@@ -10,19 +10,18 @@
  * it touches one user row under that row's lock.
  */
 import type pg from 'pg';
-import { fail } from '../../errors.js';
-import { Perm, SYSTEM_TENANT_ID, defaultRoles, isDefaultRole } from '../../domain/permissions.js';
-import { limitCatalogue } from '../../domain/limits.js';
 import {
-  UNKNOWN_NAME_PRUNE_BATCH, failureTimes, nextFailures, unknownNameDigest,
-  type LockoutPolicy, type NewRole, type NewTenant, type NewUser, type Principal, type Role, type Status, type Tenant,
-  type TenantUpdate, type User, type UserUpdate,
+  Refused, UNKNOWN_NAME_PRUNE_BATCH, enforce, unknownNameDigest,
+  type FailureCount, type NewRole, type NewTenant, type NewUser, type Principal, type Refusal, type Role, type Seed, type Status,
+  type Tenant, type TenantUpdate, type User, type UserUpdate,
 } from '../store.js';
+import { failureTimes } from '../rows.js';
 import { LOCK, ids, nameKey, type Queryable, type Row } from './db.js';
 import { PgKeyringStore } from './keyring.js';
 import { migrations } from './migrations.js';
 
-const IDENTITY = { locks: [LOCK.identity] };
+/** Every change of identity takes the identity lock; a name race that slips past a check is the refusal `name`. */
+const IDENTITY = { locks: [LOCK.identity], names: true };
 
 export class PgIdentityStore extends PgKeyringStore {
   async migrate(): Promise<number[]> {
@@ -43,26 +42,24 @@ export class PgIdentityStore extends PgKeyringStore {
     return applied;
   }
 
-  async bootstrap(seed: { adminPasswordHash: string; userPasswordHash: string }): Promise<boolean> {
+  async bootstrap(seed: Seed): Promise<boolean> {
     return this.tx(async (c) => {
       const { n } = (await this.one<{ n: number }>(c, 'SELECT count(*) AS n FROM tenants'))!;
       if (n > 0) return false;
+      const { tenant } = seed;
       await this.run(c, 'INSERT INTO tenants (id, name, name_key, description, parent_tenant, status) VALUES ($1, $2, $3, $4, NULL, 1)',
-        [SYSTEM_TENANT_ID, 'System', 'system', 'The system tenant']);
-      for (const role of defaultRoles) {
+        [tenant.id, tenant.name, nameKey(tenant.name), tenant.description]);
+      for (const role of seed.roles) {
         await this.run(c, 'INSERT INTO roles (id, tenant_id, name, name_key, description) VALUES ($1, $2, $3, $4, $5)',
-          [role.id, SYSTEM_TENANT_ID, role.name, nameKey(role.name), `Default role: ${role.name}`]);
+          [role.id, tenant.id, role.name, nameKey(role.name), role.description]);
         await this.run(c, 'INSERT INTO role_permissions (role_id, permission) SELECT $1, unnest($2::int[])', [role.id, role.permissions]);
       }
       // Explicit ids do not advance an identity sequence: move them past what was inserted.
       for (const table of ['tenants', 'roles']) {
         await this.run(c, `SELECT setval(pg_get_serial_sequence('${table}', 'id'), (SELECT max(id) FROM ${table}))`);
       }
-      for (const limit of limitCatalogue) {
-        await this.run(c, 'INSERT INTO limits (id, value) VALUES ($1, $2)', [limit.id, limit.defaultValue]);
-      }
-      await this.insertUser(c, { userName: 'd2cadmin', tenantId: SYSTEM_TENANT_ID, status: 1, passwordHash: seed.adminPasswordHash, roles: [1], permissions: [] });
-      await this.insertUser(c, { userName: 'd2cuser', tenantId: SYSTEM_TENANT_ID, status: 1, passwordHash: seed.userPasswordHash, roles: [2], permissions: [] });
+      for (const limit of seed.limits) await this.run(c, 'INSERT INTO limits (id, value) VALUES ($1, $2)', [limit.id, limit.value]);
+      for (const user of seed.users) await this.insertUser(c, user);
       return true;
     }, { locks: [LOCK.bootstrap, LOCK.identity] });
   }
@@ -97,14 +94,14 @@ export class PgIdentityStore extends PgKeyringStore {
    * Counted under the user row's lock (FOR NO KEY UPDATE: it does not hold up inserts that reference the user), so
    * failures arriving at several nodes at once are all counted and lock the account exactly once.
    */
-  async recordLoginFailure(userId: number, now: number, policy: LockoutPolicy): Promise<{ locked: boolean }> {
+  async recordLoginFailure(userId: number, now: number, count: FailureCount): Promise<{ locked: boolean }> {
     return this.tx(async (c) => {
       const row = await this.one(c, 'SELECT failure_times FROM users WHERE id = $1 FOR NO KEY UPDATE', [userId]);
-      if (!row || policy.limit <= 0) return { locked: false };
-      const next = nextFailures(failureTimes.parse(row.failure_times), now, policy);
-      if (next.lock) {
+      if (!row) return { locked: false };
+      const next = count.next(failureTimes.parse(row.failure_times));
+      if (next.lockedUntil !== null) {
         await this.run(c, `UPDATE users SET failed_count = 0, failed_since = NULL, failure_times = NULL, locked_at = $1, locked_until = $2
-          WHERE id = $3`, [now, now + policy.periodMs, userId]);
+          WHERE id = $3`, [now, next.lockedUntil, userId]);
         return { locked: true };
       }
       await this.run(c, 'UPDATE users SET failed_count = $1, failed_since = $2, failure_times = $3 WHERE id = $4',
@@ -133,20 +130,19 @@ export class PgIdentityStore extends PgKeyringStore {
    * arriving at several nodes at once are all counted. Expired rows are then deleted by a separate autocommit
    * statement that skips rows other transactions hold, so pruning never waits for, or deadlocks with, a login.
    */
-  async recordUnknownNameFailure(userName: string, now: number, policy: LockoutPolicy): Promise<{ locked: boolean }> {
-    if (policy.limit <= 0) return { locked: false };
+  async recordUnknownNameFailure(userName: string, now: number, count: FailureCount): Promise<{ locked: boolean }> {
     const digest = unknownNameDigest(nameKey(userName));
     const result = await this.tx(async (c) => {
       const row = (await this.one(c, `INSERT INTO unknown_name_failures AS f (name_digest, failure_times, last_failure) VALUES ($1, NULL, $2)
         ON CONFLICT (name_digest) DO UPDATE SET last_failure = f.last_failure RETURNING f.failure_times`, [digest, now]))!;
-      const next = nextFailures(failureTimes.parse(row.failure_times), now, policy);
+      const next = count.next(failureTimes.parse(row.failure_times));
       await this.run(c, `UPDATE unknown_name_failures SET failure_times = $2, last_failure = $3, locked_until = coalesce($4, locked_until)
-        WHERE name_digest = $1`, [digest, failureTimes.format(next.times), now, next.lock ? now + policy.periodMs : null]);
-      return { locked: next.lock };
+        WHERE name_digest = $1`, [digest, failureTimes.format(next.times), now, next.lockedUntil]);
+      return { locked: next.lockedUntil !== null };
     });
     await this.run(this.pool, `DELETE FROM unknown_name_failures WHERE name_digest IN (SELECT name_digest FROM unknown_name_failures
         WHERE last_failure <= $1 AND (locked_until IS NULL OR locked_until <= $2) LIMIT $3 FOR UPDATE SKIP LOCKED)`,
-      [now - policy.intervalMs, now, UNKNOWN_NAME_PRUNE_BATCH]);
+      [count.expiredBefore, now, UNKNOWN_NAME_PRUNE_BATCH]);
     return result;
   }
 
@@ -191,44 +187,37 @@ export class PgIdentityStore extends PgKeyringStore {
     return row && this.toTenant(row);
   }
 
-  private async assertTenantNameFree(c: Queryable, name: string, exceptId = 0): Promise<void> {
-    if (await this.one(c, 'SELECT 1 FROM tenants WHERE name_key = $1 AND id <> $2', [nameKey(name), exceptId])) {
-      throw fail('duplicateName', `tenant ${name}`);
-    }
-  }
-
-  async createTenant(input: NewTenant): Promise<{ tenant: Tenant; roles: number[] }> {
-    return this.tx(async (c) => {
-      await this.assertTenantNameFree(c, input.name);
+  async createTenant(input: NewTenant): Promise<{ tenant: Tenant; roles: number[] } | Refusal> {
+    return this.decide(async (c) => {
+      await this.nameFree(c, 'tenants', null, input.name);
       const { id } = (await this.one<{ id: number }>(c, `INSERT INTO tenants (name, name_key, description, parent_tenant, status)
-        VALUES ($1, $2, $3, $4, $5) RETURNING id`, [input.name, nameKey(input.name), input.description, SYSTEM_TENANT_ID, input.status]))!;
+        VALUES ($1, $2, $3, $4, $5) RETURNING id`, [input.name, nameKey(input.name), input.description, input.parentTenant, input.status]))!;
       const roles: number[] = [];
       for (const roleId of input.importedRoles) {
         const source = await this.roleOn(c, roleId);
-        if (!source || source.tenantId !== SYSTEM_TENANT_ID) throw fail('invalidReference', `importedRoles: no system-tenant role ${roleId}`);
-        roles.push((await this.insertRole(c, { ...source, tenantId: id, users: [] })).id);
+        enforce(this.rules.importedRole(roleId, source));
+        roles.push((await this.insertRole(c, { ...source!, tenantId: id, users: [] })).id);
       }
       await this.writeTenantAdmins(c, id, input.admins);
       return { tenant: this.toTenant((await this.one(c, 'SELECT * FROM tenants WHERE id = $1', [id]))!), roles };
-    }, { ...IDENTITY, duplicate: `tenant ${input.name}` });
+    }, IDENTITY);
   }
 
-  async updateTenant(id: number, input: TenantUpdate): Promise<Tenant> {
-    return this.tx(async (c) => {
-      await this.assertTenantNameFree(c, input.name, id);
+  async updateTenant(id: number, input: TenantUpdate): Promise<Tenant | Refusal> {
+    return this.decide(async (c) => {
+      await this.nameFree(c, 'tenants', null, input.name, id);
       const changes = await this.exec(c, 'UPDATE tenants SET name = $1, name_key = $2, description = $3, status = $4 WHERE id = $5',
         [input.name, nameKey(input.name), input.description, input.status, id]);
-      if (changes === 0) throw fail('tenantNotFound', id);
-      await this.assertAdministratorRemains(c);
+      if (changes === 0) throw new Refused({ refused: 'missing', what: 'tenant', id });
+      await this.identityHolds(c);
       return this.toTenant((await this.one(c, 'SELECT * FROM tenants WHERE id = $1', [id]))!);
-    }, { ...IDENTITY, duplicate: `tenant ${input.name}` });
+    }, IDENTITY);
   }
 
-  async deleteTenant(id: number): Promise<void> {
-    await this.tx(async (c) => {
-      if (id === SYSTEM_TENANT_ID) throw fail('conflict', 'the system tenant cannot be deleted');
-      if (await this.one(c, 'SELECT 1 FROM users WHERE tenant_id = $1 LIMIT 1', [id])) throw fail('conflict', `tenant ${id} still has users`);
-      if ((await this.exec(c, 'DELETE FROM tenants WHERE id = $1', [id])) === 0) throw fail('tenantNotFound', id);
+  async deleteTenant(id: number): Promise<void | Refusal> {
+    return this.decide(async (c) => {
+      enforce(this.rules.tenantDeletion(id, (await this.one(c, 'SELECT 1 FROM users WHERE tenant_id = $1 LIMIT 1', [id])) !== undefined));
+      if ((await this.exec(c, 'DELETE FROM tenants WHERE id = $1', [id])) === 0) throw new Refused({ refused: 'missing', what: 'tenant', id });
     }, IDENTITY);
   }
 
@@ -237,22 +226,23 @@ export class PgIdentityStore extends PgKeyringStore {
       .map((r) => r.user_id);
   }
 
-  async setTenantAdmins(id: number, userIds: number[]): Promise<void> {
-    await this.tx(async (c) => {
-      if (!(await this.one(c, 'SELECT 1 FROM tenants WHERE id = $1', [id]))) throw fail('tenantNotFound', id);
+  async setTenantAdmins(id: number, userIds: number[]): Promise<void | Refusal> {
+    return this.decide(async (c) => {
+      this.present(await this.one(c, 'SELECT 1 FROM tenants WHERE id = $1', [id]), 'tenant', id);
       await this.run(c, 'DELETE FROM tenant_admins WHERE tenant_id = $1', [id]);
       await this.writeTenantAdmins(c, id, userIds);
     }, IDENTITY);
   }
 
-  /** A tenant's admins live in the system tenant or in that tenant. */
+  /** The tenant a user lives in; undefined when there is no such user. */
+  private async userTenant(c: Queryable, userId: number): Promise<number | undefined> {
+    return (await this.one<{ tenant_id: number }>(c, 'SELECT tenant_id FROM users WHERE id = $1', [userId]))?.tenant_id;
+  }
+
+  /** Which users may administer a tenant is the domain's rule (`member`). */
   private async writeTenantAdmins(c: pg.PoolClient, tenantId: number, userIds: number[]): Promise<void> {
     for (const userId of new Set(userIds)) {
-      const row = await this.one(c, 'SELECT tenant_id FROM users WHERE id = $1', [userId]);
-      if (!row) throw fail('invalidReference', `admins: no user ${userId}`);
-      if (row.tenant_id !== SYSTEM_TENANT_ID && row.tenant_id !== tenantId) {
-        throw fail('invalidReference', `admins: user ${userId} belongs to another tenant`);
-      }
+      enforce(this.rules.member('admins', tenantId, userId, await this.userTenant(c, userId)));
       await this.run(c, 'INSERT INTO tenant_admins (tenant_id, user_id) VALUES ($1, $2)', [tenantId, userId]);
     }
   }
@@ -290,18 +280,10 @@ export class PgIdentityStore extends PgKeyringStore {
     return this.roleOn(this.pool, id);
   }
 
-  private async assertRoleNameFree(c: Queryable, tenantId: number, name: string, exceptId = 0): Promise<void> {
-    if (await this.one(c, 'SELECT 1 FROM roles WHERE tenant_id = $1 AND name_key = $2 AND id <> $3', [tenantId, nameKey(name), exceptId])) {
-      throw fail('duplicateName', `role ${name}`);
-    }
-  }
-
-  /** Role members must be users of the role's tenant. */
+  /** Which users may be a role's members is the domain's rule (`member`). */
   private async writeRoleMembers(c: pg.PoolClient, roleId: number, tenantId: number, userIds: number[]): Promise<void> {
     for (const userId of new Set(userIds)) {
-      const row = await this.one(c, 'SELECT tenant_id FROM users WHERE id = $1', [userId]);
-      if (!row) throw fail('invalidReference', `users: no user ${userId}`);
-      if (row.tenant_id !== tenantId) throw fail('invalidReference', `users: user ${userId} belongs to another tenant`);
+      enforce(this.rules.member('users', tenantId, userId, await this.userTenant(c, userId)));
       await this.run(c, 'INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)', [userId, roleId]);
     }
   }
@@ -312,8 +294,8 @@ export class PgIdentityStore extends PgKeyringStore {
   }
 
   private async insertRole(c: pg.PoolClient, input: NewRole): Promise<Role> {
-    if (!(await this.one(c, 'SELECT 1 FROM tenants WHERE id = $1', [input.tenantId]))) throw fail('tenantNotFound', input.tenantId);
-    await this.assertRoleNameFree(c, input.tenantId, input.name);
+    this.present(await this.one(c, 'SELECT 1 FROM tenants WHERE id = $1', [input.tenantId]), 'tenant', input.tenantId);
+    await this.nameFree(c, 'roles', { column: 'tenant_id', value: input.tenantId }, input.name);
     const { id } = (await this.one<{ id: number }>(c, 'INSERT INTO roles (tenant_id, name, name_key, description) VALUES ($1, $2, $3, $4) RETURNING id',
       [input.tenantId, input.name, nameKey(input.name), input.description]))!;
     await this.writeRolePermissions(c, id, input.permissions);
@@ -321,38 +303,31 @@ export class PgIdentityStore extends PgKeyringStore {
     return (await this.roleOn(c, id))!;
   }
 
-  async createRole(input: NewRole): Promise<Role> {
-    return this.tx((c) => this.insertRole(c, input), { ...IDENTITY, duplicate: `role ${input.name}` });
+  async createRole(input: NewRole): Promise<Role | Refusal> {
+    return this.decide((c) => this.insertRole(c, input), IDENTITY);
   }
 
-  async updateRole(id: number, input: NewRole): Promise<Role> {
-    return this.tx(async (c) => {
-      const current = await this.roleOn(c, id);
-      if (!current) throw fail('roleNotFound', id);
-      if (input.tenantId !== current.tenantId) throw fail('invalidJson', 'tenantId: a role cannot move to another tenant');
-      if (isDefaultRole(id)) {
-        const samePerms = [...new Set(input.permissions)].sort((a, b) => a - b).join() === current.permissions.join();
-        if (input.name !== current.name || !samePerms) throw fail('conflict', 'a default role can change only its users');
-      }
-      await this.assertRoleNameFree(c, current.tenantId, input.name, id);
+  async updateRole(id: number, input: NewRole): Promise<Role | Refusal> {
+    return this.decide(async (c) => {
+      const current = this.present(await this.roleOn(c, id), 'role', id);
+      enforce(this.rules.roleChange(current, input));
+      await this.nameFree(c, 'roles', { column: 'tenant_id', value: current.tenantId }, input.name, id);
       await this.run(c, 'UPDATE roles SET name = $1, name_key = $2, description = $3 WHERE id = $4',
         [input.name, nameKey(input.name), input.description, id]);
       await this.run(c, 'DELETE FROM role_permissions WHERE role_id = $1', [id]);
       await this.writeRolePermissions(c, id, input.permissions);
       await this.run(c, 'DELETE FROM user_roles WHERE role_id = $1', [id]);
       await this.writeRoleMembers(c, id, current.tenantId, input.users);
-      await this.assertEveryUserHasARole(c);
-      await this.assertAdministratorRemains(c);
+      await this.identityHolds(c);
       return (await this.roleOn(c, id))!;
-    }, { ...IDENTITY, duplicate: `role ${input.name}` });
+    }, IDENTITY);
   }
 
-  async deleteRole(id: number): Promise<void> {
-    await this.tx(async (c) => {
-      if (isDefaultRole(id)) throw fail('conflict', 'a default role cannot be deleted');
-      if ((await this.exec(c, 'DELETE FROM roles WHERE id = $1', [id])) === 0) throw fail('roleNotFound', id);
-      await this.assertEveryUserHasARole(c);
-      await this.assertAdministratorRemains(c);
+  async deleteRole(id: number): Promise<void | Refusal> {
+    return this.decide(async (c) => {
+      enforce(this.rules.roleDeletion(id));
+      if ((await this.exec(c, 'DELETE FROM roles WHERE id = $1', [id])) === 0) throw new Refused({ refused: 'missing', what: 'role', id });
+      await this.identityHolds(c);
     }, IDENTITY);
   }
 
@@ -405,82 +380,71 @@ export class PgIdentityStore extends PgKeyringStore {
     return new Set(rows.map((r) => r.permission));
   }
 
-  private async assertUserNameFree(c: Queryable, userName: string, exceptId = 0): Promise<void> {
-    if (await this.one(c, 'SELECT 1 FROM users WHERE name_key = $1 AND id <> $2', [nameKey(userName), exceptId])) {
-      throw fail('duplicateName', `user ${userName}`);
-    }
-  }
-
-  /** Roles of a user must exist and belong to the user's tenant. */
+  /** Which roles a user may hold is the domain's rule (`userRoles`), given the tenant of each. */
   private async writeUserGrants(c: pg.PoolClient, userId: number, tenantId: number, roles: number[], permissions: number[]): Promise<void> {
-    if (roles.length === 0) throw fail('invalidJson', 'permissions.roles: at least one role is required');
+    const ids = [...new Set(roles)];
+    const tenants = new Map((await this.all<{ id: number; tenant_id: number }>(c, 'SELECT id, tenant_id FROM roles WHERE id = ANY($1::bigint[])', [ids]))
+      .map((r) => [r.id, r.tenant_id]));
+    enforce(this.rules.userRoles(tenantId, ids.map((id) => ({ id, tenantId: tenants.get(id) }))));
     await this.run(c, 'DELETE FROM user_roles WHERE user_id = $1', [userId]);
     await this.run(c, 'DELETE FROM user_permissions WHERE user_id = $1', [userId]);
-    for (const roleId of new Set(roles)) {
-      const row = await this.one(c, 'SELECT tenant_id FROM roles WHERE id = $1', [roleId]);
-      if (!row) throw fail('invalidReference', `roles: no role ${roleId}`);
-      if (row.tenant_id !== tenantId) throw fail('invalidReference', `roles: role ${roleId} belongs to another tenant`);
-      await this.run(c, 'INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)', [userId, roleId]);
-    }
+    await this.run(c, 'INSERT INTO user_roles (user_id, role_id) SELECT $1, unnest($2::bigint[])', [userId, ids]);
     const unique = [...new Set(permissions)];
     if (unique.length > 0) await this.run(c, 'INSERT INTO user_permissions (user_id, permission) SELECT $1, unnest($2::int[])', [userId, unique]);
   }
 
   private async insertUser(c: pg.PoolClient, input: NewUser): Promise<User> {
-    if (!(await this.one(c, 'SELECT 1 FROM tenants WHERE id = $1', [input.tenantId]))) throw fail('tenantNotFound', input.tenantId);
-    await this.assertUserNameFree(c, input.userName);
+    this.present(await this.one(c, 'SELECT 1 FROM tenants WHERE id = $1', [input.tenantId]), 'tenant', input.tenantId);
+    await this.nameFree(c, 'users', null, input.userName);
     const { id } = (await this.one<{ id: number }>(c, `INSERT INTO users (user_name, name_key, tenant_id, status, password_hash)
       VALUES ($1, $2, $3, $4, $5) RETURNING id`, [input.userName, nameKey(input.userName), input.tenantId, input.status, input.passwordHash]))!;
     await this.writeUserGrants(c, id, input.tenantId, input.roles, input.permissions);
     return (await this.userOn(c, id))!;
   }
 
-  async createUser(input: NewUser): Promise<User> {
-    return this.tx((c) => this.insertUser(c, input), { ...IDENTITY, duplicate: `user ${input.userName}` });
+  async createUser(input: NewUser): Promise<User | Refusal> {
+    return this.decide((c) => this.insertUser(c, input), IDENTITY);
   }
 
-  async updateUser(id: number, input: UserUpdate): Promise<User> {
-    return this.tx(async (c) => {
-      const current = await this.userOn(c, id);
-      if (!current) throw fail('userNotFound', id);
-      await this.assertUserNameFree(c, input.userName, id);
+  async updateUser(id: number, input: UserUpdate): Promise<User | Refusal> {
+    return this.decide(async (c) => {
+      const current = this.present(await this.userOn(c, id), 'user', id);
+      await this.nameFree(c, 'users', null, input.userName, id);
       await this.run(c, 'UPDATE users SET user_name = $1, name_key = $2, status = $3, password_hash = $4 WHERE id = $5',
         [input.userName, nameKey(input.userName), input.status, input.passwordHash ?? current.passwordHash, id]);
       await this.writeUserGrants(c, id, current.tenantId, input.roles, input.permissions);
-      await this.assertAdministratorRemains(c);
+      await this.identityHolds(c);
       return (await this.userOn(c, id))!;
-    }, { ...IDENTITY, duplicate: `user ${input.userName}` });
+    }, IDENTITY);
   }
 
-  async setUserLock(id: number, lock: { lockedAt: number; lockedUntil: number } | null): Promise<void> {
+  async setUserLock(id: number, lock: { lockedAt: number; lockedUntil: number } | null): Promise<void | Refusal> {
     const changes = lock
       ? await this.exec(this.pool, 'UPDATE users SET locked_at = $1, locked_until = $2 WHERE id = $3', [lock.lockedAt, lock.lockedUntil, id])
       : await this.exec(this.pool, `UPDATE users SET failed_count = 0, failed_since = NULL, failure_times = NULL, locked_at = NULL,
         locked_until = NULL WHERE id = $1`, [id]);
-    if (changes === 0) throw fail('userNotFound', id);
+    if (changes === 0) return { refused: 'missing', what: 'user', id };
   }
 
-  async deleteUser(id: number): Promise<void> {
-    await this.tx(async (c) => {
-      if ((await this.exec(c, 'DELETE FROM users WHERE id = $1', [id])) === 0) throw fail('userNotFound', id);
-      await this.assertAdministratorRemains(c);
+  async deleteUser(id: number): Promise<void | Refusal> {
+    return this.decide(async (c) => {
+      if ((await this.exec(c, 'DELETE FROM users WHERE id = $1', [id])) === 0) throw new Refused({ refused: 'missing', what: 'user', id });
+      await this.identityHolds(c);
     }, IDENTITY);
   }
 
   // ---- invariants, checked inside the transaction that could break them (under LOCK.identity) ------------------
 
-  private async assertAdministratorRemains(c: pg.PoolClient): Promise<void> {
-    const ok = await this.one(c, `SELECT 1 FROM users u JOIN tenants t ON t.id = u.tenant_id
-      WHERE u.status = 1 AND t.status = 1 AND (
-        EXISTS (SELECT 1 FROM user_permissions WHERE user_id = u.id AND permission = ${Perm.Administrator})
-        OR EXISTS (SELECT 1 FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id
-                   WHERE ur.user_id = u.id AND rp.permission = ${Perm.Administrator}))
-      LIMIT 1`);
-    if (!ok) throw fail('conflict', 'at least one active user must keep the Administrator permission');
-  }
-
-  private async assertEveryUserHasARole(c: pg.PoolClient): Promise<void> {
-    const orphan = await this.one(c, 'SELECT id FROM users u WHERE NOT EXISTS (SELECT 1 FROM user_roles WHERE user_id = u.id) LIMIT 1');
-    if (orphan) throw fail('conflict', `user ${orphan.id} would be left without a role`);
+  /** What a change of tenants, roles or users left behind, judged by the domain's rule (`identity`). */
+  private async identityHolds(c: pg.PoolClient): Promise<void> {
+    const facts = (await this.one<{ administrator: boolean; orphan: number | null }>(c, `SELECT
+      EXISTS (SELECT 1 FROM users u JOIN tenants t ON t.id = u.tenant_id
+        WHERE u.status = 1 AND t.status = 1 AND (
+          EXISTS (SELECT 1 FROM user_permissions WHERE user_id = u.id AND permission = $1)
+          OR EXISTS (SELECT 1 FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id
+                     WHERE ur.user_id = u.id AND rp.permission = $1))) AS administrator,
+      (SELECT id FROM users u WHERE NOT EXISTS (SELECT 1 FROM user_roles WHERE user_id = u.id) LIMIT 1) AS orphan`,
+    [this.rules.administratorPermission]))!;
+    enforce(this.rules.identity({ administratorRemains: facts.administrator, userWithoutRole: facts.orphan ?? undefined }));
   }
 }

@@ -13,20 +13,19 @@
  *   referencing write commits, and a concurrent change of the referenced row, waiting for that lock, sees the new
  *   reference in its own check;
  * - names are checked before the write (a new profile's by the insert itself) and backed by unique constraints: a race
- *   that slips past the check ends in a unique_violation, reported as the same 409 `duplicateName`;
+ *   that slips past the check ends in a unique_violation, answered as the same refusal `name`;
  * - ids come from identity sequences, taken before the insert (sealed values are bound to their row id) and never
  *   handed out twice.
  */
 import type pg from 'pg';
-import { fail } from '../../errors.js';
 import {
   APP_HEADER_COLUMNS, APP_SUMMARY_COLUMNS, DATA_SOURCE_SUMMARY_COLUMNS, toAppHeader, toAppSummary, toDataSourceSummary, toProfileHeader, withTokens,
 } from '../rows.js';
 import type {
   ConnectionType, DataSource, DataSourceUpdate, NewDataSource, NewOAuthApp, OAuthApp, OAuthAppHeader, OAuthAppSummary, OAuthProfile, ProfileInput,
-  ProfileStats, Store, DataSourceSummary, ProfileHeader,
+  ProfileStats, Refusal, Store, DataSourceSummary, ProfileHeader, IntegrityRules,
 } from '../store.js';
-import { checkVersion, type Versions } from '../store.js';
+import { answerRefusal, enforce, type Versions } from '../store.js';
 import { isUnavailable, nameKey, type PostgresOptions, type Queryable, type Row } from './db.js';
 import { Batcher } from './batcher.js';
 import { PgIdentityStore } from './identity.js';
@@ -69,8 +68,8 @@ const UPDATE_IN_PLACE = `WITH locked AS MATERIALIZED (
 const byId = (row: Row): number => row.id as number;
 
 export class PostgresStore extends PgIdentityStore implements Store {
-  constructor(url: string, options: PostgresOptions = {}) {
-    super(url, options);
+  constructor(url: string, rules: IntegrityRules, options: PostgresOptions = {}) {
+    super(url, rules, options);
   }
 
   private async toApp(on: Queryable, r: Row): Promise<OAuthApp> {
@@ -156,17 +155,11 @@ export class PostgresStore extends PgIdentityStore implements Store {
     return this.appOn(this.pool, id);
   }
 
-  private async assertAppNameFree(c: Queryable, tenantId: number, name: string, exceptId = 0): Promise<void> {
-    if (await this.one(c, 'SELECT 1 FROM oauth_apps WHERE tenant_id = $1 AND name_key = $2 AND id <> $3', [tenantId, nameKey(name), exceptId])) {
-      throw fail('duplicateName', `OAuth application ${name}`);
-    }
-  }
-
-  async createApp(input: NewOAuthApp): Promise<OAuthApp> {
-    return this.tx(async (c) => {
+  async createApp(input: NewOAuthApp): Promise<OAuthApp | Refusal> {
+    return this.decide(async (c) => {
       // FOR KEY SHARE: the tenant cannot be deleted under the new application (a delete waits, then cascades to it).
-      if (!(await this.one(c, 'SELECT 1 FROM tenants WHERE id = $1 FOR KEY SHARE', [input.tenantId]))) throw fail('tenantNotFound', input.tenantId);
-      await this.assertAppNameFree(c, input.tenantId, input.name);
+      this.present(await this.one(c, 'SELECT 1 FROM tenants WHERE id = $1 FOR KEY SHARE', [input.tenantId]), 'tenant', input.tenantId);
+      await this.nameFree(c, 'oauth_apps', { column: 'tenant_id', value: input.tenantId }, input.name);
       const id = await this.nextId(c, 'oauth_apps');
       const { sealed, keyVersion } = await this.sealRow(c, 'oauth_apps', id, { client_secret: input.clientSecret });
       await this.run(c, `INSERT INTO oauth_apps (id, tenant_id, name, name_key, data_store, description, client_id, client_secret,
@@ -174,32 +167,29 @@ export class PostgresStore extends PgIdentityStore implements Store {
       [id, input.tenantId, input.name, nameKey(input.name), input.dataStore, input.description, input.clientId,
         sealed.client_secret, input.authorizeURI, input.tokenURI, input.scope, keyVersion]);
       return (await this.appOn(c, id))!;
-    }, { duplicate: `OAuth application ${input.name}` });
+    }, { names: true });
   }
 
-  async updateApp(id: number, input: NewOAuthApp, ifVersion?: Versions): Promise<OAuthApp> {
-    return this.tx(async (c) => {
-      const current = await this.one(c, 'SELECT version, tenant_id, data_store FROM oauth_apps WHERE id = $1 FOR UPDATE', [id]);
-      if (!current) throw fail('appNotFound', id);
-      checkVersion(current.version as number, ifVersion, `OAuth application ${id}`);
-      await this.assertAppNameFree(c, current.tenant_id as number, input.name, id);
+  async updateApp(id: number, input: NewOAuthApp, ifVersion?: Versions): Promise<OAuthApp | Refusal> {
+    return this.decide(async (c) => {
+      const current = this.present(await this.one(c, 'SELECT version, tenant_id, data_store FROM oauth_apps WHERE id = $1 FOR UPDATE', [id]), 'app', id);
+      enforce(this.rules.version(current.version as number, ifVersion));
+      await this.nameFree(c, 'oauth_apps', { column: 'tenant_id', value: current.tenant_id as number }, input.name, id);
       // Writers that could add a data source on a profile of this app hold the app FOR SHARE until they commit, so
       // under this row's lock the check sees all of them.
-      if (input.dataStore !== current.data_store
-        && await this.one(c, 'SELECT 1 FROM datasources d JOIN oauth_profiles p ON p.id = d.oauth_profile_id WHERE p.app_id = $1 LIMIT 1', [id])) {
-        throw fail('invalidJson', 'dataStore: data sources use profiles of this application; its data store cannot change');
-      }
+      const used = await this.one(c, 'SELECT 1 FROM datasources d JOIN oauth_profiles p ON p.id = d.oauth_profile_id WHERE p.app_id = $1 LIMIT 1', [id]);
+      enforce(this.rules.appChange({ dataStore: current.data_store as number }, input, used !== undefined));
       const { sealed, keyVersion } = await this.sealRow(c, 'oauth_apps', id, { client_secret: input.clientSecret });
       await this.run(c, `UPDATE oauth_apps SET name = $1, name_key = $2, data_store = $3, description = $4, client_id = $5,
           client_secret = $6, authorize_uri = $7, token_uri = $8, scope = $9, key_version = $10, version = version + 1 WHERE id = $11`,
       [input.name, nameKey(input.name), input.dataStore, input.description, input.clientId,
         sealed.client_secret, input.authorizeURI, input.tokenURI, input.scope, keyVersion, id]);
       return (await this.appOn(c, id))!;
-    }, { duplicate: `OAuth application ${input.name}` });
+    }, { names: true });
   }
 
-  async deleteApp(id: number, ifVersion?: Versions): Promise<void> {
-    await this.deleteVersioned('oauth_apps', id, ifVersion, 'appNotFound', `OAuth application ${id}`);
+  async deleteApp(id: number, ifVersion?: Versions): Promise<void | Refusal> {
+    return this.deleteVersioned('oauth_apps', id, ifVersion, 'app');
   }
 
   /**
@@ -208,16 +198,17 @@ export class PostgresStore extends PgIdentityStore implements Store {
    * cascade meets a deadlock. Only when nothing was deleted does a second read tell 404 from 412.
    */
   private async deleteVersioned(table: VersionedTable, id: number, ifVersion: Versions | undefined,
-    notFound: 'appNotFound' | 'profileNotFound' | 'dataSourceNotFound', what: string): Promise<void> {
+    what: 'app' | 'profile' | 'dataSource'): Promise<void | Refusal> {
     const deleted = await this.retrying(() => (ifVersion === undefined
       ? this.exec(this.pool, `DELETE FROM ${table} WHERE id = $1`, [id])
       : this.exec(this.pool, `DELETE FROM ${table} WHERE id = $1 AND version = ANY($2::bigint[])`, [id, ifVersion])));
     if (deleted > 0) return;
     const row = await this.one<{ version: number }>(this.pool, `SELECT version FROM ${table} WHERE id = $1`, [id]);
-    if (!row) throw fail(notFound, id);
-    checkVersion(row.version, ifVersion, what);
+    if (!row) return { refused: 'missing', what, id };
+    const stale = this.rules.version(row.version, ifVersion);
+    if (stale) return stale;
     // Between the two statements a concurrent write brought the row to an accepted version: the condition holds now.
-    return this.deleteVersioned(table, id, ifVersion, notFound, what);
+    return this.deleteVersioned(table, id, ifVersion, what);
   }
 
   // ---- OAuth profiles -------------------------------------------------------------------------------------------
@@ -251,18 +242,6 @@ export class PostgresStore extends PgIdentityStore implements Store {
     return row && toProfileHeader(row);
   }
 
-  private async assertProfileNameFree(c: Queryable, ownerId: number, name: string, exceptId = 0): Promise<void> {
-    if (await this.one(c, 'SELECT 1 FROM oauth_profiles WHERE owner_id = $1 AND name_key = $2 AND id <> $3', [ownerId, nameKey(name), exceptId])) {
-      throw fail('duplicateName', `OAuth profile ${name}`);
-    }
-  }
-
-  /** The app must exist; it is locked FOR SHARE so neither its data store changes nor it goes away before commit. */
-  private async lockApp(c: pg.PoolClient, appId: number): Promise<{ data_store: number }> {
-    const row = await this.one<{ data_store: number }>(c, 'SELECT data_store FROM oauth_apps WHERE id = $1 FOR SHARE', [appId]);
-    if (!row) throw fail('appReferenceInvalid', appId);
-    return row;
-  }
 
   /**
    * Two autocommit statements instead of a transaction of eight round trips: the id (sealed values are bound to it),
@@ -270,7 +249,7 @@ export class PostgresStore extends PgIdentityStore implements Store {
    * keep the app and the owner from going away before it commits. The app is not locked FOR SHARE: a new profile has
    * no data sources yet, so nothing it holds depends on the app's data store.
    */
-  async createProfile(input: ProfileInput & { ownerId: number; creatorId: number }): Promise<OAuthProfile> {
+  async createProfile(input: ProfileInput & { ownerId: number; creatorId: number }): Promise<OAuthProfile | Refusal> {
     const id = await this.nextId(this.pool, 'oauth_profiles');
     const tokens = await this.sealTokens(this.pool, id, input);
     let header: Row | undefined;
@@ -282,13 +261,13 @@ export class PostgresStore extends PgIdentityStore implements Store {
       [id, input.ownerId, input.creatorId, input.oauthAppId, input.name, nameKey(input.name), input.description,
         tokens.access, tokens.refresh, tokens.version]));
     } catch (err) {
-      throw this.mapError(err, { duplicate: `OAuth profile ${input.name}` });
+      return answerRefusal(this.mapError(err, { names: true }));
     }
-    if (!header) throw fail('appReferenceInvalid', input.oauthAppId);
+    if (!header) return { refused: 'appReference', appId: input.oauthAppId };
     return withTokens(toProfileHeader(header), input);
   }
 
-  async updateProfile(id: number, input: ProfileInput, ifVersion?: Versions): Promise<OAuthProfile> {
+  async updateProfile(id: number, input: ProfileInput, ifVersion?: Versions): Promise<OAuthProfile | Refusal> {
     return (await this.replaceTokensInPlace(id, input, ifVersion)) ?? this.updateProfileInTx(id, input, ifVersion);
   }
 
@@ -308,42 +287,45 @@ export class PostgresStore extends PgIdentityStore implements Store {
   /**
    * The common PUT — same application, tokens replaced — as one autocommit statement instead of a five-round-trip
    * transaction, shared with the other PUTs of the moment (one statement and one commit for all of them). It applies
-   * only when the row exists, keeps its app and matches If-Match; the unique index answers a taken name (409).
-   * Anything else (no row, another version, another app) goes the transactional way, which tells them apart.
+   * only when the row exists, keeps its app and matches If-Match; the unique index answers a taken name (the refusal
+   * `name`). Anything else (no row, another version, another app) goes the transactional way, which tells them apart.
+   *
+   * A batch whose statement fails is run again item by item (./batcher.ts), so a taken name fails its own item alone:
+   * that item's error arrives here and becomes its refusal, as it became its 409 before.
    */
-  private async replaceTokensInPlace(id: number, input: ProfileInput, ifVersion?: Versions): Promise<OAuthProfile | undefined> {
+  private async replaceTokensInPlace(id: number, input: ProfileInput, ifVersion?: Versions): Promise<OAuthProfile | Refusal | undefined> {
     const tokens = await this.sealTokens(this.pool, id, input);
     let header: Row | undefined;
     try {
       header = await this.updateInPlace.add({ id, appId: input.oauthAppId, ifVersions: ifVersion?.join(',') ?? null, name: input.name,
         description: input.description, access: tokens.access, refresh: tokens.refresh, keyVersion: tokens.version });
     } catch (err) {
-      throw this.mapError(err, { duplicate: `OAuth profile ${input.name}` });
+      return answerRefusal(this.mapError(err, { names: true }));
     }
     return header && withTokens(toProfileHeader(header), input);
   }
 
-  private async updateProfileInTx(id: number, input: ProfileInput, ifVersion?: Versions): Promise<OAuthProfile> {
-    return this.tx(async (c) => {
-      const current = await this.one(c, 'SELECT version, app_id, owner_id FROM oauth_profiles WHERE id = $1 FOR UPDATE', [id]);
-      if (!current) throw fail('profileNotFound', id);
-      checkVersion(current.version as number, ifVersion, `OAuth profile ${id}`);
+  private async updateProfileInTx(id: number, input: ProfileInput, ifVersion?: Versions): Promise<OAuthProfile | Refusal> {
+    return this.decide(async (c) => {
+      const current = this.present(await this.one(c, 'SELECT version, app_id, owner_id FROM oauth_profiles WHERE id = $1 FOR UPDATE', [id]), 'profile', id);
+      enforce(this.rules.version(current.version as number, ifVersion));
       // The same app needs no lock: the locked row references it, so it cannot go away before commit. Locking it
       // anyway made every concurrent PUT of the app's profiles share one row lock on it (a MultiXact each).
       if (input.oauthAppId !== current.app_id) {
-        await this.lockApp(c, input.oauthAppId);
-        // Data sources are added to this profile only under its FOR SHARE lock, which our FOR UPDATE excludes.
-        const broken = await this.one(c, `SELECT d.id FROM datasources d JOIN oauth_apps a ON a.id = $1
+        // The new app FOR SHARE: neither its data store changes nor it goes away before commit. Data sources are
+        // added to this profile only under its FOR SHARE lock, which our FOR UPDATE excludes.
+        const app = await this.one(c, 'SELECT 1 FROM oauth_apps WHERE id = $1 FOR SHARE', [input.oauthAppId]);
+        const broken = app && await this.one(c, `SELECT d.id FROM datasources d JOIN oauth_apps a ON a.id = $1
           WHERE d.oauth_profile_id = $2 AND d.data_store <> a.data_store LIMIT 1`, [input.oauthAppId, id]);
-        if (broken) throw fail('appReferenceInvalid', `${input.oauthAppId} (data source ${broken.id} needs the data store of the current application)`);
+        enforce(this.rules.profileMove(input.oauthAppId, app !== undefined, broken?.id as number | undefined));
       }
-      await this.assertProfileNameFree(c, current.owner_id as number, input.name, id);
+      await this.nameFree(c, 'oauth_profiles', { column: 'owner_id', value: current.owner_id as number }, input.name, id);
       const tokens = await this.sealTokens(c, id, input);
       const header = await this.one(c, `UPDATE oauth_profiles SET app_id = $1, name = $2, name_key = $3, description = $4, access_token = $5,
           refresh_token = $6, key_version = $7, version = version + 1 WHERE id = $8 RETURNING ${PROFILE_HEADER_COLUMNS}`,
       [input.oauthAppId, input.name, nameKey(input.name), input.description, tokens.access, tokens.refresh, tokens.version, id]);
       return withTokens(toProfileHeader(header!), input);
-    }, { duplicate: `OAuth profile ${input.name}` });
+    }, { names: true });
   }
 
   private async sealTokens(c: Queryable, id: number, input: ProfileInput): Promise<{ access: Buffer | null; refresh: Buffer; version: number }> {
@@ -351,14 +333,14 @@ export class PostgresStore extends PgIdentityStore implements Store {
     return { access: sealed.access_token, refresh: sealed.refresh_token!, version: keyVersion };
   }
 
-  async deleteProfile(id: number, ifVersion?: Versions): Promise<void> {
-    await this.deleteVersioned('oauth_profiles', id, ifVersion, 'profileNotFound', `OAuth profile ${id}`);
+  async deleteProfile(id: number, ifVersion?: Versions): Promise<void | Refusal> {
+    return this.deleteVersioned('oauth_profiles', id, ifVersion, 'profile');
   }
 
-  async profileStats(id: number): Promise<ProfileStats> {
+  async profileStats(id: number): Promise<ProfileStats | undefined> {
     return this.tx(async (c) => {
       const row = await this.one(c, 'SELECT a.data_store FROM oauth_profiles p JOIN oauth_apps a ON a.id = p.app_id WHERE p.id = $1', [id]);
-      if (!row) throw fail('profileNotFound', id);
+      if (!row) return undefined;
       const dataSources = (await this.all(c, 'SELECT id, name, description FROM datasources WHERE oauth_profile_id = $1 ORDER BY id', [id]))
         .map((r) => ({ id: r.id as number, name: r.name as string, description: (r.description as string | null) ?? null }));
       return { dataStoreId: row.data_store as number, dataSources };
@@ -386,30 +368,23 @@ export class PostgresStore extends PgIdentityStore implements Store {
     return this.dataSourceOn(this.pool, id);
   }
 
-  private async assertDataSourceNameFree(c: Queryable, ownerId: number, name: string, exceptId = 0): Promise<void> {
-    if (await this.one(c, 'SELECT 1 FROM datasources WHERE owner_id = $1 AND name_key = $2 AND id <> $3', [ownerId, nameKey(name), exceptId])) {
-      throw fail('duplicateName', `data source ${name}`);
-    }
-  }
-
   /**
-   * The referenced profile must still exist, be visible to the owner and use an app of the data store. The profile
-   * is locked FOR SHARE (it cannot change app or go away), then its app FOR SHARE (its data store cannot change),
-   * each in its own statement so the second reads the app the locked profile really points to.
+   * The referenced profile as the owner may reach it, with its app's data store, judged by the domain's rule. The
+   * profile is locked FOR SHARE (it cannot change app or go away), then its app FOR SHARE (its data store cannot
+   * change), each in its own statement so the second reads the app the locked profile really points to.
    */
-  private async assertProfileUsable(c: pg.PoolClient, profileId: number | null, ownerId: number, dataStore: number): Promise<void> {
+  private async profileUsable(c: pg.PoolClient, profileId: number | null, ownerId: number, dataStore: number): Promise<void> {
     if (profileId === null) return;
     const profile = await this.one<{ app_id: number }>(c, `SELECT app_id FROM oauth_profiles
       WHERE id = $1 AND (owner_id = $2 OR creator_id = $2) FOR SHARE`, [profileId, ownerId]);
     const app = profile && await this.one<{ data_store: number }>(c, 'SELECT data_store FROM oauth_apps WHERE id = $1 FOR SHARE', [profile.app_id]);
-    if (!app) throw fail('invalidOption', `OAuthProfileId: no OAuth profile ${profileId}`);
-    if (app.data_store !== dataStore) throw fail('invalidOption', `OAuthProfileId: profile ${profileId} is for another data store`);
+    enforce(this.rules.profileReference(profileId, app && { dataStore: app.data_store }, dataStore));
   }
 
-  async createDataSource(input: NewDataSource): Promise<DataSource> {
-    return this.tx(async (c) => {
-      await this.assertProfileUsable(c, input.oauthProfileId, input.ownerId, input.dataStore);
-      await this.assertDataSourceNameFree(c, input.ownerId, input.name);
+  async createDataSource(input: NewDataSource): Promise<DataSource | Refusal> {
+    return this.decide(async (c) => {
+      await this.profileUsable(c, input.oauthProfileId, input.ownerId, input.dataStore);
+      await this.nameFree(c, 'datasources', { column: 'owner_id', value: input.ownerId }, input.name);
       const id = await this.nextId(c, 'datasources');
       const { sealed, keyVersion } = await this.sealRow(c, 'datasources', id, { options: JSON.stringify(input.options) });
       await this.run(c, `INSERT INTO datasources (id, owner_id, name, name_key, data_store, connection_type, description, options,
@@ -417,25 +392,24 @@ export class PostgresStore extends PgIdentityStore implements Store {
       [id, input.ownerId, input.name, nameKey(input.name), input.dataStore, input.connectionType, input.description,
         sealed.options, input.oauthProfileId, keyVersion]);
       return (await this.dataSourceOn(c, id))!;
-    }, { duplicate: `data source ${input.name}` });
+    }, { names: true });
   }
 
-  async updateDataSource(id: number, input: DataSourceUpdate, ifVersion?: Versions): Promise<DataSource> {
-    return this.tx(async (c) => {
-      const current = await this.one(c, 'SELECT version, owner_id, data_store FROM datasources WHERE id = $1 FOR UPDATE', [id]);
-      if (!current) throw fail('dataSourceNotFound', id);
-      checkVersion(current.version as number, ifVersion, `data source ${id}`);
-      await this.assertProfileUsable(c, input.oauthProfileId, current.owner_id as number, current.data_store as number);
-      await this.assertDataSourceNameFree(c, current.owner_id as number, input.name, id);
+  async updateDataSource(id: number, input: DataSourceUpdate, ifVersion?: Versions): Promise<DataSource | Refusal> {
+    return this.decide(async (c) => {
+      const current = this.present(await this.one(c, 'SELECT version, owner_id, data_store FROM datasources WHERE id = $1 FOR UPDATE', [id]), 'dataSource', id);
+      enforce(this.rules.version(current.version as number, ifVersion));
+      await this.profileUsable(c, input.oauthProfileId, current.owner_id as number, current.data_store as number);
+      await this.nameFree(c, 'datasources', { column: 'owner_id', value: current.owner_id as number }, input.name, id);
       const { sealed, keyVersion } = await this.sealRow(c, 'datasources', id, { options: JSON.stringify(input.options) });
       await this.run(c, `UPDATE datasources SET name = $1, name_key = $2, description = $3, options = $4, oauth_profile_id = $5,
           key_version = $6, version = version + 1 WHERE id = $7`,
       [input.name, nameKey(input.name), input.description, sealed.options, input.oauthProfileId, keyVersion, id]);
       return (await this.dataSourceOn(c, id))!;
-    }, { duplicate: `data source ${input.name}` });
+    }, { names: true });
   }
 
-  async deleteDataSource(id: number, ifVersion?: Versions): Promise<void> {
-    await this.deleteVersioned('datasources', id, ifVersion, 'dataSourceNotFound', `data source ${id}`);
+  async deleteDataSource(id: number, ifVersion?: Versions): Promise<void | Refusal> {
+    return this.deleteVersioned('datasources', id, ifVersion, 'dataSource');
   }
 }

@@ -62,9 +62,9 @@ export class Checkpointer {
     });
     // An error thrown in the worker arrives structured-cloned: a SqliteError as a plain { code } object.
     this.worker.on('error', (error: { code?: unknown; message?: unknown }) =>
-      this.fail(new Error(`the checkpoint worker failed: ${String(error?.code ?? error?.message ?? error)}`)));
+      this.stopWith(new Error(`the checkpoint worker failed: ${String(error?.code ?? error?.message ?? error)}`)));
     this.exited = new Promise((resolve) => this.worker.once('exit', () => {
-      if (!this.closing) this.fail(new Error('the checkpoint worker exited'));
+      if (!this.closing) this.stopWith(new Error('the checkpoint worker exited'));
       resolve();
     }));
   }
@@ -97,7 +97,7 @@ export class Checkpointer {
     await this.exited;
   }
 
-  private fail(error: Error): void {
+  private stopWith(error: Error): void {
     if (this.failed) return;
     this.failed = true;
     clearTimeout(this.timer);

@@ -14,8 +14,7 @@
  * method atomic with respect to every other request of this process; reads between batches see only committed data.
  */
 import Database from 'better-sqlite3';
-import { DatabaseFileError, StoreUnavailable } from '../store.js';
-import { fail } from '../../errors.js';
+import { DatabaseFileError, Refused, StoreUnavailable, answerRefusal, type IntegrityRules, type Missing, type Refusal } from '../store.js';
 import { closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Checkpointer } from './checkpointer.js';
@@ -43,7 +42,8 @@ export class SqliteDb {
   /** the outcome of the last group commit (see ../write-health.ts) */
   protected readonly writeHealth = new WriteHealth(cannotWriteReason);
 
-  constructor(readonly file: string) {
+  /** `rules`: the domain's integrity rules (src/domain/integrity.ts), applied inside each write's transaction. */
+  constructor(readonly file: string, protected readonly rules: IntegrityRules) {
     if (file !== ':memory:') createPrivately(file);
     this.db = openOrNameTheSetting(file);
     this.db.pragma('synchronous = FULL');
@@ -97,14 +97,20 @@ export class SqliteDb {
   }
 
   /**
-   * Names are unique case-insensitively within a scope (a tenant, an owner, or the whole table): throws
-   * `duplicateName` when another row of the scope has the name.
+   * Names are unique case-insensitively within a scope (a tenant, an owner, or the whole table): refuses (`name`)
+   * when another row of the scope has the name. Inside a write: the refusal rolls the write's savepoint back.
    */
-  protected assertNameFree(table: string, scope: { column: string; value: number } | null, name: string, label: string, exceptId = 0): void {
+  protected nameFree(table: string, scope: { column: string; value: number } | null, name: string, exceptId = 0): void {
     const where = scope ? `${scope.column} = @scope AND ` : '';
     if (this.q(`SELECT 1 FROM ${table} WHERE ${where}name_key = @key AND id <> @except`).get({ scope: scope?.value, key: nameKey(name), except: exceptId })) {
-      throw fail('duplicateName', `${label} ${name}`);
+      throw new Refused({ refused: 'name' });
     }
+  }
+
+  /** A row that must be there: refuses (`missing`) inside a write when it is not. */
+  protected present<T>(row: T | undefined, what: Missing, id: number): T {
+    if (row === undefined || row === null) throw new Refused({ refused: 'missing', what, id });
+    return row;
   }
 
   /** The connection's synchronous level (2 = FULL, 3 = EXTRA), for the start-up check and tests. */
@@ -146,6 +152,14 @@ export class SqliteDb {
   /** WAL checkpoints completed by the worker: lets tests see that they happen */
   get checkpoints(): number {
     return this.checkpointer?.completed ?? 0;
+  }
+
+  /**
+   * A group-committed mutation that a rule or a missing row may refuse: the refusal, thrown inside it, rolls back its
+   * savepoint alone (as any failing mutation of the batch) and is the answer.
+   */
+  protected decide<T>(run: () => T): Promise<T | Refusal> {
+    return this.write(run).catch(answerRefusal);
   }
 
   /** Queues a mutation for the next group commit; resolves after the commit is on disk. */

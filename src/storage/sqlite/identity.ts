@@ -1,15 +1,14 @@
 /**
  * SQLite storage of the identity model: migrations, bootstrap, authentication state, limits, tenants, roles and
- * users, with the integrity rules (last Administrator, every user keeps a role) checked inside each transaction.
+ * users. The domain's integrity rules (last Administrator, every user keeps a role, references within a tenant …)
+ * are applied inside each write's transaction, with what it read there (`this.rules`).
  */
-import { fail } from '../../errors.js';
-import { Perm, SYSTEM_TENANT_ID, defaultRoles, isDefaultRole } from '../../domain/permissions.js';
-import { limitCatalogue } from '../../domain/limits.js';
 import {
-  UNKNOWN_NAME_PRUNE_BATCH, failureTimes, nextFailures, unknownNameDigest,
-  type LockoutPolicy, type NewRole, type NewTenant, type NewUser, type Principal, type Role, type Status, type Tenant,
-  type TenantUpdate, type User, type UserUpdate,
+  Refused, UNKNOWN_NAME_PRUNE_BATCH, enforce, unknownNameDigest,
+  type FailureCount, type NewRole, type NewTenant, type NewUser, type Principal, type Refusal, type Role, type Seed, type Status,
+  type Tenant, type TenantUpdate, type User, type UserUpdate,
 } from '../store.js';
+import { failureTimes } from '../rows.js';
 import { ids, nameKey, type Row } from './db.js';
 import { SqliteKeyringStore } from './keyring.js';
 import { migrations } from './migrations.js';
@@ -49,20 +48,20 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
     if (this.db.open) this.db.close();
   }
 
-  async bootstrap(seed: { adminPasswordHash: string; userPasswordHash: string }): Promise<boolean> {
+  async bootstrap(seed: Seed): Promise<boolean> {
     return this.tx(() => {
       const { n } = this.q('SELECT count(*) AS n FROM tenants').get() as { n: number };
       if (n > 0) return false;
+      const { tenant } = seed;
       this.q('INSERT INTO tenants (id, name, name_key, description, parent_tenant, status) VALUES (?, ?, ?, ?, NULL, 1)')
-        .run(SYSTEM_TENANT_ID, 'System', 'system', 'The system tenant');
-      for (const role of defaultRoles) {
+        .run(tenant.id, tenant.name, nameKey(tenant.name), tenant.description);
+      for (const role of seed.roles) {
         this.q('INSERT INTO roles (id, tenant_id, name, name_key, description) VALUES (?, ?, ?, ?, ?)')
-          .run(role.id, SYSTEM_TENANT_ID, role.name, nameKey(role.name), `Default role: ${role.name}`);
+          .run(role.id, tenant.id, role.name, nameKey(role.name), role.description);
         for (const p of role.permissions) this.q('INSERT INTO role_permissions VALUES (?, ?)').run(role.id, p);
       }
-      for (const limit of limitCatalogue) this.q('INSERT INTO limits (id, value) VALUES (?, ?)').run(limit.id, limit.defaultValue);
-      this.insertUser({ userName: 'd2cadmin', tenantId: SYSTEM_TENANT_ID, status: 1, passwordHash: seed.adminPasswordHash, roles: [1], permissions: [] });
-      this.insertUser({ userName: 'd2cuser', tenantId: SYSTEM_TENANT_ID, status: 1, passwordHash: seed.userPasswordHash, roles: [2], permissions: [] });
+      for (const limit of seed.limits) this.q('INSERT INTO limits (id, value) VALUES (?, ?)').run(limit.id, limit.value);
+      for (const user of seed.users) this.insertUser(user);
       return true;
     });
   }
@@ -118,14 +117,14 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
   }
 
 
-  async recordLoginFailure(userId: number, now: number, policy: LockoutPolicy): Promise<{ locked: boolean }> {
+  async recordLoginFailure(userId: number, now: number, count: FailureCount): Promise<{ locked: boolean }> {
     return this.write(() => {
       const row = this.q('SELECT failure_times FROM users WHERE id = ?').get(userId) as Row | undefined;
-      if (!row || policy.limit <= 0) return { locked: false };
-      const next = nextFailures(failureTimes.parse(row.failure_times), now, policy);
-      if (next.lock) {
+      if (!row) return { locked: false };
+      const next = count.next(failureTimes.parse(row.failure_times));
+      if (next.lockedUntil !== null) {
         this.q(`UPDATE users SET failed_count = 0, failed_since = NULL, failure_times = NULL, locked_at = ?, locked_until = ?
-          WHERE id = ?`).run(now, now + policy.periodMs, userId);
+          WHERE id = ?`).run(now, next.lockedUntil, userId);
         return { locked: true };
       }
       this.q('UPDATE users SET failed_count = ?, failed_since = ?, failure_times = ? WHERE id = ?')
@@ -146,20 +145,19 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
   }
 
   /** The same rule as recordLoginFailure; a lock, once set, stays until it ends (as an account's). */
-  async recordUnknownNameFailure(userName: string, now: number, policy: LockoutPolicy): Promise<{ locked: boolean }> {
-    if (policy.limit <= 0) return { locked: false };
+  async recordUnknownNameFailure(userName: string, now: number, count: FailureCount): Promise<{ locked: boolean }> {
     const digest = unknownNameDigest(nameKey(userName));
     return this.write(() => {
       const row = this.q('SELECT failure_times FROM unknown_name_failures WHERE name_digest = ?').get(digest) as Row | undefined;
-      const next = nextFailures(failureTimes.parse(row?.failure_times), now, policy);
+      const next = count.next(failureTimes.parse(row?.failure_times));
       this.q(`INSERT INTO unknown_name_failures (name_digest, failure_times, last_failure, locked_until) VALUES (@digest, @times, @now, @until)
         ON CONFLICT (name_digest) DO UPDATE SET failure_times = excluded.failure_times, last_failure = excluded.last_failure,
           locked_until = coalesce(excluded.locked_until, locked_until)`)
-        .run({ digest, times: failureTimes.format(next.times), now, until: next.lock ? now + policy.periodMs : null });
+        .run({ digest, times: failureTimes.format(next.times), now, until: next.lockedUntil });
       this.q(`DELETE FROM unknown_name_failures WHERE name_digest IN (SELECT name_digest FROM unknown_name_failures
           WHERE last_failure <= @expired AND (locked_until IS NULL OR locked_until <= @now) LIMIT @batch)`)
-        .run({ expired: now - policy.intervalMs, now, batch: UNKNOWN_NAME_PRUNE_BATCH });
-      return { locked: next.lock };
+        .run({ expired: count.expiredBefore, now, batch: UNKNOWN_NAME_PRUNE_BATCH });
+      return { locked: next.lockedUntil !== null };
     });
   }
 
@@ -205,41 +203,40 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
   }
 
 
-  async createTenant(input: NewTenant): Promise<{ tenant: Tenant; roles: number[] }> {
-    return this.write(() => {
+  async createTenant(input: NewTenant): Promise<{ tenant: Tenant; roles: number[] } | Refusal> {
+    return this.decide(() => {
       this.grantsChanged();
-      this.assertNameFree('tenants', null, input.name, 'tenant');
+      this.nameFree('tenants', null, input.name);
       const id = Number(this.q('INSERT INTO tenants (name, name_key, description, parent_tenant, status) VALUES (?, ?, ?, ?, ?)')
-        .run(input.name, nameKey(input.name), input.description, SYSTEM_TENANT_ID, input.status).lastInsertRowid);
+        .run(input.name, nameKey(input.name), input.description, input.parentTenant, input.status).lastInsertRowid);
       const roles: number[] = [];
       for (const roleId of input.importedRoles) {
         const source = this.roleSync(roleId);
-        if (!source || source.tenantId !== SYSTEM_TENANT_ID) throw fail('invalidReference', `importedRoles: no system-tenant role ${roleId}`);
-        roles.push(this.insertRole({ ...source, tenantId: id, users: [] }).id);
+        enforce(this.rules.importedRole(roleId, source));
+        roles.push(this.insertRole({ ...source!, tenantId: id, users: [] }).id);
       }
       this.writeTenantAdmins(id, input.admins);
       return { tenant: this.toTenant(this.q('SELECT * FROM tenants WHERE id = ?').get(id) as Row), roles };
     });
   }
 
-  async updateTenant(id: number, input: TenantUpdate): Promise<Tenant> {
-    return this.write(() => {
+  async updateTenant(id: number, input: TenantUpdate): Promise<Tenant | Refusal> {
+    return this.decide(() => {
       this.grantsChanged();
-      this.assertNameFree('tenants', null, input.name, 'tenant', id);
+      this.nameFree('tenants', null, input.name, id);
       const changes = this.q('UPDATE tenants SET name = ?, name_key = ?, description = ?, status = ? WHERE id = ?')
         .run(input.name, nameKey(input.name), input.description, input.status, id).changes;
-      if (changes === 0) throw fail('tenantNotFound', id);
-      this.assertAdministratorRemains();
+      if (changes === 0) throw new Refused({ refused: 'missing', what: 'tenant', id });
+      this.identityHolds();
       return this.toTenant(this.q('SELECT * FROM tenants WHERE id = ?').get(id) as Row);
     });
   }
 
-  async deleteTenant(id: number): Promise<void> {
-    return this.write(() => {
+  async deleteTenant(id: number): Promise<void | Refusal> {
+    return this.decide(() => {
       this.grantsChanged();
-      if (id === SYSTEM_TENANT_ID) throw fail('conflict', 'the system tenant cannot be deleted');
-      if (this.q('SELECT 1 FROM users WHERE tenant_id = ? LIMIT 1').get(id)) throw fail('conflict', `tenant ${id} still has users`);
-      if (this.q('DELETE FROM tenants WHERE id = ?').run(id).changes === 0) throw fail('tenantNotFound', id);
+      enforce(this.rules.tenantDeletion(id, this.q('SELECT 1 FROM users WHERE tenant_id = ? LIMIT 1').get(id) !== undefined));
+      if (this.q('DELETE FROM tenants WHERE id = ?').run(id).changes === 0) throw new Refused({ refused: 'missing', what: 'tenant', id });
     });
   }
 
@@ -247,23 +244,19 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
     return this.q('SELECT user_id FROM tenant_admins WHERE tenant_id = ? ORDER BY user_id').pluck().all(id) as number[];
   }
 
-  async setTenantAdmins(id: number, userIds: number[]): Promise<void> {
-    return this.write(() => {
+  async setTenantAdmins(id: number, userIds: number[]): Promise<void | Refusal> {
+    return this.decide(() => {
       this.grantsChanged();
-      if (!this.q('SELECT 1 FROM tenants WHERE id = ?').get(id)) throw fail('tenantNotFound', id);
+      this.present(this.q('SELECT 1 FROM tenants WHERE id = ?').get(id), 'tenant', id);
       this.q('DELETE FROM tenant_admins WHERE tenant_id = ?').run(id);
       this.writeTenantAdmins(id, userIds);
     });
   }
 
-  /** A tenant's admins live in the system tenant or in that tenant. */
+  /** Which users may administer a tenant is the domain's rule (`member`). */
   private writeTenantAdmins(tenantId: number, userIds: number[]): void {
     for (const userId of new Set(userIds)) {
-      const row = this.q('SELECT tenant_id FROM users WHERE id = ?').get(userId) as Row | undefined;
-      if (!row) throw fail('invalidReference', `admins: no user ${userId}`);
-      if (row.tenant_id !== SYSTEM_TENANT_ID && row.tenant_id !== tenantId) {
-        throw fail('invalidReference', `admins: user ${userId} belongs to another tenant`);
-      }
+      enforce(this.rules.member('admins', tenantId, userId, this.userTenant(userId)));
       this.q('INSERT INTO tenant_admins (tenant_id, user_id) VALUES (?, ?)').run(tenantId, userId);
     }
   }
@@ -302,19 +295,22 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
   }
 
 
-  /** Role members must be users of the role's tenant. */
+  /** The tenant a user lives in; undefined when there is no such user. */
+  private userTenant(userId: number): number | undefined {
+    return (this.q('SELECT tenant_id FROM users WHERE id = ?').get(userId) as Row | undefined)?.tenant_id as number | undefined;
+  }
+
+  /** Which users may be a role's members is the domain's rule (`member`). */
   private writeRoleMembers(roleId: number, tenantId: number, userIds: number[]): void {
     for (const userId of new Set(userIds)) {
-      const row = this.q('SELECT tenant_id FROM users WHERE id = ?').get(userId) as Row | undefined;
-      if (!row) throw fail('invalidReference', `users: no user ${userId}`);
-      if (row.tenant_id !== tenantId) throw fail('invalidReference', `users: user ${userId} belongs to another tenant`);
+      enforce(this.rules.member('users', tenantId, userId, this.userTenant(userId)));
       this.q('INSERT INTO user_roles (user_id, role_id) VALUES (?, ?)').run(userId, roleId);
     }
   }
 
   private insertRole(input: NewRole): Role {
-    if (!this.q('SELECT 1 FROM tenants WHERE id = ?').get(input.tenantId)) throw fail('tenantNotFound', input.tenantId);
-    this.assertNameFree('roles', { column: 'tenant_id', value: input.tenantId }, input.name, 'role');
+    this.present(this.q('SELECT 1 FROM tenants WHERE id = ?').get(input.tenantId), 'tenant', input.tenantId);
+    this.nameFree('roles', { column: 'tenant_id', value: input.tenantId }, input.name);
     const id = Number(this.q('INSERT INTO roles (tenant_id, name, name_key, description) VALUES (?, ?, ?, ?)')
       .run(input.tenantId, input.name, nameKey(input.name), input.description).lastInsertRowid);
     for (const p of new Set(input.permissions)) this.q('INSERT INTO role_permissions VALUES (?, ?)').run(id, p);
@@ -322,43 +318,36 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
     return this.roleSync(id)!;
   }
 
-  async createRole(input: NewRole): Promise<Role> {
-    return this.write(() => {
+  async createRole(input: NewRole): Promise<Role | Refusal> {
+    return this.decide(() => {
       this.grantsChanged();
       return this.insertRole(input);
     });
   }
 
-  async updateRole(id: number, input: NewRole): Promise<Role> {
-    return this.write(() => {
+  async updateRole(id: number, input: NewRole): Promise<Role | Refusal> {
+    return this.decide(() => {
       this.grantsChanged();
-      const current = this.roleSync(id);
-      if (!current) throw fail('roleNotFound', id);
-      if (input.tenantId !== current.tenantId) throw fail('invalidJson', 'tenantId: a role cannot move to another tenant');
-      if (isDefaultRole(id)) {
-        const samePerms = [...new Set(input.permissions)].sort((a, b) => a - b).join() === current.permissions.join();
-        if (input.name !== current.name || !samePerms) throw fail('conflict', 'a default role can change only its users');
-      }
-      this.assertNameFree('roles', { column: 'tenant_id', value: current.tenantId }, input.name, 'role', id);
+      const current = this.present(this.roleSync(id), 'role', id);
+      enforce(this.rules.roleChange(current, input));
+      this.nameFree('roles', { column: 'tenant_id', value: current.tenantId }, input.name, id);
       this.q('UPDATE roles SET name = ?, name_key = ?, description = ? WHERE id = ?')
         .run(input.name, nameKey(input.name), input.description, id);
       this.q('DELETE FROM role_permissions WHERE role_id = ?').run(id);
       for (const p of new Set(input.permissions)) this.q('INSERT INTO role_permissions VALUES (?, ?)').run(id, p);
       this.q('DELETE FROM user_roles WHERE role_id = ?').run(id);
       this.writeRoleMembers(id, current.tenantId, input.users);
-      this.assertEveryUserHasARole();
-      this.assertAdministratorRemains();
+      this.identityHolds();
       return this.roleSync(id)!;
     });
   }
 
-  async deleteRole(id: number): Promise<void> {
-    return this.write(() => {
+  async deleteRole(id: number): Promise<void | Refusal> {
+    return this.decide(() => {
       this.grantsChanged();
-      if (isDefaultRole(id)) throw fail('conflict', 'a default role cannot be deleted');
-      if (this.q('DELETE FROM roles WHERE id = ?').run(id).changes === 0) throw fail('roleNotFound', id);
-      this.assertEveryUserHasARole();
-      this.assertAdministratorRemains();
+      enforce(this.rules.roleDeletion(id));
+      if (this.q('DELETE FROM roles WHERE id = ?').run(id).changes === 0) throw new Refused({ refused: 'missing', what: 'role', id });
+      this.identityHolds();
     });
   }
 
@@ -412,82 +401,76 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
   }
 
 
-  /** Roles of a user must exist and belong to the user's tenant. */
+  /** Which roles a user may hold is the domain's rule (`userRoles`), given the tenant of each. */
   private writeUserGrants(userId: number, tenantId: number, roles: number[], permissions: number[]): void {
-    if (roles.length === 0) throw fail('invalidJson', 'permissions.roles: at least one role is required');
+    const unique = [...new Set(roles)];
+    enforce(this.rules.userRoles(tenantId, unique.map((id) => ({
+      id, tenantId: (this.q('SELECT tenant_id FROM roles WHERE id = ?').get(id) as Row | undefined)?.tenant_id as number | undefined,
+    }))));
     this.q('DELETE FROM user_roles WHERE user_id = ?').run(userId);
     this.q('DELETE FROM user_permissions WHERE user_id = ?').run(userId);
-    for (const roleId of new Set(roles)) {
-      const row = this.q('SELECT tenant_id FROM roles WHERE id = ?').get(roleId) as Row | undefined;
-      if (!row) throw fail('invalidReference', `roles: no role ${roleId}`);
-      if (row.tenant_id !== tenantId) throw fail('invalidReference', `roles: role ${roleId} belongs to another tenant`);
-      this.q('INSERT INTO user_roles (user_id, role_id) VALUES (?, ?)').run(userId, roleId);
-    }
+    for (const roleId of unique) this.q('INSERT INTO user_roles (user_id, role_id) VALUES (?, ?)').run(userId, roleId);
     for (const p of new Set(permissions)) this.q('INSERT INTO user_permissions VALUES (?, ?)').run(userId, p);
   }
 
   private insertUser(input: NewUser): User {
-    if (!this.q('SELECT 1 FROM tenants WHERE id = ?').get(input.tenantId)) throw fail('tenantNotFound', input.tenantId);
-    this.assertNameFree('users', null, input.userName, 'user');
+    this.present(this.q('SELECT 1 FROM tenants WHERE id = ?').get(input.tenantId), 'tenant', input.tenantId);
+    this.nameFree('users', null, input.userName);
     const id = Number(this.q('INSERT INTO users (user_name, name_key, tenant_id, status, password_hash) VALUES (?, ?, ?, ?, ?)')
       .run(input.userName, nameKey(input.userName), input.tenantId, input.status, input.passwordHash).lastInsertRowid);
     this.writeUserGrants(id, input.tenantId, input.roles, input.permissions);
     return this.userSync(id)!;
   }
 
-  async createUser(input: NewUser): Promise<User> {
-    return this.write(() => {
+  async createUser(input: NewUser): Promise<User | Refusal> {
+    return this.decide(() => {
       this.grantsChanged();
       return this.insertUser(input);
     });
   }
 
-  async updateUser(id: number, input: UserUpdate): Promise<User> {
-    return this.write(() => {
+  async updateUser(id: number, input: UserUpdate): Promise<User | Refusal> {
+    return this.decide(() => {
       this.grantsChanged();
-      const current = this.userSync(id);
-      if (!current) throw fail('userNotFound', id);
-      this.assertNameFree('users', null, input.userName, 'user', id);
+      const current = this.present(this.userSync(id), 'user', id);
+      this.nameFree('users', null, input.userName, id);
       this.q('UPDATE users SET user_name = ?, name_key = ?, status = ?, password_hash = ? WHERE id = ?')
         .run(input.userName, nameKey(input.userName), input.status, input.passwordHash ?? current.passwordHash, id);
       this.writeUserGrants(id, current.tenantId, input.roles, input.permissions);
-      this.assertAdministratorRemains();
+      this.identityHolds();
       return this.userSync(id)!;
     });
   }
 
-  async setUserLock(id: number, lock: { lockedAt: number; lockedUntil: number } | null): Promise<void> {
-    await this.write(() => {
+  async setUserLock(id: number, lock: { lockedAt: number; lockedUntil: number } | null): Promise<void | Refusal> {
+    return this.decide(() => {
       const changes = lock
         ? this.q('UPDATE users SET locked_at = ?, locked_until = ? WHERE id = ?').run(lock.lockedAt, lock.lockedUntil, id).changes
         : this.q(`UPDATE users SET failed_count = 0, failed_since = NULL, failure_times = NULL, locked_at = NULL, locked_until = NULL
           WHERE id = ?`).run(id).changes;
-      if (changes === 0) throw fail('userNotFound', id);
+      if (changes === 0) throw new Refused({ refused: 'missing', what: 'user', id });
     });
   }
 
-  async deleteUser(id: number): Promise<void> {
-    return this.write(() => {
+  async deleteUser(id: number): Promise<void | Refusal> {
+    return this.decide(() => {
       this.grantsChanged();
-      if (this.q('DELETE FROM users WHERE id = ?').run(id).changes === 0) throw fail('userNotFound', id);
-      this.assertAdministratorRemains();
+      if (this.q('DELETE FROM users WHERE id = ?').run(id).changes === 0) throw new Refused({ refused: 'missing', what: 'user', id });
+      this.identityHolds();
     });
   }
 
   // ---- invariants, checked inside the transaction that could break them ----------------------------------------
 
-  private assertAdministratorRemains(): void {
-    const ok = this.q(`SELECT 1 FROM users u JOIN tenants t ON t.id = u.tenant_id
+  /** What a change of tenants, roles or users left behind, judged by the domain's rule (`identity`). */
+  private identityHolds(): void {
+    const administratorRemains = this.q(`SELECT 1 FROM users u JOIN tenants t ON t.id = u.tenant_id
       WHERE u.status = 1 AND t.status = 1 AND (
-        EXISTS (SELECT 1 FROM user_permissions WHERE user_id = u.id AND permission = ${Perm.Administrator})
+        EXISTS (SELECT 1 FROM user_permissions WHERE user_id = u.id AND permission = @perm)
         OR EXISTS (SELECT 1 FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id
-                   WHERE ur.user_id = u.id AND rp.permission = ${Perm.Administrator}))
-      LIMIT 1`).get();
-    if (!ok) throw fail('conflict', 'at least one active user must keep the Administrator permission');
-  }
-
-  private assertEveryUserHasARole(): void {
+                   WHERE ur.user_id = u.id AND rp.permission = @perm))
+      LIMIT 1`).get({ perm: this.rules.administratorPermission }) !== undefined;
     const orphan = this.q('SELECT id FROM users u WHERE NOT EXISTS (SELECT 1 FROM user_roles WHERE user_id = u.id) LIMIT 1').get() as Row | undefined;
-    if (orphan) throw fail('conflict', `user ${orphan.id} would be left without a role`);
+    enforce(this.rules.identity({ administratorRemains, userWithoutRole: orphan?.id as number | undefined }));
   }
 }

@@ -5,15 +5,14 @@
  */
 import Database from 'better-sqlite3';
 import { existsSync, rmSync, statSync } from 'node:fs';
-import { fail } from '../../errors.js';
 import {
   APP_HEADER_COLUMNS, APP_SUMMARY_COLUMNS, DATA_SOURCE_SUMMARY_COLUMNS, toAppHeader, toAppSummary, toDataSourceSummary, toProfileHeader, withTokens,
 } from '../rows.js';
 import type {
   ConnectionType, DataSource, DataSourceSummary, DataSourceUpdate, ProfileHeader, NewDataSource, NewOAuthApp, OAuthApp, OAuthAppHeader, OAuthAppSummary,
-  OAuthProfile, ProfileInput, ProfileStats, Store,
+  OAuthProfile, ProfileInput, ProfileStats, Refusal, Store,
 } from '../store.js';
-import { checkVersion, type Versions } from '../store.js';
+import { Refused, enforce, type Versions } from '../store.js';
 import { nameKey, type Row } from './db.js';
 import { SqliteIdentityStore } from './identity.js';
 
@@ -121,10 +120,10 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
   }
 
 
-  async createApp(input: NewOAuthApp): Promise<OAuthApp> {
-    return this.write(() => {
-      if (!this.q('SELECT 1 FROM tenants WHERE id = ?').get(input.tenantId)) throw fail('tenantNotFound', input.tenantId);
-      this.assertNameFree('oauth_apps', { column: 'tenant_id', value: input.tenantId }, input.name, 'OAuth application');
+  async createApp(input: NewOAuthApp): Promise<OAuthApp | Refusal> {
+    return this.decide(() => {
+      this.present(this.q('SELECT 1 FROM tenants WHERE id = ?').get(input.tenantId), 'tenant', input.tenantId);
+      this.nameFree('oauth_apps', { column: 'tenant_id', value: input.tenantId }, input.name);
       const id = this.nextId('oauth_apps');
       this.q(`INSERT INTO oauth_apps (id, tenant_id, name, name_key, data_store, description, client_id, client_secret,
           authorize_uri, token_uri, scope, key_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
@@ -135,17 +134,14 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
     });
   }
 
-  async updateApp(id: number, input: NewOAuthApp, ifVersion?: Versions): Promise<OAuthApp> {
-    return this.write(() => {
+  async updateApp(id: number, input: NewOAuthApp, ifVersion?: Versions): Promise<OAuthApp | Refusal> {
+    return this.decide(() => {
       // The header: a damaged secret is replaced, not opened.
-      const current = this.appHeaderSync(id);
-      if (!current) throw fail('appNotFound', id);
-      checkVersion(current.version, ifVersion, `OAuth application ${id}`);
-      this.assertNameFree('oauth_apps', { column: 'tenant_id', value: current.tenantId }, input.name, 'OAuth application', id);
-      if (input.dataStore !== current.dataStore
-        && this.q('SELECT 1 FROM datasources d JOIN oauth_profiles p ON p.id = d.oauth_profile_id WHERE p.app_id = ? LIMIT 1').get(id)) {
-        throw fail('invalidJson', 'dataStore: data sources use profiles of this application; its data store cannot change');
-      }
+      const current = this.present(this.appHeaderSync(id), 'app', id);
+      enforce(this.rules.version(current.version, ifVersion));
+      this.nameFree('oauth_apps', { column: 'tenant_id', value: current.tenantId }, input.name, id);
+      const used = this.q('SELECT 1 FROM datasources d JOIN oauth_profiles p ON p.id = d.oauth_profile_id WHERE p.app_id = ? LIMIT 1').get(id);
+      enforce(this.rules.appChange(current, input, used !== undefined));
       this.q(`UPDATE oauth_apps SET name = ?, name_key = ?, data_store = ?, description = ?, client_id = ?,
           client_secret = ?, authorize_uri = ?, token_uri = ?, scope = ?, key_version = ?, version = version + 1 WHERE id = ?`)
         .run(input.name, nameKey(input.name), input.dataStore, input.description, input.clientId,
@@ -155,16 +151,15 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
     });
   }
 
-  async deleteApp(id: number, ifVersion?: Versions): Promise<void> {
-    return this.deleteVersioned('oauth_apps', id, ifVersion, 'appNotFound', `OAuth application ${id}`);
+  async deleteApp(id: number, ifVersion?: Versions): Promise<void | Refusal> {
+    return this.deleteVersioned('oauth_apps', id, ifVersion, 'app');
   }
 
   /** Deletes a row if it exists and, when asked, still has one of the accepted versions (checked in the same write). */
-  private deleteVersioned(table: string, id: number, ifVersion: Versions | undefined, notFound: 'appNotFound' | 'profileNotFound' | 'dataSourceNotFound', what: string): Promise<void> {
-    return this.write(() => {
-      const row = this.q(`SELECT version FROM ${table} WHERE id = ?`).get(id) as { version: number } | undefined;
-      if (!row) throw fail(notFound, id);
-      checkVersion(row.version, ifVersion, what);
+  private deleteVersioned(table: string, id: number, ifVersion: Versions | undefined, what: 'app' | 'profile' | 'dataSource'): Promise<void | Refusal> {
+    return this.decide(() => {
+      const row = this.present(this.q(`SELECT version FROM ${table} WHERE id = ?`).get(id) as { version: number } | undefined, what, id);
+      enforce(this.rules.version(row.version, ifVersion));
       this.q(`DELETE FROM ${table} WHERE id = ?`).run(id);
     });
   }
@@ -204,14 +199,10 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
   }
 
 
-  private assertAppExists(appId: number): void {
-    if (!this.q('SELECT 1 FROM oauth_apps WHERE id = ?').get(appId)) throw fail('appReferenceInvalid', appId);
-  }
-
-  async createProfile(input: ProfileInput & { ownerId: number; creatorId: number }): Promise<OAuthProfile> {
-    return this.write(() => {
-      this.assertAppExists(input.oauthAppId);
-      this.assertNameFree('oauth_profiles', { column: 'owner_id', value: input.ownerId }, input.name, 'OAuth profile');
+  async createProfile(input: ProfileInput & { ownerId: number; creatorId: number }): Promise<OAuthProfile | Refusal> {
+    return this.decide(() => {
+      if (!this.q('SELECT 1 FROM oauth_apps WHERE id = ?').get(input.oauthAppId)) throw new Refused({ refused: 'appReference', appId: input.oauthAppId });
+      this.nameFree('oauth_profiles', { column: 'owner_id', value: input.ownerId }, input.name);
       const id = this.nextId('oauth_profiles');
       const tokens = this.sealTokens(id, input);
       this.q(`INSERT INTO oauth_profiles (id, owner_id, creator_id, app_id, name, name_key, description, access_token,
@@ -222,21 +213,21 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
     });
   }
 
-  async updateProfile(id: number, input: ProfileInput, ifVersion?: Versions): Promise<OAuthProfile> {
-    return this.write(() => {
-      const current = this.profileHeaderSync(id);
-      if (!current) throw fail('profileNotFound', id);
-      checkVersion(current.version, ifVersion, `OAuth profile ${id}`);
+  async updateProfile(id: number, input: ProfileInput, ifVersion?: Versions): Promise<OAuthProfile | Refusal> {
+    return this.decide(() => {
+      const current = this.present(this.profileHeaderSync(id), 'profile', id);
+      enforce(this.rules.version(current.version, ifVersion));
       // The same app needs no check: the row references it, so it exists.
       const moved = input.oauthAppId !== current.oauthAppId;
       const renamed = input.name !== current.name;
       if (moved) {
-        this.assertAppExists(input.oauthAppId);
+        const exists = this.q('SELECT 1 FROM oauth_apps WHERE id = ?').get(input.oauthAppId) !== undefined;
         const broken = this.q(`SELECT d.id FROM datasources d JOIN oauth_apps a ON a.id = ?
           WHERE d.oauth_profile_id = ? AND d.data_store <> a.data_store LIMIT 1`).get(input.oauthAppId, id) as Row | undefined;
-        if (broken) throw fail('appReferenceInvalid', `${input.oauthAppId} (data source ${broken.id} needs the data store of the current application)`);
+        enforce(this.rules.profileMove(input.oauthAppId, exists, broken?.id as number | undefined));
       }
-      if (renamed) this.assertNameFree('oauth_profiles', { column: 'owner_id', value: current.ownerId }, input.name, 'OAuth profile', id);
+      // Checked whether or not the name changed, as on PostgreSQL: one indexed lookup.
+      this.nameFree('oauth_profiles', { column: 'owner_id', value: current.ownerId }, input.name, id);
       const tokens = this.sealTokens(id, input);
       // Only what changes is written: SQLite rewrites the index entries of every indexed column named in SET, changed
       // or not, and at 1M rows that tripled the cost of a token replace (app_id, name_key, key_version are indexed).
@@ -262,14 +253,14 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
     };
   }
 
-  async deleteProfile(id: number, ifVersion?: Versions): Promise<void> {
-    return this.deleteVersioned('oauth_profiles', id, ifVersion, 'profileNotFound', `OAuth profile ${id}`);
+  async deleteProfile(id: number, ifVersion?: Versions): Promise<void | Refusal> {
+    return this.deleteVersioned('oauth_profiles', id, ifVersion, 'profile');
   }
 
-  async profileStats(id: number): Promise<ProfileStats> {
+  async profileStats(id: number): Promise<ProfileStats | undefined> {
     return this.tx(() => {
       const row = this.q('SELECT a.data_store FROM oauth_profiles p JOIN oauth_apps a ON a.id = p.app_id WHERE p.id = ?').get(id) as Row | undefined;
-      if (!row) throw fail('profileNotFound', id);
+      if (!row) return undefined;
       const dataSources = (this.q('SELECT id, name, description FROM datasources WHERE oauth_profile_id = ? ORDER BY id').all(id) as Row[])
         .map((r) => ({ id: r.id as number, name: r.name as string, description: (r.description as string | null) ?? null }));
       return { dataStoreId: row.data_store as number, dataSources };
@@ -302,19 +293,18 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
   }
 
 
-  /** The referenced profile must still exist, be visible to the owner and use an app of the data store. */
-  private assertProfileUsable(profileId: number | null, ownerId: number, dataStore: number): void {
+  /** The referenced profile as the owner may reach it, with its app's data store, judged by the domain's rule. */
+  private profileUsable(profileId: number | null, ownerId: number, dataStore: number): void {
     if (profileId === null) return;
     const row = this.q(`SELECT a.data_store FROM oauth_profiles p JOIN oauth_apps a ON a.id = p.app_id
       WHERE p.id = @profile AND (p.owner_id = @owner OR p.creator_id = @owner)`).get({ profile: profileId, owner: ownerId }) as Row | undefined;
-    if (!row) throw fail('invalidOption', `OAuthProfileId: no OAuth profile ${profileId}`);
-    if (row.data_store !== dataStore) throw fail('invalidOption', `OAuthProfileId: profile ${profileId} is for another data store`);
+    enforce(this.rules.profileReference(profileId, row && { dataStore: row.data_store as number }, dataStore));
   }
 
-  async createDataSource(input: NewDataSource): Promise<DataSource> {
-    return this.write(() => {
-      this.assertProfileUsable(input.oauthProfileId, input.ownerId, input.dataStore);
-      this.assertNameFree('datasources', { column: 'owner_id', value: input.ownerId }, input.name, 'data source');
+  async createDataSource(input: NewDataSource): Promise<DataSource | Refusal> {
+    return this.decide(() => {
+      this.profileUsable(input.oauthProfileId, input.ownerId, input.dataStore);
+      this.nameFree('datasources', { column: 'owner_id', value: input.ownerId }, input.name);
       const id = this.nextId('datasources');
       this.q(`INSERT INTO datasources (id, owner_id, name, name_key, data_store, connection_type, description, options,
           oauth_profile_id, key_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
@@ -324,14 +314,13 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
     });
   }
 
-  async updateDataSource(id: number, input: DataSourceUpdate, ifVersion?: Versions): Promise<DataSource> {
-    return this.write(() => {
+  async updateDataSource(id: number, input: DataSourceUpdate, ifVersion?: Versions): Promise<DataSource | Refusal> {
+    return this.decide(() => {
       // The summary: damaged options are replaced wholly, not opened.
-      const current = this.dataSourceSummarySync(id);
-      if (!current) throw fail('dataSourceNotFound', id);
-      checkVersion(current.version, ifVersion, `data source ${id}`);
-      this.assertProfileUsable(input.oauthProfileId, current.ownerId, current.dataStore);
-      this.assertNameFree('datasources', { column: 'owner_id', value: current.ownerId }, input.name, 'data source', id);
+      const current = this.present(this.dataSourceSummarySync(id), 'dataSource', id);
+      enforce(this.rules.version(current.version, ifVersion));
+      this.profileUsable(input.oauthProfileId, current.ownerId, current.dataStore);
+      this.nameFree('datasources', { column: 'owner_id', value: current.ownerId }, input.name, id);
       this.q('UPDATE datasources SET name = ?, name_key = ?, description = ?, options = ?, oauth_profile_id = ?, key_version = ?, version = version + 1 WHERE id = ?')
         .run(input.name, nameKey(input.name), input.description, this.seal(JSON.stringify(input.options), 'datasources', id, 'options'),
           input.oauthProfileId, this.activeKeyVersion, id);
@@ -339,7 +328,7 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
     });
   }
 
-  async deleteDataSource(id: number, ifVersion?: Versions): Promise<void> {
-    return this.deleteVersioned('datasources', id, ifVersion, 'dataSourceNotFound', `data source ${id}`);
+  async deleteDataSource(id: number, ifVersion?: Versions): Promise<void | Refusal> {
+    return this.deleteVersioned('datasources', id, ifVersion, 'dataSource');
   }
 }
