@@ -279,7 +279,8 @@ test('authorize and token URIs: whatever is accepted is stored normalised, witho
   );
   let accepted = 0;
   let run = 0;
-  await fc.assert(
+  // Most generated URIs are refused; enough must be accepted for the stored form to be checked at all.
+  await withEnoughSuccesses('accepted URIs', () => accepted, () => fc.assert(
     fc.asyncProperty(uri, fc.boolean(), async (sent, asToken) => {
       const field = asToken ? 'tokenURI' : 'authorizeURI';
       const res = await h.app.inject({ method: 'POST', url: '/api/mgmt/oauthapps', headers: { authorization: auth(NAMES.TA1), 'content-type': 'application/json' },
@@ -316,6 +317,5 @@ test('authorize and token URIs: whatever is accepted is stored normalised, witho
       }
     }),
     { numRuns: RUNS * 4 },
-  );
-  assert.ok(accepted >= RUNS / 4, `enough accepted URIs to check the property (${accepted})`);
+  ));
 });
