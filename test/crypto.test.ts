@@ -11,7 +11,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { LightMyRequestResponse } from 'fastify';
-import { KEY_BYTES, KeyRing, MasterKey, SealError } from '../src/crypto/keyring.js';
+import { KEY_BYTES, MasterKey } from '../src/crypto/master-key.js';
+import { KeyRing, SealedValueUnreadable } from '../src/storage/sealing.js';
 import { harness, basic, sqliteOnly, ADMIN_PASSWORD, DEFAULT_PASSWORD, USER_PASSWORD, type Harness } from './helpers.js';
 import { ADMIN, appBody, createApp, createDataSource, createProfile, expectStatus, json, profileBody } from './oauth-support.js';
 import { flip, readColumn, withColumns } from './tamper-support.js';
@@ -136,7 +137,7 @@ describe('KeyRing', () => {
       { ...ctx, rowId: 8 },
       { ...ctx, column: 'access_token' },
     ]) {
-      assert.throws(() => ring.open(sealed, other), (err: unknown) => err instanceof SealError && /integrity check failed/.test(err.message));
+      assert.throws(() => ring.open(sealed, other), (err: unknown) => err instanceof SealedValueUnreadable && /integrity check failed/.test(err.message));
     }
     // The version in the header is authenticated: relabelling a value as another version fails even with that key.
     const ring2 = new KeyRing();
@@ -146,25 +147,25 @@ describe('KeyRing', () => {
     const v2 = ring2.seal('bound', ctx);
     const relabelled = Buffer.from(v2);
     relabelled.writeUInt32BE(1, 1);
-    assert.throws(() => ring2.open(relabelled, ctx), SealError);
+    assert.throws(() => ring2.open(relabelled, ctx), SealedValueUnreadable);
   });
 
-  test('every flipped byte, truncation or foreign value fails with a SealError naming the place, not the value', () => {
+  test('every flipped byte, truncation or foreign value fails with a SealedValueUnreadable naming the place, not the value', () => {
     const ring = new KeyRing();
     ring.set(1, MasterKey.generate());
     const sealed = ring.seal('do-not-show-me', ctx);
     for (let at = 0; at < sealed.length; at++) {
       assert.throws(() => ring.open(flip(sealed, at), ctx), (err: unknown) => {
-        assert.ok(err instanceof SealError, `byte ${at}: ${String(err)}`);
+        assert.ok(err instanceof SealedValueUnreadable, `byte ${at}: ${String(err)}`);
         assert.match(err.message, /oauth_profiles\.refresh_token of row 7/);
         assert.ok(!err.message.includes('do-not-show-me'));
         return true;
       });
     }
-    assert.throws(() => ring.open(sealed.subarray(0, sealed.length - 1), ctx), SealError);
-    assert.throws(() => ring.open(sealed.subarray(0, 20), ctx), SealError);
-    assert.throws(() => ring.open(Buffer.from('plain text, not sealed'), ctx), SealError);
-    assert.throws(() => ring.open(Buffer.alloc(0), ctx), SealError);
+    assert.throws(() => ring.open(sealed.subarray(0, sealed.length - 1), ctx), SealedValueUnreadable);
+    assert.throws(() => ring.open(sealed.subarray(0, 20), ctx), SealedValueUnreadable);
+    assert.throws(() => ring.open(Buffer.from('plain text, not sealed'), ctx), SealedValueUnreadable);
+    assert.throws(() => ring.open(Buffer.alloc(0), ctx), SealedValueUnreadable);
   });
 
   test('versionOf reads the header; anything not sealed has no version', () => {
@@ -199,7 +200,7 @@ describe('KeyRing', () => {
     // A ring with another key of the same version number cannot open it either.
     const stranger = new KeyRing();
     stranger.set(2, MasterKey.generate());
-    assert.throws(() => stranger.open(v2, ctx), SealError);
+    assert.throws(() => stranger.open(v2, ctx), SealedValueUnreadable);
   });
 });
 

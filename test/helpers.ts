@@ -17,7 +17,7 @@ import { hashPassword, type ScryptParams } from '../src/crypto/passwords.js';
 import { SqliteStore } from '../src/storage/sqlite/store.js';
 import { PostgresStore } from '../src/storage/postgres/store.js';
 import type { ProfileSummary, Store } from '../src/storage/store.js';
-import { MasterKey } from '../src/crypto/keyring.js';
+import { MasterKey } from '../src/crypto/master-key.js';
 
 export const FAST_HASH: ScryptParams = { logN: 10, r: 8, p: 1 };
 export const ADMIN_PASSWORD = 'Admin-Passw0rd';
@@ -120,7 +120,7 @@ export async function harness(overrides: Partial<AppDeps> = {}, options: { backe
   const { store, dispose } = await openTestStore(dir, backend);
   try {
     await store.migrate();
-    await store.initKeyring(new MasterKey(MasterKey.generate()));
+    await store.keys.init(new MasterKey(MasterKey.generate()));
     await store.bootstrap({
       adminPasswordHash: await hashPassword(ADMIN_PASSWORD, FAST_HASH),
       userPasswordHash: await hashPassword(USER_PASSWORD, FAST_HASH),

@@ -11,8 +11,9 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { KeyRing, MasterKey } from '../src/crypto/keyring.js';
-import { damagedReport, reencryptAll, rotate } from '../src/crypto/rotation.js';
+import { MasterKey } from '../src/crypto/master-key.js';
+import { KeyRing } from '../src/storage/sealing.js';
+import { damagedReport, reencryptAll, rotate } from '../src/keys/rotation.js';
 import { hashPassword } from '../src/crypto/passwords.js';
 import { SqliteStore } from '../src/storage/sqlite/store.js';
 import { harness, FAST_HASH, type Harness } from './helpers.js';
@@ -63,18 +64,18 @@ describe('re-encryption and retirement (store)', () => {
     await createDataSource(h, 'd2cuser', { name: 'rot ds', dataStore: 54, options: { Password: 'ds-secret-value' } });
     const total = 1 + 7 + 1;
 
-    let status = await h.store.keyStatus();
+    let status = await h.store.keys.status();
     assert.deepEqual(status.map((v) => [v.version, v.active, v.rows]), [[1, true, total]]);
-    await assert.rejects(h.store.retireKeyVersion(1), /active/);
+    await assert.rejects(h.store.keys.retire(1), /active/);
 
-    assert.equal(await h.store.addKeyVersion(), 2);
-    status = await h.store.keyStatus();
+    assert.equal(await h.store.keys.addVersion(), 2);
+    status = await h.store.keys.status();
     assert.deepEqual(status.map((v) => [v.version, v.active, v.rows]), [[1, false, total], [2, true, 0]]);
-    await assert.rejects(h.store.retireKeyVersion(1), /still used/, 'a version rows still use cannot be retired');
+    await assert.rejects(h.store.keys.retire(1), /still used/, 'a version rows still use cannot be retired');
 
     const batches: number[] = [];
     for (;;) {
-      const n = await h.store.reencryptBatch(4);
+      const n = await h.store.keys.reencryptBatch(4);
       if (n === 0) break;
       assert.ok(n <= 4, `a batch re-encrypts at most its size (${n})`);
       batches.push(n);
@@ -88,10 +89,10 @@ describe('re-encryption and retirement (store)', () => {
     assert.equal(batches.reduce((a, b) => a + b, 0), total);
     assert.deepEqual([...sealedVersions(join(h.dir, 'tokenkeep.db'))], [[2, total]]);
 
-    await assert.rejects(h.store.retireKeyVersion(2), /active/);
-    await h.store.retireKeyVersion(1);
-    await assert.rejects(h.store.retireKeyVersion(1), /no key version 1/);
-    status = await h.store.keyStatus();
+    await assert.rejects(h.store.keys.retire(2), /active/);
+    await h.store.keys.retire(1);
+    await assert.rejects(h.store.keys.retire(1), /no key version 1/);
+    status = await h.store.keys.status();
     assert.deepEqual(status.map((v) => [v.version, v.active, v.rows]), [[2, true, total]]);
     for (const p of profiles) {
       const body = json(await h.call({ method: 'GET', url: `/api/mgmt/oauthprofiles/${p.id}`, as: 'd2cuser' }));
@@ -160,9 +161,9 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`re-encryption m
       await sealedValue(h, 'oauth_profiles', 'refresh_token', badProfile.id, flipped(originals.profile));
       await sealedValue(h, 'datasources', 'options', badDs.id, flipped(originals.ds));
 
-      assert.equal(await h.store.addKeyVersion(), 2);
+      assert.equal(await h.store.keys.addVersion(), 2);
       // Batches of 2: damaged rows sit inside batches and at their ends; the pass must still end.
-      const first = await reencryptAll(h.store, 2, () => {});
+      const first = await reencryptAll(h.store.keys, 2, () => {});
       assert.equal(first.rows, total - 3, 'every good row is re-encrypted');
       const damaged = [
         { table: 'oauth_apps', id: badApp.id, column: 'client_secret' },
@@ -174,9 +175,9 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`re-encryption m
       assert.ok(!damagedReport(first.damaged).includes('bad-client-secret'));
       assert.match(damagedReport(first.damaged), new RegExp(`oauth_profiles id ${badProfile.id} column refresh_token`));
 
-      let status = await h.store.keyStatus();
+      let status = await h.store.keys.status();
       assert.deepEqual(status.map((v) => [v.version, v.active, v.rows]), [[1, false, 3], [2, true, total - 3]], 'damaged rows are counted under their old version');
-      await assert.rejects(h.store.retireKeyVersion(1), /still used/);
+      await assert.rejects(h.store.keys.retire(1), /still used/);
       for (const p of profiles.filter((p) => p !== badProfile)) {
         assert.equal(json(await h.call({ method: 'GET', url: `/api/mgmt/oauthprofiles/${p.id}`, as: 'd2cuser' })).refreshToken, p.refresh);
       }
@@ -184,7 +185,7 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`re-encryption m
       assert.equal(json(await h.call({ method: 'GET', url: `/api/mgmt/datasources/${goodDs.id}`, as: 'd2cuser' })).options.Password, 'ds-good');
 
       // Another pass finds the same three again, and nothing else.
-      const again = await reencryptAll(h.store, 500, () => {});
+      const again = await reencryptAll(h.store.keys, 500, () => {});
       assert.equal(again.rows, 0);
       assert.deepEqual(byTable(again.damaged), byTable(damaged));
 
@@ -193,11 +194,11 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`re-encryption m
       expectStatus(await h.call({ method: 'PUT', url: `/api/mgmt/oauthprofiles/${badProfile.id}`, as: 'd2cuser', payload: profileBody('dmg2', good.id, { refreshToken: 'repaired' }) }), 200);
       await sealedValue(h, 'oauth_apps', 'client_secret', badApp.id, originals.app);
       await h.store.deleteDataSource(badDs.id);
-      const last = await reencryptAll(h.store, 500, () => {});
+      const last = await reencryptAll(h.store.keys, 500, () => {});
       assert.deepEqual(last, { rows: 1, damaged: [] }, 'the restored app is re-encrypted (the PUT sealed the profile under version 2)');
-      status = await h.store.keyStatus();
+      status = await h.store.keys.status();
       assert.deepEqual(status.map((v) => [v.version, v.active, v.rows]), [[1, false, 0], [2, true, total - 1]]);
-      await h.store.retireKeyVersion(1);
+      await h.store.keys.retire(1);
       assert.equal(json(await h.call({ method: 'GET', url: `/api/mgmt/oauthprofiles/${badProfile.id}`, as: 'd2cuser' })).refreshToken, 'repaired');
       assert.equal(json(await h.call({ method: 'GET', url: `/api/mgmt/oauthapps/${badApp.id}`, as: ADMIN })).clientSecret, 'bad-client-secret');
     } finally {
@@ -227,7 +228,7 @@ describe('a write racing a key version added by another process', () => {
     const server = new SqliteStore(file);
     stores.push(server);
     await server.migrate();
-    await server.initKeyring(new MasterKey(key));
+    await server.keys.init(new MasterKey(key));
     await server.bootstrap({ adminPasswordHash: await hashPassword('Admin-Passw0rd', FAST_HASH), userPasswordHash: await hashPassword('User-Passw0rd', FAST_HASH) });
     const owner = (await server.userByName('d2cuser'))!.id;
     const app = await server.createApp({
@@ -235,13 +236,13 @@ describe('a write racing a key version added by another process', () => {
       authorizeURI: 'https://a.example.com/auth', tokenURI: 'https://a.example.com/token', scope: null,
     });
     const profile = await server.createProfile({ name: 'race', oauthAppId: app.id, description: null, accessToken: 'a0', refreshToken: 'r0', ownerId: owner, creatorId: owner });
-    await server.keyStatus(); // the serving store's ring is fresh now, holding version 1
+    await server.keys.status(); // the serving store's ring is fresh now, holding version 1
 
     // The operator's `keys rotate` in another process adds version 2.
     const operator = new SqliteStore(file);
     stores.push(operator);
-    await operator.unseal(new MasterKey(key));
-    assert.equal(await operator.addKeyVersion(), 2);
+    await operator.keys.unseal(new MasterKey(key));
+    assert.equal(await operator.keys.addVersion(), 2);
 
     // The serving store's refresh interval runs out in the middle of the write: its clock reads "now" once, and
     // "well past the refresh interval" from then on.
@@ -257,11 +258,11 @@ describe('a write racing a key version added by another process', () => {
     sealedVersions(file); // asserts every column is under its row's key_version
 
     // The consequence if not: the rotation finishes, version 1 is retired, and a value sealed under it is lost.
-    while ((await operator.reencryptBatch(10)) > 0);
-    await operator.retireKeyVersion(1);
+    while ((await operator.keys.reencryptBatch(10)) > 0);
+    await operator.keys.retire(1);
     const fresh = new SqliteStore(file);
     stores.push(fresh);
-    await fresh.unseal(new MasterKey(key));
+    await fresh.keys.unseal(new MasterKey(key));
     const read = await fresh.profile(profile.id);
     assert.equal(read?.accessToken, 'a1');
     assert.equal(read?.refreshToken, 'r1');
@@ -285,7 +286,7 @@ describe('a rotation beside a serving store in the same process', () => {
     const server = new SqliteStore(file);
     stores.push(server);
     await server.migrate();
-    await server.initKeyring(new MasterKey(key));
+    await server.keys.init(new MasterKey(key));
     await server.bootstrap({ adminPasswordHash: await hashPassword('Admin-Passw0rd', FAST_HASH), userPasswordHash: await hashPassword('User-Passw0rd', FAST_HASH) });
     const owner = (await server.userByName('d2cuser'))!.id;
     const app = await server.createApp({
@@ -316,9 +317,9 @@ describe('a rotation beside a serving store in the same process', () => {
     const operator = new SqliteStore(file);
     stores.push(operator);
     try {
-      await operator.unseal(new MasterKey(key));
+      await operator.keys.unseal(new MasterKey(key));
       await new Promise((r) => setTimeout(r, 50));
-      const { version } = await rotate(operator, 500, () => {});
+      const { version } = await rotate(operator.keys, 500, () => {});
       assert.equal(version, 2);
     } finally {
       stop = true;

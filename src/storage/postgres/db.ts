@@ -13,7 +13,7 @@
  */
 import pg from 'pg';
 import { ApiError, fail } from '../../errors.js';
-import { SealedError } from '../../crypto/keyring.js';
+import { SealedError } from '../sealing.js';
 import { StoreUnavailable } from '../store.js';
 import { Batcher } from './batcher.js';
 import { WriteHealth } from '../write-health.js';

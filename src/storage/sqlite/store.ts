@@ -1,6 +1,6 @@
 /**
  * The embedded default store: the SQLite identity store plus the OAuth objects — applications, profiles and the
- * data sources that reference profiles. Secret columns are sealed on write and opened on read (./keyring.ts). Cascades are the schema's foreign keys: deleting an app deletes its
+ * data sources that reference profiles. Secret columns are sealed on write and opened on read by the barrier (../sealing.ts). Cascades are the schema's foreign keys: deleting an app deletes its
  * profiles, deleting a profile nulls the data sources' reference, deleting a user deletes what it owns.
  */
 import Database from 'better-sqlite3';
@@ -46,7 +46,7 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
       tenantId: r.tenant_id as number,
       description: (r.description as string | null) ?? null,
       clientId: r.client_id as string,
-      clientSecret: this.open(r.client_secret as Buffer, 'oauth_apps', id, 'client_secret'),
+      clientSecret: this.keys.open('oauth_apps', id, 'client_secret', r.client_secret as Buffer),
       authorizeURI: r.authorize_uri as string,
       tokenURI: r.token_uri as string,
       scope: (r.scope as string | null) ?? null,
@@ -61,8 +61,8 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
       name: r.name as string,
       oauthAppId: r.app_id as number,
       description: (r.description as string | null) ?? null,
-      accessToken: r.access_token === null ? null : this.open(r.access_token as Buffer, 'oauth_profiles', id, 'access_token'),
-      refreshToken: this.open(r.refresh_token as Buffer, 'oauth_profiles', id, 'refresh_token'),
+      accessToken: r.access_token === null ? null : this.keys.open('oauth_profiles', id, 'access_token', r.access_token as Buffer),
+      refreshToken: this.keys.open('oauth_profiles', id, 'refresh_token', r.refresh_token as Buffer),
       ownerId: r.owner_id as number,
       creatorId: (r.creator_id as number | null) ?? null,
       ownerTenantId: r.owner_tenant_id as number,
@@ -79,7 +79,7 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
       dataStore: r.data_store as number,
       connectionType: r.connection_type as ConnectionType,
       description: (r.description as string | null) ?? null,
-      options: JSON.parse(this.open(r.options as Buffer, 'datasources', id, 'options')) as Record<string, string>,
+      options: JSON.parse(this.keys.open('datasources', id, 'options', r.options as Buffer)) as Record<string, string>,
       oauthProfileId: (r.oauth_profile_id as number | null) ?? null,
     };
   }
@@ -126,11 +126,11 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
       if (!this.q('SELECT 1 FROM tenants WHERE id = ?').get(input.tenantId)) throw fail('tenantNotFound', input.tenantId);
       this.assertNameFree('oauth_apps', { column: 'tenant_id', value: input.tenantId }, input.name, 'OAuth application');
       const id = this.nextId('oauth_apps');
+      const { sealed, keyVersion } = this.keys.sealRow('oauth_apps', id, { client_secret: input.clientSecret });
       this.q(`INSERT INTO oauth_apps (id, tenant_id, name, name_key, data_store, description, client_id, client_secret,
           authorize_uri, token_uri, scope, key_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
         .run(id, input.tenantId, input.name, nameKey(input.name), input.dataStore, input.description, input.clientId,
-          this.seal(input.clientSecret, 'oauth_apps', id, 'client_secret'), input.authorizeURI, input.tokenURI, input.scope,
-          this.activeKeyVersion);
+          sealed.client_secret, input.authorizeURI, input.tokenURI, input.scope, keyVersion);
       return this.appSync(id)!;
     });
   }
@@ -146,11 +146,11 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
         && this.q('SELECT 1 FROM datasources d JOIN oauth_profiles p ON p.id = d.oauth_profile_id WHERE p.app_id = ? LIMIT 1').get(id)) {
         throw fail('invalidJson', 'dataStore: data sources use profiles of this application; its data store cannot change');
       }
+      const { sealed, keyVersion } = this.keys.sealRow('oauth_apps', id, { client_secret: input.clientSecret });
       this.q(`UPDATE oauth_apps SET name = ?, name_key = ?, data_store = ?, description = ?, client_id = ?,
           client_secret = ?, authorize_uri = ?, token_uri = ?, scope = ?, key_version = ?, version = version + 1 WHERE id = ?`)
         .run(input.name, nameKey(input.name), input.dataStore, input.description, input.clientId,
-          this.seal(input.clientSecret, 'oauth_apps', id, 'client_secret'), input.authorizeURI, input.tokenURI, input.scope,
-          this.activeKeyVersion, id);
+          sealed.client_secret, input.authorizeURI, input.tokenURI, input.scope, keyVersion, id);
       return this.appSync(id)!;
     });
   }
@@ -255,11 +255,8 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
   }
 
   private sealTokens(id: number, input: ProfileInput): { access: Buffer | null; refresh: Buffer; version: number } {
-    return {
-      access: input.accessToken === null ? null : this.seal(input.accessToken, 'oauth_profiles', id, 'access_token'),
-      refresh: this.seal(input.refreshToken, 'oauth_profiles', id, 'refresh_token'),
-      version: this.activeKeyVersion,
-    };
+    const { sealed, keyVersion } = this.keys.sealRow('oauth_profiles', id, { access_token: input.accessToken, refresh_token: input.refreshToken });
+    return { access: sealed.access_token, refresh: sealed.refresh_token!, version: keyVersion };
   }
 
   async deleteProfile(id: number, ifVersion?: Versions): Promise<void> {
@@ -316,10 +313,11 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
       this.assertProfileUsable(input.oauthProfileId, input.ownerId, input.dataStore);
       this.assertNameFree('datasources', { column: 'owner_id', value: input.ownerId }, input.name, 'data source');
       const id = this.nextId('datasources');
+      const { sealed, keyVersion } = this.keys.sealRow('datasources', id, { options: JSON.stringify(input.options) });
       this.q(`INSERT INTO datasources (id, owner_id, name, name_key, data_store, connection_type, description, options,
           oauth_profile_id, key_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
         .run(id, input.ownerId, input.name, nameKey(input.name), input.dataStore, input.connectionType, input.description,
-          this.seal(JSON.stringify(input.options), 'datasources', id, 'options'), input.oauthProfileId, this.activeKeyVersion);
+          sealed.options, input.oauthProfileId, keyVersion);
       return this.dataSourceSync(id)!;
     });
   }
@@ -332,9 +330,9 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
       checkVersion(current.version, ifVersion, `data source ${id}`);
       this.assertProfileUsable(input.oauthProfileId, current.ownerId, current.dataStore);
       this.assertNameFree('datasources', { column: 'owner_id', value: current.ownerId }, input.name, 'data source', id);
+      const { sealed, keyVersion } = this.keys.sealRow('datasources', id, { options: JSON.stringify(input.options) });
       this.q('UPDATE datasources SET name = ?, name_key = ?, description = ?, options = ?, oauth_profile_id = ?, key_version = ?, version = version + 1 WHERE id = ?')
-        .run(input.name, nameKey(input.name), input.description, this.seal(JSON.stringify(input.options), 'datasources', id, 'options'),
-          input.oauthProfileId, this.activeKeyVersion, id);
+        .run(input.name, nameKey(input.name), input.description, sealed.options, input.oauthProfileId, keyVersion, id);
       return this.dataSourceSync(id)!;
     });
   }
