@@ -20,10 +20,11 @@
 import type pg from 'pg';
 import { fail } from '../../errors.js';
 import {
-  APP_HEADER_COLUMNS, APP_SUMMARY_COLUMNS, DATA_SOURCE_SUMMARY_COLUMNS, toAppHeader, toAppSummary, toDataSourceSummary, toProfileHeader, withTokens,
+  APP_HEADER_COLUMNS, APP_SUMMARY_COLUMNS, DATA_SOURCE_SUMMARY_COLUMNS, toApp, toAppHeader, toAppSummary, toDataSource, toDataSourceSummary, toProfile,
+  toProfileHeader, withTokens,
 } from '../rows.js';
 import type {
-  ConnectionType, DataSource, DataSourceUpdate, NewDataSource, NewOAuthApp, OAuthApp, OAuthAppHeader, OAuthAppSummary, OAuthProfile, ProfileInput,
+  DataSource, DataSourceUpdate, NewDataSource, NewOAuthApp, OAuthApp, OAuthAppHeader, OAuthAppSummary, OAuthProfile, ProfileInput,
   ProfileStats, Store, DataSourceSummary, ProfileHeader,
 } from '../store.js';
 import { checkVersion, type Versions } from '../store.js';
@@ -74,51 +75,19 @@ export class PostgresStore extends PgIdentityStore implements Store {
   }
 
   private async toApp(on: Queryable, r: Row): Promise<OAuthApp> {
-    const id = r.id as number;
-    return {
-      id,
-      version: r.version as number,
-      name: r.name as string,
-      dataStore: r.data_store as number,
-      tenantId: r.tenant_id as number,
-      description: (r.description as string | null) ?? null,
-      clientId: r.client_id as string,
-      clientSecret: await this.keys.open('oauth_apps', id, 'client_secret', r.client_secret as Buffer, on),
-      authorizeURI: r.authorize_uri as string,
-      tokenURI: r.token_uri as string,
-      scope: (r.scope as string | null) ?? null,
-    };
+    return toApp(r, await this.keys.open('oauth_apps', Number(r.id), 'client_secret', r.client_secret as Buffer, on));
   }
 
   private async toProfile(on: Queryable, r: Row): Promise<OAuthProfile> {
-    const id = r.id as number;
-    return {
-      id,
-      version: r.version as number,
-      name: r.name as string,
-      oauthAppId: r.app_id as number,
-      description: (r.description as string | null) ?? null,
+    const id = Number(r.id);
+    return toProfile(r, {
       accessToken: r.access_token === null ? null : await this.keys.open('oauth_profiles', id, 'access_token', r.access_token as Buffer, on),
       refreshToken: await this.keys.open('oauth_profiles', id, 'refresh_token', r.refresh_token as Buffer, on),
-      ownerId: r.owner_id as number,
-      creatorId: (r.creator_id as number | null) ?? null,
-      ownerTenantId: r.owner_tenant_id as number,
-    };
+    });
   }
 
   private async toDataSource(on: Queryable, r: Row): Promise<DataSource> {
-    const id = r.id as number;
-    return {
-      id,
-      version: r.version as number,
-      ownerId: r.owner_id as number,
-      name: r.name as string,
-      dataStore: r.data_store as number,
-      connectionType: r.connection_type as ConnectionType,
-      description: (r.description as string | null) ?? null,
-      options: JSON.parse(await this.keys.open('datasources', id, 'options', r.options as Buffer, on)) as Record<string, string>,
-      oauthProfileId: (r.oauth_profile_id as number | null) ?? null,
-    };
+    return toDataSource(r, await this.keys.open('datasources', Number(r.id), 'options', r.options as Buffer, on));
   }
 
   /** The id the insert will use: sealed values are bound to their row id, so it is taken from the sequence first. */

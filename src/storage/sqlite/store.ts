@@ -7,10 +7,11 @@ import Database from 'better-sqlite3';
 import { existsSync, rmSync, statSync } from 'node:fs';
 import { fail } from '../../errors.js';
 import {
-  APP_HEADER_COLUMNS, APP_SUMMARY_COLUMNS, DATA_SOURCE_SUMMARY_COLUMNS, toAppHeader, toAppSummary, toDataSourceSummary, toProfileHeader, withTokens,
+  APP_HEADER_COLUMNS, APP_SUMMARY_COLUMNS, DATA_SOURCE_SUMMARY_COLUMNS, toApp, toAppHeader, toAppSummary, toDataSource, toDataSourceSummary, toProfile,
+  toProfileHeader, withTokens,
 } from '../rows.js';
 import type {
-  ConnectionType, DataSource, DataSourceSummary, DataSourceUpdate, ProfileHeader, NewDataSource, NewOAuthApp, OAuthApp, OAuthAppHeader, OAuthAppSummary,
+  DataSource, DataSourceSummary, DataSourceUpdate, ProfileHeader, NewDataSource, NewOAuthApp, OAuthApp, OAuthAppHeader, OAuthAppSummary,
   OAuthProfile, ProfileInput, ProfileStats, Store,
 } from '../store.js';
 import { checkVersion, type Versions } from '../store.js';
@@ -37,51 +38,19 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
   }
 
   private toApp(r: Row): OAuthApp {
-    const id = r.id as number;
-    return {
-      id,
-      version: r.version as number,
-      name: r.name as string,
-      dataStore: r.data_store as number,
-      tenantId: r.tenant_id as number,
-      description: (r.description as string | null) ?? null,
-      clientId: r.client_id as string,
-      clientSecret: this.keys.open('oauth_apps', id, 'client_secret', r.client_secret as Buffer),
-      authorizeURI: r.authorize_uri as string,
-      tokenURI: r.token_uri as string,
-      scope: (r.scope as string | null) ?? null,
-    };
+    return toApp(r, this.keys.open('oauth_apps', r.id as number, 'client_secret', r.client_secret as Buffer));
   }
 
   private toProfile(r: Row): OAuthProfile {
     const id = r.id as number;
-    return {
-      id,
-      version: r.version as number,
-      name: r.name as string,
-      oauthAppId: r.app_id as number,
-      description: (r.description as string | null) ?? null,
+    return toProfile(r, {
       accessToken: r.access_token === null ? null : this.keys.open('oauth_profiles', id, 'access_token', r.access_token as Buffer),
       refreshToken: this.keys.open('oauth_profiles', id, 'refresh_token', r.refresh_token as Buffer),
-      ownerId: r.owner_id as number,
-      creatorId: (r.creator_id as number | null) ?? null,
-      ownerTenantId: r.owner_tenant_id as number,
-    };
+    });
   }
 
   private toDataSource(r: Row): DataSource {
-    const id = r.id as number;
-    return {
-      id,
-      version: r.version as number,
-      ownerId: r.owner_id as number,
-      name: r.name as string,
-      dataStore: r.data_store as number,
-      connectionType: r.connection_type as ConnectionType,
-      description: (r.description as string | null) ?? null,
-      options: JSON.parse(this.keys.open('datasources', id, 'options', r.options as Buffer)) as Record<string, string>,
-      oauthProfileId: (r.oauth_profile_id as number | null) ?? null,
-    };
+    return toDataSource(r, this.keys.open('datasources', r.id as number, 'options', r.options as Buffer));
   }
 
   /** The id the next insert will get: sealed values are bound to their row id, so it is needed before the insert. */
