@@ -253,7 +253,8 @@ export interface KeyringBackend<C, M extends Mode> {
 // ---- running an operation written once -------------------------------------------------------------------------
 
 /** An operation: a generator that yields each hook's answer (a value or a promise) and gets it back. */
-type Steps<T> = Generator<unknown, T, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+// `any`: each step gets back the answer to what it yielded, whose type `answer` restores at the call.
+type Steps<T> = Generator<unknown, T, any>;
 export type Runner<M extends Mode> = <T>(steps: Steps<T>) => Out<M, T>;
 
 /** Hands a hook's answer back to the operation: `const x = yield* answer(backend.hook())`. */
