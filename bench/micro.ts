@@ -15,7 +15,8 @@ import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import pino from 'pino';
 import { buildApp, redactPaths } from '../src/app.js';
-import { KeyRing, MasterKey } from '../src/crypto/keyring.js';
+import { MasterKey } from '../src/crypto/master-key.js';
+import { KeyRing } from '../src/storage/sealing.js';
 import { hashPassword, type ScryptParams } from '../src/crypto/passwords.js';
 import { parseBasic } from '../src/http/auth.js';
 import { SqliteStore } from '../src/storage/sqlite/store.js';
@@ -92,7 +93,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, Node ${process.version}\n\n`);
     const store = new SqliteStore(join(dir, 'tk.db'), integrityRules);
     await store.migrate();
-    await store.initKeyring(new MasterKey(MasterKey.generate()));
+    await store.keys.init(new MasterKey(MasterKey.generate()));
     await store.bootstrap(seed({ adminPasswordHash: await hashPassword('Micro-Adm1n-Passw0rd!', FAST), userPasswordHash: await hashPassword(PASSWORD, FAST) }));
     const user = (await store.principalByName('d2cuser'))!;
     const admin = (await store.principalByName('d2cadmin'))!;

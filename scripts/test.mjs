@@ -56,6 +56,8 @@ const SQLITE_ONLY = {
   'shutdown.test.ts': 'real server processes; runs its PostgreSQL variant itself in the first pass',
   'leak.test.ts': 'damages a row through the SQLite file; real server process',
   'bench-smoke.test.ts': 'benchmark smoke run on SQLite',
+  'sealing.test.ts': 'runs its PostgreSQL variant itself in the first pass',
+  'crypto.test.ts': 'the sealing primitives; no database involved',
 };
 
 const { TOKENKEEP_TEST_BACKEND: _ignored, ...baseEnv } = process.env;

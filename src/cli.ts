@@ -8,13 +8,13 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, settings } from './config.js';
 import { startServer } from './server.js';
-import { SealedError } from './crypto/keyring.js';
+import { SealedError } from './storage/sealing.js';
 import { openStore, peekKeyCheck } from './storage/open.js';
 import { integrityRules } from './domain/integrity.js';
 import { DatabaseFileError } from './storage/store.js';
-import { UnsealError, keySettingsOf, refuseWrongKey, unsealStore } from './crypto/unseal.js';
-import { damagedReport, reencryptAll, rotate } from './crypto/rotation.js';
-import { prepareRekey, rekey } from './crypto/rekey.js';
+import { UnsealError, keySettingsOf, refuseWrongKey, unsealStore } from './keys/unseal.js';
+import { damagedReport, reencryptAll, rotate } from './keys/rotation.js';
+import { prepareRekey, rekey } from './keys/rekey.js';
 import type { Config } from './config.js';
 import { CommandFailed, resetPassword, unlockUser } from './users-command.js';
 
@@ -28,12 +28,12 @@ async function keysCommand(config: Config, args: string[], flags: Flags): Promis
   const store = openStore(config.db, integrityRules);
   try {
     await store.migrate();
-    if (!(await store.keyringInitialized())) throw new UnsealError('this database has no key ring yet: start the server once first');
+    if (!(await store.keys.initialized())) throw new UnsealError('this database has no key ring yet: start the server once first');
     await unsealStore(store, keySettings);
     const progress = (done: number) => process.stdout.write(`re-encrypted ${done} rows\n`);
     switch (args[0]) {
       case 'status': {
-        const versions = await store.keyStatus();
+        const versions = await store.keys.status();
         for (const v of versions) {
           process.stdout.write(`version ${v.version}${v.active ? ' (active)' : ''}: ${v.rows} rows, created ${v.createdAt ?? 'MISSING FROM THE KEY RING'}\n`);
         }
@@ -42,25 +42,25 @@ async function keysCommand(config: Config, args: string[], flags: Flags): Promis
         return 0;
       }
       case 'rotate': {
-        const { version, rows, damaged } = await rotate(store, batch, progress);
+        const { version, rows, damaged } = await rotate(store.keys, batch, progress);
         process.stdout.write(`key version ${version} is active; ${rows} rows re-encrypted\n`);
         if (damaged.length > 0) process.stderr.write(damagedReport(damaged));
         return damaged.length > 0 ? 1 : 0;
       }
       case 'reencrypt': {
-        const { rows, damaged } = await reencryptAll(store, batch, progress);
+        const { rows, damaged } = await reencryptAll(store.keys, batch, progress);
         process.stdout.write(`${rows} rows re-encrypted\n`);
         if (damaged.length > 0) process.stderr.write(damagedReport(damaged));
         return damaged.length > 0 ? 1 : 0;
       }
       case 'rekey': {
-        process.stdout.write(await rekey(store, rekeying!));
+        process.stdout.write(await rekey(store.keys, rekeying!));
         return 0;
       }
       case 'retire': {
         const version = Number(args[1]);
         if (!Number.isInteger(version) || version < 1) throw new ConfigError('keys retire', 'needs a key version number');
-        await store.retireKeyVersion(version);
+        await store.keys.retire(version);
         process.stdout.write(`key version ${version} retired\n`);
         return 0;
       }

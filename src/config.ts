@@ -6,7 +6,7 @@ import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { passwordProblem } from './domain/password-policy.js';
-import { parseKey } from './crypto/unseal.js';
+import { parseKey } from './crypto/master-key.js';
 
 export class ConfigError extends Error {
   constructor(readonly setting: string, problem: string) {

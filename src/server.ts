@@ -10,7 +10,7 @@ import { integrityRules } from './domain/integrity.js';
 import { generatePassword } from './domain/password-policy.js';
 import { seed } from './domain/seed.js';
 import { openStore, peekKeyCheck } from './storage/open.js';
-import { keySettingsOf, refuseWrongKey, unsealStore } from './crypto/unseal.js';
+import { keySettingsOf, refuseWrongKey, unsealStore } from './keys/unseal.js';
 import { permissionWarnings } from './storage/sqlite/permissions.js';
 import type { Store } from './storage/store.js';
 
@@ -56,7 +56,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       logger: { level: config.logLevel, redact: { paths: redactPaths, censor: '[redacted]' } },
     });
     const log = app.log;
-    store.onKeyWarning = (message) => log.warn(message);
+    store.keys.onWarning = (message) => log.warn(message);
     if (sealing.generated) {
       app.log.warn(`FIRST START: generated a new master key in ${sealing.source}. BACK IT UP NOW, apart from the database: `
         + 'without it every stored token and secret is lost. Consider moving it out of the data folder (TOKENKEEP_MASTER_KEY_FILE).');

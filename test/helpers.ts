@@ -20,7 +20,7 @@ import { isRefusal, type ProfileSummary, type Refusal, type Store } from '../src
 import { integrityRules } from '../src/domain/integrity.js';
 import { refusalError } from '../src/domain/refusals.js';
 import { seed } from '../src/domain/seed.js';
-import { MasterKey } from '../src/crypto/keyring.js';
+import { MasterKey } from '../src/crypto/master-key.js';
 
 export const FAST_HASH: ScryptParams = { logN: 10, r: 8, p: 1 };
 export const ADMIN_PASSWORD = 'Admin-Passw0rd';
@@ -123,7 +123,7 @@ export async function harness(overrides: Partial<AppDeps> = {}, options: { backe
   const { store, dispose } = await openTestStore(dir, backend);
   try {
     await store.migrate();
-    await store.initKeyring(new MasterKey(MasterKey.generate()));
+    await store.keys.init(new MasterKey(MasterKey.generate()));
     await store.bootstrap(seed({
       adminPasswordHash: await hashPassword(ADMIN_PASSWORD, FAST_HASH),
       userPasswordHash: await hashPassword(USER_PASSWORD, FAST_HASH),

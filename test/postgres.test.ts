@@ -16,7 +16,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { ApiError } from '../src/errors.js';
-import { KeyRing, MasterKey } from '../src/crypto/keyring.js';
+import { MasterKey } from '../src/crypto/master-key.js';
+import { KeyRing } from '../src/storage/sealing.js';
 import { hashPassword } from '../src/crypto/passwords.js';
 import { Perm } from '../src/domain/permissions.js';
 import { buildApp } from '../src/app.js';
@@ -71,9 +72,9 @@ async function nodes(url: string, n: number): Promise<{ stores: Settled<Postgres
   const master = new MasterKey(MasterKey.generate());
   const stores = Array.from({ length: n }, () => pgStore(url, { max: 6 }));
   await stores[0].migrate();
-  await stores[0].initKeyring(master);
+  await stores[0].keys.init(master);
   await stores[0].bootstrap(seedRows({ adminPasswordHash: await hashPassword(ADMIN_PASSWORD, FAST_HASH), userPasswordHash: await hashPassword(USER_PASSWORD, FAST_HASH) }));
-  for (const s of stores.slice(1)) await s.unseal(master);
+  for (const s of stores.slice(1)) await s.keys.unseal(master);
   return { stores, master };
 }
 
@@ -245,7 +246,7 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
       assert.deepEqual((await many[1].listUsers()).map((u) => u.userName), ['d2cadmin', 'd2cuser']);
       // Explicit bootstrap ids moved the sequences on: the next role and tenant do not collide with them.
       const key = new MasterKey(MasterKey.generate());
-      await many[0].initKeyring(key);
+      await many[0].keys.init(key);
       const role = await many[2].createRole({ name: 'after bootstrap', tenantId: 1, description: null, permissions: [1], users: [] });
       assert.ok(role.id > 3, `role id ${role.id}`);
       const { tenant } = await many[3].createTenant({ name: 'second', parentTenant: 1, description: null, status: 1, importedRoles: [2], admins: [1] });
@@ -364,7 +365,7 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
   test('a key version added by one node: the others open its rows at once, seal under it within a second; re-encryption beside writers loses nothing', async () => {
     const [a, b, c] = stores;
     const before = await a.createProfile({ ...profileInput('ring_before', appId), ownerId: 2, creatorId: 2 });
-    const version = await b.addKeyVersion();
+    const version = await b.keys.addVersion();
     const byB = await b.createProfile({ ...profileInput('ring_by_b', appId), ownerId: 2, creatorId: 2 });
     assert.equal((await a.profile(byB.id))?.refreshToken, 'refresh-ring_by_b', 'a node opens a row sealed under a version it had not loaded');
     await new Promise((resolve) => setTimeout(resolve, 1100));
@@ -393,7 +394,7 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
     const rotation = (async () => {
       let total = 0;
       for (;;) {
-        const n = await c.reencryptBatch(3);
+        const n = await c.keys.reencryptBatch(3);
         if (n === 0) return total;
         total += n;
       }
@@ -403,12 +404,12 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
     await Promise.all(writers);
     // A writer that had not seen the new version yet may have written under the old one: one more pass.
     await new Promise((resolve) => setTimeout(resolve, 1100));
-    while ((await c.reencryptBatch(50)) > 0);
+    while ((await c.keys.reencryptBatch(50)) > 0);
     assert.ok(last.size > 0, 'the writers wrote');
     for (const [id, { token }] of last) assert.equal((await c.profile(id))?.refreshToken, token, `profile ${id} keeps its last acknowledged write`);
-    const status = await c.keyStatus();
+    const status = await c.keys.status();
     assert.deepEqual(status.filter((v) => v.rows > 0).map((v) => v.version), [version], 'every row is under the new version');
-    await c.retireKeyVersion(version - 1);
+    await c.keys.retire(version - 1);
     // every sealed value is under its row's key_version, and every node still reads every row
     for (const table of ['oauth_profiles', 'oauth_apps', 'datasources']) {
       const column = table === 'oauth_apps' ? 'client_secret' : table === 'datasources' ? 'options' : 'refresh_token';
@@ -419,7 +420,7 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
     for (const s of stores) for (const p of await listProfiles(s, 2)) assert.ok((await s.profile(p.id))!.refreshToken);
     const fresh = pgStore(db.url, { max: 1 });
     try {
-      await fresh.unseal(master);
+      await fresh.keys.unseal(master);
       assert.equal((await fresh.app(appId))?.clientSecret, 'pg-client-secret');
     } finally {
       await fresh.close();
@@ -479,7 +480,7 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
       'SELECT deadlocks AS n FROM pg_stat_database WHERE datname = current_database()'))[0].n);
     const before = await deadlocks();
     try {
-      for (const s of pair) await s.unseal(master);
+      for (const s of pair) await s.keys.unseal(master);
       const rows = await Promise.all(Array.from({ length: 12 }, (_, i) => pair[0].createProfile({ ...profileInput(`order_${i}`, appId), ownerId: 2, creatorId: 2 })));
       const ascending = rows.map((r) => r.id);
       const writes: Promise<OAuthProfile>[] = [];

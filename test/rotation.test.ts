@@ -1,6 +1,7 @@
 /**
- * Key rotation. In-process: re-encryption in batches, retirement rules, and a write racing another process's new
- * key version. With real processes: `tokenkeep keys rotate` killed with SIGKILL after its first batch leaves every
+ * Key rotation on SQLite, beyond what ./storage/sealing.test.ts proves on both backends (status, re-encryption in
+ * batches, retirement, damaged rows). In-process: a write racing another process's new key version, and a rotation
+ * beside a serving store. With real processes: `tokenkeep keys rotate` killed with SIGKILL after its first batch leaves every
  * row readable under one of two versions, `keys reencrypt` finishes, `keys retire` removes the old version, and the
  * server reads everything under the one key left; and a rotation beside a running server that keeps writing loses
  * no acknowledged write and leaves no row under the old version.
@@ -11,8 +12,9 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { KeyRing, MasterKey } from '../src/crypto/keyring.js';
-import { damagedReport, reencryptAll, rotate } from '../src/crypto/rotation.js';
+import { MasterKey } from '../src/crypto/master-key.js';
+import { KeyRing } from '../src/storage/sealing.js';
+import { rotate } from '../src/keys/rotation.js';
 import { hashPassword } from '../src/crypto/passwords.js';
 import { SqliteStore } from '../src/storage/sqlite/store.js';
 import { harness, settled, FAST_HASH, type Harness, type Settled } from './helpers.js';
@@ -48,173 +50,6 @@ function sealedVersions(file: string): Map<number, number> {
 
 // ---- in-process --------------------------------------------------------------------------------------------------
 
-describe('re-encryption and retirement (store)', () => {
-  let h: Harness;
-  before(async () => {
-    h = await harness();
-  });
-  after(async () => {
-    await h.close();
-  });
-
-  test('batches move rows to the new version without changing a value; retire refuses the active and used versions', async () => {
-    const app = await createApp(h, ADMIN, appBody('rot app', 1, { clientSecret: 'rot-client-secret' }));
-    const profiles: { id: number; access: string; refresh: string }[] = [];
-    for (let i = 0; i < 7; i++) {
-      const access = `acc-${i}`;
-      const refresh = `ref-${i}`;
-      profiles.push({ id: (await createProfile(h, 'd2cuser', profileBody(`rp${i}`, app.id, { accessToken: i === 3 ? null : access, refreshToken: refresh }))).id, access, refresh });
-    }
-    await createDataSource(h, 'd2cuser', { name: 'rot ds', dataStore: 54, options: { Password: 'ds-secret-value' } });
-    const total = 1 + 7 + 1;
-
-    let status = await h.store.keyStatus();
-    assert.deepEqual(status.map((v) => [v.version, v.active, v.rows]), [[1, true, total]]);
-    await assert.rejects(h.store.retireKeyVersion(1), /active/);
-
-    assert.equal(await h.store.addKeyVersion(), 2);
-    status = await h.store.keyStatus();
-    assert.deepEqual(status.map((v) => [v.version, v.active, v.rows]), [[1, false, total], [2, true, 0]]);
-    await assert.rejects(h.store.retireKeyVersion(1), /still used/, 'a version rows still use cannot be retired');
-
-    const batches: number[] = [];
-    for (;;) {
-      const n = await h.store.reencryptBatch(4);
-      if (n === 0) break;
-      assert.ok(n <= 4, `a batch re-encrypts at most its size (${n})`);
-      batches.push(n);
-      // Between batches everything reads, whichever version it is under.
-      for (const p of profiles) {
-        const res = await h.call({ method: 'GET', url: `/api/mgmt/oauthprofiles/${p.id}`, as: 'd2cuser' });
-        assert.equal(json(res).refreshToken, p.refresh);
-      }
-      assert.ok(batches.length < 10, 'batches terminate');
-    }
-    assert.equal(batches.reduce((a, b) => a + b, 0), total);
-    assert.deepEqual([...sealedVersions(join(h.dir, 'tokenkeep.db'))], [[2, total]]);
-
-    await assert.rejects(h.store.retireKeyVersion(2), /active/);
-    await h.store.retireKeyVersion(1);
-    await assert.rejects(h.store.retireKeyVersion(1), /no key version 1/);
-    status = await h.store.keyStatus();
-    assert.deepEqual(status.map((v) => [v.version, v.active, v.rows]), [[2, true, total]]);
-    for (const p of profiles) {
-      const body = json(await h.call({ method: 'GET', url: `/api/mgmt/oauthprofiles/${p.id}`, as: 'd2cuser' }));
-      assert.equal(body.accessToken, p.id === profiles[3].id ? null : p.access);
-      assert.equal(body.refreshToken, p.refresh);
-    }
-    assert.equal(json(await h.call({ method: 'GET', url: `/api/mgmt/oauthapps/${app.id}`, as: ADMIN })).clientSecret, 'rot-client-secret');
-  });
-});
-
-/** Reads or writes one sealed value through SQL, beside the store (a second SQLite connection, or the store's own pool). */
-async function sealedValue(h: Harness, table: string, column: string, id: number, value?: Buffer): Promise<Buffer | undefined> {
-  if (h.backend === 'postgres') {
-    const pool = (h.store as unknown as { pool: { query(sql: string, params: unknown[]): Promise<{ rows: Record<string, Buffer>[] }> } }).pool;
-    if (value) await pool.query(`UPDATE ${table} SET ${column} = $1 WHERE id = $2`, [value, id]);
-    return (await pool.query(`SELECT ${column} AS v FROM ${table} WHERE id = $1`, [id])).rows[0]?.v;
-  }
-  const db = new Database(join(h.dir, 'tokenkeep.db'));
-  try {
-    if (value) assert.equal(db.prepare(`UPDATE ${table} SET ${column} = ? WHERE id = ?`).run(value, id).changes, 1);
-    return (db.prepare(`SELECT ${column} AS v FROM ${table} WHERE id = ?`).get(id) as { v: Buffer } | undefined)?.v;
-  } finally {
-    db.close();
-  }
-}
-
-/** A copy with one byte of the ciphertext flipped: it fails its GCM integrity check. */
-const flipped = (value: Buffer): Buffer => {
-  const copy = Buffer.from(value);
-  copy[copy.length - 3] ^= 0x5a;
-  return copy;
-};
-
-// On both backends (this file is left out of the PostgreSQL pass): PostgreSQL when TOKENKEEP_TEST_PG_URL is set.
-for (const backend of ['sqlite', 'postgres'] as const) describe(`re-encryption meets damaged rows (store, ${backend})`, {
-  skip: backend === 'postgres' && !process.env.TOKENKEEP_TEST_PG_URL ? 'TOKENKEEP_TEST_PG_URL is not set: no PostgreSQL server to test against' : false,
-}, () => {
-  let h: Harness;
-  before(async () => {
-    h = await harness({}, { backend });
-  });
-  after(async () => {
-    await h.close();
-  });
-
-  test('every good row moves, each damaged value is named, the pass ends; once repaired or deleted, reencrypt finishes', { timeout: 60_000 }, async () => {
-    const good = await createApp(h, ADMIN, appBody('dmg good app', 1, { clientSecret: 'good-client-secret' }));
-    const badApp = await createApp(h, ADMIN, appBody('dmg bad app', 1, { clientSecret: 'bad-client-secret' }));
-    const profiles: { id: number; refresh: string }[] = [];
-    for (let i = 0; i < 6; i++) {
-      const refresh = `dmg-ref-${i}`;
-      profiles.push({ id: (await createProfile(h, 'd2cuser', profileBody(`dmg${i}`, good.id, { accessToken: `dmg-acc-${i}`, refreshToken: refresh }))).id, refresh });
-    }
-    const badProfile = profiles[2];
-    const goodDs = await createDataSource(h, 'd2cuser', { name: 'dmg ds good', dataStore: 54, options: { Password: 'ds-good' } });
-    const badDs = await createDataSource(h, 'd2cuser', { name: 'dmg ds bad', dataStore: 54, options: { Password: 'ds-bad' } });
-    const total = 2 + 6 + 2;
-
-    const originals = {
-      app: (await sealedValue(h, 'oauth_apps', 'client_secret', badApp.id))!,
-      profile: (await sealedValue(h, 'oauth_profiles', 'refresh_token', badProfile.id))!,
-      ds: (await sealedValue(h, 'datasources', 'options', badDs.id))!,
-    };
-    try {
-      await sealedValue(h, 'oauth_apps', 'client_secret', badApp.id, flipped(originals.app));
-      await sealedValue(h, 'oauth_profiles', 'refresh_token', badProfile.id, flipped(originals.profile));
-      await sealedValue(h, 'datasources', 'options', badDs.id, flipped(originals.ds));
-
-      assert.equal(await h.store.addKeyVersion(), 2);
-      // Batches of 2: damaged rows sit inside batches and at their ends; the pass must still end.
-      const first = await reencryptAll(h.store, 2, () => {});
-      assert.equal(first.rows, total - 3, 'every good row is re-encrypted');
-      const damaged = [
-        { table: 'oauth_apps', id: badApp.id, column: 'client_secret' },
-        { table: 'oauth_profiles', id: badProfile.id, column: 'refresh_token' },
-        { table: 'datasources', id: badDs.id, column: 'options' },
-      ];
-      const byTable = (list: { table: string; id: number; column: string }[]) => [...list].sort((x, y) => `${x.table}${x.id}`.localeCompare(`${y.table}${y.id}`));
-      assert.deepEqual(byTable(first.damaged), byTable(damaged), 'each damaged value is named by table, id and column');
-      assert.ok(!damagedReport(first.damaged).includes('bad-client-secret'));
-      assert.match(damagedReport(first.damaged), new RegExp(`oauth_profiles id ${badProfile.id} column refresh_token`));
-
-      let status = await h.store.keyStatus();
-      assert.deepEqual(status.map((v) => [v.version, v.active, v.rows]), [[1, false, 3], [2, true, total - 3]], 'damaged rows are counted under their old version');
-      await assert.rejects(h.store.retireKeyVersion(1), /still used/);
-      for (const p of profiles.filter((p) => p !== badProfile)) {
-        assert.equal(json(await h.call({ method: 'GET', url: `/api/mgmt/oauthprofiles/${p.id}`, as: 'd2cuser' })).refreshToken, p.refresh);
-      }
-      assert.equal(json(await h.call({ method: 'GET', url: `/api/mgmt/oauthapps/${good.id}`, as: ADMIN })).clientSecret, 'good-client-secret');
-      assert.equal(json(await h.call({ method: 'GET', url: `/api/mgmt/datasources/${goodDs.id}`, as: 'd2cuser' })).options.Password, 'ds-good');
-
-      // Another pass finds the same three again, and nothing else.
-      const again = await reencryptAll(h.store, 500, () => {});
-      assert.equal(again.rows, 0);
-      assert.deepEqual(byTable(again.damaged), byTable(damaged));
-
-      // Repair: the profile gets new tokens through the API; the app's value is restored (as from a backup); the
-      // data source is deleted.
-      expectStatus(await h.call({ method: 'PUT', url: `/api/mgmt/oauthprofiles/${badProfile.id}`, as: 'd2cuser', payload: profileBody('dmg2', good.id, { refreshToken: 'repaired' }) }), 200);
-      await sealedValue(h, 'oauth_apps', 'client_secret', badApp.id, originals.app);
-      await h.store.deleteDataSource(badDs.id);
-      const last = await reencryptAll(h.store, 500, () => {});
-      assert.deepEqual(last, { rows: 1, damaged: [] }, 'the restored app is re-encrypted (the PUT sealed the profile under version 2)');
-      status = await h.store.keyStatus();
-      assert.deepEqual(status.map((v) => [v.version, v.active, v.rows]), [[1, false, 0], [2, true, total - 1]]);
-      await h.store.retireKeyVersion(1);
-      assert.equal(json(await h.call({ method: 'GET', url: `/api/mgmt/oauthprofiles/${badProfile.id}`, as: 'd2cuser' })).refreshToken, 'repaired');
-      assert.equal(json(await h.call({ method: 'GET', url: `/api/mgmt/oauthapps/${badApp.id}`, as: ADMIN })).clientSecret, 'bad-client-secret');
-    } finally {
-      // Put the original bytes back wherever the test stopped (rows already repaired or deleted are left alone).
-      for (const [table, column, id, original] of [['oauth_apps', 'client_secret', badApp.id, originals.app],
-        ['oauth_profiles', 'refresh_token', badProfile.id, originals.profile], ['datasources', 'options', badDs.id, originals.ds]] as const) {
-        if ((await sealedValue(h, table, column, id))?.equals(flipped(original))) await sealedValue(h, table, column, id, original);
-      }
-    }
-  });
-});
-
 describe('a write racing a key version added by another process', () => {
   let dir: string;
   const stores: Settled<SqliteStore>[] = [];
@@ -232,7 +67,7 @@ describe('a write racing a key version added by another process', () => {
     const server = sqliteStore(file);
     stores.push(server);
     await server.migrate();
-    await server.initKeyring(new MasterKey(key));
+    await server.keys.init(new MasterKey(key));
     await server.bootstrap(seed({ adminPasswordHash: await hashPassword('Admin-Passw0rd', FAST_HASH), userPasswordHash: await hashPassword('User-Passw0rd', FAST_HASH) }));
     const owner = (await server.userByName('d2cuser'))!.id;
     const app = await server.createApp({
@@ -240,13 +75,13 @@ describe('a write racing a key version added by another process', () => {
       authorizeURI: 'https://a.example.com/auth', tokenURI: 'https://a.example.com/token', scope: null,
     });
     const profile = await server.createProfile({ name: 'race', oauthAppId: app.id, description: null, accessToken: 'a0', refreshToken: 'r0', ownerId: owner, creatorId: owner });
-    await server.keyStatus(); // the serving store's ring is fresh now, holding version 1
+    await server.keys.status(); // the serving store's ring is fresh now, holding version 1
 
     // The operator's `keys rotate` in another process adds version 2.
     const operator = sqliteStore(file);
     stores.push(operator);
-    await operator.unseal(new MasterKey(key));
-    assert.equal(await operator.addKeyVersion(), 2);
+    await operator.keys.unseal(new MasterKey(key));
+    assert.equal(await operator.keys.addVersion(), 2);
 
     // The serving store's refresh interval runs out in the middle of the write: its clock reads "now" once, and
     // "well past the refresh interval" from then on.
@@ -262,11 +97,11 @@ describe('a write racing a key version added by another process', () => {
     sealedVersions(file); // asserts every column is under its row's key_version
 
     // The consequence if not: the rotation finishes, version 1 is retired, and a value sealed under it is lost.
-    while ((await operator.reencryptBatch(10)) > 0);
-    await operator.retireKeyVersion(1);
+    while ((await operator.keys.reencryptBatch(10)) > 0);
+    await operator.keys.retire(1);
     const fresh = sqliteStore(file);
     stores.push(fresh);
-    await fresh.unseal(new MasterKey(key));
+    await fresh.keys.unseal(new MasterKey(key));
     const read = await fresh.profile(profile.id);
     assert.equal(read?.accessToken, 'a1');
     assert.equal(read?.refreshToken, 'r1');
@@ -290,7 +125,7 @@ describe('a rotation beside a serving store in the same process', () => {
     const server = sqliteStore(file);
     stores.push(server);
     await server.migrate();
-    await server.initKeyring(new MasterKey(key));
+    await server.keys.init(new MasterKey(key));
     await server.bootstrap(seed({ adminPasswordHash: await hashPassword('Admin-Passw0rd', FAST_HASH), userPasswordHash: await hashPassword('User-Passw0rd', FAST_HASH) }));
     const owner = (await server.userByName('d2cuser'))!.id;
     const app = await server.createApp({
@@ -321,9 +156,9 @@ describe('a rotation beside a serving store in the same process', () => {
     const operator = sqliteStore(file);
     stores.push(operator);
     try {
-      await operator.unseal(new MasterKey(key));
+      await operator.keys.unseal(new MasterKey(key));
       await new Promise((r) => setTimeout(r, 50));
-      const { version } = await rotate(operator, 500, () => {});
+      const { version } = await rotate(operator.keys, 500, () => {});
       assert.equal(version, 2);
     } finally {
       stop = true;

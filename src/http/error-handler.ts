@@ -6,8 +6,16 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { ApiError, fail } from '../errors.js';
 import { describeValidationError } from './validation.js';
 import { StoreUnavailable } from '../storage/store.js';
+import { SealedValueUnreadable } from '../storage/sealing.js';
 
 const BODY_LIMIT = 64 * 1024;
+
+/** What a row of a sealed table is called in `secretUnreadable`'s message. */
+const SEALED_OBJECT: Record<string, string> = {
+  oauth_apps: 'OAuth application',
+  oauth_profiles: 'OAuth profile',
+  datasources: 'data source',
+};
 
 function toApiError(err: FastifyError, request: FastifyRequest): ApiError | undefined {
   if (err instanceof ApiError) return err;
@@ -15,6 +23,8 @@ function toApiError(err: FastifyError, request: FastifyRequest): ApiError | unde
     request.log.warn({ reason: err.message }, 'database unavailable');
     return fail('unavailable', '', { 'retry-after': '1' });
   }
+  // A stored secret that fails its integrity check (the barrier names its place, never its value).
+  if (err instanceof SealedValueUnreadable) return fail('secretUnreadable', `${SEALED_OBJECT[err.table]} ${err.id}`);
   if (err.validation) {
     if (err.validationContext === 'params') {
       const kind = request.routeOptions.config.notFound;

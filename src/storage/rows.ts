@@ -1,8 +1,11 @@
 /**
- * Row-to-record mappers shared by both stores, for the records that carry no sealed value (opening secrets is each
- * store's own business). Columns are named alike in the SQLite and PostgreSQL schemas.
+ * Row-to-record mappers shared by both stores. A record with secrets takes them already opened (by the barrier,
+ * ./sealing.ts, which is synchronous on SQLite and asynchronous on PostgreSQL). Columns are named alike in the SQLite
+ * and PostgreSQL schemas.
  */
-import type { ConnectionType, DataSourceSummary, OAuthAppHeader, OAuthAppSummary, OAuthProfile, ProfileHeader, ProfileInput } from './store.js';
+import type {
+  ConnectionType, DataSource, DataSourceSummary, OAuthApp, OAuthAppHeader, OAuthAppSummary, OAuthProfile, ProfileHeader, ProfileInput,
+} from './store.js';
 
 type Row = Record<string, unknown>;
 const text = (v: unknown): string | null => (v as string | null) ?? null;
@@ -27,6 +30,9 @@ export const toAppHeader = (r: Row): OAuthAppHeader => ({
   clientId: r.client_id as string,
 });
 
+/** An application with its client secret, opened from the row's `client_secret`. */
+export const toApp = (r: Row, clientSecret: string): OAuthApp => ({ ...toAppHeader(r), clientSecret });
+
 export const toProfileHeader = (r: Row): ProfileHeader => ({
   id: Number(r.id),
   version: Number(r.version),
@@ -44,6 +50,10 @@ export const toProfileHeader = (r: Row): ProfileHeader => ({
  */
 export const withTokens = (header: ProfileHeader, input: ProfileInput): OAuthProfile =>
   ({ ...header, accessToken: input.accessToken, refreshToken: input.refreshToken });
+
+/** A profile with its tokens, opened from the row's `access_token` (null stays null) and `refresh_token`. */
+export const toProfile = (r: Row, tokens: Pick<OAuthProfile, 'accessToken' | 'refreshToken'>): OAuthProfile =>
+  ({ ...toProfileHeader(r), accessToken: tokens.accessToken, refreshToken: tokens.refreshToken });
 
 /** The columns of an application summary, for SELECT lists. */
 export const APP_SUMMARY_COLUMNS = 'id, name, data_store, tenant_id, description, authorize_uri, token_uri, scope';
@@ -67,3 +77,7 @@ export const failureTimes = {
   parse: (v: unknown): number[] => (typeof v === 'string' && v !== '' ? v.split(',').map(Number) : []),
   format: (times: readonly number[]): string | null => (times.length ? times.join(',') : null),
 };
+
+/** A data source with its options, opened from the row's `options` (JSON text once opened). */
+export const toDataSource = (r: Row, options: string): DataSource =>
+  ({ ...toDataSourceSummary(r), options: JSON.parse(options) as Record<string, string> });

@@ -16,14 +16,15 @@
  * A database that cannot be reached throws `StoreUnavailable`; busy and serialization failures are retried inside
  * the store a bounded number of times before they surface.
  *
- * Damaged secrets: reading a sealed value that fails its integrity check throws `secretUnreadable` (500). The reads
+ * Damaged secrets: reading a sealed value that fails its integrity check throws SealedValueUnreadable (./sealing.ts),
+ * which the HTTP layer answers as `secretUnreadable` (500). The reads
  * that leave sealed columns closed (`appHeader`, `profileHeader`, `dataSourceSummary`, lists) serve every path that
  * shows no secret — access checks, If-Match, replace, delete — so a damaged object stays replaceable and deletable.
  *
  * Every mutating method is atomic: it either applies completely or not at all (a refusal rolls its transaction back).
  */
 import { createHash } from 'node:crypto';
-import type { MasterKey } from '../crypto/keyring.js';
+import type { Keys } from './sealing.js';
 
 /** The row versions a conditional write accepts (If-Match lists several; none matches when empty). */
 export type Versions = readonly number[];
@@ -344,31 +345,6 @@ export type NewDataSource = Omit<DataSource, 'id' | 'version'>;
 export type DataSourceSummary = Omit<DataSource, 'options'>;
 export type DataSourceUpdate = Pick<DataSource, 'name' | 'description' | 'options' | 'oauthProfileId'>;
 
-export interface KeyVersionStatus {
-  version: number;
-  /** null for a version that rows use but the key ring no longer has */
-  createdAt: string | null;
-  active: boolean;
-  /** rows whose secrets are sealed under this version */
-  rows: number;
-}
-
-/** A sealed value that fails its integrity check (a flipped byte, a value copied from elsewhere): re-encryption skips it. */
-export interface DamagedValue {
-  table: string;
-  id: number;
-  column: string;
-}
-
-/**
- * One pass of re-encryption over every table, in id order: where it has got to in each table, and the values it had to
- * skip. Damaged rows stay under their old version, so without the cursor the next batch would select them again.
- */
-export interface ReencryptPass {
-  after: Record<string, number>;
-  damaged: DamagedValue[];
-}
-
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   /** Applies pending migrations; returns the versions applied now. */
@@ -385,28 +361,8 @@ export interface Store {
   probeWrite(): Promise<void>;
   close(): Promise<void>;
 
-  // encryption at rest (src/crypto/keyring.ts): nothing secret is read or written before unseal()
-  /** Whether the key ring exists, i.e. the database may hold sealed values. */
-  keyringInitialized(): Promise<boolean>;
-  /** Creates the key-check value and data key 1, then unseals; fails when a key ring exists. */
-  initKeyring(master: MasterKey): Promise<void>;
-  /** Verifies the master key against the key-check value and loads the data keys; throws SealedError. */
-  unseal(master: MasterKey): Promise<void>;
-  keyStatus(): Promise<KeyVersionStatus[]>;
-  /** Adds a data key version; new writes use it from then on (other nodes within a second). */
-  addKeyVersion(): Promise<number>;
-  /**
-   * Re-encrypts up to batchSize rows to the active version in one transaction; returns the rows it took (re-encrypted
-   * or, with a pass, skipped as damaged and added to `pass.damaged`); 0 when none is left. Without a pass a damaged
-   * row throws (secretUnreadable).
-   */
-  reencryptBatch(batchSize: number, pass?: ReencryptPass): Promise<number>;
-  /** Re-wraps the ring's data keys and the key-check value under a new master key, in one transaction (keys rekey). */
-  rekey(next: MasterKey): Promise<void>;
-  /** Where a serving store reports that its master key no longer opens the stored ring (set by the server to its log). */
-  onKeyWarning: (message: string) => void;
-  /** Removes a version that no row uses and that is not active. */
-  retireKeyVersion(version: number): Promise<void>;
+  /** Encryption at rest: the barrier's key ring (./sealing.ts); nothing secret is read or written before keys.unseal(). */
+  readonly keys: Keys;
 
   /** First start: writes the seed rows (src/domain/seed.ts) if the database is empty; false when it was not. */
   bootstrap(seed: Seed): Promise<boolean>;

@@ -12,7 +12,7 @@
  * method resolves; the first use of the store checks it and refuses to go on otherwise.
  */
 import pg from 'pg';
-import { SealedError } from '../../crypto/keyring.js';
+import { SealedError } from '../sealing.js';
 import { Refused, StoreUnavailable, answerRefusal, type IntegrityRules, type Missing, type Refusal } from '../store.js';
 import { Batcher } from './batcher.js';
 import { WriteHealth } from '../write-health.js';

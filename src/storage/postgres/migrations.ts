@@ -5,7 +5,7 @@
  * released migration: add one.
  *
  * Ids are BIGINT identity columns: their sequences never hand out a number twice, also after a delete or a rolled-back
- * insert. Secret columns hold sealed BYTEA values (src/crypto/keyring.ts) and each such table records the data-key
+ * insert. Secret columns hold sealed BYTEA values (src/storage/sealing.ts) and each such table records the data-key
  * version of its row. Names are unique case-insensitively through the application-computed `name_key` column; the
  * unique constraints are named `*_name_unique`, which is how a unique_violation is recognised as a duplicate name.
  */

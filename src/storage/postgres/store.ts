@@ -1,7 +1,7 @@
 /**
  * The PostgreSQL store: the PostgreSQL identity store plus the OAuth objects — applications, profiles and the data
  * sources that reference profiles — behaving exactly as ../sqlite/store.ts. Secret columns are sealed on write and
- * opened on read (./keyring.ts). Cascades are the schema's foreign keys.
+ * opened on read by the barrier (../sealing.ts). Cascades are the schema's foreign keys.
  *
  * Concurrency across processes (READ COMMITTED, explicit row locks):
  * - an update locks its row first (`FOR UPDATE`), then checks the If-Match version against the row as committed:
@@ -19,7 +19,8 @@
  */
 import type pg from 'pg';
 import {
-  APP_HEADER_COLUMNS, APP_SUMMARY_COLUMNS, DATA_SOURCE_SUMMARY_COLUMNS, toAppHeader, toAppSummary, toDataSourceSummary, toProfileHeader, withTokens,
+  APP_HEADER_COLUMNS, APP_SUMMARY_COLUMNS, DATA_SOURCE_SUMMARY_COLUMNS, toApp, toAppHeader, toAppSummary, toDataSource, toDataSourceSummary, toProfile,
+  toProfileHeader, withTokens,
 } from '../rows.js';
 import type {
   ConnectionType, DataSource, DataSourceUpdate, NewDataSource, NewOAuthApp, OAuthApp, OAuthAppHeader, OAuthAppSummary, OAuthProfile, ProfileInput,
@@ -73,51 +74,19 @@ export class PostgresStore extends PgIdentityStore implements Store {
   }
 
   private async toApp(on: Queryable, r: Row): Promise<OAuthApp> {
-    const id = r.id as number;
-    return {
-      id,
-      version: r.version as number,
-      name: r.name as string,
-      dataStore: r.data_store as number,
-      tenantId: r.tenant_id as number,
-      description: (r.description as string | null) ?? null,
-      clientId: r.client_id as string,
-      clientSecret: await this.open(on, r.client_secret as Buffer, 'oauth_apps', id, 'client_secret'),
-      authorizeURI: r.authorize_uri as string,
-      tokenURI: r.token_uri as string,
-      scope: (r.scope as string | null) ?? null,
-    };
+    return toApp(r, await this.keys.open('oauth_apps', Number(r.id), 'client_secret', r.client_secret as Buffer, on));
   }
 
   private async toProfile(on: Queryable, r: Row): Promise<OAuthProfile> {
-    const id = r.id as number;
-    return {
-      id,
-      version: r.version as number,
-      name: r.name as string,
-      oauthAppId: r.app_id as number,
-      description: (r.description as string | null) ?? null,
-      accessToken: r.access_token === null ? null : await this.open(on, r.access_token as Buffer, 'oauth_profiles', id, 'access_token'),
-      refreshToken: await this.open(on, r.refresh_token as Buffer, 'oauth_profiles', id, 'refresh_token'),
-      ownerId: r.owner_id as number,
-      creatorId: (r.creator_id as number | null) ?? null,
-      ownerTenantId: r.owner_tenant_id as number,
-    };
+    const id = Number(r.id);
+    return toProfile(r, {
+      accessToken: r.access_token === null ? null : await this.keys.open('oauth_profiles', id, 'access_token', r.access_token as Buffer, on),
+      refreshToken: await this.keys.open('oauth_profiles', id, 'refresh_token', r.refresh_token as Buffer, on),
+    });
   }
 
   private async toDataSource(on: Queryable, r: Row): Promise<DataSource> {
-    const id = r.id as number;
-    return {
-      id,
-      version: r.version as number,
-      ownerId: r.owner_id as number,
-      name: r.name as string,
-      dataStore: r.data_store as number,
-      connectionType: r.connection_type as ConnectionType,
-      description: (r.description as string | null) ?? null,
-      options: JSON.parse(await this.open(on, r.options as Buffer, 'datasources', id, 'options')) as Record<string, string>,
-      oauthProfileId: (r.oauth_profile_id as number | null) ?? null,
-    };
+    return toDataSource(r, await this.keys.open('datasources', Number(r.id), 'options', r.options as Buffer, on));
   }
 
   /** The id the insert will use: sealed values are bound to their row id, so it is taken from the sequence first. */
@@ -161,7 +130,7 @@ export class PostgresStore extends PgIdentityStore implements Store {
       this.present(await this.one(c, 'SELECT 1 FROM tenants WHERE id = $1 FOR KEY SHARE', [input.tenantId]), 'tenant', input.tenantId);
       await this.nameFree(c, 'oauth_apps', { column: 'tenant_id', value: input.tenantId }, input.name);
       const id = await this.nextId(c, 'oauth_apps');
-      const { sealed, keyVersion } = await this.sealRow(c, 'oauth_apps', id, { client_secret: input.clientSecret });
+      const { sealed, keyVersion } = await this.keys.sealRow('oauth_apps', id, { client_secret: input.clientSecret }, c);
       await this.run(c, `INSERT INTO oauth_apps (id, tenant_id, name, name_key, data_store, description, client_id, client_secret,
           authorize_uri, token_uri, scope, key_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
       [id, input.tenantId, input.name, nameKey(input.name), input.dataStore, input.description, input.clientId,
@@ -179,7 +148,7 @@ export class PostgresStore extends PgIdentityStore implements Store {
       // under this row's lock the check sees all of them.
       const used = await this.one(c, 'SELECT 1 FROM datasources d JOIN oauth_profiles p ON p.id = d.oauth_profile_id WHERE p.app_id = $1 LIMIT 1', [id]);
       enforce(this.rules.appChange({ dataStore: current.data_store as number }, input, used !== undefined));
-      const { sealed, keyVersion } = await this.sealRow(c, 'oauth_apps', id, { client_secret: input.clientSecret });
+      const { sealed, keyVersion } = await this.keys.sealRow('oauth_apps', id, { client_secret: input.clientSecret }, c);
       await this.run(c, `UPDATE oauth_apps SET name = $1, name_key = $2, data_store = $3, description = $4, client_id = $5,
           client_secret = $6, authorize_uri = $7, token_uri = $8, scope = $9, key_version = $10, version = version + 1 WHERE id = $11`,
       [input.name, nameKey(input.name), input.dataStore, input.description, input.clientId,
@@ -329,7 +298,7 @@ export class PostgresStore extends PgIdentityStore implements Store {
   }
 
   private async sealTokens(c: Queryable, id: number, input: ProfileInput): Promise<{ access: Buffer | null; refresh: Buffer; version: number }> {
-    const { sealed, keyVersion } = await this.sealRow(c, 'oauth_profiles', id, { access_token: input.accessToken, refresh_token: input.refreshToken });
+    const { sealed, keyVersion } = await this.keys.sealRow('oauth_profiles', id, { access_token: input.accessToken, refresh_token: input.refreshToken }, c);
     return { access: sealed.access_token, refresh: sealed.refresh_token!, version: keyVersion };
   }
 
@@ -386,7 +355,7 @@ export class PostgresStore extends PgIdentityStore implements Store {
       await this.profileUsable(c, input.oauthProfileId, input.ownerId, input.dataStore);
       await this.nameFree(c, 'datasources', { column: 'owner_id', value: input.ownerId }, input.name);
       const id = await this.nextId(c, 'datasources');
-      const { sealed, keyVersion } = await this.sealRow(c, 'datasources', id, { options: JSON.stringify(input.options) });
+      const { sealed, keyVersion } = await this.keys.sealRow('datasources', id, { options: JSON.stringify(input.options) }, c);
       await this.run(c, `INSERT INTO datasources (id, owner_id, name, name_key, data_store, connection_type, description, options,
           oauth_profile_id, key_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
       [id, input.ownerId, input.name, nameKey(input.name), input.dataStore, input.connectionType, input.description,
@@ -401,7 +370,7 @@ export class PostgresStore extends PgIdentityStore implements Store {
       enforce(this.rules.version(current.version as number, ifVersion));
       await this.profileUsable(c, input.oauthProfileId, current.owner_id as number, current.data_store as number);
       await this.nameFree(c, 'datasources', { column: 'owner_id', value: current.owner_id as number }, input.name, id);
-      const { sealed, keyVersion } = await this.sealRow(c, 'datasources', id, { options: JSON.stringify(input.options) });
+      const { sealed, keyVersion } = await this.keys.sealRow('datasources', id, { options: JSON.stringify(input.options) }, c);
       await this.run(c, `UPDATE datasources SET name = $1, name_key = $2, description = $3, options = $4, oauth_profile_id = $5,
           key_version = $6, version = version + 1 WHERE id = $7`,
       [input.name, nameKey(input.name), input.description, sealed.options, input.oauthProfileId, keyVersion, id]);

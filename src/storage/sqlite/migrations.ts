@@ -2,7 +2,7 @@
  * SQLite schema, as versioned migrations. Each one is applied in its own transaction together with its row in
  * `schema_migrations`, so a crash leaves the schema at a whole version. Never edit a released migration: add one.
  *
- * Secret columns (tokens, client secrets, data-source options) hold sealed BLOBs (src/crypto/keyring.ts), and
+ * Secret columns (tokens, client secrets, data-source options) hold sealed BLOBs (src/storage/sealing.ts), and
  * each such table records the data-key version of its row, so rotation finds what it still has to re-encrypt.
  *
  * Names are unique case-insensitively through a `name_key` column (the name lower-cased by the application, which

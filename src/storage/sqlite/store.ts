@@ -1,12 +1,13 @@
 /**
  * The embedded default store: the SQLite identity store plus the OAuth objects — applications, profiles and the
- * data sources that reference profiles. Secret columns are sealed on write and opened on read (./keyring.ts). Cascades are the schema's foreign keys: deleting an app deletes its
+ * data sources that reference profiles. Secret columns are sealed on write and opened on read by the barrier (../sealing.ts). Cascades are the schema's foreign keys: deleting an app deletes its
  * profiles, deleting a profile nulls the data sources' reference, deleting a user deletes what it owns.
  */
 import Database from 'better-sqlite3';
 import { existsSync, rmSync, statSync } from 'node:fs';
 import {
-  APP_HEADER_COLUMNS, APP_SUMMARY_COLUMNS, DATA_SOURCE_SUMMARY_COLUMNS, toAppHeader, toAppSummary, toDataSourceSummary, toProfileHeader, withTokens,
+  APP_HEADER_COLUMNS, APP_SUMMARY_COLUMNS, DATA_SOURCE_SUMMARY_COLUMNS, toApp, toAppHeader, toAppSummary, toDataSource, toDataSourceSummary, toProfile,
+  toProfileHeader, withTokens,
 } from '../rows.js';
 import type {
   ConnectionType, DataSource, DataSourceSummary, DataSourceUpdate, ProfileHeader, NewDataSource, NewOAuthApp, OAuthApp, OAuthAppHeader, OAuthAppSummary,
@@ -36,51 +37,19 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
   }
 
   private toApp(r: Row): OAuthApp {
-    const id = r.id as number;
-    return {
-      id,
-      version: r.version as number,
-      name: r.name as string,
-      dataStore: r.data_store as number,
-      tenantId: r.tenant_id as number,
-      description: (r.description as string | null) ?? null,
-      clientId: r.client_id as string,
-      clientSecret: this.open(r.client_secret as Buffer, 'oauth_apps', id, 'client_secret'),
-      authorizeURI: r.authorize_uri as string,
-      tokenURI: r.token_uri as string,
-      scope: (r.scope as string | null) ?? null,
-    };
+    return toApp(r, this.keys.open('oauth_apps', r.id as number, 'client_secret', r.client_secret as Buffer));
   }
 
   private toProfile(r: Row): OAuthProfile {
     const id = r.id as number;
-    return {
-      id,
-      version: r.version as number,
-      name: r.name as string,
-      oauthAppId: r.app_id as number,
-      description: (r.description as string | null) ?? null,
-      accessToken: r.access_token === null ? null : this.open(r.access_token as Buffer, 'oauth_profiles', id, 'access_token'),
-      refreshToken: this.open(r.refresh_token as Buffer, 'oauth_profiles', id, 'refresh_token'),
-      ownerId: r.owner_id as number,
-      creatorId: (r.creator_id as number | null) ?? null,
-      ownerTenantId: r.owner_tenant_id as number,
-    };
+    return toProfile(r, {
+      accessToken: r.access_token === null ? null : this.keys.open('oauth_profiles', id, 'access_token', r.access_token as Buffer),
+      refreshToken: this.keys.open('oauth_profiles', id, 'refresh_token', r.refresh_token as Buffer),
+    });
   }
 
   private toDataSource(r: Row): DataSource {
-    const id = r.id as number;
-    return {
-      id,
-      version: r.version as number,
-      ownerId: r.owner_id as number,
-      name: r.name as string,
-      dataStore: r.data_store as number,
-      connectionType: r.connection_type as ConnectionType,
-      description: (r.description as string | null) ?? null,
-      options: JSON.parse(this.open(r.options as Buffer, 'datasources', id, 'options')) as Record<string, string>,
-      oauthProfileId: (r.oauth_profile_id as number | null) ?? null,
-    };
+    return toDataSource(r, this.keys.open('datasources', r.id as number, 'options', r.options as Buffer));
   }
 
   /** The id the next insert will get: sealed values are bound to their row id, so it is needed before the insert. */
@@ -125,11 +94,11 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
       this.present(this.q('SELECT 1 FROM tenants WHERE id = ?').get(input.tenantId), 'tenant', input.tenantId);
       this.nameFree('oauth_apps', { column: 'tenant_id', value: input.tenantId }, input.name);
       const id = this.nextId('oauth_apps');
+      const { sealed, keyVersion } = this.keys.sealRow('oauth_apps', id, { client_secret: input.clientSecret });
       this.q(`INSERT INTO oauth_apps (id, tenant_id, name, name_key, data_store, description, client_id, client_secret,
           authorize_uri, token_uri, scope, key_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
         .run(id, input.tenantId, input.name, nameKey(input.name), input.dataStore, input.description, input.clientId,
-          this.seal(input.clientSecret, 'oauth_apps', id, 'client_secret'), input.authorizeURI, input.tokenURI, input.scope,
-          this.activeKeyVersion);
+          sealed.client_secret, input.authorizeURI, input.tokenURI, input.scope, keyVersion);
       return this.appSync(id)!;
     });
   }
@@ -142,11 +111,11 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
       this.nameFree('oauth_apps', { column: 'tenant_id', value: current.tenantId }, input.name, id);
       const used = this.q('SELECT 1 FROM datasources d JOIN oauth_profiles p ON p.id = d.oauth_profile_id WHERE p.app_id = ? LIMIT 1').get(id);
       enforce(this.rules.appChange(current, input, used !== undefined));
+      const { sealed, keyVersion } = this.keys.sealRow('oauth_apps', id, { client_secret: input.clientSecret });
       this.q(`UPDATE oauth_apps SET name = ?, name_key = ?, data_store = ?, description = ?, client_id = ?,
           client_secret = ?, authorize_uri = ?, token_uri = ?, scope = ?, key_version = ?, version = version + 1 WHERE id = ?`)
         .run(input.name, nameKey(input.name), input.dataStore, input.description, input.clientId,
-          this.seal(input.clientSecret, 'oauth_apps', id, 'client_secret'), input.authorizeURI, input.tokenURI, input.scope,
-          this.activeKeyVersion, id);
+          sealed.client_secret, input.authorizeURI, input.tokenURI, input.scope, keyVersion, id);
       return this.appSync(id)!;
     });
   }
@@ -246,11 +215,8 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
   }
 
   private sealTokens(id: number, input: ProfileInput): { access: Buffer | null; refresh: Buffer; version: number } {
-    return {
-      access: input.accessToken === null ? null : this.seal(input.accessToken, 'oauth_profiles', id, 'access_token'),
-      refresh: this.seal(input.refreshToken, 'oauth_profiles', id, 'refresh_token'),
-      version: this.activeKeyVersion,
-    };
+    const { sealed, keyVersion } = this.keys.sealRow('oauth_profiles', id, { access_token: input.accessToken, refresh_token: input.refreshToken });
+    return { access: sealed.access_token, refresh: sealed.refresh_token!, version: keyVersion };
   }
 
   async deleteProfile(id: number, ifVersion?: Versions): Promise<void | Refusal> {
@@ -306,10 +272,11 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
       this.profileUsable(input.oauthProfileId, input.ownerId, input.dataStore);
       this.nameFree('datasources', { column: 'owner_id', value: input.ownerId }, input.name);
       const id = this.nextId('datasources');
+      const { sealed, keyVersion } = this.keys.sealRow('datasources', id, { options: JSON.stringify(input.options) });
       this.q(`INSERT INTO datasources (id, owner_id, name, name_key, data_store, connection_type, description, options,
           oauth_profile_id, key_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
         .run(id, input.ownerId, input.name, nameKey(input.name), input.dataStore, input.connectionType, input.description,
-          this.seal(JSON.stringify(input.options), 'datasources', id, 'options'), input.oauthProfileId, this.activeKeyVersion);
+          sealed.options, input.oauthProfileId, keyVersion);
       return this.dataSourceSync(id)!;
     });
   }
@@ -321,9 +288,9 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
       enforce(this.rules.version(current.version, ifVersion));
       this.profileUsable(input.oauthProfileId, current.ownerId, current.dataStore);
       this.nameFree('datasources', { column: 'owner_id', value: current.ownerId }, input.name, id);
+      const { sealed, keyVersion } = this.keys.sealRow('datasources', id, { options: JSON.stringify(input.options) });
       this.q('UPDATE datasources SET name = ?, name_key = ?, description = ?, options = ?, oauth_profile_id = ?, key_version = ?, version = version + 1 WHERE id = ?')
-        .run(input.name, nameKey(input.name), input.description, this.seal(JSON.stringify(input.options), 'datasources', id, 'options'),
-          input.oauthProfileId, this.activeKeyVersion, id);
+        .run(input.name, nameKey(input.name), input.description, sealed.options, input.oauthProfileId, keyVersion, id);
       return this.dataSourceSync(id)!;
     });
   }

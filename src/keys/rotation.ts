@@ -3,7 +3,7 @@
  * other nodes within a second), then re-encrypt existing rows in small transactions. Killing it at any moment leaves
  * every row readable under one of the ring's versions; running `reencrypt` again finishes the job.
  */
-import type { DamagedValue, ReencryptPass, Store } from '../storage/store.js';
+import { REFRESH_MS, type DamagedValue, type Keys, type ReencryptPass } from '../storage/sealing.js';
 
 export interface Progress {
   (rowsDone: number, batch: number): void;
@@ -17,12 +17,12 @@ export interface Reencrypted {
 }
 
 /** One pass over every table in id order; damaged rows are skipped (and named), so the pass always ends. */
-export async function reencryptAll(store: Store, batchSize: number, progress: Progress): Promise<Reencrypted> {
+export async function reencryptAll(keys: Keys, batchSize: number, progress: Progress): Promise<Reencrypted> {
   const pass: ReencryptPass = { after: {}, damaged: [] };
   let rows = 0;
   for (;;) {
     const skippedBefore = pass.damaged.length;
-    const taken = await store.reencryptBatch(batchSize, pass);
+    const taken = await keys.reencryptBatch(batchSize, pass);
     if (taken === 0) return { rows, damaged: pass.damaged };
     const n = taken - new Set(pass.damaged.slice(skippedBefore).map((d) => `${d.table}.${d.id}`)).size;
     rows += n;
@@ -43,19 +43,19 @@ export function damagedReport(damaged: DamagedValue[]): string {
 
 /**
  * How long after a new key version serving processes may still seal under the previous one: each looks at the
- * stored ring again at least every second (REFRESH_MS in the stores' keyring.ts), so twice that with margin.
+ * stored ring again at least every REFRESH_MS (../storage/sealing.ts), so twice that with margin.
  */
-export const RING_PROPAGATION_MS = 2_500;
+export const RING_PROPAGATION_MS = 2 * REFRESH_MS + 500;
 
-export async function rotate(store: Store, batchSize: number, progress: Progress, propagationMs = RING_PROPAGATION_MS): Promise<Reencrypted & { version: number }> {
-  const version = await store.addKeyVersion();
+export async function rotate(keys: Keys, batchSize: number, progress: Progress, propagationMs = RING_PROPAGATION_MS): Promise<Reencrypted & { version: number }> {
+  const version = await keys.addVersion();
   const added = Date.now();
-  const first = await reencryptAll(store, batchSize, progress);
+  const first = await reencryptAll(keys, batchSize, progress);
   // A server that has not seen the new version yet may have written rows under the old one after the pass above
   // went by them: wait until every server must have seen it, then pick those rows up. The second pass meets the
   // damaged rows again (unless repaired meanwhile): its list is the one that still holds.
   const wait = propagationMs - (Date.now() - added);
   if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-  const second = await reencryptAll(store, batchSize, (done, n) => progress(first.rows + done, n));
+  const second = await reencryptAll(keys, batchSize, (done, n) => progress(first.rows + done, n));
   return { version, rows: first.rows + second.rows, damaged: second.damaged };
 }

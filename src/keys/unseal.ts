@@ -6,8 +6,8 @@
  */
 import { existsSync, mkdirSync, openSync, readFileSync, writeSync, fsyncSync, closeSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { KEY_BYTES, MasterKey, SealedError } from './keyring.js';
-import type { Store } from '../storage/store.js';
+import { KEY_BYTES, MasterKey, parseKey } from '../crypto/master-key.js';
+import { SealedError, type Keys } from '../storage/sealing.js';
 import type { Config } from '../config.js';
 
 export class UnsealError extends Error {
@@ -35,14 +35,6 @@ export const keySettingsOf = (config: Config): KeySettings => ({
 export const defaultKeyFile = (dbFile: string): string => join(dirname(dbFile), 'master.key');
 /** Where the key file is looked for, and generated, when the database is a PostgreSQL server. */
 export const POSTGRES_KEY_FILE = './data/master.key';
-
-/** Parses base64 key text; undefined when it is not exactly 32 bytes. */
-export function parseKey(text: string): Buffer | undefined {
-  const trimmed = text.trim();
-  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(trimmed)) return undefined;
-  const key = Buffer.from(trimmed, trimmed.includes('-') || trimmed.includes('_') ? 'base64url' : 'base64');
-  return key.length === KEY_BYTES ? key : undefined;
-}
 
 function readKeyFile(path: string, setting: string): Buffer {
   const key = parseKey(readFileSync(path, 'utf8'));
@@ -121,8 +113,8 @@ export function refuseWrongKey(settings: KeySettings, keyCheck: Buffer | undefin
   }
 }
 
-export async function unsealStore(store: Store, settings: KeySettings): Promise<UnsealResult> {
-  const initialized = await store.keyringInitialized();
+export async function unsealStore(store: { keys: Keys }, settings: KeySettings): Promise<UnsealResult> {
+  const initialized = await store.keys.initialized();
   const resolved = resolveKey(settings);
   let { key, source } = resolved;
   const { file, warning } = resolved;
@@ -130,7 +122,7 @@ export async function unsealStore(store: Store, settings: KeySettings): Promise<
   if (initialized) {
     if (!key) throw missingKey(file);
     try {
-      await store.unseal(new MasterKey(key));
+      await store.keys.unseal(new MasterKey(key));
     } catch (err) {
       throw new UnsealError(`refusing to start: ${(err as Error).message} (key from ${source}); nothing was changed`);
     }
@@ -149,13 +141,13 @@ export async function unsealStore(store: Store, settings: KeySettings): Promise<
     }
   }
   try {
-    await store.initKeyring(new MasterKey(key));
+    await store.keys.init(new MasterKey(key));
   } catch (err) {
     // Another server sharing the database (PostgreSQL) created the key ring since we looked: with a configured key,
     // unseal with that ring as any later start would (a wrong key is refused there).
-    if (generated || !(err instanceof SealedError) || !(await store.keyringInitialized())) throw err;
+    if (generated || !(err instanceof SealedError) || !(await store.keys.initialized())) throw err;
     try {
-      await store.unseal(new MasterKey(key));
+      await store.keys.unseal(new MasterKey(key));
     } catch (unsealError) {
       throw new UnsealError(`refusing to start: ${(unsealError as Error).message} (key from ${source}); nothing was changed`);
     }

@@ -11,9 +11,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../config.js';
-import { KEY_BYTES, MasterKey } from './keyring.js';
-import { parseKey, writeNewKeyFile } from './unseal.js';
-import type { Store } from '../storage/store.js';
+import { KEY_BYTES, MasterKey, parseKey } from '../crypto/master-key.js';
+import type { Keys } from '../storage/sealing.js';
+import { writeNewKeyFile } from './unseal.js';
 
 export interface NewKeyOptions {
   newKeyFile?: string;
@@ -62,14 +62,14 @@ export async function prepareRekey(options: NewKeyOptions, stdin: NodeJS.ReadStr
 }
 
 /** Re-wraps the ring under the new key (generating it first if asked); returns what to tell the operator. */
-export async function rekey(store: Store, prepared: PreparedRekey): Promise<string> {
+export async function rekey(keys: Keys, prepared: PreparedRekey): Promise<string> {
   let key = prepared.key;
   if (!key) {
     key = MasterKey.generate();
     writeNewKeyFile(prepared.generateInto!, key);
   }
   try {
-    await store.rekey(new MasterKey(key));
+    await keys.rekey(new MasterKey(key));
   } catch (err) {
     if (prepared.generateInto && err instanceof Error) {
       err.message += `; the generated key in ${prepared.generateInto} was probably not put in use: keep it until a start tells which key opens the database`;
