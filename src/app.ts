@@ -4,7 +4,6 @@
  */
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
-import helmet from '@fastify/helmet';
 import { Authenticator } from './domain/authenticator.js';
 import { fail } from './errors.js';
 import { OWASP_SCRYPT, type ScryptParams } from './crypto/passwords.js';
@@ -13,7 +12,7 @@ import { checkBodyId, validatorCompiler } from './http/validation.js';
 import { decodeUtf8, jsonTextProblem } from './http/json-body.js';
 import { BODY_LIMIT, installErrorHandler } from './http/error-handler.js';
 import { installNotFound } from './http/not-found.js';
-import { helmetOptions, securityHeaders } from './http/security-headers.js';
+import { securityHeaders } from './http/security-headers.js';
 import { clientErrorHandler } from './http/client-errors.js';
 import { installAuth } from './http/auth.js';
 import './http/context.js';
@@ -98,6 +97,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const hashParams = deps.hashParams ?? OWASP_SCRYPT;
   const clock = deps.clock ?? Date.now;
   const tls = deps.https !== undefined;
+  /** Every answer's no-store and security headers, computed once (src/http/security-headers.ts). */
+  const answerHeaders = { ...securityHeaders(tls), 'cache-control': 'no-store' };
   const app = Fastify({
     ...(deps.https ? { https: deps.https } : {}),
     logger: deps.logger ?? false,
@@ -111,7 +112,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // (no hook runs for it, helmet's included).
     frameworkErrors: (_err, request, reply: FastifyReply) => {
       const error = fail('notFound', request.url.split('?')[0].slice(0, 200));
-      reply.headers(securityHeaders(tls)).header('cache-control', 'no-store').code(error.status).send(error.toBody());
+      reply.headers(answerHeaders).code(error.status).send(error.toBody());
     },
     // What Node's parser refuses (431, unknown method, Content-Length with Transfer-Encoding) gets the envelope too.
     clientErrorHandler: clientErrorHandler(tls),
@@ -140,10 +141,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   installErrorHandler(app);
   installNotFound(app);
-  // Before authentication's hook, so that a 401 (or any error an onRequest hook throws) carries the headers too.
-  await app.register(helmet, helmetOptions(tls));
+  // Before authentication's hook, so that a 401 (or any error an onRequest hook throws) carries them too.
   app.addHook('onRequest', (_request, reply, done) => {
-    reply.header('cache-control', 'no-store');
+    reply.headers(answerHeaders);
     done();
   });
   installAuth(app, { store: deps.store, authenticator });
