@@ -424,9 +424,9 @@ const scopeRows: ScopeRow[] = [
   { label: 'system OAuth manager creates in tenant B (not administered)', as: 'SYS28', method: 'POST', url: () => APPS, body: appIn(tB), status: 403, code: CODE.forbidden },
   { label: 'system OAuth manager creates in the system tenant (not administered)', as: 'SYS28', method: 'POST', url: () => APPS, body: appIn(sys), status: 403, code: CODE.forbidden },
   { label: 'system OAuth manager updates a tenant A app', as: 'SYS28', method: 'PUT', url: (s) => `${APPS}/${s.w.appA}`, body: (s) => appBody('Tenant A GA app', s.w.tenantA), status: 200 },
-  { label: 'system OAuth manager updates the system app', as: 'SYS28', method: 'PUT', url: (s) => `${APPS}/${s.w.appSys}`, body: (s) => appBody('System GA app', 1), status: 403, code: CODE.forbidden },
+  { label: 'system OAuth manager updates the system app', as: 'SYS28', method: 'PUT', url: (s) => `${APPS}/${s.w.appSys}`, body: () => appBody('System GA app', 1), status: 403, code: CODE.forbidden },
   { label: 'system OAuth manager updates a tenant B app (invisible)', as: 'SYS28', method: 'PUT', url: (s) => `${APPS}/${s.w.appB}`, body: (s) => appBody('Tenant B GA app', s.w.tenantB), status: 404, code: CODE.appNotFound },
-  { label: 'tenant A admin updates the system app', as: 'TA1', method: 'PUT', url: (s) => `${APPS}/${s.w.appSys}`, body: (s) => appBody('System GA app', 1), status: 403, code: CODE.forbidden },
+  { label: 'tenant A admin updates the system app', as: 'TA1', method: 'PUT', url: (s) => `${APPS}/${s.w.appSys}`, body: () => appBody('System GA app', 1), status: 403, code: CODE.forbidden },
   // using: system-tenant apps everywhere, child-tenant apps only in that tenant — for the owner, whoever calls
   { label: 'tenant A user uses the system app', as: 'U1', method: 'POST', url: () => PROFILES, body: profileWith((x) => x.appSys), status: 201 },
   { label: 'tenant A user uses a tenant A app', as: 'U1', method: 'POST', url: () => PROFILES, body: profileWith((x) => x.appA), status: 201 },

@@ -544,7 +544,7 @@ describe('two server processes on one PostgreSQL database', { skip, timeout: 300
   const ADMIN = basic('d2cadmin', ADMIN_PASSWORD);
   const USER = basic('d2cuser', USER_PASSWORD);
   const PASSWORD = 'Node-Passw0rd!';
-  let appIds: number[] = [];
+  const appIds: number[] = [];
 
   before(async () => {
     ensureBuilt();

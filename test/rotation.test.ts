@@ -17,13 +17,13 @@ import { KeyRing } from '../src/storage/sealing.js';
 import { rotate } from '../src/keys/rotation.js';
 import { hashPassword } from '../src/crypto/passwords.js';
 import { SqliteStore } from '../src/storage/sqlite/store.js';
-import { harness, settled, FAST_HASH, type Harness, type Settled } from './helpers.js';
+import { settled, FAST_HASH, type Settled } from './helpers.js';
 import { integrityRules } from '../src/domain/integrity.js';
 import { seed } from '../src/domain/seed.js';
 
 /** A store on `file` whose refusals are thrown as the catalogue's errors. */
 const sqliteStore = (file: string): Settled<SqliteStore> => settled(new SqliteStore(file, integrityRules));
-import { ADMIN, appBody, createApp, createDataSource, createProfile, expectStatus, json, profileBody } from './oauth-support.js';
+import { appBody } from './oauth-support.js';
 import { api, basic, ensureBuilt, killAll, pool, runCli, runCliUntil, startServer, type Running } from './process-support.js';
 
 const SEALED_COLUMNS = { oauth_apps: ['client_secret'], oauth_profiles: ['access_token', 'refresh_token'], datasources: ['options'] } as const;

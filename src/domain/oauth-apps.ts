@@ -66,6 +66,7 @@ const PATH_AND_QUERY = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*$/;
  */
 function checkUri(field: string, value: string, rules: AppRules): string {
   const refuse = (problem: string) => fail('invalidJson', `${field}: ${problem}`);
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point: they are refused
   if (/[\u0000-\u0020\u007f]/.test(value)) throw refuse('must not contain spaces or control characters');
   if (/[^\u0021-\u007e]/.test(value)) throw refuse('must be ASCII (percent-encode other characters; an international host name in punycode)');
   if (value.includes('\\')) throw refuse('must not contain a backslash');

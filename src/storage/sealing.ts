@@ -254,6 +254,7 @@ export interface KeyringBackend<C, M extends Mode> {
 
 /** An operation: a generator that yields each hook's answer (a value or a promise) and gets it back. */
 // `any`: each step gets back the answer to what it yielded, whose type `answer` restores at the call.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a generator has one TNext for all its steps (see above)
 type Steps<T> = Generator<unknown, T, any>;
 export type Runner<M extends Mode> = <T>(steps: Steps<T>) => Out<M, T>;
 

@@ -23,7 +23,7 @@ import {
   toProfileHeader, withTokens,
 } from '../rows.js';
 import type {
-  ConnectionType, DataSource, DataSourceUpdate, NewDataSource, NewOAuthApp, OAuthApp, OAuthAppHeader, OAuthAppSummary, OAuthProfile, ProfileInput,
+  DataSource, DataSourceUpdate, NewDataSource, NewOAuthApp, OAuthApp, OAuthAppHeader, OAuthAppSummary, OAuthProfile, ProfileInput,
   ProfileStats, Refusal, Store, DataSourceSummary, ProfileHeader, IntegrityRules,
 } from '../store.js';
 import { answerRefusal, enforce, type Versions } from '../store.js';

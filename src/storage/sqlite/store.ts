@@ -10,7 +10,7 @@ import {
   toProfileHeader, withTokens,
 } from '../rows.js';
 import type {
-  ConnectionType, DataSource, DataSourceSummary, DataSourceUpdate, ProfileHeader, NewDataSource, NewOAuthApp, OAuthApp, OAuthAppHeader, OAuthAppSummary,
+  DataSource, DataSourceSummary, DataSourceUpdate, ProfileHeader, NewDataSource, NewOAuthApp, OAuthApp, OAuthAppHeader, OAuthAppSummary,
   OAuthProfile, ProfileInput, ProfileStats, Refusal, Store,
 } from '../store.js';
 import { Refused, enforce, type Versions } from '../store.js';
