@@ -11,8 +11,7 @@ import { isDataStore } from './datastores.js';
 import { Perm, SYSTEM_TENANT_ID } from './permissions.js';
 import { settle } from './refusals.js';
 
-export const usableBy = (app: Pick<OAuthApp, 'tenantId'>, tenantId: number): boolean =>
-  app.tenantId === SYSTEM_TENANT_ID || app.tenantId === tenantId;
+export const usableBy = (app: Pick<OAuthApp, 'tenantId'>, tenantId: number): boolean => app.tenantId === SYSTEM_TENANT_ID || app.tenantId === tenantId;
 
 export const manages = (who: Identity, app: Pick<OAuthApp, 'tenantId'>): boolean => mayAdminister(who, Perm.OAuth, app.tenantId);
 
@@ -99,7 +98,12 @@ function checkApp<T extends NewOAuthApp>(input: T, rules: AppRules): T {
   return { ...input, authorizeURI: checkUri('authorizeURI', input.authorizeURI, rules), tokenURI: checkUri('tokenURI', input.tokenURI, rules) };
 }
 
-export async function createApp(store: Store, actor: Identity, input: Omit<NewOAuthApp, 'tenantId'> & { tenantId?: number }, rules: AppRules): Promise<OAuthApp> {
+export async function createApp(
+  store: Store,
+  actor: Identity,
+  input: Omit<NewOAuthApp, 'tenantId'> & { tenantId?: number },
+  rules: AppRules,
+): Promise<OAuthApp> {
   const app = checkApp({ ...input, tenantId: input.tenantId ?? actor.tenantId }, rules);
   if (!(await store.tenant(app.tenantId))) throw fail('tenantNotFound', app.tenantId);
   if (!manages(actor, app)) throw fail('forbidden');
@@ -117,7 +121,12 @@ async function managedApp(store: Store, actor: Identity, id: number): Promise<OA
 }
 
 export async function updateApp(
-  store: Store, actor: Identity, id: number, input: Omit<NewOAuthApp, 'tenantId'> & { tenantId?: number }, rules: AppRules, ifVersion?: Versions,
+  store: Store,
+  actor: Identity,
+  id: number,
+  input: Omit<NewOAuthApp, 'tenantId'> & { tenantId?: number },
+  rules: AppRules,
+  ifVersion?: Versions,
 ): Promise<OAuthApp> {
   const current = await managedApp(store, actor, id);
   if (input.tenantId !== undefined && input.tenantId !== current.tenantId) {
@@ -131,4 +140,3 @@ export async function deleteApp(store: Store, actor: Identity, id: number, ifVer
   await managedApp(store, actor, id);
   await settle(store.deleteApp(id, ifVersion), { stale: `OAuth application ${id}` });
 }
-
