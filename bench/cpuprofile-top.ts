@@ -8,9 +8,24 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
-interface CallFrame { functionName: string; url: string; lineNumber: number; columnNumber: number }
-interface ProfileNode { id: number; callFrame: CallFrame; children?: number[] }
-interface Profile { nodes: ProfileNode[]; startTime: number; endTime: number; samples: number[]; timeDeltas: number[] }
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+  columnNumber: number;
+}
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  children?: number[];
+}
+interface Profile {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
 
 /** Where a frame's code lives: src/…, a package name, node:internal, or a V8 pseudo-frame. */
 export function area(url: string, fn: string): string {
@@ -44,7 +59,8 @@ export function summarise(profile: Profile) {
   // Inclusive: the time of every sample whose stack contains the function (or area) at least once.
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const keyOf = (f: CallFrame) => `${f.functionName || '(anonymous)'}  ${f.url.replace(/^.*\/(node_modules|dist|src)\//, '$1/').replace(/^.*\/bench-dist-\d+\//, 'dist/')}${f.url ? `:${f.lineNumber + 1}` : ''}`;
+  const keyOf = (f: CallFrame) =>
+    `${f.functionName || '(anonymous)'}  ${f.url.replace(/^.*\/(node_modules|dist|src)\//, '$1/').replace(/^.*\/bench-dist-\d+\//, 'dist/')}${f.url ? `:${f.lineNumber + 1}` : ''}`;
   const stackCache = new Map<number, { fns: Set<string>; areas: Set<string> }>();
   const stackOf = (id: number) => {
     let s = stackCache.get(id);
@@ -95,7 +111,8 @@ function main(): void {
     process.stdout.write('\ntop functions by self time\n');
     for (const f of s.functions.slice(0, top)) process.stdout.write(`${pct(f.share)} ${f.ms.toFixed(0).padStart(8)} ms  ${f.name}  [${f.area}]\n`);
     process.stdout.write(`\nnon-idle: ${(s.busyMs / 1000).toFixed(1)} s; share of non-idle samples whose stack contains the area\n`);
-    for (const a of s.inclusiveAreas.filter((x) => !x.name.startsWith('(')).slice(0, top)) process.stdout.write(`${pct(a.share)} ${a.ms.toFixed(0).padStart(8)} ms  ${a.name}\n`);
+    for (const a of s.inclusiveAreas.filter((x) => !x.name.startsWith('(')).slice(0, top))
+      process.stdout.write(`${pct(a.share)} ${a.ms.toFixed(0).padStart(8)} ms  ${a.name}\n`);
     process.stdout.write('\nshare of non-idle samples whose stack contains the function (tokenkeep, pino, fastify, better-sqlite3 frames)\n');
     const ours = s.inclusiveFunctions.filter((f) => /dist\/|src\/|pino|redact|sonic-boom|fastify\/|fast-json-stringify|ajv|better-sqlite3/.test(f.name));
     for (const f of ours.slice(0, top)) process.stdout.write(`${pct(f.share)} ${f.ms.toFixed(0).padStart(8)} ms  ${f.name}\n`);

@@ -90,20 +90,43 @@ const row = (what: string, us: number, note = '') => {
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tokenkeep-micro-'));
   try {
-    process.stdout.write(`${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, Node ${process.version}\n\n`);
+    process.stdout.write(
+      `${cpus().length} cores, load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}, Node ${process.version}\n\n`,
+    );
     const store = new SqliteStore(join(dir, 'tk.db'), integrityRules);
     await store.migrate();
     await store.keys.init(new MasterKey(MasterKey.generate()));
     await store.bootstrap(seed({ adminPasswordHash: await hashPassword('Micro-Adm1n-Passw0rd!', FAST), userPasswordHash: await hashPassword(PASSWORD, FAST) }));
     const user = (await store.principalByName('d2cuser'))!;
     const admin = (await store.principalByName('d2cadmin'))!;
-    const app = await settle(store.createApp({
-      name: 'Micro app', dataStore: 54, tenantId: admin.tenantId, description: null, clientId: 'c', clientSecret: 's',
-      authorizeURI: 'https://a.example.com/auth', tokenURI: 'https://a.example.com/token', scope: null,
-    }));
+    const app = await settle(
+      store.createApp({
+        name: 'Micro app',
+        dataStore: 54,
+        tenantId: admin.tenantId,
+        description: null,
+        clientId: 'c',
+        clientSecret: 's',
+        authorizeURI: 'https://a.example.com/auth',
+        tokenURI: 'https://a.example.com/token',
+        scope: null,
+      }),
+    );
     const ids: number[] = [];
     for (let i = 0; i < 1000; i++) {
-      const p = await settle(store.createProfile({ name: profileName(i), oauthAppId: app.id, description: 'd', accessToken: accessToken(i), refreshToken: refreshToken(i), ownerId: user.id, creatorId: user.id }));
+      const p = await settle(
+        store.createProfile({
+          name: profileName(i),
+          oauthAppId: app.id,
+          description: 'd',
+          accessToken: accessToken(i),
+          refreshToken: refreshToken(i),
+          ownerId: user.id,
+          creatorId: user.id,
+        }),
+      );
       ids.push(p.id);
     }
     const pick = (i: number) => ids[(i * 7919) % ids.length];
@@ -111,7 +134,11 @@ async function main(): Promise<void> {
     // ---- the whole request, in-process ------------------------------------------------------------------------------
     const devnull = pino.destination({ dest: '/dev/null', sync: true });
     const quiet = await buildApp({ store, hashParams: FAST, logger: false });
-    const logging = await buildApp({ store, hashParams: FAST, logger: { level: 'info', stream: devnull, redact: { paths: redactPaths, censor: '[redacted]' } } as never });
+    const logging = await buildApp({
+      store,
+      hashParams: FAST,
+      logger: { level: 'info', stream: devnull, redact: { paths: redactPaths, censor: '[redacted]' } } as never,
+    });
     for (const a of [quiet, logging]) {
       await a.ready();
       await a.inject({ url: `/api/mgmt/oauthprofiles/${ids[0]}`, headers: { authorization: AUTH } }); // fills the credential cache
@@ -119,8 +146,12 @@ async function main(): Promise<void> {
     const get = (a: typeof quiet) => (i: number) => a.inject({ url: `/api/mgmt/oauthprofiles/${pick(i)}`, headers: { authorization: AUTH } });
     const put = (a: typeof quiet) => (i: number) => {
       const id = pick(i);
-      return a.inject({ method: 'PUT', url: `/api/mgmt/oauthprofiles/${id}`, headers: { authorization: AUTH, 'content-type': 'application/json' },
-        payload: JSON.stringify({ name: profileName(ids.indexOf(id)), oauthAppId: app.id, accessToken: accessToken(i, 1), refreshToken: refreshToken(i, 1) }) });
+      return a.inject({
+        method: 'PUT',
+        url: `/api/mgmt/oauthprofiles/${id}`,
+        headers: { authorization: AUTH, 'content-type': 'application/json' },
+        payload: JSON.stringify({ name: profileName(ids.indexOf(id)), oauthAppId: app.id, accessToken: accessToken(i, 1), refreshToken: refreshToken(i, 1) }),
+      });
     };
     const health = (a: typeof quiet) => () => a.inject({ url: '/api/healthcheck' });
     const probe = await put(quiet)(0);
@@ -144,7 +175,10 @@ async function main(): Promise<void> {
     process.stdout.write('\nparts of the request path:\n');
     row('parse the Basic header', await perOp(100_000, () => parseBasic(AUTH)));
     const macKey = randomBytes(32);
-    row('HMAC-SHA256 of the password (credential-cache check, every request)', await perOp(100_000, () => createHmac('sha256', macKey).update(PASSWORD).digest()));
+    row(
+      'HMAC-SHA256 of the password (credential-cache check, every request)',
+      await perOp(100_000, () => createHmac('sha256', macKey).update(PASSWORD).digest()),
+    );
     row('store.principalByName (user + 4 sub-selects, every authenticated request)', await perOp(20_000, () => store.principalByName('d2cuser')));
     row('store.profile(id) (SQL + 2 AES-GCM opens)', await perOp(20_000, (i) => store.profile(pick(i))));
     row('store.app(id) (SQL + 1 AES-GCM open; PUT and POST check the app)', await perOp(20_000, () => store.app(app.id)));
@@ -156,7 +190,10 @@ async function main(): Promise<void> {
     row('AES-256-GCM open of a 200-character token', await perOp(100_000, () => ring.open(sealed, ctx)));
     const log = pino({ level: 'info', redact: { paths: redactPaths, censor: '[redacted]' } }, devnull);
     const req = { method: 'GET', url: '/api/mgmt/oauthprofiles/1', host: '127.0.0.1:8080', remoteAddress: '127.0.0.1', remotePort: 50000 };
-    row('one pino line with the server\'s redact paths (Fastify writes 2 per request)', await perOp(100_000, () => log.child({ reqId: 'req-1' }).info({ req }, 'incoming request')));
+    row(
+      "one pino line with the server's redact paths (Fastify writes 2 per request)",
+      await perOp(100_000, () => log.child({ reqId: 'req-1' }).info({ req }, 'incoming request')),
+    );
 
     // A durable commit on this disk: what one fsync per request would cost.
     const raw = new Database(join(dir, 'tk.db'));
@@ -166,7 +203,10 @@ async function main(): Promise<void> {
     let serial = 0;
     row('SQLite UPDATE + COMMIT, WAL, synchronous=FULL (fsync)', await perOp(300, (i) => raw.transaction(() => upd.run(`d${++serial}`, pick(i))).immediate()));
     raw.pragma('synchronous = NORMAL');
-    row('SQLite UPDATE + COMMIT, WAL, synchronous=NORMAL (no fsync)', await perOp(3000, (i) => raw.transaction(() => upd.run(`d${++serial}`, pick(i))).immediate()));
+    row(
+      'SQLite UPDATE + COMMIT, WAL, synchronous=NORMAL (no fsync)',
+      await perOp(3000, (i) => raw.transaction(() => upd.run(`d${++serial}`, pick(i))).immediate()),
+    );
     row('better-sqlite3: wrapping a function with db.transaction() (group commit does it per write)', await perOp(100_000, () => raw.transaction(() => 1)));
     raw.close();
 
@@ -178,7 +218,10 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(() => process.exit(0), (err: unknown) => {
-  process.stderr.write(`micro failed: ${(err as Error).stack}\n`);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`micro failed: ${(err as Error).stack}\n`);
+    process.exit(1);
+  },
+);

@@ -169,7 +169,11 @@ export interface SpawnOptions {
 }
 
 export class StartError extends Error {
-  constructor(message: string, readonly output: string, readonly exitCode: string) {
+  constructor(
+    message: string,
+    readonly output: string,
+    readonly exitCode: string,
+  ) {
     super(message);
     this.name = 'StartError';
   }

@@ -18,9 +18,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { cpus, loadavg, release, tmpdir, totalmem, type } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import {
-  StartError, snapshotBuild, installExitHandlers, isAlive, memoryOf, onExit, startBare, startBarePg, startServer, type Child,
-} from './processes.js';
+import { StartError, snapshotBuild, installExitHandlers, isAlive, memoryOf, onExit, startBare, startBarePg, startServer, type Child } from './processes.js';
 import { SCENARIOS, runLoad, type ScenarioKey } from './scenarios.js';
 import { ADMIN_PASSWORD, USER_PASSWORD, seedPostgres, seedSqlite, setupThroughApi, verifySeeded, type Dataset } from './seed.js';
 import { bareRps, evaluateTargets, readPrevious, renderReport, resultsTable, type MemoryRow, type Report, type ResultRow } from './report.js';
@@ -64,7 +62,11 @@ function options() {
     if (!Number.isFinite(n) || n < min) usageError(`--${name} must be a number ≥ ${min}, got "${text}"`);
     return n;
   };
-  const sizes = values.sizes.split(',').map((s) => num('sizes', s.trim(), 1)).map(Math.floor).sort((a, b) => a - b);
+  const sizes = values.sizes
+    .split(',')
+    .map((s) => num('sizes', s.trim(), 1))
+    .map(Math.floor)
+    .sort((a, b) => a - b);
   const backends = values.backend.split(',').map((b) => b.trim());
   for (const b of backends) if (!BACKENDS.includes(b as Backend)) usageError(`--backend must be sqlite, postgres or both, got "${b}"`);
   const scenarios = values.scenarios.split(',').map((s) => s.trim());
@@ -87,10 +89,12 @@ function options() {
 }
 
 function readHeader(): string {
-  return 'usage: npm run bench -- [--duration S] [--warmup S] [--connections N] [--sizes 1000,100000,1000000]\n'
-    + '  [--backend sqlite,postgres] [--scenarios health,get,list,put,create-delete] [--out BENCHMARKS.md] [--json FILE]\n'
-    + '  [--log-level info] [--cpu-prof DIR] [--pg-url URL] [--from-json FILE (re-render a saved run)]\n'
-    + '  [--server-dist DIR (measure another build of dist/, e.g. an older commit)]';
+  return (
+    'usage: npm run bench -- [--duration S] [--warmup S] [--connections N] [--sizes 1000,100000,1000000]\n' +
+    '  [--backend sqlite,postgres] [--scenarios health,get,list,put,create-delete] [--out BENCHMARKS.md] [--json FILE]\n' +
+    '  [--log-level info] [--cpu-prof DIR] [--pg-url URL] [--from-json FILE (re-render a saved run)]\n' +
+    '  [--server-dist DIR (measure another build of dist/, e.g. an older commit)]'
+  );
 }
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -98,7 +102,9 @@ const uptime = () => {
   try {
     return execFileSync('uptime', { encoding: 'utf8' }).trim().replace(/\s+/g, ' ');
   } catch {
-    return `load average: ${loadavg().map((l) => l.toFixed(2)).join(', ')}`;
+    return `load average: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(', ')}`;
   }
 };
 
@@ -141,7 +147,9 @@ async function createPgDatabase(adminUrl: string, name: string): Promise<string>
 }
 
 const dropPgDatabase = (adminUrl: string, name: string) =>
-  withPg(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).catch((err: Error) => log(`  (could not drop database ${name}: ${err.message})`));
+  withPg(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).catch((err: Error) =>
+    log(`  (could not drop database ${name}: ${err.message})`),
+  );
 
 async function main(): Promise<void> {
   const o = options();
@@ -167,15 +175,25 @@ async function main(): Promise<void> {
     machine: { cpu: cpus()[0]?.model ?? 'unknown CPU', cores: cpus().length, memoryBytes: totalmem(), node: process.version, os: `${type()} ${release()}` },
     uptimeStart: uptime(),
     uptimeEnd: '',
-    settings: { durationSeconds: o.durationSeconds, warmupSeconds: o.warmupSeconds, connections: o.connections, logLevel: o.logLevel, backends: o.backends, sizes: o.sizes },
+    settings: {
+      durationSeconds: o.durationSeconds,
+      warmupSeconds: o.warmupSeconds,
+      connections: o.connections,
+      logLevel: o.logLevel,
+      backends: o.backends,
+      sizes: o.sizes,
+    },
     rows: [],
     memory: [],
     notes: [],
   };
   log(`tokenkeep bench: ${o.connections} connections, ${o.warmupSeconds} s warm-up + ${o.durationSeconds} s per scenario; ${report.uptimeStart}`);
   const load = { durationSeconds: o.durationSeconds, warmupSeconds: o.warmupSeconds, connections: o.connections, load1: () => loadavg()[0] };
-  const show = (r: ResultRow) => log(`  ${`${r.title}`.padEnd(50)} ${r.result.rps.toFixed(0).padStart(7)} req/s  p50 ${r.result.p50.toFixed(2)} ms  p99 ${r.result.p99.toFixed(2)} ms`
-    + `${r.result.non2xx || r.result.errors ? `  (${r.result.non2xx} non-2xx, ${r.result.errors} errors)` : ''}  server CPU ${r.result.serverCores.toFixed(2)} (${r.result.cpuPerRequestUs.toFixed(0)} µs/req), client CPU ${r.result.clientCores.toFixed(2)}`);
+  const show = (r: ResultRow) =>
+    log(
+      `  ${`${r.title}`.padEnd(50)} ${r.result.rps.toFixed(0).padStart(7)} req/s  p50 ${r.result.p50.toFixed(2)} ms  p99 ${r.result.p99.toFixed(2)} ms` +
+        `${r.result.non2xx || r.result.errors ? `  (${r.result.non2xx} non-2xx, ${r.result.errors} errors)` : ''}  server CPU ${r.result.serverCores.toFixed(2)} (${r.result.cpuPerRequestUs.toFixed(0)} µs/req), client CPU ${r.result.clientCores.toFixed(2)}`,
+    );
 
   const measureBare = async (when: string) => {
     const bare = await startBare(join(work, `bare-${when}.log`));
@@ -230,7 +248,10 @@ async function main(): Promise<void> {
         }
       }
       const settings = {
-        db, masterKey: masterKey.toString('base64'), adminPassword: ADMIN_PASSWORD, userPassword: USER_PASSWORD,
+        db,
+        masterKey: masterKey.toString('base64'),
+        adminPassword: ADMIN_PASSWORD,
+        userPassword: USER_PASSWORD,
       };
       try {
         // 1. First start: creates the schema, the key ring and the default users; the app and the list user via the API.
@@ -264,12 +285,12 @@ async function main(): Promise<void> {
         };
         let dataset: Dataset;
         try {
-          dataset = backend === 'sqlite'
-            ? await seedSqlite(db, masterKey, appId, size, progress)
-            : await seedPostgres(db, masterKey, appId, size, progress);
+          dataset = backend === 'sqlite' ? await seedSqlite(db, masterKey, appId, size, progress) : await seedPostgres(db, masterKey, appId, size, progress);
         } catch (err) {
           if (backend !== 'postgres') throw err;
-          report.notes.push(`PostgreSQL at ${size} profiles skipped: seeding failed (${(err as Error).message}); bench/seed.ts assumes the SQLite table layout.`);
+          report.notes.push(
+            `PostgreSQL at ${size} profiles skipped: seeding failed (${(err as Error).message}); bench/seed.ts assumes the SQLite table layout.`,
+          );
           log(`  skipped: ${report.notes.at(-1)}`);
           continue;
         }
@@ -279,8 +300,11 @@ async function main(): Promise<void> {
 
         // 3. The measured server.
         const server = await startServer({
-          ...settings, logLevel: o.logLevel, logFile: join(dir, 'server.log'),
-          cpuProfDir: o.cpuProfDir, cpuProfName: `${backend}-${size}-${keys.join('+')}.cpuprofile`,
+          ...settings,
+          logLevel: o.logLevel,
+          logFile: join(dir, 'server.log'),
+          cpuProfDir: o.cpuProfDir,
+          cpuProfName: `${backend}-${size}-${keys.join('+')}.cpuprofile`,
         });
         try {
           const atStart = memoryOf(server.pid);
@@ -295,7 +319,17 @@ async function main(): Promise<void> {
             server.truncateLog();
           }
           const mem = memoryOf(server.pid);
-          const m: MemoryRow = { backend, size, rssStart: atStart.rss, peakAtStart: atStart.hwm, rssIdle, rssAfterLoad: mem.rss, peak: mem.hwm, seedSeconds, dbBytes };
+          const m: MemoryRow = {
+            backend,
+            size,
+            rssStart: atStart.rss,
+            peakAtStart: atStart.hwm,
+            rssIdle,
+            rssAfterLoad: mem.rss,
+            peak: mem.hwm,
+            seedSeconds,
+            dbBytes,
+          };
           report.memory.push(m);
           log(`  RSS ${(rssIdle / 2 ** 20).toFixed(0)} MB before load, ${(mem.rss / 2 ** 20).toFixed(0)} MB after, peak ${(mem.hwm / 2 ** 20).toFixed(0)} MB`);
         } catch (err) {

@@ -30,11 +30,13 @@ export const SCENARIOS: Scenario[] = [
   {
     key: 'get',
     title: 'GET /api/mgmt/oauthprofiles/{id}',
-    requests: (d) => [{
-      method: 'GET',
-      headers: { authorization: AUTH.user },
-      setupRequest: (req) => ({ ...req, path: `/api/mgmt/oauthprofiles/${pick(d)}` }),
-    }],
+    requests: (d) => [
+      {
+        method: 'GET',
+        headers: { authorization: AUTH.user },
+        setupRequest: (req) => ({ ...req, path: `/api/mgmt/oauthprofiles/${pick(d)}` }),
+      },
+    ],
   },
   {
     key: 'list',
@@ -44,22 +46,27 @@ export const SCENARIOS: Scenario[] = [
   {
     key: 'put',
     title: 'PUT /api/mgmt/oauthprofiles/{id} (new tokens)',
-    requests: (d) => [{
-      method: 'PUT',
-      headers: { authorization: AUTH.user, ...JSON_TYPE },
-      setupRequest: (req) => {
-        const id = pick(d);
-        const gen = ++generation;
-        return {
-          ...req,
-          path: `/api/mgmt/oauthprofiles/${id}`,
-          body: JSON.stringify({
-            name: profileName(id), oauthAppId: d.appId, description: `Tokens rotated (${gen})`,
-            accessToken: accessToken(id, gen), refreshToken: refreshToken(id, gen),
-          }),
-        };
+    requests: (d) => [
+      {
+        method: 'PUT',
+        headers: { authorization: AUTH.user, ...JSON_TYPE },
+        setupRequest: (req) => {
+          const id = pick(d);
+          const gen = ++generation;
+          return {
+            ...req,
+            path: `/api/mgmt/oauthprofiles/${id}`,
+            body: JSON.stringify({
+              name: profileName(id),
+              oauthAppId: d.appId,
+              description: `Tokens rotated (${gen})`,
+              accessToken: accessToken(id, gen),
+              refreshToken: refreshToken(id, gen),
+            }),
+          };
+        },
       },
-    }],
+    ],
   },
   {
     key: 'create-delete',
@@ -74,8 +81,11 @@ export const SCENARIOS: Scenario[] = [
           return {
             ...req,
             body: JSON.stringify({
-              name: `new_${runTag}_${n}`, oauthAppId: d.appId, description: 'Created by the benchmark',
-              accessToken: accessToken(n), refreshToken: refreshToken(n),
+              name: `new_${runTag}_${n}`,
+              oauthAppId: d.appId,
+              description: 'Created by the benchmark',
+              accessToken: accessToken(n),
+              refreshToken: refreshToken(n),
             }),
           };
         },
@@ -134,14 +144,17 @@ function cannon(o: LoadOptions, seconds: number): Promise<Measured> {
   let latencies = new Float64Array(1 << 16);
   let n = 0;
   return new Promise((resolve, reject) => {
-    const instance = autocannon({
-      url: o.base,
-      connections: o.connections,
-      duration: seconds,
-      pipelining: 1,
-      timeout: 30,
-      requests: o.requests,
-    }, (err, result) => (err ? reject(err) : resolve({ result, latencies: latencies.subarray(0, n) })));
+    const instance = autocannon(
+      {
+        url: o.base,
+        connections: o.connections,
+        duration: seconds,
+        pipelining: 1,
+        timeout: 30,
+        requests: o.requests,
+      },
+      (err, result) => (err ? reject(err) : resolve({ result, latencies: latencies.subarray(0, n) })),
+    );
     instance.on('response', (_client, status, _bytes, ms) => {
       if (status < 200 || status > 299) return;
       if (n === latencies.length) {

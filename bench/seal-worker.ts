@@ -7,8 +7,15 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { KeyRing } from '../src/storage/sealing.js';
 import { accessToken, refreshToken } from './tokens.js';
 
-export interface SealRequest { seq: number; ids: number[] }
-export interface SealedChunk { seq: number; data: ArrayBuffer; offsets: Int32Array }
+export interface SealRequest {
+  seq: number;
+  ids: number[];
+}
+export interface SealedChunk {
+  seq: number;
+  data: ArrayBuffer;
+  offsets: Int32Array;
+}
 
 const ring = new KeyRing();
 const { version, key } = workerData as { version: number; key: Uint8Array };

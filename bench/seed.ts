@@ -20,8 +20,7 @@ export const LIST_PASSWORD = 'Bench-L1st-Passw0rd!';
 /** profiles of the list user: the "GET list of 100" scenario */
 export const LIST_SIZE = 100;
 
-export const basic = (user: string, password: string): string =>
-  `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
+export const basic = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
 export const AUTH = {
   admin: basic('d2cadmin', ADMIN_PASSWORD),
   user: basic('d2cuser', USER_PASSWORD),
@@ -58,14 +57,29 @@ async function expect(what: string, p: Promise<{ status: number; body: any }>, s
 
 /** Through the API of a freshly started server: the OAuth application and the list user. Returns the app id. */
 export async function setupThroughApi(base: string): Promise<number> {
-  const app = await expect('create OAuth app', api(base, 'POST', '/api/mgmt/oauthapps', AUTH.admin, {
-    name: 'Bench app', dataStore: 54, clientId: 'bench-client-id', clientSecret: 'bench-client-secret',
-    authorizeURI: 'https://accounts.example.com/o/oauth2/v2/auth', tokenURI: 'https://oauth2.example.com/token',
-    scope: 'analytics.readonly',
-  }), 201);
-  await expect('create list user', api(base, 'POST', '/api/admin/users', AUTH.admin, {
-    userName: LIST_USER, statusInfo: { status: 1 }, passwordInfo: { password: LIST_PASSWORD }, permissions: { roles: [2] },
-  }), 201);
+  const app = await expect(
+    'create OAuth app',
+    api(base, 'POST', '/api/mgmt/oauthapps', AUTH.admin, {
+      name: 'Bench app',
+      dataStore: 54,
+      clientId: 'bench-client-id',
+      clientSecret: 'bench-client-secret',
+      authorizeURI: 'https://accounts.example.com/o/oauth2/v2/auth',
+      tokenURI: 'https://oauth2.example.com/token',
+      scope: 'analytics.readonly',
+    }),
+    201,
+  );
+  await expect(
+    'create list user',
+    api(base, 'POST', '/api/admin/users', AUTH.admin, {
+      userName: LIST_USER,
+      statusInfo: { status: 1 },
+      passwordInfo: { password: LIST_PASSWORD },
+      permissions: { roles: [2] },
+    }),
+    201,
+  );
   return app.id as number;
 }
 
@@ -121,8 +135,15 @@ type Row = [id: number, owner: number];
  * d2cuser's `count` profiles from `firstId`, then the list user's 100, in chunks: the chunks are sealed by worker
  * threads a few ahead of the one being written, and `write` stores one chunk (one transaction).
  */
-async function seedRows(dataKey: Buffer, count: number, firstId: number, userId: number, listUserId: number,
-  write: (rows: Row[], sealed: SealedChunk) => Promise<void> | void, progress: (done: number, total: number) => void): Promise<number> {
+async function seedRows(
+  dataKey: Buffer,
+  count: number,
+  firstId: number,
+  userId: number,
+  listUserId: number,
+  write: (rows: Row[], sealed: SealedChunk) => Promise<void> | void,
+  progress: (done: number, total: number) => void,
+): Promise<number> {
   const listFirstId = firstId + count;
   const rows: Row[] = [];
   for (let i = 0; i < count; i++) rows.push([firstId + i, userId]);
@@ -149,7 +170,13 @@ async function seedRows(dataKey: Buffer, count: number, firstId: number, userId:
 const DESCRIPTION = 'Seeded by the tokenkeep benchmark';
 
 /** Writes the profiles into a stopped server's SQLite file. */
-export async function seedSqlite(file: string, masterKey: Buffer, appId: number, count: number, progress: (done: number, total: number) => void): Promise<Dataset> {
+export async function seedSqlite(
+  file: string,
+  masterKey: Buffer,
+  appId: number,
+  count: number,
+  progress: (done: number, total: number) => void,
+): Promise<Dataset> {
   const db = new Database(file);
   try {
     // The file is the benchmark's own, thrown away afterwards: no fsync while loading, and a large page cache. The
@@ -190,7 +217,13 @@ export async function seedSqlite(file: string, masterKey: Buffer, appId: number,
  * SQLite one (same tables and columns, bytea for sealed values); if it does not, the error says which statement
  * failed and the caller skips that size.
  */
-export async function seedPostgres(url: string, masterKey: Buffer, appId: number, count: number, progress: (done: number, total: number) => void): Promise<Dataset> {
+export async function seedPostgres(
+  url: string,
+  masterKey: Buffer,
+  appId: number,
+  count: number,
+  progress: (done: number, total: number) => void,
+): Promise<Dataset> {
   const { default: pg } = await import('pg');
   const client = new pg.Client({ connectionString: url });
   await client.connect();
@@ -216,8 +249,11 @@ export async function seedPostgres(url: string, masterKey: Buffer, appId: number
           const b = j * 9;
           return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8}, $${b + 9}, 1, 1)`;
         });
-        await client.query(`INSERT INTO oauth_profiles (id, owner_id, creator_id, app_id, name, name_key, description,
-          access_token, refresh_token, version, key_version) VALUES ${tuples.join(', ')}`, values);
+        await client.query(
+          `INSERT INTO oauth_profiles (id, owner_id, creator_id, app_id, name, name_key, description,
+          access_token, refresh_token, version, key_version) VALUES ${tuples.join(', ')}`,
+          values,
+        );
       }
       await client.query('COMMIT');
     };

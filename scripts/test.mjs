@@ -18,8 +18,7 @@ const find = (dir) =>
     return statSync(path).isDirectory() ? find(path) : name.endsWith('.test.ts') ? [path] : [];
   });
 
-const run = (files, env) =>
-  spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], { stdio: 'inherit', env }).status ?? 1;
+const run = (files, env) => spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], { stdio: 'inherit', env }).status ?? 1;
 
 // scripts/node24.sh says which Node it installed: a run that fell back to another node fails instead of passing.
 const wantedNode = process.env.TOKENKEEP_TEST_NODE_VERSION;

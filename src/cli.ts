@@ -72,7 +72,6 @@ async function keysCommand(config: Config, args: string[], flags: Flags): Promis
   }
 }
 
-
 /** A command line that names no command of the table, or that a command does not accept: usage on stderr, exit 2. */
 class UsageError extends Error {}
 
@@ -101,42 +100,56 @@ const commands: Command[] = [
   { words: ['serve'], args: [], flags: SETTING_FLAGS, help: 'start the server (the default command)', run: serve },
   { words: ['migrate'], args: [], flags: ['db'], help: 'apply pending database migrations and exit', run: migrate },
   {
-    words: ['keys', 'status'], args: [], flags: KEY_FLAGS,
+    words: ['keys', 'status'],
+    args: [],
+    flags: KEY_FLAGS,
     help: 'key versions, which is active, and how many rows each still seals',
     run: (config, _args, flags) => keysCommand(config, ['status'], flags),
   },
   {
-    words: ['keys', 'rotate'], args: [], flags: [...KEY_FLAGS, 'batch'],
+    words: ['keys', 'rotate'],
+    args: [],
+    flags: [...KEY_FLAGS, 'batch'],
     help: 'add a data-key version and re-encrypt every row under it (safe beside a running server)',
     check: (_args, flags) => (positiveInteger(flags.batch) ? undefined : '--batch must be a positive integer'),
     run: (config, _args, flags) => keysCommand(config, ['rotate'], flags),
   },
   {
-    words: ['keys', 'reencrypt'], args: [], flags: [...KEY_FLAGS, 'batch'],
+    words: ['keys', 'reencrypt'],
+    args: [],
+    flags: [...KEY_FLAGS, 'batch'],
     help: 'finish an interrupted rotation: re-encrypt rows not under the active version',
     check: (_args, flags) => (positiveInteger(flags.batch) ? undefined : '--batch must be a positive integer'),
     run: (config, _args, flags) => keysCommand(config, ['reencrypt'], flags),
   },
   {
-    words: ['keys', 'retire'], args: ['VERSION'], flags: KEY_FLAGS,
+    words: ['keys', 'retire'],
+    args: ['VERSION'],
+    flags: KEY_FLAGS,
     help: 'remove a key version that no row uses any more',
     check: ([version]) => (positiveInteger(version) ? undefined : 'VERSION must be a key version number'),
     run: (config, args, flags) => keysCommand(config, ['retire', ...args], flags),
   },
   {
-    words: ['keys', 'rekey'], args: [], flags: [...KEY_FLAGS, 'new-key-file', 'generate-key-file'],
+    words: ['keys', 'rekey'],
+    args: [],
+    flags: [...KEY_FLAGS, 'new-key-file', 'generate-key-file'],
     help: 're-wrap the data keys under a new master key: read from --new-key-file or standard input, or generated into --generate-key-file',
-    check: (_args, flags) => (flags['new-key-file'] !== undefined && flags['generate-key-file'] !== undefined
-      ? 'give --new-key-file or --generate-key-file, not both' : undefined),
+    check: (_args, flags) =>
+      flags['new-key-file'] !== undefined && flags['generate-key-file'] !== undefined ? 'give --new-key-file or --generate-key-file, not both' : undefined,
     run: (config, _args, flags) => keysCommand(config, ['rekey'], flags),
   },
   {
-    words: ['users', 'unlock'], args: ['NAME'], flags: ['db'],
+    words: ['users', 'unlock'],
+    args: ['NAME'],
+    flags: ['db'],
     help: 'clear the lock and the failed-login count of a user (safe beside running servers)',
     run: (config, [name]) => unlockUser(config, name),
   },
   {
-    words: ['users', 'reset-password'], args: ['NAME'], flags: ['db', 'password-file'],
+    words: ['users', 'reset-password'],
+    args: ['NAME'],
+    flags: ['db', 'password-file'],
     help: 'set a new password, read from standard input or --password-file (never the command line), and unlock',
     run: (config, [name], flags) => resetPassword(config, name, flags['password-file']),
   },
@@ -146,7 +159,10 @@ async function serve(config: Config): Promise<number> {
   const server = await startServer(config);
   const stop = (signal: string) => {
     server.app.log.info(`${signal} received: closing`);
-    server.close().then(() => process.exit(0), () => process.exit(1));
+    server.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
@@ -175,11 +191,17 @@ Commands:
 ${commands.map((c) => `  ${synopsis(c)}\n      ${c.help}`).join('\n')}
 
 Options (each overrides its environment variable; in brackets the commands that take it):
-${settings.filter((s) => s.flag).map((s) => `  --${(s.flag ?? '').padEnd(16)} ${s.env.padEnd(26)} ${s.help} Default: ${s.default} [${takenBy(s.flag ?? '')}]`).join('\n')}
+${settings
+  .filter((s) => s.flag)
+  .map((s) => `  --${(s.flag ?? '').padEnd(16)} ${s.env.padEnd(26)} ${s.help} Default: ${s.default} [${takenBy(s.flag ?? '')}]`)
+  .join('\n')}
   --help, -h
 
 Environment only:
-${settings.filter((s) => !s.flag).map((s) => `  ${s.env.padEnd(28)} ${s.help}`).join('\n')}
+${settings
+  .filter((s) => !s.flag)
+  .map((s) => `  ${s.env.padEnd(28)} ${s.help}`)
+  .join('\n')}
 `;
 
 /** The command a command line names, with its arguments and flags; throws UsageError for anything else. */
@@ -201,9 +223,7 @@ function parse(argv: string[]): { help: true } | { help: false; command: Command
   const { help, ...flags } = parsed.values as Flags & { help?: boolean };
   if (help) return { help: true };
   const words = parsed.positionals.length > 0 ? parsed.positionals : ['serve'];
-  const command = commands
-    .filter((c) => c.words.every((w, i) => words[i] === w))
-    .sort((a, b) => b.words.length - a.words.length)[0];
+  const command = commands.filter((c) => c.words.every((w, i) => words[i] === w)).sort((a, b) => b.words.length - a.words.length)[0];
   if (!command) {
     const group = commands.filter((c) => c.words.length > 1 && c.words[0] === words[0]);
     if (group.length === 0) throw new UsageError(`unknown command: ${words[0]}`);
@@ -214,7 +234,9 @@ function parse(argv: string[]): { help: true } | { help: false; command: Command
   const args = words.slice(command.words.length);
   // The extra words are not repeated: one may be a password typed where it does not belong.
   if (args.length > command.args.length) {
-    throw new UsageError(`${name} takes ${command.args.length ? command.args.join(' ') : 'no arguments'}, not ${args.length - command.args.length} more word(s)`);
+    throw new UsageError(
+      `${name} takes ${command.args.length ? command.args.join(' ') : 'no arguments'}, not ${args.length - command.args.length} more word(s)`,
+    );
   }
   if (args.length < command.args.length) throw new UsageError(`${name} needs ${command.args.slice(args.length).join(' ')}`);
   if (args.some((a) => a.trim() === '')) throw new UsageError(`${name}: ${command.args.join(' ')} must not be empty`);

@@ -9,7 +9,10 @@ import { passwordProblem } from './domain/password-policy.js';
 import { parseKey } from './crypto/master-key.js';
 
 export class ConfigError extends Error {
-  constructor(readonly setting: string, problem: string) {
+  constructor(
+    readonly setting: string,
+    problem: string,
+  ) {
     super(`Invalid configuration: ${setting} ${problem}`);
     this.name = 'ConfigError';
   }
@@ -40,16 +43,36 @@ export interface Config {
 export const settings = [
   { env: 'PORT', flag: 'port', default: '8080', help: 'TCP port to listen on (0 picks a free one).' },
   { env: 'HOST', flag: 'host', default: '127.0.0.1', help: 'Address to listen on.' },
-  { env: 'TOKENKEEP_DB', flag: 'db', default: './data/tokenkeep.db', help: 'SQLite file (created if missing), or a postgres:// (postgresql://) URL of a PostgreSQL database.' },
+  {
+    env: 'TOKENKEEP_DB',
+    flag: 'db',
+    default: './data/tokenkeep.db',
+    help: 'SQLite file (created if missing), or a postgres:// (postgresql://) URL of a PostgreSQL database.',
+  },
   { env: 'TOKENKEEP_MASTER_KEY', flag: undefined, default: '(none)', help: 'Master key, base64 of 32 bytes. Wins over the key file.' },
-  { env: 'TOKENKEEP_MASTER_KEY_FILE', flag: 'master-key-file', default: '<db folder>/master.key (./data/master.key with PostgreSQL)', help: 'File holding the base64 master key; generated (mode 0600) on the first start of an empty database when no key is configured.' },
+  {
+    env: 'TOKENKEEP_MASTER_KEY_FILE',
+    flag: 'master-key-file',
+    default: '<db folder>/master.key (./data/master.key with PostgreSQL)',
+    help: 'File holding the base64 master key; generated (mode 0600) on the first start of an empty database when no key is configured.',
+  },
   { env: 'TOKENKEEP_TLS_CERT', flag: 'tls-cert', default: '(none)', help: 'PEM certificate file; with TOKENKEEP_TLS_KEY the server speaks HTTPS.' },
   { env: 'TOKENKEEP_TLS_KEY', flag: 'tls-key', default: '(none)', help: 'PEM private key file of the certificate.' },
-  { env: 'TOKENKEEP_ALLOW_INSECURE_HTTP', flag: undefined, default: '0', help: 'Set to 1 to serve plain HTTP on a non-loopback address (only behind a TLS-terminating proxy).' },
+  {
+    env: 'TOKENKEEP_ALLOW_INSECURE_HTTP',
+    flag: undefined,
+    default: '0',
+    help: 'Set to 1 to serve plain HTTP on a non-loopback address (only behind a TLS-terminating proxy).',
+  },
   { env: 'TOKENKEEP_ADMIN_PASSWORD', flag: undefined, default: '(generated, printed once)', help: 'First-start password of d2cadmin.' },
   { env: 'TOKENKEEP_USER_PASSWORD', flag: undefined, default: '(generated, printed once)', help: 'First-start password of d2cuser.' },
   { env: 'TOKENKEEP_LOG_LEVEL', flag: 'log-level', default: 'info', help: 'fatal, error, warn, info, debug, trace or silent.' },
-  { env: 'TOKENKEEP_ALLOW_LOOPBACK_HTTP_URIS', flag: undefined, default: '0', help: 'Set to 1 to accept http: authorize/token URIs on loopback hosts (development only).' },
+  {
+    env: 'TOKENKEEP_ALLOW_LOOPBACK_HTTP_URIS',
+    flag: undefined,
+    default: '0',
+    help: 'Set to 1 to accept http: authorize/token URIs on loopback hosts (development only).',
+  },
 ] as const;
 
 /** 127.0.0.0/8, ::1 and localhost: traffic that never leaves the machine. */
@@ -87,7 +110,11 @@ function parseDb(text: string): DbConfig {
     } catch {
       throw new ConfigError('TOKENKEEP_DB', 'is not a valid PostgreSQL URL (postgres://user:password@host:port/database)');
     }
-    if (!/^postgres(ql)?:$/i.test(url.protocol) || !text.slice(url.protocol.length).startsWith('//') || (url.hostname === '' && !url.searchParams.has('host'))) {
+    if (
+      !/^postgres(ql)?:$/i.test(url.protocol) ||
+      !text.slice(url.protocol.length).startsWith('//') ||
+      (url.hostname === '' && !url.searchParams.has('host'))
+    ) {
       throw new ConfigError('TOKENKEEP_DB', 'is not a valid PostgreSQL URL (postgres://user:password@host:port/database)');
     }
     // The scheme in lower case, the rest exactly as given (the driver decodes user, password and options itself).
@@ -129,8 +156,10 @@ function checkSqlitePath(file: string): void {
   let found;
   while (!(found = stat(folder))) {
     if (!insideWorkingDirectory(folder)) {
-      throw new ConfigError('TOKENKEEP_DB', `is in the folder ${dirname(file)}, which does not exist; create it first `
-        + '(tokenkeep creates missing folders only inside the working directory)');
+      throw new ConfigError(
+        'TOKENKEEP_DB',
+        `is in the folder ${dirname(file)}, which does not exist; create it first ` + '(tokenkeep creates missing folders only inside the working directory)',
+      );
     }
     folder = dirname(folder);
   }
@@ -141,7 +170,10 @@ function checkSqlitePath(file: string): void {
     accessSync(folder, constants.W_OK | constants.X_OK);
     if (existing) accessSync(file, constants.R_OK | constants.W_OK);
   } catch (err) {
-    throw new ConfigError('TOKENKEEP_DB', `${problem((err as NodeJS.ErrnoException).code, (err as NodeJS.ErrnoException).path ?? file)} (tokenkeep needs to read and write it)`);
+    throw new ConfigError(
+      'TOKENKEEP_DB',
+      `${problem((err as NodeJS.ErrnoException).code, (err as NodeJS.ErrnoException).path ?? file)} (tokenkeep needs to read and write it)`,
+    );
   }
 }
 
@@ -181,8 +213,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: Record<string, string 
   const insecureText = pick('TOKENKEEP_ALLOW_INSECURE_HTTP') ?? '0';
   if (insecureText !== '0' && insecureText !== '1') throw new ConfigError('TOKENKEEP_ALLOW_INSECURE_HTTP', 'must be 0 or 1');
   if (!tls && insecureText !== '1' && !isLoopback(host)) {
-    throw new ConfigError('HOST', `is ${host}, not a loopback address: plain HTTP there would expose every password; `
-      + 'configure TOKENKEEP_TLS_CERT and TOKENKEEP_TLS_KEY, or set TOKENKEEP_ALLOW_INSECURE_HTTP=1 behind a TLS-terminating proxy');
+    throw new ConfigError(
+      'HOST',
+      `is ${host}, not a loopback address: plain HTTP there would expose every password; ` +
+        'configure TOKENKEEP_TLS_CERT and TOKENKEEP_TLS_KEY, or set TOKENKEEP_ALLOW_INSECURE_HTTP=1 behind a TLS-terminating proxy',
+    );
   }
 
   const adminPassword = pick('TOKENKEEP_ADMIN_PASSWORD');

@@ -79,5 +79,4 @@ export interface ErrorBody {
 }
 
 /** Shorthand used everywhere: `throw fail('profileNotFound', id)`. */
-export const fail = (kind: ErrorKind, detail: string | number = '', headers?: Record<string, string>): ApiError =>
-  new ApiError(kind, detail, headers);
+export const fail = (kind: ErrorKind, detail: string | number = '', headers?: Record<string, string>): ApiError => new ApiError(kind, detail, headers);

@@ -25,10 +25,12 @@ export interface RunningServer {
 async function bootstrap(store: Store, config: Config): Promise<void> {
   const adminPassword = config.adminPassword ?? generatePassword();
   const userPassword = config.userPassword ?? generatePassword();
-  const created = await store.bootstrap(seed({
-    adminPasswordHash: await hashPassword(adminPassword, OWASP_SCRYPT),
-    userPasswordHash: await hashPassword(userPassword, OWASP_SCRYPT),
-  }));
+  const created = await store.bootstrap(
+    seed({
+      adminPasswordHash: await hashPassword(adminPassword, OWASP_SCRYPT),
+      userPasswordHash: await hashPassword(userPassword, OWASP_SCRYPT),
+    }),
+  );
   if (!created) return;
   const generated = [
     config.adminPassword === undefined ? `  d2cadmin: ${adminPassword}` : undefined,
@@ -58,8 +60,10 @@ export async function startServer(config: Config): Promise<RunningServer> {
     const log = app.log;
     store.keys.onWarning = (message) => log.warn(message);
     if (sealing.generated) {
-      app.log.warn(`FIRST START: generated a new master key in ${sealing.source}. BACK IT UP NOW, apart from the database: `
-        + 'without it every stored token and secret is lost. Consider moving it out of the data folder (TOKENKEEP_MASTER_KEY_FILE).');
+      app.log.warn(
+        `FIRST START: generated a new master key in ${sealing.source}. BACK IT UP NOW, apart from the database: ` +
+          'without it every stored token and secret is lost. Consider moving it out of the data folder (TOKENKEEP_MASTER_KEY_FILE).',
+      );
     } else {
       app.log.info(`secrets unsealed with the master key from ${sealing.source}`);
     }

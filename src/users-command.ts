@@ -82,8 +82,10 @@ function readPasswordFile(path: string): Buffer {
 async function readStdin(): Promise<Buffer> {
   // A terminal would echo the password: the operator pipes it in instead (README: `read -rs`).
   if (process.stdin.isTTY) {
-    throw new CommandFailed('reads the new password from standard input or --password-file, and standard input is a terminal '
-      + '(which would show it): pipe it in, e.g. read -rs PW && printf \'%s\\n\' "$PW" | tokenkeep users reset-password NAME');
+    throw new CommandFailed(
+      'reads the new password from standard input or --password-file, and standard input is a terminal ' +
+        '(which would show it): pipe it in, e.g. read -rs PW && printf \'%s\\n\' "$PW" | tokenkeep users reset-password NAME',
+    );
   }
   const chunks: Buffer[] = [];
   let size = 0;

@@ -14,11 +14,32 @@ const ALL_PERMISSIONS = [...range(1, 21), ...range(25, 29)];
 const USER_PERMISSIONS = range(1, 11);
 const TENANT_ADMIN_PERMISSIONS = [...range(1, 11), ...range(13, 21)];
 const PERMISSION_NAMES: Record<number, string> = {
-  1: 'CreateDataSource', 2: 'ViewDataSource', 3: 'ModifyDataSource', 4: 'DeleteDataSource', 5: 'UseDataSourceWithJDBC',
-  6: 'UseDataSourceWithODBC', 7: 'UseDataSourceWithOData', 8: 'WebUI', 9: 'ChangePassword', 10: 'SQLEditorWebUI',
-  11: 'MgmtAPI', 12: 'Administrator', 13: 'CreateUsers', 14: 'ViewUsers', 15: 'ModifyUsers', 16: 'DeleteUsers',
-  17: 'CreateRole', 18: 'ViewRole', 19: 'ModifyRole', 20: 'DeleteRole', 21: 'OnBehalfOf', 25: 'TenantAPI',
-  26: 'RegisterExternalAuthService', 27: 'Limits', 28: 'OAuth', 29: 'IPWhiteList',
+  1: 'CreateDataSource',
+  2: 'ViewDataSource',
+  3: 'ModifyDataSource',
+  4: 'DeleteDataSource',
+  5: 'UseDataSourceWithJDBC',
+  6: 'UseDataSourceWithODBC',
+  7: 'UseDataSourceWithOData',
+  8: 'WebUI',
+  9: 'ChangePassword',
+  10: 'SQLEditorWebUI',
+  11: 'MgmtAPI',
+  12: 'Administrator',
+  13: 'CreateUsers',
+  14: 'ViewUsers',
+  15: 'ModifyUsers',
+  16: 'DeleteUsers',
+  17: 'CreateRole',
+  18: 'ViewRole',
+  19: 'ModifyRole',
+  20: 'DeleteRole',
+  21: 'OnBehalfOf',
+  25: 'TenantAPI',
+  26: 'RegisterExternalAuthService',
+  27: 'Limits',
+  28: 'OAuth',
+  29: 'IPWhiteList',
 };
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -47,8 +68,7 @@ function client(h: Harness) {
   const createTenant = async (name: string, importedRoles: number[] = [2, 3]) =>
     ok(201, 'POST', '/api/admin/tenants', { name, parentTenant: 1, importedRoles }) as Promise<{ id: number; roles: number[] }>;
   /** Logs in as the user: 200 when the credentials work. */
-  const login = async (userName: string, password: string) =>
-    (await call('GET', '/api/mgmt/permissions', undefined, [userName, password])).statusCode;
+  const login = async (userName: string, password: string) => (await call('GET', '/api/mgmt/permissions', undefined, [userName, password])).statusCode;
   return { call, ok, userBody, createUser, createTenant, login };
 }
 
@@ -88,7 +108,7 @@ describe('first start', () => {
     assert.equal(system.status, 1);
   });
 
-  test('roles 1–3 of tenant 1 with HDP\'s permission sets and members', async () => {
+  test("roles 1–3 of tenant 1 with HDP's permission sets and members", async () => {
     const users = (await c.ok(200, 'GET', '/api/admin/users')).users as { id: number; userName: string }[];
     const id = (name: string) => users.find((u) => u.userName === name)!.id;
     const body = await c.ok(200, 'GET', '/api/admin/roles');
@@ -104,7 +124,11 @@ describe('first start', () => {
       const role = byId.get(roleId);
       assert.equal(role.name, name);
       assert.equal(role.tenantId, 1);
-      assert.deepEqual([...role.permissions].sort((a: number, b: number) => a - b), permissions, `permissions of role ${roleId}`);
+      assert.deepEqual(
+        [...role.permissions].sort((a: number, b: number) => a - b),
+        permissions,
+        `permissions of role ${roleId}`,
+      );
       assert.deepEqual(role.users, members, `members of role ${roleId}`);
     }
   });
@@ -113,7 +137,10 @@ describe('first start', () => {
     const { users } = await c.ok(200, 'GET', '/api/admin/users');
     const pick = (name: string) => (users as any[]).find((u) => u.userName === name);
     assert.equal(users.length, 2);
-    for (const [name, role] of [['d2cadmin', 1], ['d2cuser', 2]] as const) {
+    for (const [name, role] of [
+      ['d2cadmin', 1],
+      ['d2cuser', 2],
+    ] as const) {
       const u = pick(name);
       assert.ok(u, name);
       assert.equal(u.tenantId, 1);
@@ -127,7 +154,10 @@ describe('first start', () => {
 
   test('the permission catalogue: 26 permissions, 22–24 not served', async () => {
     const { permissions } = await c.ok(200, 'GET', '/api/admin/permissions');
-    assert.deepEqual((permissions as any[]).map((p) => p.id), ALL_PERMISSIONS);
+    assert.deepEqual(
+      (permissions as any[]).map((p) => p.id),
+      ALL_PERMISSIONS,
+    );
     for (const p of permissions) {
       assert.equal(p.name, PERMISSION_NAMES[p.id]);
       assert.equal(typeof p.description, 'string');
@@ -209,7 +239,10 @@ describe('tenants', () => {
     const { roles: _roles, ...withoutRoles } = tenant;
     assert.deepEqual(fetched, withoutRoles);
     const list = await c.ok(200, 'GET', '/api/admin/tenants');
-    assert.deepEqual(list.tenants.map((t: any) => t.name), ['System', 'Acme']);
+    assert.deepEqual(
+      list.tenants.map((t: any) => t.name),
+      ['System', 'Acme'],
+    );
   });
 
   test('tenant names are unique case-insensitively (409)', async () => {
@@ -228,9 +261,19 @@ describe('tenants', () => {
     const acme = await h.store.tenantByName('Acme');
     await unchanged(h, async () => {
       assertError(await c.call('POST', '/api/admin/tenants', { name: 'Child', parentTenant: acme!.id }), 400, CODES.invalidJson, 'parent');
-      assertError(await c.call('POST', '/api/admin/tenants', { name: 'Child', parentTenant: 1, importedRoles: [999] }), 400, CODES.invalidReference, 'unknown role');
+      assertError(
+        await c.call('POST', '/api/admin/tenants', { name: 'Child', parentTenant: 1, importedRoles: [999] }),
+        400,
+        CODES.invalidReference,
+        'unknown role',
+      );
       const acmeRole = (await h.store.listRoles(acme!.id))[0].id;
-      assertError(await c.call('POST', '/api/admin/tenants', { name: 'Child', parentTenant: 1, importedRoles: [acmeRole] }), 400, CODES.invalidReference, 'child role');
+      assertError(
+        await c.call('POST', '/api/admin/tenants', { name: 'Child', parentTenant: 1, importedRoles: [acmeRole] }),
+        400,
+        CODES.invalidReference,
+        'child role',
+      );
       assertError(await c.call('POST', '/api/admin/tenants', { name: '', parentTenant: 1 }), 400, CODES.invalidJson, 'empty name');
       assertError(await c.call('POST', '/api/admin/tenants', { parentTenant: 1 }), 400, CODES.invalidJson, 'no name');
     });
@@ -302,9 +345,14 @@ describe('tenants', () => {
 
   test('an unknown tenant is 404 222208573 on every tenant route', async () => {
     for (const [method, url, body] of [
-      ['GET', '/api/admin/tenants/424242'], ['PUT', '/api/admin/tenants/424242', { name: 'x' }], ['DELETE', '/api/admin/tenants/424242'],
-      ['GET', '/api/admin/tenants/424242/admins'], ['PUT', '/api/admin/tenants/424242/admins', { admins: [] }],
-      ['GET', '/api/admin/tenants/0'], ['GET', '/api/admin/tenants/x'], ['GET', '/api/admin/roles?tenantId=424242'],
+      ['GET', '/api/admin/tenants/424242'],
+      ['PUT', '/api/admin/tenants/424242', { name: 'x' }],
+      ['DELETE', '/api/admin/tenants/424242'],
+      ['GET', '/api/admin/tenants/424242/admins'],
+      ['PUT', '/api/admin/tenants/424242/admins', { admins: [] }],
+      ['GET', '/api/admin/tenants/0'],
+      ['GET', '/api/admin/tenants/x'],
+      ['GET', '/api/admin/roles?tenantId=424242'],
       ['GET', '/api/admin/users?tenantName=Nowhere'],
     ] as [Method, string, unknown?][]) {
       assertError(await c.call(method, url, body), 404, CODES.tenantNotFound, `${method} ${url}`);
@@ -314,19 +362,32 @@ describe('tenants', () => {
   test('a system-tenant user with TenantAPI creates tenants and administers them; a child-tenant user cannot', async () => {
     const delegateRole = await c.ok(201, 'POST', '/api/admin/roles', { name: 'Tenant Maker', tenantId: 1, permissions: [...TENANT_ADMIN_PERMISSIONS, 25] });
     const delegate = await c.createUser('tenant-maker', 1, [delegateRole.id]);
-    const made = await c.ok(201, 'POST', '/api/admin/tenants', { name: 'Delegated Co', parentTenant: 1, importedRoles: [2, 3] }, ['tenant-maker', DEFAULT_PASSWORD]);
+    const made = await c.ok(201, 'POST', '/api/admin/tenants', { name: 'Delegated Co', parentTenant: 1, importedRoles: [2, 3] }, [
+      'tenant-maker',
+      DEFAULT_PASSWORD,
+    ]);
     assert.deepEqual(await h.store.tenantAdmins(made.id), [delegate]);
     await c.ok(200, 'GET', `/api/admin/tenants/${made.id}`, undefined, ['tenant-maker', DEFAULT_PASSWORD]);
     // importing a role with permissions the creator lacks is escalation
     await unchanged(h, async () => {
-      assertError(await c.call('POST', '/api/admin/tenants', { name: 'Escalated Co', parentTenant: 1, importedRoles: [1] }, ['tenant-maker', DEFAULT_PASSWORD]), 403, CODES.forbidden, 'import role 1');
+      assertError(
+        await c.call('POST', '/api/admin/tenants', { name: 'Escalated Co', parentTenant: 1, importedRoles: [1] }, ['tenant-maker', DEFAULT_PASSWORD]),
+        403,
+        CODES.forbidden,
+        'import role 1',
+      );
     });
 
     const childAdminRole = (await h.store.listRoles(made.id)).find((r) => r.name === 'Tenant Administrator')!.id;
     await c.createUser('child-maker', made.id, [childAdminRole], [25]);
     await c.ok(200, 'PUT', `/api/admin/tenants/${made.id}/admins`, { admins: [delegate, (await h.store.userByName('child-maker'))!.id] });
     await unchanged(h, async () => {
-      assertError(await c.call('POST', '/api/admin/tenants', { name: 'Sibling Co', parentTenant: 1 }, ['child-maker', DEFAULT_PASSWORD]), 403, CODES.forbidden, 'child tenant');
+      assertError(
+        await c.call('POST', '/api/admin/tenants', { name: 'Sibling Co', parentTenant: 1 }, ['child-maker', DEFAULT_PASSWORD]),
+        403,
+        CODES.forbidden,
+        'child tenant',
+      );
     });
   });
 });
@@ -348,7 +409,13 @@ describe('roles', () => {
 
   test('create: 201, Location, HDP shape, members joined', async () => {
     const member = await c.createUser('role-member', acme.id, [acme.roles[0]]);
-    const res = await c.call('POST', '/api/admin/roles', { name: 'Analysts', tenantId: acme.id, description: 'read only', permissions: [2, 8], users: [member] });
+    const res = await c.call('POST', '/api/admin/roles', {
+      name: 'Analysts',
+      tenantId: acme.id,
+      description: 'read only',
+      permissions: [2, 8],
+      users: [member],
+    });
     assert.equal(res.statusCode, 201, res.body);
     const role = res.json();
     assert.equal(res.headers.location, `/api/admin/roles/${role.id}`);
@@ -356,7 +423,10 @@ describe('roles', () => {
     assert.deepEqual(await c.ok(200, 'GET', `/api/admin/roles/${role.id}`), role);
     assert.deepEqual((await h.store.user(member))?.roles.sort(), [acme.roles[0], role.id].sort());
     const { roles } = await c.ok(200, 'GET', `/api/admin/roles?tenantName=acme`);
-    assert.ok((roles as any[]).some((r) => r.id === role.id), 'filter by tenant name');
+    assert.ok(
+      (roles as any[]).some((r) => r.id === role.id),
+      'filter by tenant name',
+    );
     assert.ok((roles as any[]).every((r) => r.tenantId === acme.id));
   });
 
@@ -372,12 +442,32 @@ describe('roles', () => {
     const betaUser = await c.createUser('beta-member', beta.id, [beta.roles[0]]);
     await unchanged(h, async () => {
       for (const p of [22, 23, 24, 30, 1000]) {
-        assertError(await c.call('POST', '/api/admin/roles', { name: 'Bad', tenantId: acme.id, permissions: [p] }), 400, CODES.invalidReference, `permission ${p}`);
+        assertError(
+          await c.call('POST', '/api/admin/roles', { name: 'Bad', tenantId: acme.id, permissions: [p] }),
+          400,
+          CODES.invalidReference,
+          `permission ${p}`,
+        );
       }
-      assertError(await c.call('POST', '/api/admin/roles', { name: 'Bad', tenantId: acme.id, permissions: [2], users: [betaUser] }), 400, CODES.invalidReference, 'foreign member');
-      assertError(await c.call('POST', '/api/admin/roles', { name: 'Bad', tenantId: acme.id, permissions: [2], users: [999_999] }), 400, CODES.invalidReference, 'unknown member');
+      assertError(
+        await c.call('POST', '/api/admin/roles', { name: 'Bad', tenantId: acme.id, permissions: [2], users: [betaUser] }),
+        400,
+        CODES.invalidReference,
+        'foreign member',
+      );
+      assertError(
+        await c.call('POST', '/api/admin/roles', { name: 'Bad', tenantId: acme.id, permissions: [2], users: [999_999] }),
+        400,
+        CODES.invalidReference,
+        'unknown member',
+      );
       assertError(await c.call('POST', '/api/admin/roles', { name: 'Bad', tenantId: 999_999, permissions: [2] }), 404, CODES.tenantNotFound, 'unknown tenant');
-      assertError(await c.call('POST', '/api/admin/roles', { name: 'Bad', tenantId: String(acme.id), permissions: [2] }), 400, CODES.invalidJson, 'tenantId as string');
+      assertError(
+        await c.call('POST', '/api/admin/roles', { name: 'Bad', tenantId: String(acme.id), permissions: [2] }),
+        400,
+        CODES.invalidJson,
+        'tenantId as string',
+      );
       assertError(await c.call('POST', '/api/admin/roles', { name: 'Bad', tenantId: acme.id, permissions: [2.5] }), 400, CODES.invalidJson, 'float permission');
       assertError(await c.call('POST', '/api/admin/roles', { name: 'Bad', tenantId: acme.id }), 400, CODES.invalidJson, 'no permissions');
     });
@@ -389,11 +479,16 @@ describe('roles', () => {
     assert.deepEqual(updated, { id: role.id, name: 'Writers', tenantId: acme.id, description: null, permissions: [3], users: [] });
     await unchanged(h, async () => {
       assertError(await c.call('PUT', `/api/admin/roles/${role.id}`, { name: 'Writers', tenantId: beta.id, permissions: [3] }), 400, CODES.invalidJson, 'move');
-      assertError(await c.call('PUT', `/api/admin/roles/${role.id}`, { id: 1, name: 'Writers', tenantId: acme.id, permissions: [3] }), 400, CODES.invalidJson, 'id mismatch');
+      assertError(
+        await c.call('PUT', `/api/admin/roles/${role.id}`, { id: 1, name: 'Writers', tenantId: acme.id, permissions: [3] }),
+        400,
+        CODES.invalidJson,
+        'id mismatch',
+      );
     });
   });
 
-  test('DELETE: 204 without body, then 404 223002404; a user\'s only role cannot be deleted', async () => {
+  test("DELETE: 204 without body, then 404 223002404; a user's only role cannot be deleted", async () => {
     const role = await c.ok(201, 'POST', '/api/admin/roles', { name: 'Temporary', tenantId: acme.id, permissions: [2] });
     const res = await c.call('DELETE', `/api/admin/roles/${role.id}`);
     assert.equal(res.statusCode, 204);
@@ -404,7 +499,12 @@ describe('roles', () => {
     const user = await c.createUser('only-role-user', acme.id, [only.id]);
     await unchanged(h, async () => {
       assertError(await c.call('DELETE', `/api/admin/roles/${only.id}`), 409, CODES.conflict, 'only role');
-      assertError(await c.call('PUT', `/api/admin/roles/${only.id}`, { name: 'Only Role', tenantId: acme.id, permissions: [2], users: [] }), 409, CODES.conflict, 'remove the only member');
+      assertError(
+        await c.call('PUT', `/api/admin/roles/${only.id}`, { name: 'Only Role', tenantId: acme.id, permissions: [2], users: [] }),
+        409,
+        CODES.conflict,
+        'remove the only member',
+      );
     });
     assert.deepEqual((await h.store.user(user))?.roles, [only.id]);
   });
@@ -428,7 +528,10 @@ describe('users', () => {
   test('create: 201, Location, HDP shape without password; the user can log in', async () => {
     const password = 'Fresh-Passw0rd!';
     const res = await c.call('POST', '/api/admin/users', {
-      userName: 'Alice', tenantId: acme.id, statusInfo: { status: 1 }, passwordInfo: { password },
+      userName: 'Alice',
+      tenantId: acme.id,
+      statusInfo: { status: 1 },
+      passwordInfo: { password },
       permissions: { roles: [acme.roles[0]], permissions: [28] },
     });
     assert.equal(res.statusCode, 201, res.body);
@@ -436,7 +539,9 @@ describe('users', () => {
     const user = res.json();
     assert.equal(res.headers.location, `/api/admin/users/${user.id}`);
     assert.deepEqual(user, {
-      id: user.id, userName: 'Alice', tenantId: acme.id,
+      id: user.id,
+      userName: 'Alice',
+      tenantId: acme.id,
       statusInfo: { status: 1, accountLocked: false, accountLockedAt: null, accountLockedUntil: null },
       permissions: { roles: [acme.roles[0]], permissions: [28] },
     });
@@ -456,7 +561,7 @@ describe('users', () => {
     });
   });
 
-  test('tenantId defaults to the caller\'s tenant', async () => {
+  test("tenantId defaults to the caller's tenant", async () => {
     const id = await c.createUser('system-person', undefined, [2]);
     assert.equal((await h.store.user(id))?.tenantId, 1);
   });
@@ -464,13 +569,22 @@ describe('users', () => {
   test('user names are unique case-insensitively across tenants (409 223006409)', async () => {
     await c.createUser('Bob', acme.id, [acme.roles[0]]);
     await unchanged(h, async () => {
-      for (const [name, tenantId, role] of [['bob', acme.id, acme.roles[0]], ['BOB', beta.id, beta.roles[0]], ['D2CADMIN', 1, 2]] as const) {
+      for (const [name, tenantId, role] of [
+        ['bob', acme.id, acme.roles[0]],
+        ['BOB', beta.id, beta.roles[0]],
+        ['D2CADMIN', 1, 2],
+      ] as const) {
         assertError(await c.call('POST', '/api/admin/users', c.userBody(name, tenantId, [role])), 409, CODES.duplicateName, name);
       }
     });
     const carol = await c.createUser('carol', acme.id, [acme.roles[0]]);
     await unchanged(h, async () => {
-      assertError(await c.call('PUT', `/api/admin/users/${carol}`, { userName: 'BoB', statusInfo: { status: 1 }, permissions: { roles: [acme.roles[0]] } }), 409, CODES.duplicateName, 'rename');
+      assertError(
+        await c.call('PUT', `/api/admin/users/${carol}`, { userName: 'BoB', statusInfo: { status: 1 }, permissions: { roles: [acme.roles[0]] } }),
+        409,
+        CODES.duplicateName,
+        'rename',
+      );
     });
   });
 
@@ -506,21 +620,39 @@ describe('users', () => {
     });
   });
 
-  test('roles must exist, be of the user\'s tenant, and be at least one', async () => {
+  test("roles must exist, be of the user's tenant, and be at least one", async () => {
     await unchanged(h, async () => {
       assertError(await c.call('POST', '/api/admin/users', c.userBody('eve', acme.id, [2])), 400, CODES.invalidReference, 'system role in Acme');
       assertError(await c.call('POST', '/api/admin/users', c.userBody('eve', acme.id, [beta.roles[0]])), 400, CODES.invalidReference, 'Beta role in Acme');
       assertError(await c.call('POST', '/api/admin/users', c.userBody('eve', acme.id, [acme.roles[0], 999_999])), 400, CODES.invalidReference, 'unknown role');
       assertError(await c.call('POST', '/api/admin/users', c.userBody('eve', acme.id, [])), 400, CODES.invalidJson, 'no role');
-      assertError(await c.call('POST', '/api/admin/users', { ...c.userBody('eve', acme.id, []), permissions: undefined }), 400, CODES.invalidJson, 'no permissions object');
-      assertError(await c.call('POST', '/api/admin/users', { ...c.userBody('eve', acme.id, [acme.roles[0]]), permissions: { roles: [acme.roles[0]], permissions: [23] } }), 400, CODES.invalidReference, 'unknown explicit permission');
+      assertError(
+        await c.call('POST', '/api/admin/users', { ...c.userBody('eve', acme.id, []), permissions: undefined }),
+        400,
+        CODES.invalidJson,
+        'no permissions object',
+      );
+      assertError(
+        await c.call('POST', '/api/admin/users', {
+          ...c.userBody('eve', acme.id, [acme.roles[0]]),
+          permissions: { roles: [acme.roles[0]], permissions: [23] },
+        }),
+        400,
+        CODES.invalidReference,
+        'unknown explicit permission',
+      );
       assertError(await c.call('POST', '/api/admin/users', c.userBody('eve', 999_999, [acme.roles[0]])), 404, CODES.tenantNotFound, 'unknown tenant');
     });
     const eve = await c.createUser('eve', acme.id, [acme.roles[0]]);
     await unchanged(h, async () => {
       assertError(await c.call('PUT', `/api/admin/users/${eve}/permissions`, { roles: [] }), 400, CODES.invalidJson, 'remove every role');
       assertError(await c.call('PUT', `/api/admin/users/${eve}/permissions`, { roles: [2] }), 400, CODES.invalidReference, 'foreign role');
-      assertError(await c.call('PUT', `/api/admin/users/${eve}`, { userName: 'eve', statusInfo: { status: 1 }, permissions: { roles: [] } }), 400, CODES.invalidJson, 'PUT without role');
+      assertError(
+        await c.call('PUT', `/api/admin/users/${eve}`, { userName: 'eve', statusInfo: { status: 1 }, permissions: { roles: [] } }),
+        400,
+        CODES.invalidJson,
+        'PUT without role',
+      );
     });
   });
 
@@ -530,7 +662,10 @@ describe('users', () => {
     assert.deepEqual(await c.ok(200, 'GET', `/api/admin/users/${frank}/permissions`), { roles: [analysts.id], permissions: [] });
     const mine = async () => (await c.ok(200, 'GET', '/api/mgmt/permissions', undefined, ['frank', DEFAULT_PASSWORD])).permissions.map((p: any) => p.id);
     assert.deepEqual(await mine(), [2, 11]);
-    assert.deepEqual(await c.ok(200, 'PUT', `/api/admin/users/${frank}/permissions`, { roles: [analysts.id], permissions: [28, 14] }), { roles: [analysts.id], permissions: [14, 28] });
+    assert.deepEqual(await c.ok(200, 'PUT', `/api/admin/users/${frank}/permissions`, { roles: [analysts.id], permissions: [28, 14] }), {
+      roles: [analysts.id],
+      permissions: [14, 28],
+    });
     assert.deepEqual(await mine(), [2, 11, 14, 28]);
     assert.deepEqual(await c.ok(200, 'PUT', `/api/admin/users/${frank}/permissions`, { roles: [analysts.id] }), { roles: [analysts.id], permissions: [] });
     assert.deepEqual(await mine(), [2, 11]);
@@ -538,16 +673,57 @@ describe('users', () => {
 
   test('PUT replaces the user; the tenant cannot change; a new password must meet the policy', async () => {
     const id = await c.createUser('grace', acme.id, [acme.roles[0]], [28]);
-    const updated = await c.ok(200, 'PUT', `/api/admin/users/${id}`, { id, userName: 'grace-hopper', tenantId: acme.id, statusInfo: { status: 1 }, permissions: { roles: [acme.roles[0]] } });
+    const updated = await c.ok(200, 'PUT', `/api/admin/users/${id}`, {
+      id,
+      userName: 'grace-hopper',
+      tenantId: acme.id,
+      statusInfo: { status: 1 },
+      permissions: { roles: [acme.roles[0]] },
+    });
     assert.deepEqual(updated.permissions, { roles: [acme.roles[0]], permissions: [] }, 'omitted explicit permissions are cleared');
     assert.equal(updated.userName, 'grace-hopper');
     assert.equal(await c.login('grace-hopper', DEFAULT_PASSWORD), 200, 'password kept when passwordInfo is left out');
     await unchanged(h, async () => {
-      assertError(await c.call('PUT', `/api/admin/users/${id}`, { userName: 'grace-hopper', tenantId: beta.id, statusInfo: { status: 1 }, permissions: { roles: [beta.roles[0]] } }), 400, CODES.invalidJson, 'move');
-      assertError(await c.call('PUT', `/api/admin/users/${id}`, { userName: 'grace-hopper', statusInfo: { status: 1 }, passwordInfo: { password: 'Grace-Hopper-1' }, permissions: { roles: [acme.roles[0]] } }), 400, CODES.passwordPolicy, 'name in password');
-      assertError(await c.call('PUT', `/api/admin/users/${id}`, { id: id + 1, userName: 'grace-hopper', statusInfo: { status: 1 }, permissions: { roles: [acme.roles[0]] } }), 400, CODES.invalidJson, 'id mismatch');
+      assertError(
+        await c.call('PUT', `/api/admin/users/${id}`, {
+          userName: 'grace-hopper',
+          tenantId: beta.id,
+          statusInfo: { status: 1 },
+          permissions: { roles: [beta.roles[0]] },
+        }),
+        400,
+        CODES.invalidJson,
+        'move',
+      );
+      assertError(
+        await c.call('PUT', `/api/admin/users/${id}`, {
+          userName: 'grace-hopper',
+          statusInfo: { status: 1 },
+          passwordInfo: { password: 'Grace-Hopper-1' },
+          permissions: { roles: [acme.roles[0]] },
+        }),
+        400,
+        CODES.passwordPolicy,
+        'name in password',
+      );
+      assertError(
+        await c.call('PUT', `/api/admin/users/${id}`, {
+          id: id + 1,
+          userName: 'grace-hopper',
+          statusInfo: { status: 1 },
+          permissions: { roles: [acme.roles[0]] },
+        }),
+        400,
+        CODES.invalidJson,
+        'id mismatch',
+      );
     });
-    const res = await c.call('PUT', `/api/admin/users/${id}`, { userName: 'grace-hopper', statusInfo: { status: 1 }, passwordInfo: { password: 'Cobol-1959!' }, permissions: { roles: [acme.roles[0]] } });
+    const res = await c.call('PUT', `/api/admin/users/${id}`, {
+      userName: 'grace-hopper',
+      statusInfo: { status: 1 },
+      passwordInfo: { password: 'Cobol-1959!' },
+      permissions: { roles: [acme.roles[0]] },
+    });
     assert.equal(res.statusCode, 200);
     assertNoSecrets(res, 'Cobol-1959!');
     assert.equal(await c.login('grace-hopper', 'Cobol-1959!'), 200);
@@ -570,7 +746,12 @@ describe('users', () => {
 
   test('statusinfo: deactivate and reactivate; lock and unlock', async () => {
     const id = await c.createUser('ivan', acme.id, [acme.roles[0]]);
-    assert.deepEqual(await c.ok(200, 'GET', `/api/admin/users/${id}/statusinfo`), { status: 1, accountLocked: false, accountLockedAt: null, accountLockedUntil: null });
+    assert.deepEqual(await c.ok(200, 'GET', `/api/admin/users/${id}/statusinfo`), {
+      status: 1,
+      accountLocked: false,
+      accountLockedAt: null,
+      accountLockedUntil: null,
+    });
     assert.equal((await c.ok(200, 'PUT', `/api/admin/users/${id}/statusinfo`, { status: 0 })).status, 0);
     assert.equal(await c.login('ivan', DEFAULT_PASSWORD), 401, 'inactive users cannot log in');
     assert.equal((await c.ok(200, 'PUT', `/api/admin/users/${id}/statusinfo`, { status: 1 })).status, 1);
@@ -605,19 +786,30 @@ describe('users', () => {
   test('deleting a user deletes the profiles and data sources it owns', async () => {
     const owner = await c.createUser('profile-owner', 1, [2]);
     const app = await c.ok(201, 'POST', '/api/mgmt/oauthapps', {
-      name: 'Salesforce app', dataStore: 1, clientId: 'client', clientSecret: 'client-secret',
-      authorizeURI: 'https://login.example.com/authorize', tokenURI: 'https://login.example.com/token',
+      name: 'Salesforce app',
+      dataStore: 1,
+      clientId: 'client',
+      clientSecret: 'client-secret',
+      authorizeURI: 'https://login.example.com/authorize',
+      tokenURI: 'https://login.example.com/token',
     });
-    const profile = await c.ok(201, 'POST', '/api/mgmt/oauthprofiles?user=profile-owner', { name: 'sf_profile', oauthAppId: app.id, refreshToken: 'refresh-token' });
+    const profile = await c.ok(201, 'POST', '/api/mgmt/oauthprofiles?user=profile-owner', {
+      name: 'sf_profile',
+      oauthAppId: app.id,
+      refreshToken: 'refresh-token',
+    });
     const source = await c.ok(201, 'POST', '/api/mgmt/datasources?user=profile-owner', {
-      name: 'sf', dataStore: 1, connectionType: 'Cloud', options: { OAuthProfileId: String(profile.id) },
+      name: 'sf',
+      dataStore: 1,
+      connectionType: 'Cloud',
+      options: { OAuthProfileId: String(profile.id) },
     });
     assert.ok(await h.store.profile(profile.id));
     assert.ok(await h.store.dataSource(source.id));
     await c.ok(204, 'DELETE', `/api/admin/users/${owner}`);
     assert.equal(await h.store.profile(profile.id), undefined, 'profile deleted');
     assert.equal(await h.store.dataSource(source.id), undefined, 'data source deleted');
-    assert.ok(await h.store.app(app.id), 'the tenant\'s app stays');
+    assert.ok(await h.store.app(app.id), "the tenant's app stays");
   });
 
   test('lists are wrapped and filtered by ?tenantId= / ?tenantName=', async () => {
@@ -641,7 +833,14 @@ describe('users', () => {
     bodies.push(await c.call('GET', `/api/admin/users/${id}`));
     bodies.push(await c.call('GET', `/api/admin/users/${id}/permissions`));
     bodies.push(await c.call('GET', `/api/admin/users/${id}/statusinfo`));
-    bodies.push(await c.call('PUT', `/api/admin/users/${id}`, { userName: 'kim', statusInfo: { status: 1 }, passwordInfo: { password }, permissions: { roles: [acme.roles[0]] } }));
+    bodies.push(
+      await c.call('PUT', `/api/admin/users/${id}`, {
+        userName: 'kim',
+        statusInfo: { status: 1 },
+        passwordInfo: { password },
+        permissions: { roles: [acme.roles[0]] },
+      }),
+    );
     bodies.push(await c.call('PUT', `/api/admin/users/${id}/permissions`, { roles: [acme.roles[0]] }));
     bodies.push(await c.call('PUT', `/api/admin/users/${id}/statusinfo`, { status: 1 }));
     bodies.push(await c.call('PUT', `/api/admin/users/${id}/passwordinfo`, { password }));
@@ -674,9 +873,24 @@ describe('the last active Administrator', () => {
       assertError(await c.call('DELETE', `/api/admin/users/${d2cadmin}`), 409, CODES.conflict, 'delete');
       assertError(await c.call('PUT', `/api/admin/users/${d2cadmin}/statusinfo`, { status: 0 }), 409, CODES.conflict, 'deactivate');
       assertError(await c.call('PUT', `/api/admin/users/${d2cadmin}/permissions`, { roles: [2] }), 409, CODES.conflict, 'strip via permissions');
-      assertError(await c.call('PUT', `/api/admin/users/${d2cadmin}`, { userName: 'd2cadmin', statusInfo: { status: 1 }, permissions: { roles: [3] } }), 409, CODES.conflict, 'strip via PUT user');
-      assertError(await c.call('PUT', `/api/admin/users/${d2cadmin}`, { userName: 'd2cadmin', statusInfo: { status: 0 }, permissions: { roles: [1] } }), 409, CODES.conflict, 'deactivate via PUT user');
-      assertError(await c.call('PUT', '/api/admin/roles/1', { name: 'System Administrator', tenantId: 1, permissions: ALL_PERMISSIONS, users: [] }), 409, CODES.conflict, 'empty role 1');
+      assertError(
+        await c.call('PUT', `/api/admin/users/${d2cadmin}`, { userName: 'd2cadmin', statusInfo: { status: 1 }, permissions: { roles: [3] } }),
+        409,
+        CODES.conflict,
+        'strip via PUT user',
+      );
+      assertError(
+        await c.call('PUT', `/api/admin/users/${d2cadmin}`, { userName: 'd2cadmin', statusInfo: { status: 0 }, permissions: { roles: [1] } }),
+        409,
+        CODES.conflict,
+        'deactivate via PUT user',
+      );
+      assertError(
+        await c.call('PUT', '/api/admin/roles/1', { name: 'System Administrator', tenantId: 1, permissions: ALL_PERMISSIONS, users: [] }),
+        409,
+        CODES.conflict,
+        'empty role 1',
+      );
       assertError(await c.call('PUT', '/api/admin/tenants/1', { name: 'System', status: 0 }), 409, CODES.conflict, 'deactivate the system tenant');
     });
     assert.equal(await c.login('d2cadmin', ADMIN_PASSWORD), 200);
@@ -745,10 +959,25 @@ describe('no escalation', () => {
 
   test('an Administrator cannot be managed by a non-Administrator (403), only viewed', async () => {
     await unchanged(h, async () => {
-      assertError(await c.call('PUT', `/api/admin/users/${d2cadmin}/passwordinfo`, { password: 'Hijacked-Passw0rd' }, sysAdmin), 403, CODES.forbidden, 'password');
+      assertError(
+        await c.call('PUT', `/api/admin/users/${d2cadmin}/passwordinfo`, { password: 'Hijacked-Passw0rd' }, sysAdmin),
+        403,
+        CODES.forbidden,
+        'password',
+      );
       assertError(await c.call('PUT', `/api/admin/users/${d2cadmin}/statusinfo`, { status: 1, accountLocked: true }, sysAdmin), 403, CODES.forbidden, 'lock');
       assertError(await c.call('PUT', `/api/admin/users/${d2cadmin}/permissions`, { roles: [1, 2] }, sysAdmin), 403, CODES.forbidden, 'permissions');
-      assertError(await c.call('PUT', `/api/admin/users/${d2cadmin}`, { userName: 'd2cadmin', statusInfo: { status: 1 }, passwordInfo: { password: 'Hijacked-Passw0rd' }, permissions: { roles: [1] } }, sysAdmin), 403, CODES.forbidden, 'replace');
+      assertError(
+        await c.call(
+          'PUT',
+          `/api/admin/users/${d2cadmin}`,
+          { userName: 'd2cadmin', statusInfo: { status: 1 }, passwordInfo: { password: 'Hijacked-Passw0rd' }, permissions: { roles: [1] } },
+          sysAdmin,
+        ),
+        403,
+        CODES.forbidden,
+        'replace',
+      );
       assertError(await c.call('DELETE', `/api/admin/users/${d2cadmin}`, undefined, sysAdmin), 403, CODES.forbidden, 'delete');
     });
     assert.equal(await c.login('d2cadmin', ADMIN_PASSWORD), 200);
@@ -758,22 +987,57 @@ describe('no escalation', () => {
   test('a tenant administrator cannot grant itself more (403)', async () => {
     const self = (await h.store.userByName('acme-admin'))!.id;
     await unchanged(h, async () => {
-      assertError(await c.call('PUT', `/api/admin/users/${self}/permissions`, { roles: [acme.roles[1]], permissions: [12] }, acmeAdmin), 403, CODES.forbidden, 'explicit 12');
-      assertError(await c.call('PUT', `/api/admin/users/${delegate}/permissions`, { roles: [3], permissions: [25] }, sysAdmin), 403, CODES.forbidden, 'explicit 25');
+      assertError(
+        await c.call('PUT', `/api/admin/users/${self}/permissions`, { roles: [acme.roles[1]], permissions: [12] }, acmeAdmin),
+        403,
+        CODES.forbidden,
+        'explicit 12',
+      );
+      assertError(
+        await c.call('PUT', `/api/admin/users/${delegate}/permissions`, { roles: [3], permissions: [25] }, sysAdmin),
+        403,
+        CODES.forbidden,
+        'explicit 25',
+      );
     });
   });
 
   test('roles: no role with a permission the caller lacks, no change to a role above the caller (403)', async () => {
     await unchanged(h, async () => {
-      assertError(await c.call('POST', '/api/admin/roles', { name: 'Power', tenantId: acme.id, permissions: [2, 12] }, acmeAdmin), 403, CODES.forbidden, 'create with 12');
-      assertError(await c.call('POST', '/api/admin/roles', { name: 'Power', tenantId: 1, permissions: [25] }, sysAdmin), 403, CODES.forbidden, 'create with 25');
-      assertError(await c.call('PUT', '/api/admin/roles/1', { name: 'System Administrator', tenantId: 1, permissions: ALL_PERMISSIONS, users: [(await h.store.userByName('d2cadmin'))!.id, delegate] }, sysAdmin), 403, CODES.forbidden, 'join role 1');
+      assertError(
+        await c.call('POST', '/api/admin/roles', { name: 'Power', tenantId: acme.id, permissions: [2, 12] }, acmeAdmin),
+        403,
+        CODES.forbidden,
+        'create with 12',
+      );
+      assertError(
+        await c.call('POST', '/api/admin/roles', { name: 'Power', tenantId: 1, permissions: [25] }, sysAdmin),
+        403,
+        CODES.forbidden,
+        'create with 25',
+      );
+      assertError(
+        await c.call(
+          'PUT',
+          '/api/admin/roles/1',
+          { name: 'System Administrator', tenantId: 1, permissions: ALL_PERMISSIONS, users: [(await h.store.userByName('d2cadmin'))!.id, delegate] },
+          sysAdmin,
+        ),
+        403,
+        CODES.forbidden,
+        'join role 1',
+      );
       assertError(await c.call('DELETE', '/api/admin/roles/1', undefined, sysAdmin), 403, CODES.forbidden, 'delete role 1');
     });
     const mine = await c.ok(201, 'POST', '/api/admin/roles', { name: 'Helpers', tenantId: acme.id, permissions: [2, 14] }, acmeAdmin);
     assert.deepEqual(mine.permissions, [2, 14]);
     await unchanged(h, async () => {
-      assertError(await c.call('PUT', `/api/admin/roles/${mine.id}`, { name: 'Helpers', tenantId: acme.id, permissions: [2, 14, 28] }, acmeAdmin), 403, CODES.forbidden, 'raise to 28');
+      assertError(
+        await c.call('PUT', `/api/admin/roles/${mine.id}`, { name: 'Helpers', tenantId: acme.id, permissions: [2, 14, 28] }, acmeAdmin),
+        403,
+        CODES.forbidden,
+        'raise to 28',
+      );
     });
   });
 });
@@ -801,11 +1065,31 @@ describe('no escalation through role membership', () => {
     // the same change through the user is refused
     await unchanged(h, async () => {
       assertError(await c.call('PUT', `/api/admin/users/${boss}/permissions`, { roles: [1] }, sysAdmin), 403, CODES.forbidden, 'via the user');
-      assertError(await c.call('PUT', `/api/admin/roles/${helpers.id}`, { name: 'Helpers', tenantId: 1, permissions: [2], users: [] }, sysAdmin), 403, CODES.forbidden, 'remove from role');
+      assertError(
+        await c.call('PUT', `/api/admin/roles/${helpers.id}`, { name: 'Helpers', tenantId: 1, permissions: [2], users: [] }, sysAdmin),
+        403,
+        CODES.forbidden,
+        'remove from role',
+      );
       assertError(await c.call('DELETE', `/api/admin/roles/${helpers.id}`, undefined, sysAdmin), 403, CODES.forbidden, 'delete the role');
       const d2cadmin = (await h.store.userByName('d2cadmin'))!.id;
-      assertError(await c.call('POST', '/api/admin/roles', { name: 'Trap', tenantId: 1, permissions: [2], users: [d2cadmin] }, sysAdmin), 403, CODES.forbidden, 'new role with d2cadmin');
-      assertError(await c.call('PUT', '/api/admin/roles/3', { name: 'Tenant Administrator', tenantId: 1, permissions: TENANT_ADMIN_PERMISSIONS, users: [delegate, d2cadmin] }, sysAdmin), 403, CODES.forbidden, 'add d2cadmin to role 3');
+      assertError(
+        await c.call('POST', '/api/admin/roles', { name: 'Trap', tenantId: 1, permissions: [2], users: [d2cadmin] }, sysAdmin),
+        403,
+        CODES.forbidden,
+        'new role with d2cadmin',
+      );
+      assertError(
+        await c.call(
+          'PUT',
+          '/api/admin/roles/3',
+          { name: 'Tenant Administrator', tenantId: 1, permissions: TENANT_ADMIN_PERMISSIONS, users: [delegate, d2cadmin] },
+          sysAdmin,
+        ),
+        403,
+        CODES.forbidden,
+        'add d2cadmin to role 3',
+      );
     });
     assert.deepEqual((await h.store.user(boss))?.roles, [1, helpers.id]);
   });
@@ -813,7 +1097,10 @@ describe('no escalation through role membership', () => {
   test('members the caller may manage can change, with a user above it left in place', async () => {
     const worker = await c.createUser('worker', 1, [2]);
     const res = await c.ok(200, 'PUT', `/api/admin/roles/${helpers.id}`, { name: 'Helpers', tenantId: 1, permissions: [2], users: [boss, worker] }, sysAdmin);
-    assert.deepEqual(res.users, [boss, worker].sort((a, b) => a - b));
+    assert.deepEqual(
+      res.users,
+      [boss, worker].sort((a, b) => a - b),
+    );
     const other = await c.ok(201, 'POST', '/api/admin/roles', { name: 'Workers', tenantId: 1, permissions: [2, 8], users: [worker] }, sysAdmin);
     assert.deepEqual(other.users, [worker]);
     await c.ok(204, 'DELETE', `/api/admin/roles/${other.id}`, undefined, sysAdmin);
@@ -831,7 +1118,7 @@ describe('system limits', () => {
   });
   after(async () => h.close());
 
-  test('list and read: HDP\'s lockout limits with their defaults', async () => {
+  test("list and read: HDP's lockout limits with their defaults", async () => {
     const { limits } = await c.ok(200, 'GET', '/api/admin/limits/system');
     const byId = Object.fromEntries((limits as any[]).map((l) => [l.id, l]));
     assert.deepEqual(Object.keys(byId).map(Number).sort(), [2, 3, 4]);
@@ -863,7 +1150,7 @@ describe('system limits', () => {
 
 // ---------------------------------------------------------------------------------------------------------------
 
-describe('GET /api/mgmt/permissions: the caller\'s effective permissions', () => {
+describe("GET /api/mgmt/permissions: the caller's effective permissions", () => {
   let h: Harness;
   let c: ReturnType<typeof client>;
   before(async () => {
@@ -877,7 +1164,10 @@ describe('GET /api/mgmt/permissions: the caller\'s effective permissions', () =>
   test('d2cuser: the User role; d2cadmin: everything; entries are {id, name}', async () => {
     const user = await c.ok(200, 'GET', '/api/mgmt/permissions', undefined, 'd2cuser');
     assert.deepEqual(Object.keys(user), ['permissions']);
-    assert.deepEqual(user.permissions, USER_PERMISSIONS.map((id) => ({ id, name: PERMISSION_NAMES[id] })));
+    assert.deepEqual(
+      user.permissions,
+      USER_PERMISSIONS.map((id) => ({ id, name: PERMISSION_NAMES[id] })),
+    );
     assert.deepEqual(ids(await c.ok(200, 'GET', '/api/mgmt/permissions')), ALL_PERMISSIONS);
   });
 

@@ -80,7 +80,10 @@ interface Row {
    * after a 200 or 201: the answer is the object that was asked for (its id and name, or for a list what makes it
    * that list). Every such row has this or `lists`, so a cell cannot pass on the status alone.
    */
-  returns?: (body: any, c: { h: Harness; f: Fixture; t: Target; res: LightMyRequestResponse; tag: string; actorId: number | undefined }) => void | Promise<void>;
+  returns?: (
+    body: any,
+    c: { h: Harness; f: Fixture; t: Target; res: LightMyRequestResponse; tag: string; actorId: number | undefined },
+  ) => void | Promise<void>;
   /** after a 2xx: the change is really stored (read back from the store, or by logging in) */
   effect?: (h: Harness, f: Fixture, t: Target, res: LightMyRequestResponse, tag: string, actorId: number | undefined) => Promise<void>;
   /** undo an allowed change of a shared object */
@@ -96,24 +99,63 @@ const ACME_USER_LOCK = { lockedAt: Date.UTC(2026, 0, 1), lockedUntil: Date.UTC(2
 // The matrix. Columns:   admin sysDel acmeAdm noAcc  beta plain lacking anon
 const ROWS: Row[] = [
   // ---- permissions (12 or 11) ---------------------------------------------------------------------------------
-  { method: 'GET', route: '/api/admin/permissions', perm: 11, url: () => '/api/admin/permissions',
+  {
+    method: 'GET',
+    route: '/api/admin/permissions',
+    perm: 11,
+    url: () => '/api/admin/permissions',
     expect: [200, 200, 200, 200, 200, 200, 403, 401],
-    returns: (b) => assert.deepEqual(b.permissions.map((p: any) => [p.id, p.name]), permissionCatalogue.map((p) => [p.id, p.name]), 'the catalogue') },
-  { method: 'GET', route: '/api/admin/permissions/{id}', perm: 11, url: () => '/api/admin/permissions/28',
+    returns: (b) =>
+      assert.deepEqual(
+        b.permissions.map((p: any) => [p.id, p.name]),
+        permissionCatalogue.map((p) => [p.id, p.name]),
+        'the catalogue',
+      ),
+  },
+  {
+    method: 'GET',
+    route: '/api/admin/permissions/{id}',
+    perm: 11,
+    url: () => '/api/admin/permissions/28',
     expect: [200, 200, 200, 200, 200, 200, 403, 401],
-    returns: (b) => assert.deepEqual([b.id, b.name], [28, 'OAuth']) },
-  { method: 'GET', route: '/api/admin/permissions/{unknown}', perm: 11, url: () => '/api/admin/permissions/23',
-    expect: [404, 404, 404, 404, 404, 404, 403, 401], code: CODES.permissionNotFound },
-  { method: 'GET', route: '/api/mgmt/permissions', perm: 11, url: () => '/api/mgmt/permissions',
+    returns: (b) => assert.deepEqual([b.id, b.name], [28, 'OAuth']),
+  },
+  {
+    method: 'GET',
+    route: '/api/admin/permissions/{unknown}',
+    perm: 11,
+    url: () => '/api/admin/permissions/23',
+    expect: [404, 404, 404, 404, 404, 404, 403, 401],
+    code: CODES.permissionNotFound,
+  },
+  {
+    method: 'GET',
+    route: '/api/mgmt/permissions',
+    perm: 11,
+    url: () => '/api/mgmt/permissions',
     expect: [200, 200, 200, 200, 200, 200, 403, 401],
-    returns: async (b, { h, actorId }) => assert.deepEqual(b.permissions.map((p: any) => p.id),
-      [...(await h.store.effectivePermissions(actorId!))].sort((x, y) => x - y), 'the caller\'s own permissions') },
+    returns: async (b, { h, actorId }) =>
+      assert.deepEqual(
+        b.permissions.map((p: any) => p.id),
+        [...(await h.store.effectivePermissions(actorId!))].sort((x, y) => x - y),
+        "the caller's own permissions",
+      ),
+  },
 
   // ---- tenants (25; create: 25 in the system tenant) ------------------------------------------------------------
-  { method: 'GET', route: '/api/admin/tenants', perm: 25, url: () => '/api/admin/tenants',
+  {
+    method: 'GET',
+    route: '/api/admin/tenants',
+    perm: 25,
+    url: () => '/api/admin/tenants',
     expect: [200, 200, 200, 200, 200, 403, 403, 401],
-    lists: { key: 'tenants', id: (f) => f.acme, sees: { admin: true, sysDelegate: true, acmeAdmin: true, acmeNoAccess: false, betaAdmin: false } } },
-  { method: 'POST', route: '/api/admin/tenants', perm: 25, url: () => '/api/admin/tenants',
+    lists: { key: 'tenants', id: (f) => f.acme, sees: { admin: true, sysDelegate: true, acmeAdmin: true, acmeNoAccess: false, betaAdmin: false } },
+  },
+  {
+    method: 'POST',
+    route: '/api/admin/tenants',
+    perm: 25,
+    url: () => '/api/admin/tenants',
     body: (_f, _t, tag) => ({ name: `New ${tag}`, parentTenant: 1, description: 'made by the matrix' }),
     expect: [201, 201, 403, 403, 403, 403, 403, 401],
     returns: (b, { res, tag }) => {
@@ -125,54 +167,142 @@ const ROWS: Row[] = [
       assert.ok(stored, 'tenant stored');
       assert.equal(res.headers.location, `/api/admin/tenants/${stored.id}`);
       assert.ok((await h.store.tenantAdmins(stored.id)).includes(actorId!), 'the creator administers the new tenant');
-    } },
-  { method: 'GET', route: '/api/admin/tenants/{id}', perm: 25, url: (f) => `/api/admin/tenants/${f.acme}`,
+    },
+  },
+  {
+    method: 'GET',
+    route: '/api/admin/tenants/{id}',
+    perm: 25,
+    url: (f) => `/api/admin/tenants/${f.acme}`,
     expect: [200, 200, 200, 403, 403, 403, 403, 401],
-    returns: (b, { f }) => assert.deepEqual([b.id, b.name], [f.acme, 'Acme']) },
-  { method: 'GET', route: '/api/admin/tenants/{unknown}', perm: 25, url: () => `/api/admin/tenants/${MISSING}`,
-    expect: [404, 404, 404, 404, 404, 403, 403, 401], code: CODES.tenantNotFound },
-  { method: 'PUT', route: '/api/admin/tenants/{id}', perm: 25, url: (f) => `/api/admin/tenants/${f.acme}`,
+    returns: (b, { f }) => assert.deepEqual([b.id, b.name], [f.acme, 'Acme']),
+  },
+  {
+    method: 'GET',
+    route: '/api/admin/tenants/{unknown}',
+    perm: 25,
+    url: () => `/api/admin/tenants/${MISSING}`,
+    expect: [404, 404, 404, 404, 404, 403, 403, 401],
+    code: CODES.tenantNotFound,
+  },
+  {
+    method: 'PUT',
+    route: '/api/admin/tenants/{id}',
+    perm: 25,
+    url: (f) => `/api/admin/tenants/${f.acme}`,
     body: (_f, _t, tag) => ({ name: 'Acme', parentTenant: 1, description: `changed by ${tag}` }),
     expect: [200, 200, 200, 403, 403, 403, 403, 401],
     returns: (b, { f, tag }) => assert.deepEqual([b.id, b.name, b.description], [f.acme, 'Acme', `changed by ${tag}`]),
     effect: async (h, f, _t, _res, tag) => assert.equal((await h.store.tenant(f.acme))?.description, `changed by ${tag}`),
-    restore: async (h, f) => void (await must(h.store.updateTenant(f.acme, { name: 'Acme', description: 'Acme Corporation', status: 1 }))) },
-  { method: 'PUT', route: '/api/admin/tenants/{unknown}', perm: 25, url: () => `/api/admin/tenants/${MISSING}`,
+    restore: async (h, f) => void (await must(h.store.updateTenant(f.acme, { name: 'Acme', description: 'Acme Corporation', status: 1 }))),
+  },
+  {
+    method: 'PUT',
+    route: '/api/admin/tenants/{unknown}',
+    perm: 25,
+    url: () => `/api/admin/tenants/${MISSING}`,
     body: () => ({ name: 'Nowhere', parentTenant: 1 }),
-    expect: [404, 404, 404, 404, 404, 403, 403, 401], code: CODES.tenantNotFound },
-  { method: 'DELETE', route: '/api/admin/tenants/{id} (empty)', perm: 25, fresh: 'tenant', url: (_f, t) => `/api/admin/tenants/${t.id}`,
+    expect: [404, 404, 404, 404, 404, 403, 403, 401],
+    code: CODES.tenantNotFound,
+  },
+  {
+    method: 'DELETE',
+    route: '/api/admin/tenants/{id} (empty)',
+    perm: 25,
+    fresh: 'tenant',
+    url: (_f, t) => `/api/admin/tenants/${t.id}`,
     expect: [204, 204, 403, 403, 403, 403, 403, 401],
-    effect: async (h, _f, t) => assert.equal(await h.store.tenant(t.id), undefined, 'tenant gone') },
-  { method: 'DELETE', route: '/api/admin/tenants/{id} (with users)', perm: 25, url: (f) => `/api/admin/tenants/${f.acme}`,
-    expect: [409, 409, 409, 403, 403, 403, 403, 401], code: CODES.conflict },
-  { method: 'DELETE', route: '/api/admin/tenants/{unknown}', perm: 25, url: () => `/api/admin/tenants/${MISSING}`,
-    expect: [404, 404, 404, 404, 404, 403, 403, 401], code: CODES.tenantNotFound },
-  { method: 'GET', route: '/api/admin/tenants/{id}/admins', perm: 25, url: (f) => `/api/admin/tenants/${f.acme}/admins`,
+    effect: async (h, _f, t) => assert.equal(await h.store.tenant(t.id), undefined, 'tenant gone'),
+  },
+  {
+    method: 'DELETE',
+    route: '/api/admin/tenants/{id} (with users)',
+    perm: 25,
+    url: (f) => `/api/admin/tenants/${f.acme}`,
+    expect: [409, 409, 409, 403, 403, 403, 403, 401],
+    code: CODES.conflict,
+  },
+  {
+    method: 'DELETE',
+    route: '/api/admin/tenants/{unknown}',
+    perm: 25,
+    url: () => `/api/admin/tenants/${MISSING}`,
+    expect: [404, 404, 404, 404, 404, 403, 403, 401],
+    code: CODES.tenantNotFound,
+  },
+  {
+    method: 'GET',
+    route: '/api/admin/tenants/{id}/admins',
+    perm: 25,
+    url: (f) => `/api/admin/tenants/${f.acme}/admins`,
     expect: [200, 200, 200, 403, 403, 403, 403, 401],
-    returns: (b, { f }) => assert.deepEqual(b.admins, f.acmeAdmins, 'Acme\'s admins') },
-  { method: 'PUT', route: '/api/admin/tenants/{id}/admins', perm: 25, url: (f) => `/api/admin/tenants/${f.acme}/admins`,
+    returns: (b, { f }) => assert.deepEqual(b.admins, f.acmeAdmins, "Acme's admins"),
+  },
+  {
+    method: 'PUT',
+    route: '/api/admin/tenants/{id}/admins',
+    perm: 25,
+    url: (f) => `/api/admin/tenants/${f.acme}/admins`,
     body: (f) => ({ admins: [...f.acmeAdmins, f.d2cuser] }),
     expect: [200, 200, 200, 403, 403, 403, 403, 401],
-    returns: (b, { f }) => assert.deepEqual(b.admins, [...f.acmeAdmins, f.d2cuser].sort((x, y) => x - y), 'the admins just set'),
+    returns: (b, { f }) =>
+      assert.deepEqual(
+        b.admins,
+        [...f.acmeAdmins, f.d2cuser].sort((x, y) => x - y),
+        'the admins just set',
+      ),
     effect: async (h, f) => assert.ok((await h.store.tenantAdmins(f.acme)).includes(f.d2cuser), 'd2cuser now administers Acme'),
-    restore: async (h, f) => void (await must(h.store.setTenantAdmins(f.acme, f.acmeAdmins))) },
-  { method: 'GET', route: '/api/admin/tenants/{unknown}/admins', perm: 25, url: () => `/api/admin/tenants/${MISSING}/admins`,
-    expect: [404, 404, 404, 404, 404, 403, 403, 401], code: CODES.tenantNotFound },
-  { method: 'PUT', route: '/api/admin/tenants/{unknown}/admins', perm: 25, url: () => `/api/admin/tenants/${MISSING}/admins`,
+    restore: async (h, f) => void (await must(h.store.setTenantAdmins(f.acme, f.acmeAdmins))),
+  },
+  {
+    method: 'GET',
+    route: '/api/admin/tenants/{unknown}/admins',
+    perm: 25,
+    url: () => `/api/admin/tenants/${MISSING}/admins`,
+    expect: [404, 404, 404, 404, 404, 403, 403, 401],
+    code: CODES.tenantNotFound,
+  },
+  {
+    method: 'PUT',
+    route: '/api/admin/tenants/{unknown}/admins',
+    perm: 25,
+    url: () => `/api/admin/tenants/${MISSING}/admins`,
     body: (f) => ({ admins: [f.ids.d2cadmin] }),
-    expect: [404, 404, 404, 404, 404, 403, 403, 401], code: CODES.tenantNotFound },
+    expect: [404, 404, 404, 404, 404, 403, 403, 401],
+    code: CODES.tenantNotFound,
+  },
 
   // ---- roles (17–20) --------------------------------------------------------------------------------------------
-  { method: 'GET', route: '/api/admin/roles', perm: 18, url: () => '/api/admin/roles',
+  {
+    method: 'GET',
+    route: '/api/admin/roles',
+    perm: 18,
+    url: () => '/api/admin/roles',
     expect: [200, 200, 200, 200, 200, 403, 403, 401],
-    lists: { key: 'roles', id: (f) => f.acmeRole, sees: { admin: true, sysDelegate: true, acmeAdmin: true, acmeNoAccess: false, betaAdmin: false } } },
-  { method: 'GET', route: '/api/admin/roles?tenantId={id}', perm: 18, url: (f) => `/api/admin/roles?tenantId=${f.acme}`,
+    lists: { key: 'roles', id: (f) => f.acmeRole, sees: { admin: true, sysDelegate: true, acmeAdmin: true, acmeNoAccess: false, betaAdmin: false } },
+  },
+  {
+    method: 'GET',
+    route: '/api/admin/roles?tenantId={id}',
+    perm: 18,
+    url: (f) => `/api/admin/roles?tenantId=${f.acme}`,
     expect: [200, 200, 200, 403, 403, 403, 403, 401],
-    returns: (b, { f }) => assert.deepEqual([...new Set(b.roles.map((r: any) => r.tenantId))], [f.acme], 'Acme\'s roles only'),
-    lists: { key: 'roles', id: (f) => f.acmeRole, sees: { admin: true, sysDelegate: true, acmeAdmin: true } } },
-  { method: 'GET', route: '/api/admin/roles?tenantId={unknown}', perm: 18, url: () => `/api/admin/roles?tenantId=${MISSING}`,
-    expect: [404, 404, 404, 404, 404, 403, 403, 401], code: CODES.tenantNotFound },
-  { method: 'POST', route: '/api/admin/roles', perm: 17, url: () => '/api/admin/roles',
+    returns: (b, { f }) => assert.deepEqual([...new Set(b.roles.map((r: any) => r.tenantId))], [f.acme], "Acme's roles only"),
+    lists: { key: 'roles', id: (f) => f.acmeRole, sees: { admin: true, sysDelegate: true, acmeAdmin: true } },
+  },
+  {
+    method: 'GET',
+    route: '/api/admin/roles?tenantId={unknown}',
+    perm: 18,
+    url: () => `/api/admin/roles?tenantId=${MISSING}`,
+    expect: [404, 404, 404, 404, 404, 403, 403, 401],
+    code: CODES.tenantNotFound,
+  },
+  {
+    method: 'POST',
+    route: '/api/admin/roles',
+    perm: 17,
+    url: () => '/api/admin/roles',
     body: (f, _t, tag) => ({ name: `Role ${tag}`, tenantId: f.acme, permissions: [2, 8] }),
     expect: [201, 201, 201, 403, 403, 403, 403, 401],
     returns: (b, { f, res, tag }) => {
@@ -184,13 +314,30 @@ const ROWS: Row[] = [
       assert.ok(role, 'role stored in Acme');
       assert.deepEqual(role.permissions, [2, 8]);
       assert.equal(res.headers.location, `/api/admin/roles/${role.id}`);
-    } },
-  { method: 'GET', route: '/api/admin/roles/{id}', perm: 18, url: (f) => `/api/admin/roles/${f.acmeRole}`,
+    },
+  },
+  {
+    method: 'GET',
+    route: '/api/admin/roles/{id}',
+    perm: 18,
+    url: (f) => `/api/admin/roles/${f.acmeRole}`,
     expect: [200, 200, 200, 403, 403, 403, 403, 401],
-    returns: (b, { f }) => assert.deepEqual([b.id, b.name, b.tenantId], [f.acmeRole, 'Acme Analysts', f.acme]) },
-  { method: 'GET', route: '/api/admin/roles/{unknown}', perm: 18, url: () => `/api/admin/roles/${MISSING}`,
-    expect: [404, 404, 404, 404, 404, 403, 403, 401], code: CODES.roleNotFound },
-  { method: 'PUT', route: '/api/admin/roles/{id}', perm: 19, fresh: 'role', url: (_f, t) => `/api/admin/roles/${t.id}`,
+    returns: (b, { f }) => assert.deepEqual([b.id, b.name, b.tenantId], [f.acmeRole, 'Acme Analysts', f.acme]),
+  },
+  {
+    method: 'GET',
+    route: '/api/admin/roles/{unknown}',
+    perm: 18,
+    url: () => `/api/admin/roles/${MISSING}`,
+    expect: [404, 404, 404, 404, 404, 403, 403, 401],
+    code: CODES.roleNotFound,
+  },
+  {
+    method: 'PUT',
+    route: '/api/admin/roles/{id}',
+    perm: 19,
+    fresh: 'role',
+    url: (_f, t) => `/api/admin/roles/${t.id}`,
     body: (f, t) => ({ name: `${t.name} renamed`, tenantId: f.acme, permissions: [2, 8, 9] }),
     expect: [200, 200, 200, 403, 403, 403, 403, 401],
     returns: (b, { t }) => assert.deepEqual([b.id, b.name], [t.id, `${t.name} renamed`]),
@@ -198,28 +345,64 @@ const ROWS: Row[] = [
       const role = await h.store.role(t.id);
       assert.equal(role?.name, `${t.name} renamed`);
       assert.deepEqual(role?.permissions, [2, 8, 9]);
-    } },
-  { method: 'PUT', route: '/api/admin/roles/{unknown}', perm: 19, url: () => `/api/admin/roles/${MISSING}`,
+    },
+  },
+  {
+    method: 'PUT',
+    route: '/api/admin/roles/{unknown}',
+    perm: 19,
+    url: () => `/api/admin/roles/${MISSING}`,
     body: (f) => ({ name: 'Nobody', tenantId: f.acme, permissions: [2] }),
-    expect: [404, 404, 404, 404, 404, 403, 403, 401], code: CODES.roleNotFound },
-  { method: 'DELETE', route: '/api/admin/roles/{id}', perm: 20, fresh: 'role', url: (_f, t) => `/api/admin/roles/${t.id}`,
+    expect: [404, 404, 404, 404, 404, 403, 403, 401],
+    code: CODES.roleNotFound,
+  },
+  {
+    method: 'DELETE',
+    route: '/api/admin/roles/{id}',
+    perm: 20,
+    fresh: 'role',
+    url: (_f, t) => `/api/admin/roles/${t.id}`,
     expect: [204, 204, 204, 403, 403, 403, 403, 401],
-    effect: async (h, _f, t) => assert.equal(await h.store.role(t.id), undefined, 'role gone') },
-  { method: 'DELETE', route: '/api/admin/roles/{unknown}', perm: 20, url: () => `/api/admin/roles/${MISSING}`,
-    expect: [404, 404, 404, 404, 404, 403, 403, 401], code: CODES.roleNotFound },
+    effect: async (h, _f, t) => assert.equal(await h.store.role(t.id), undefined, 'role gone'),
+  },
+  {
+    method: 'DELETE',
+    route: '/api/admin/roles/{unknown}',
+    perm: 20,
+    url: () => `/api/admin/roles/${MISSING}`,
+    expect: [404, 404, 404, 404, 404, 403, 403, 401],
+    code: CODES.roleNotFound,
+  },
 
   // ---- users (13–16) --------------------------------------------------------------------------------------------
-  { method: 'GET', route: '/api/admin/users', perm: 14, url: () => '/api/admin/users',
+  {
+    method: 'GET',
+    route: '/api/admin/users',
+    perm: 14,
+    url: () => '/api/admin/users',
     expect: [200, 200, 200, 200, 200, 403, 403, 401],
-    lists: { key: 'users', id: (f) => f.acmeUser, sees: { admin: true, sysDelegate: true, acmeAdmin: true, acmeNoAccess: false, betaAdmin: false } } },
-  { method: 'GET', route: '/api/admin/users?tenantId={id}', perm: 14, url: (f) => `/api/admin/users?tenantId=${f.acme}`,
+    lists: { key: 'users', id: (f) => f.acmeUser, sees: { admin: true, sysDelegate: true, acmeAdmin: true, acmeNoAccess: false, betaAdmin: false } },
+  },
+  {
+    method: 'GET',
+    route: '/api/admin/users?tenantId={id}',
+    perm: 14,
+    url: (f) => `/api/admin/users?tenantId=${f.acme}`,
     expect: [200, 200, 200, 403, 403, 403, 403, 401],
-    returns: (b, { f }) => assert.deepEqual([...new Set(b.users.map((u: any) => u.tenantId))], [f.acme], 'Acme\'s users only'),
-    lists: { key: 'users', id: (f) => f.acmeUser, sees: { admin: true, sysDelegate: true, acmeAdmin: true } } },
-  { method: 'POST', route: '/api/admin/users', perm: 13, url: () => '/api/admin/users',
+    returns: (b, { f }) => assert.deepEqual([...new Set(b.users.map((u: any) => u.tenantId))], [f.acme], "Acme's users only"),
+    lists: { key: 'users', id: (f) => f.acmeUser, sees: { admin: true, sysDelegate: true, acmeAdmin: true } },
+  },
+  {
+    method: 'POST',
+    route: '/api/admin/users',
+    perm: 13,
+    url: () => '/api/admin/users',
     body: (f, _t, tag) => ({
-      userName: `new-${tag}`, tenantId: f.acme, statusInfo: { status: 1 },
-      passwordInfo: { password: DEFAULT_PASSWORD }, permissions: { roles: [f.acmeUserRole] },
+      userName: `new-${tag}`,
+      tenantId: f.acme,
+      statusInfo: { status: 1 },
+      passwordInfo: { password: DEFAULT_PASSWORD },
+      permissions: { roles: [f.acmeUserRole] },
     }),
     expect: [201, 201, 201, 403, 403, 403, 403, 401],
     returns: (b, { f, res, tag }) => {
@@ -231,99 +414,250 @@ const ROWS: Row[] = [
       assert.ok(user, 'user stored');
       assert.equal(user.tenantId, f.acme);
       assert.equal(res.headers.location, `/api/admin/users/${user.id}`);
-    } },
-  { method: 'GET', route: '/api/admin/users/{id}', perm: 14, url: (f) => `/api/admin/users/${f.acmeUser}`,
+    },
+  },
+  {
+    method: 'GET',
+    route: '/api/admin/users/{id}',
+    perm: 14,
+    url: (f) => `/api/admin/users/${f.acmeUser}`,
     expect: [200, 200, 200, 403, 403, 403, 403, 401],
-    returns: (b, { f }) => assert.deepEqual([b.id, b.userName, b.tenantId], [f.acmeUser, 'acme-user', f.acme]) },
-  { method: 'GET', route: '/api/admin/users/{unknown}', perm: 14, url: () => `/api/admin/users/${MISSING}`,
-    expect: [404, 404, 404, 404, 404, 403, 403, 401], code: CODES.userNotFound },
-  { method: 'PUT', route: '/api/admin/users/{id}', perm: 15, fresh: 'user', url: (_f, t) => `/api/admin/users/${t.id}`,
-    body: (f, t) => ({ userName: `${t.name}-renamed`, tenantId: f.acme, statusInfo: { status: 1 }, permissions: { roles: [f.acmeUserRole], permissions: [14] } }),
+    returns: (b, { f }) => assert.deepEqual([b.id, b.userName, b.tenantId], [f.acmeUser, 'acme-user', f.acme]),
+  },
+  {
+    method: 'GET',
+    route: '/api/admin/users/{unknown}',
+    perm: 14,
+    url: () => `/api/admin/users/${MISSING}`,
+    expect: [404, 404, 404, 404, 404, 403, 403, 401],
+    code: CODES.userNotFound,
+  },
+  {
+    method: 'PUT',
+    route: '/api/admin/users/{id}',
+    perm: 15,
+    fresh: 'user',
+    url: (_f, t) => `/api/admin/users/${t.id}`,
+    body: (f, t) => ({
+      userName: `${t.name}-renamed`,
+      tenantId: f.acme,
+      statusInfo: { status: 1 },
+      permissions: { roles: [f.acmeUserRole], permissions: [14] },
+    }),
     expect: [200, 200, 200, 403, 403, 403, 403, 401],
     returns: (b, { t }) => assert.deepEqual([b.id, b.userName], [t.id, `${t.name}-renamed`]),
     effect: async (h, _f, t) => {
       const user = await h.store.user(t.id);
       assert.equal(user?.userName, `${t.name}-renamed`);
       assert.deepEqual(user?.permissions, [14]);
-    } },
-  { method: 'PUT', route: '/api/admin/users/{unknown}', perm: 15, url: () => `/api/admin/users/${MISSING}`,
+    },
+  },
+  {
+    method: 'PUT',
+    route: '/api/admin/users/{unknown}',
+    perm: 15,
+    url: () => `/api/admin/users/${MISSING}`,
     body: (f) => ({ userName: 'nobody-at-all', statusInfo: { status: 1 }, permissions: { roles: [f.acmeUserRole] } }),
-    expect: [404, 404, 404, 404, 404, 403, 403, 401], code: CODES.userNotFound },
-  { method: 'DELETE', route: '/api/admin/users/{id}', perm: 16, fresh: 'user', url: (_f, t) => `/api/admin/users/${t.id}`,
+    expect: [404, 404, 404, 404, 404, 403, 403, 401],
+    code: CODES.userNotFound,
+  },
+  {
+    method: 'DELETE',
+    route: '/api/admin/users/{id}',
+    perm: 16,
+    fresh: 'user',
+    url: (_f, t) => `/api/admin/users/${t.id}`,
     expect: [204, 204, 204, 403, 403, 403, 403, 401],
-    effect: async (h, _f, t) => assert.equal(await h.store.user(t.id), undefined, 'user gone') },
-  { method: 'DELETE', route: '/api/admin/users/{unknown}', perm: 16, url: () => `/api/admin/users/${MISSING}`,
-    expect: [404, 404, 404, 404, 404, 403, 403, 401], code: CODES.userNotFound },
-  { method: 'GET', route: '/api/admin/users/{id}/permissions', perm: 14, url: (f) => `/api/admin/users/${f.acmeUser}/permissions`,
+    effect: async (h, _f, t) => assert.equal(await h.store.user(t.id), undefined, 'user gone'),
+  },
+  {
+    method: 'DELETE',
+    route: '/api/admin/users/{unknown}',
+    perm: 16,
+    url: () => `/api/admin/users/${MISSING}`,
+    expect: [404, 404, 404, 404, 404, 403, 403, 401],
+    code: CODES.userNotFound,
+  },
+  {
+    method: 'GET',
+    route: '/api/admin/users/{id}/permissions',
+    perm: 14,
+    url: (f) => `/api/admin/users/${f.acmeUser}/permissions`,
     expect: [200, 200, 200, 403, 403, 403, 403, 401],
-    returns: (b, { f }) => assert.deepEqual(b, ACME_USER_GRANTS(f), 'acme-user\'s grants, which no other user has') },
-  { method: 'GET', route: '/api/admin/users/{unknown}/permissions', perm: 14, url: () => `/api/admin/users/${MISSING}/permissions`,
-    expect: [404, 404, 404, 404, 404, 403, 403, 401], code: CODES.userNotFound },
-  { method: 'PUT', route: '/api/admin/users/{id}/permissions', perm: 15, fresh: 'user', url: (_f, t) => `/api/admin/users/${t.id}/permissions`,
+    returns: (b, { f }) => assert.deepEqual(b, ACME_USER_GRANTS(f), "acme-user's grants, which no other user has"),
+  },
+  {
+    method: 'GET',
+    route: '/api/admin/users/{unknown}/permissions',
+    perm: 14,
+    url: () => `/api/admin/users/${MISSING}/permissions`,
+    expect: [404, 404, 404, 404, 404, 403, 403, 401],
+    code: CODES.userNotFound,
+  },
+  {
+    method: 'PUT',
+    route: '/api/admin/users/{id}/permissions',
+    perm: 15,
+    fresh: 'user',
+    url: (_f, t) => `/api/admin/users/${t.id}/permissions`,
     body: (f) => ({ roles: [f.acmeUserRole, f.acmeRole], permissions: [14] }),
     expect: [200, 200, 200, 403, 403, 403, 403, 401],
     returns: (b, { f }) => assert.deepEqual(b, { roles: [f.acmeUserRole, f.acmeRole].sort((x, y) => x - y), permissions: [14] }),
     effect: async (h, f, t) => {
       const user = await h.store.user(t.id);
-      assert.deepEqual(user?.roles, [f.acmeUserRole, f.acmeRole].sort((a, b) => a - b));
+      assert.deepEqual(
+        user?.roles,
+        [f.acmeUserRole, f.acmeRole].sort((a, b) => a - b),
+      );
       assert.deepEqual(user?.permissions, [14]);
-    } },
-  { method: 'PUT', route: '/api/admin/users/{unknown}/permissions', perm: 15, url: () => `/api/admin/users/${MISSING}/permissions`,
+    },
+  },
+  {
+    method: 'PUT',
+    route: '/api/admin/users/{unknown}/permissions',
+    perm: 15,
+    url: () => `/api/admin/users/${MISSING}/permissions`,
     body: (f) => ({ roles: [f.acmeUserRole] }),
-    expect: [404, 404, 404, 404, 404, 403, 403, 401], code: CODES.userNotFound },
-  { method: 'GET', route: '/api/admin/users/{id}/statusinfo', perm: 14, url: (f) => `/api/admin/users/${f.acmeUser}/statusinfo`,
+    expect: [404, 404, 404, 404, 404, 403, 403, 401],
+    code: CODES.userNotFound,
+  },
+  {
+    method: 'GET',
+    route: '/api/admin/users/{id}/statusinfo',
+    perm: 14,
+    url: (f) => `/api/admin/users/${f.acmeUser}/statusinfo`,
     expect: [200, 200, 200, 403, 403, 403, 403, 401],
-    returns: (b) => assert.deepEqual(b, { status: 1, accountLocked: true, accountLockedAt: '2026-01-01 00:00:00', accountLockedUntil: '2099-01-01 00:00:00' },
-      'acme-user\'s lock, which no other user has') },
-  { method: 'GET', route: '/api/admin/users/{unknown}/statusinfo', perm: 14, url: () => `/api/admin/users/${MISSING}/statusinfo`,
-    expect: [404, 404, 404, 404, 404, 403, 403, 401], code: CODES.userNotFound },
-  { method: 'PUT', route: '/api/admin/users/{id}/statusinfo', perm: 15, fresh: 'user', url: (_f, t) => `/api/admin/users/${t.id}/statusinfo`,
+    returns: (b) =>
+      assert.deepEqual(
+        b,
+        { status: 1, accountLocked: true, accountLockedAt: '2026-01-01 00:00:00', accountLockedUntil: '2099-01-01 00:00:00' },
+        "acme-user's lock, which no other user has",
+      ),
+  },
+  {
+    method: 'GET',
+    route: '/api/admin/users/{unknown}/statusinfo',
+    perm: 14,
+    url: () => `/api/admin/users/${MISSING}/statusinfo`,
+    expect: [404, 404, 404, 404, 404, 403, 403, 401],
+    code: CODES.userNotFound,
+  },
+  {
+    method: 'PUT',
+    route: '/api/admin/users/{id}/statusinfo',
+    perm: 15,
+    fresh: 'user',
+    url: (_f, t) => `/api/admin/users/${t.id}/statusinfo`,
     body: () => ({ status: 0 }),
     expect: [200, 200, 200, 403, 403, 403, 403, 401],
     returns: (b) => assert.deepEqual([b.status, b.accountLocked], [0, false]),
-    effect: async (h, _f, t) => assert.equal((await h.store.user(t.id))?.status, 0, 'user deactivated') },
-  { method: 'PUT', route: '/api/admin/users/{unknown}/statusinfo', perm: 15, url: () => `/api/admin/users/${MISSING}/statusinfo`,
+    effect: async (h, _f, t) => assert.equal((await h.store.user(t.id))?.status, 0, 'user deactivated'),
+  },
+  {
+    method: 'PUT',
+    route: '/api/admin/users/{unknown}/statusinfo',
+    perm: 15,
+    url: () => `/api/admin/users/${MISSING}/statusinfo`,
     body: () => ({ status: 0 }),
-    expect: [404, 404, 404, 404, 404, 403, 403, 401], code: CODES.userNotFound },
-  { method: 'PUT', route: '/api/admin/users/{id}/passwordinfo', perm: 15, fresh: 'user', url: (_f, t) => `/api/admin/users/${t.id}/passwordinfo`,
+    expect: [404, 404, 404, 404, 404, 403, 403, 401],
+    code: CODES.userNotFound,
+  },
+  {
+    method: 'PUT',
+    route: '/api/admin/users/{id}/passwordinfo',
+    perm: 15,
+    fresh: 'user',
+    url: (_f, t) => `/api/admin/users/${t.id}/passwordinfo`,
     body: () => ({ password: NEW_PASSWORD }),
     expect: [204, 204, 204, 403, 403, 403, 403, 401],
     effect: async (h, _f, t) => {
       const res = await h.call({ method: 'GET', url: '/api/mgmt/permissions', as: [t.name, NEW_PASSWORD] });
       assert.equal(res.statusCode, 200, 'the new password logs in');
-    } },
-  { method: 'PUT', route: '/api/admin/users/{unknown}/passwordinfo', perm: 15, url: () => `/api/admin/users/${MISSING}/passwordinfo`,
+    },
+  },
+  {
+    method: 'PUT',
+    route: '/api/admin/users/{unknown}/passwordinfo',
+    perm: 15,
+    url: () => `/api/admin/users/${MISSING}/passwordinfo`,
     body: () => ({ password: NEW_PASSWORD }),
-    expect: [404, 404, 404, 404, 404, 403, 403, 401], code: CODES.userNotFound },
+    expect: [404, 404, 404, 404, 404, 403, 403, 401],
+    code: CODES.userNotFound,
+  },
 
   // ---- limits (12, or 27 held by a system-tenant user) ---------------------------------------------------------
-  { method: 'GET', route: '/api/admin/limits/system', perm: 27, url: () => '/api/admin/limits/system',
+  {
+    method: 'GET',
+    route: '/api/admin/limits/system',
+    perm: 27,
+    url: () => '/api/admin/limits/system',
     expect: [200, 200, 403, 403, 403, 403, 403, 401],
-    returns: (b) => assert.deepEqual(b.limits.map((l: any) => [l.id, l.name, l.value]),
-      [[2, 'PasswordLockoutInterval', 900], [3, 'PasswordLockoutLimit', 3], [4, 'PasswordLockoutPeriod', 1800]]) },
-  { method: 'GET', route: '/api/admin/limits/system/{id}', perm: 27, url: () => '/api/admin/limits/system/3',
+    returns: (b) =>
+      assert.deepEqual(
+        b.limits.map((l: any) => [l.id, l.name, l.value]),
+        [
+          [2, 'PasswordLockoutInterval', 900],
+          [3, 'PasswordLockoutLimit', 3],
+          [4, 'PasswordLockoutPeriod', 1800],
+        ],
+      ),
+  },
+  {
+    method: 'GET',
+    route: '/api/admin/limits/system/{id}',
+    perm: 27,
+    url: () => '/api/admin/limits/system/3',
     expect: [200, 200, 403, 403, 403, 403, 403, 401],
-    returns: (b) => assert.deepEqual([b.id, b.name, b.value], [3, 'PasswordLockoutLimit', 3]) },
-  { method: 'GET', route: '/api/admin/limits/system/{unknown}', perm: 27, url: () => `/api/admin/limits/system/${MISSING_LIMIT}`,
-    expect: [404, 404, 403, 403, 403, 403, 403, 401], code: CODES.limitNotFound },
-  { method: 'POST', route: '/api/admin/limits/system/{id}', perm: 27, url: () => '/api/admin/limits/system/4',
+    returns: (b) => assert.deepEqual([b.id, b.name, b.value], [3, 'PasswordLockoutLimit', 3]),
+  },
+  {
+    method: 'GET',
+    route: '/api/admin/limits/system/{unknown}',
+    perm: 27,
+    url: () => `/api/admin/limits/system/${MISSING_LIMIT}`,
+    expect: [404, 404, 403, 403, 403, 403, 403, 401],
+    code: CODES.limitNotFound,
+  },
+  {
+    method: 'POST',
+    route: '/api/admin/limits/system/{id}',
+    perm: 27,
+    url: () => '/api/admin/limits/system/4',
     body: () => ({ value: 1801 }),
     expect: [200, 200, 403, 403, 403, 403, 403, 401],
     returns: (b) => assert.deepEqual([b.id, b.name, b.value], [4, 'PasswordLockoutPeriod', 1801]),
     effect: async (h) => assert.equal((await h.store.limits()).get(4), 1801),
-    restore: async (h) => h.store.setLimit(4, 1800) },
-  { method: 'PUT', route: '/api/admin/limits/system/{id}', perm: 27, url: () => '/api/admin/limits/system/4',
+    restore: async (h) => h.store.setLimit(4, 1800),
+  },
+  {
+    method: 'PUT',
+    route: '/api/admin/limits/system/{id}',
+    perm: 27,
+    url: () => '/api/admin/limits/system/4',
     body: () => ({ value: 1802 }),
     expect: [200, 200, 403, 403, 403, 403, 403, 401],
     returns: (b) => assert.deepEqual([b.id, b.name, b.value], [4, 'PasswordLockoutPeriod', 1802]),
     effect: async (h) => assert.equal((await h.store.limits()).get(4), 1802),
-    restore: async (h) => h.store.setLimit(4, 1800) },
-  { method: 'POST', route: '/api/admin/limits/system/{unknown}', perm: 27, url: () => `/api/admin/limits/system/${MISSING_LIMIT}`,
+    restore: async (h) => h.store.setLimit(4, 1800),
+  },
+  {
+    method: 'POST',
+    route: '/api/admin/limits/system/{unknown}',
+    perm: 27,
+    url: () => `/api/admin/limits/system/${MISSING_LIMIT}`,
     body: () => ({ value: 5 }),
-    expect: [404, 404, 403, 403, 403, 403, 403, 401], code: CODES.limitNotFound },
-  { method: 'PUT', route: '/api/admin/limits/system/{unknown}', perm: 27, url: () => `/api/admin/limits/system/${MISSING_LIMIT}`,
+    expect: [404, 404, 403, 403, 403, 403, 403, 401],
+    code: CODES.limitNotFound,
+  },
+  {
+    method: 'PUT',
+    route: '/api/admin/limits/system/{unknown}',
+    perm: 27,
+    url: () => `/api/admin/limits/system/${MISSING_LIMIT}`,
     body: () => ({ value: 5 }),
-    expect: [404, 404, 403, 403, 403, 403, 403, 401], code: CODES.limitNotFound },
+    expect: [404, 404, 403, 403, 403, 403, 403, 401],
+    code: CODES.limitNotFound,
+  },
 ];
 
 // ------------------------------------------------------------------------------------------------------------------
@@ -339,9 +673,18 @@ async function asAdmin(method: Method, url: string, payload: unknown, status: nu
 }
 
 async function newUser(userName: string, tenantId: number, roles: number[], permissions: number[] = []): Promise<number> {
-  const user = await asAdmin('POST', '/api/admin/users', {
-    userName, tenantId, statusInfo: { status: 1 }, passwordInfo: { password: DEFAULT_PASSWORD }, permissions: { roles, permissions },
-  }, 201);
+  const user = await asAdmin(
+    'POST',
+    '/api/admin/users',
+    {
+      userName,
+      tenantId,
+      statusInfo: { status: 1 },
+      passwordInfo: { password: DEFAULT_PASSWORD },
+      permissions: { roles, permissions },
+    },
+    201,
+  );
   return user.id;
 }
 
@@ -349,14 +692,22 @@ const lackingName = (perm: number) => `lacking-${perm}`;
 
 function credentials(actor: Actor, perm: number): [string, string] | string | undefined {
   switch (actor) {
-    case 'admin': return 'd2cadmin';
-    case 'plain': return 'd2cuser';
-    case 'anon': return undefined;
-    case 'lacking': return [lackingName(perm), DEFAULT_PASSWORD];
-    case 'sysDelegate': return ['sys-delegate', DEFAULT_PASSWORD];
-    case 'acmeAdmin': return ['acme-admin', DEFAULT_PASSWORD];
-    case 'acmeNoAccess': return ['acme-noaccess', DEFAULT_PASSWORD];
-    case 'betaAdmin': return ['beta-admin', DEFAULT_PASSWORD];
+    case 'admin':
+      return 'd2cadmin';
+    case 'plain':
+      return 'd2cuser';
+    case 'anon':
+      return undefined;
+    case 'lacking':
+      return [lackingName(perm), DEFAULT_PASSWORD];
+    case 'sysDelegate':
+      return ['sys-delegate', DEFAULT_PASSWORD];
+    case 'acmeAdmin':
+      return ['acme-admin', DEFAULT_PASSWORD];
+    case 'acmeNoAccess':
+      return ['acme-noaccess', DEFAULT_PASSWORD];
+    case 'betaAdmin':
+      return ['beta-admin', DEFAULT_PASSWORD];
   }
 }
 
@@ -398,9 +749,16 @@ before(async () => {
   const delegated = (await asAdmin('POST', '/api/admin/roles', { name: 'Delegated Administrator', tenantId: 1, permissions: DELEGATED }, 201)).id;
   ids['sys-delegate'] = await newUser('sys-delegate', 1, [delegated]);
   for (const perm of ROUTE_PERMS) {
-    const role = await asAdmin('POST', '/api/admin/roles', {
-      name: `Delegated without ${perm}`, tenantId: 1, permissions: DELEGATED.filter((p) => p !== perm),
-    }, 201);
+    const role = await asAdmin(
+      'POST',
+      '/api/admin/roles',
+      {
+        name: `Delegated without ${perm}`,
+        tenantId: 1,
+        permissions: DELEGATED.filter((p) => p !== perm),
+      },
+      201,
+    );
     ids[lackingName(perm)] = await newUser(lackingName(perm), 1, [role.id]);
   }
   ids['acme-admin'] = await newUser('acme-admin', acme.id, [acmeTenantAdminRole], [25, 27]);
@@ -415,13 +773,24 @@ before(async () => {
   await asAdmin('PUT', `/api/admin/tenants/${beta.id}/admins`, { admins: [ids.d2cadmin, ids['beta-admin']] }, 200);
 
   f = {
-    acme: acme.id, beta: beta.id, acmeUserRole, acmeTenantAdminRole, acmeRole, acmeUser: ids['acme-user'],
-    d2cuser: ids.d2cuser, acmeAdmins, systemAdmins, ids,
+    acme: acme.id,
+    beta: beta.id,
+    acmeUserRole,
+    acmeTenantAdminRole,
+    acmeRole,
+    acmeUser: ids['acme-user'],
+    d2cuser: ids.d2cuser,
+    acmeAdmins,
+    systemAdmins,
+    ids,
   };
 
   // The fixture itself is what the actor descriptions say it is.
   assert.deepEqual(await h.store.tenantAdmins(f.acme), acmeAdmins);
-  assert.deepEqual([...(await h.store.effectivePermissions(ids['acme-admin']))].sort((a, b) => a - b), DELEGATED);
+  assert.deepEqual(
+    [...(await h.store.effectivePermissions(ids['acme-admin']))].sort((a, b) => a - b),
+    DELEGATED,
+  );
   assert.ok(!(await h.store.effectivePermissions(ids['sys-delegate'])).has(12));
   for (const perm of ROUTE_PERMS) assert.ok(!(await h.store.effectivePermissions(ids[lackingName(perm)])).has(perm));
 });

@@ -21,7 +21,8 @@ describe('rules the mutation audit found unpinned', () => {
 
   test('a renamed profile keeps names unique per owner case-insensitively (409 in any case)', async () => {
     const create = (name: string) => h.call({ method: 'POST', url: '/api/mgmt/oauthprofiles', as: 'd2cuser', payload: profileBody(name, appId) });
-    const rename = (id: number, name: string, app = appId) => h.call({ method: 'PUT', url: `/api/mgmt/oauthprofiles/${id}`, as: 'd2cuser', payload: profileBody(name, app) });
+    const rename = (id: number, name: string, app = appId) =>
+      h.call({ method: 'PUT', url: `/api/mgmt/oauthprofiles/${id}`, as: 'd2cuser', payload: profileBody(name, app) });
     const id = expectStatus(await create('Before_Rename'), 201).id;
     expectStatus(await rename(id, 'Renamed_Profile'), 200, 'rename');
     expectStatus(await create('RENAMED_PROFILE'), 409, 'the renamed name in capitals');
@@ -36,7 +37,7 @@ describe('rules the mutation audit found unpinned', () => {
     // A rename that also moves the profile to another application takes another way through the store (PostgreSQL).
     const otherApp = expectStatus(await h.call({ method: 'POST', url: '/api/mgmt/oauthapps', as: ADMIN, payload: appBody('gaps other', 1) }), 201).id;
     expectStatus(await rename(other, 'Moved_And_Renamed', otherApp), 200, 'rename and move');
-    expectStatus(await create('MOVED_AND_RENAMED'), 409, 'the moved profile\'s new name in capitals');
+    expectStatus(await create('MOVED_AND_RENAMED'), 409, "the moved profile's new name in capitals");
   });
 
   test('the body limit is exactly 65,536 bytes: that many is read, one more is 413', async () => {
@@ -46,11 +47,16 @@ describe('rules the mutation audit found unpinned', () => {
       const fill = bytes - Buffer.byteLength(empty);
       const part = Math.ceil(fill / 4);
       const sizes = [part, part, part, fill - 3 * part];
-      const body = JSON.stringify({ name, dataStore: 54, options: { A: 'a'.repeat(sizes[0]), B: 'b'.repeat(sizes[1]), C: 'c'.repeat(sizes[2]), D: 'd'.repeat(sizes[3]) } });
+      const body = JSON.stringify({
+        name,
+        dataStore: 54,
+        options: { A: 'a'.repeat(sizes[0]), B: 'b'.repeat(sizes[1]), C: 'c'.repeat(sizes[2]), D: 'd'.repeat(sizes[3]) },
+      });
       assert.equal(Buffer.byteLength(body), bytes);
       return body;
     };
-    const post = (body: string) => h.call({ method: 'POST', url: '/api/mgmt/datasources', as: 'd2cuser', headers: { 'content-type': 'application/json' }, payload: body });
+    const post = (body: string) =>
+      h.call({ method: 'POST', url: '/api/mgmt/datasources', as: 'd2cuser', headers: { 'content-type': 'application/json' }, payload: body });
     const body = bodyOf(65_536, 'at_limit');
     const atLimit = expectStatus(await post(body), 201, '65,536 bytes');
     assert.deepEqual((await h.store.dataSource(atLimit.id))!.options, JSON.parse(body).options, 'stored whole');
@@ -59,7 +65,7 @@ describe('rules the mutation audit found unpinned', () => {
     assert.equal(over.json().error.code, 223000413);
   });
 
-  describe('?user= and the route\'s own permissions (api.md §4)', () => {
+  describe("?user= and the route's own permissions (api.md §4)", () => {
     let tenant: number;
     before(async () => {
       tenant = await createTenant(h, 'GapsTenant');
@@ -72,15 +78,19 @@ describe('rules the mutation audit found unpinned', () => {
     const as: [string, string] = ['proxy-no-modify', DEFAULT_PASSWORD];
     const put = (user: string) => h.call({ method: 'PUT', url: `/api/mgmt/oauthprofiles/1?user=${user}`, as, payload: profileBody('x', appId) });
 
-    test('without the route\'s permission: 403 before the name is looked up, for an unknown name as for a known one', async () => {
+    test("without the route's permission: 403 before the name is looked up, for an unknown name as for a known one", async () => {
       const unknown = expectStatus(await put('no-such-user'), 403, 'unknown user, no ModifyDataSource');
       assert.equal(unknown.error.code, 222208103);
       const known = expectStatus(await put('gaps-target'), 403, 'known user, no ModifyDataSource');
       assert.deepEqual(known, unknown, 'the answers do not tell the names apart');
     });
 
-    test('with the route\'s permission: an unknown name is 404, a known one is served', async () => {
-      const unknown = expectStatus(await h.call({ method: 'GET', url: '/api/mgmt/oauthprofiles?user=no-such-user', as }), 404, 'unknown user, with ViewDataSource');
+    test("with the route's permission: an unknown name is 404, a known one is served", async () => {
+      const unknown = expectStatus(
+        await h.call({ method: 'GET', url: '/api/mgmt/oauthprofiles?user=no-such-user', as }),
+        404,
+        'unknown user, with ViewDataSource',
+      );
       assert.equal(unknown.error.code, 223001404);
       expectStatus(await h.call({ method: 'GET', url: '/api/mgmt/oauthprofiles?user=gaps-target', as }), 200, 'known user');
     });

@@ -9,8 +9,11 @@ import { basic, harness, USER_PASSWORD } from './helpers.js';
 test('150 simultaneous first requests of one user all succeed', async () => {
   const h = await harness();
   try {
-    const results = await Promise.all(Array.from({ length: 150 }, () =>
-      h.app.inject({ method: 'GET', url: '/api/mgmt/permissions', headers: { authorization: basic('d2cuser', USER_PASSWORD) } })));
+    const results = await Promise.all(
+      Array.from({ length: 150 }, () =>
+        h.app.inject({ method: 'GET', url: '/api/mgmt/permissions', headers: { authorization: basic('d2cuser', USER_PASSWORD) } }),
+      ),
+    );
     assert.deepEqual([...new Set(results.map((r) => r.statusCode))], [200]);
   } finally {
     await h.close();
@@ -20,10 +23,19 @@ test('150 simultaneous first requests of one user all succeed', async () => {
 test('150 simultaneous wrong passwords are refused with 401 or 429, never let in', async () => {
   const h = await harness();
   try {
-    const results = await Promise.all(Array.from({ length: 150 }, (_, i) =>
-      h.app.inject({ method: 'GET', url: '/api/mgmt/permissions', headers: { authorization: basic('d2cuser', `wrong-${i}`) } })));
-    assert.ok(results.every((r) => r.statusCode === 401 || r.statusCode === 429), results.map((r) => r.statusCode).join());
-    assert.ok(results.some((r) => r.statusCode === 429), 'the bounded queue refuses the overflow');
+    const results = await Promise.all(
+      Array.from({ length: 150 }, (_, i) =>
+        h.app.inject({ method: 'GET', url: '/api/mgmt/permissions', headers: { authorization: basic('d2cuser', `wrong-${i}`) } }),
+      ),
+    );
+    assert.ok(
+      results.every((r) => r.statusCode === 401 || r.statusCode === 429),
+      results.map((r) => r.statusCode).join(),
+    );
+    assert.ok(
+      results.some((r) => r.statusCode === 429),
+      'the bounded queue refuses the overflow',
+    );
   } finally {
     await h.close();
   }

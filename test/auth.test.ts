@@ -44,8 +44,7 @@ async function userId(h: Harness, userName: string): Promise<number> {
   return p.id;
 }
 
-const probe = (h: Harness, user: string, password: string, extra: Record<string, unknown> = {}) =>
-  h.call({ ...PROBE, as: [user, password], ...extra });
+const probe = (h: Harness, user: string, password: string, extra: Record<string, unknown> = {}) => h.call({ ...PROBE, as: [user, password], ...extra });
 
 async function setLimit(h: Harness, id: number, value: number): Promise<void> {
   const res = await h.call({ method: 'POST', url: `/api/admin/limits/system/${id}`, as: 'd2cadmin', payload: { value } });
@@ -88,15 +87,7 @@ describe('Basic authentication: parsing', () => {
 
   test('other schemes and malformed headers are 401, never 400 or 5xx', async () => {
     const good = Buffer.from(`d2cuser:${USER_PASSWORD}`).toString('base64');
-    for (const header of [
-      `Bearer ${good}`,
-      'Basic',
-      'Basic ',
-      `Basic${good}`,
-      `Basic ${good}!!`,
-      'Basic %%%%',
-      `Digest username="d2cuser"`,
-    ]) {
+    for (const header of [`Bearer ${good}`, 'Basic', 'Basic ', `Basic${good}`, `Basic ${good}!!`, 'Basic %%%%', `Digest username="d2cuser"`]) {
       assertUnauthorized(await h.call({ ...PROBE, headers: { authorization: header } }), `header ${JSON.stringify(header)}`);
     }
   });
@@ -243,7 +234,10 @@ describe('unknown user and wrong password are indistinguishable', () => {
 
   // With a per-address limit of 4, an attempt that reaches the password check is counted and one that is refused
   // by the lock beforehand is not. The observable sequence must be the same for a real account and an unknown name.
-  for (const [label, name] of [['a real account', 'd2cuser'], ['an unknown name', 'ghost-user']] as const) {
+  for (const [label, name] of [
+    ['a real account', 'd2cuser'],
+    ['an unknown name', 'ghost-user'],
+  ] as const) {
     test(`${label} "locks" after 3 failures and is then refused before the password check`, async () => {
       const h = await harness({ failuresPerAddress: 4 });
       try {
@@ -372,7 +366,7 @@ describe('account lockout (limits 2, 3, 4)', () => {
   // api.md §2: "after PasswordLockoutLimit failed attempts within PasswordLockoutInterval". Three failures inside
   // any 900 s span lock; a window fixed at the first failure lets 2 × (limit − 1) failures through in seconds by
   // straddling its end: the store keeps the times of the recent failures.
-  test('three failures within 900 s lock even when they straddle the first failure\'s window', async () => {
+  test("three failures within 900 s lock even when they straddle the first failure's window", async () => {
     const h = await harness();
     try {
       assertUnauthorized(await probe(h, 'd2cuser', 'Wrong-Passw0rd'), 'failure at 0 s');
@@ -567,23 +561,28 @@ describe('hash parameter upgrade', () => {
 });
 
 test('lockout window (property): a failure locks exactly when it is the limit-th failure within the interval since the last lock', () => {
-  fc.assert(fc.property(
-    fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 1000 }), fc.array(fc.integer({ min: 0, max: 600 }), { maxLength: 40 }),
-    (limit, intervalMs, gaps) => {
-      const policy = { limit, intervalMs, periodMs: 1 };
-      let times: number[] = [];
-      let now = 0;
-      const sinceLock: number[] = [];
-      for (const gap of gaps) {
-        now += gap;
-        const next = nextFailures(times, now, policy);
-        sinceLock.push(now);
-        const expected = sinceLock.filter((t) => now - t < intervalMs).length >= limit;
-        assert.equal(next.lock, expected, `failure at ${now} after ${JSON.stringify(sinceLock)}`);
-        assert.ok(next.times.length < Math.max(limit, 2), 'keeps at most limit - 1 times');
-        times = next.times;
-        if (next.lock) sinceLock.length = 0;
-      }
-    },
-  ), { numRuns: 500 });
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 5 }),
+      fc.integer({ min: 1, max: 1000 }),
+      fc.array(fc.integer({ min: 0, max: 600 }), { maxLength: 40 }),
+      (limit, intervalMs, gaps) => {
+        const policy = { limit, intervalMs, periodMs: 1 };
+        let times: number[] = [];
+        let now = 0;
+        const sinceLock: number[] = [];
+        for (const gap of gaps) {
+          now += gap;
+          const next = nextFailures(times, now, policy);
+          sinceLock.push(now);
+          const expected = sinceLock.filter((t) => now - t < intervalMs).length >= limit;
+          assert.equal(next.lock, expected, `failure at ${now} after ${JSON.stringify(sinceLock)}`);
+          assert.ok(next.times.length < Math.max(limit, 2), 'keeps at most limit - 1 times');
+          times = next.times;
+          if (next.lock) sinceLock.length = 0;
+        }
+      },
+    ),
+    { numRuns: 500 },
+  );
 });

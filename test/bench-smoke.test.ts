@@ -31,9 +31,29 @@ test('npm run bench, seconds long, reports every scenario with numbers', { timeo
   const env = { ...process.env };
   delete env.NODE_TEST_CONTEXT; // the bench is a program, not a test file
   delete env.NODE_OPTIONS;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts',
-    '--duration', '1', '--warmup', '0.5', '--connections', '10', '--sizes', '1000', '--backend', 'sqlite',
-    '--out', out, '--json', json], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'bench/run.ts',
+      '--duration',
+      '1',
+      '--warmup',
+      '0.5',
+      '--connections',
+      '10',
+      '--sizes',
+      '1000',
+      '--backend',
+      'sqlite',
+      '--out',
+      out,
+      '--json',
+      json,
+    ],
+    { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c.toString('utf8')));
   child.stderr.on('data', (c: Buffer) => (output += c.toString('utf8')));

@@ -201,12 +201,12 @@ describe('the server process', { timeout: 300_000 }, () => {
     await survivor.arrayBuffer();
 
     const admin = await fetchWithTimeout(`${server.base}/api/admin/users`, { headers: { authorization: basic('d2cadmin', ADMIN_PASSWORD) } });
-    assert.equal(admin.status, 200, 'the first run\'s admin password still works');
+    assert.equal(admin.status, 200, "the first run's admin password still works");
     const names = ((await admin.json()) as { users: { userName: string }[] }).users.map((u) => u.userName).sort();
     assert.deepEqual(names, ['d2cadmin', 'd2cuser', 'survivor']);
 
     const other = await fetchWithTimeout(`${server.base}/api/admin/users`, { headers: { authorization: basic('d2cadmin', 'Other-Adm1n-Pw!') } });
-    assert.equal(other.status, 401, 'the second run\'s configured password was not applied');
+    assert.equal(other.status, 401, "the second run's configured password was not applied");
     await other.arrayBuffer();
 
     const { code, signal } = await server.stop();

@@ -18,7 +18,13 @@ const ADMIN_PW = 'Cli-Adm1n-Pw!';
 const USER_PW = 'Cli-Us3r-Pw!';
 const FIRST_START = { TOKENKEEP_ADMIN_PASSWORD: ADMIN_PW, TOKENKEEP_USER_PASSWORD: USER_PW };
 
-interface Result { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number }
+interface Result {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
 
 const spawned = new Set<ReturnType<typeof spawn>>();
 
@@ -99,8 +105,17 @@ describe('the command line is checked whole before any file is touched', { timeo
     const dir = tempDir('help');
     const res = await run(['--help'], { cwd: dir });
     assert.equal(res.code, 0);
-    for (const line of ['serve', 'migrate', 'keys status', 'keys rotate [--batch N]', 'keys reencrypt', 'keys retire VERSION',
-      'keys rekey [--new-key-file FILE] [--generate-key-file FILE]', 'users unlock NAME', 'users reset-password NAME [--password-file FILE]']) {
+    for (const line of [
+      'serve',
+      'migrate',
+      'keys status',
+      'keys rotate [--batch N]',
+      'keys reencrypt',
+      'keys retire VERSION',
+      'keys rekey [--new-key-file FILE] [--generate-key-file FILE]',
+      'users unlock NAME',
+      'users reset-password NAME [--password-file FILE]',
+    ]) {
       assert.ok(res.stdout.includes(`\n  ${line}`), `--help lists ${line}`);
     }
     assert.deepEqual(readdirSync(dir), []);
@@ -173,7 +188,10 @@ describe('the SQLite folder and files are private', { timeout: 300_000 }, () => 
     const server = await startServer({ ...FIRST_START, TOKENKEEP_DB: db });
     try {
       const created = await api(server.base, 'POST', '/api/admin/users', basic('d2cadmin', ADMIN_PW), {
-        userName: 'modes', statusInfo: { status: 1 }, passwordInfo: { password: 'Private-Passw0rd' }, permissions: { roles: [2] },
+        userName: 'modes',
+        statusInfo: { status: 1 },
+        passwordInfo: { password: 'Private-Passw0rd' },
+        permissions: { roles: [2] },
       });
       assert.equal(created.status, 201, created.text);
       for (const file of [db, `${db}-wal`, `${db}-shm`]) assert.equal(mode(file), '600', file);
@@ -268,7 +286,10 @@ for (const backend of backends) {
     });
 
     test('an unknown user: exit 1 with a clear message', async () => {
-      for (const args of [['users', 'unlock', 'nosuchuser'], ['users', 'reset-password', 'nosuchuser']]) {
+      for (const args of [
+        ['users', 'unlock', 'nosuchuser'],
+        ['users', 'reset-password', 'nosuchuser'],
+      ]) {
         const res = await cli(args, 'Unused-Passw0rd\n');
         assert.equal(res.code, 1, res.stderr);
         assert.equal(res.stderr, 'tokenkeep: no user named "nosuchuser"\n');
@@ -276,7 +297,7 @@ for (const backend of backends) {
     });
 
     test('reset-password from standard input: the old password is refused at once, the new one admitted, the lock cleared', async () => {
-      assert.equal(await status(USER), 200, 'the old password works (and is in the server\'s verified cache)');
+      assert.equal(await status(USER), 200, "the old password works (and is in the server's verified cache)");
       await lockOut('d2cuser');
       const res = await cli(['users', 'reset-password', 'd2cuser'], 'Fresh-Passw0rd-1\n');
       assert.equal(res.code, 0, res.stderr);

@@ -79,8 +79,10 @@ test('an unknown method is 400 with the envelope', async () => {
 });
 
 test('Content-Length together with Transfer-Encoding is 400 with the envelope', async () => {
-  const res = await exchange('POST /api/mgmt/oauthprofiles HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n'
-    + 'Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n');
+  const res = await exchange(
+    'POST /api/mgmt/oauthprofiles HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n' +
+      'Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+  );
   assertAnswer(res, 400, 'badRequest', /both Content-Length and Transfer-Encoding/);
 });
 
@@ -109,8 +111,10 @@ test('after a good request on a keep-alive connection, a bad one still gets its 
 });
 
 test('Transfer-Encoding before Content-Length is the same 400', async () => {
-  const res = await exchange('POST /api/mgmt/oauthprofiles HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n'
-    + 'Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n');
+  const res = await exchange(
+    'POST /api/mgmt/oauthprofiles HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n' +
+      'Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n',
+  );
   assertAnswer(res, 400, 'badRequest', /both Content-Length and Transfer-Encoding/);
 });
 

@@ -150,8 +150,10 @@ describe('loadConfig refuses bad settings, naming them', () => {
       mkdirSync(join(dir, 'folder'));
       writeFileSync(join(dir, 'plain'), 'x');
       assert.match(assertRefused({ TOKENKEEP_DB: join(dir, 'folder') }, 'TOKENKEEP_DB').message, /names a directory/);
-      assert.match(assertRefused({ TOKENKEEP_DB: join(dir, 'missing', 'deeper', 'tk.db') }, 'TOKENKEEP_DB').message,
-        /folder .*missing\/deeper, which does not exist; create it first/);
+      assert.match(
+        assertRefused({ TOKENKEEP_DB: join(dir, 'missing', 'deeper', 'tk.db') }, 'TOKENKEEP_DB').message,
+        /folder .*missing\/deeper, which does not exist; create it first/,
+      );
       assert.match(assertRefused({ TOKENKEEP_DB: join(dir, 'plain', 'tk.db') }, 'TOKENKEEP_DB').message, /cannot be used: ENOTDIR/);
       assert.deepEqual(readdirSync(dir).sort(), ['folder', 'plain'], 'loading the configuration creates nothing');
       // Existing folders anywhere, and missing ones inside the working directory (created when the store opens).

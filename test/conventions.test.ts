@@ -64,7 +64,10 @@ describe('conventions (shared harness)', () => {
       for (const [method, url, allowed] of cases) {
         const res = await h.app.inject({ method, url, headers: { authorization: ADMIN } });
         assertError(res, 405, 223000405);
-        const allow = String(res.headers.allow).split(',').map((m) => m.trim()).sort();
+        const allow = String(res.headers.allow)
+          .split(',')
+          .map((m) => m.trim())
+          .sort();
         assert.deepEqual(allow, allowed, `Allow for ${method} ${url}`);
       }
     });
@@ -183,7 +186,12 @@ describe('conventions (shared harness)', () => {
   });
 
   describe('strict types', () => {
-    const wrongIntegers: [string, unknown][] = [['a string', '17'], ['a float', 17.5], ['null', null], ['a boolean', true]];
+    const wrongIntegers: [string, unknown][] = [
+      ['a string', '17'],
+      ['a float', 17.5],
+      ['null', null],
+      ['a boolean', true],
+    ];
 
     for (const [label, value] of wrongIntegers) {
       test(`an integer field given as ${label} is a 400 naming the field`, async () => {
@@ -196,9 +204,18 @@ describe('conventions (shared harness)', () => {
         const element = await h.app.inject(json('POST', '/api/admin/roles', JSON.stringify({ name: 'typed', tenantId: 1, permissions: [2, value] })));
         assert.match(assertError(element, 400, 222207007).value, /permissions/);
 
-        const nested = await h.app.inject(json('POST', '/api/admin/users', JSON.stringify({
-          userName: 'typed', statusInfo: { status: value }, passwordInfo: { password: 'Typed-Passw0rd' }, permissions: { roles: [2] },
-        })));
+        const nested = await h.app.inject(
+          json(
+            'POST',
+            '/api/admin/users',
+            JSON.stringify({
+              userName: 'typed',
+              statusInfo: { status: value },
+              passwordInfo: { password: 'Typed-Passw0rd' },
+              permissions: { roles: [2] },
+            }),
+          ),
+        );
         assert.match(assertError(nested, 400, 222207007).value, /statusInfo\.status/);
 
         const limit = await h.app.inject(json('POST', '/api/admin/limits/system/3', JSON.stringify({ value })));
@@ -241,7 +258,8 @@ describe('conventions (shared harness)', () => {
       const role = await h.call({ method: 'POST', url: '/api/admin/roles', as: 'd2cadmin', payload: { name: 'idrole', tenantId: 1, permissions: [2] } });
       assert.equal(role.statusCode, 201, role.body);
       const roleId = role.json().id as number;
-      const put = (id: number) => h.app.inject(json('PUT', `/api/admin/roles/${roleId}`, JSON.stringify({ id, name: 'idrole', tenantId: 1, permissions: [2] })));
+      const put = (id: number) =>
+        h.app.inject(json('PUT', `/api/admin/roles/${roleId}`, JSON.stringify({ id, name: 'idrole', tenantId: 1, permissions: [2] })));
       assertError(await put(roleId + 1000), 400, 222207007);
       assert.equal((await put(roleId)).statusCode, 200);
     });
@@ -299,7 +317,10 @@ describe('conventions (shared harness)', () => {
           const where = `${method.toUpperCase()} ${path}`;
           const responses = op.responses ?? {};
           const statuses = Object.keys(responses);
-          assert.ok(statuses.some((s) => /^2\d\d$/.test(s)), `${where} declares a success response`);
+          assert.ok(
+            statuses.some((s) => /^2\d\d$/.test(s)),
+            `${where} declares a success response`,
+          );
           // Every authenticated route can answer 401 and 429; the health check (no authentication) neither.
           const unauthenticated = path === '/api/healthcheck';
           for (const s of ['401', '429']) assert.equal(statuses.includes(s), !unauthenticated, `${where} declares ${s}: ${!unauthenticated}`);
@@ -345,7 +366,7 @@ describe('errors the harness cannot share', () => {
     }
   });
 
-  test('a malformed URL is refused with the envelope and Cache-Control, not Fastify\'s own body', async () => {
+  test("a malformed URL is refused with the envelope and Cache-Control, not Fastify's own body", async () => {
     const h = await harness();
     try {
       for (const url of ['/api/%zz', '/api/admin/users/%E0%A4%A']) {
@@ -404,7 +425,11 @@ function appRoutes(tree: string): Map<string, Set<string>> {
     if (m[3] === undefined) continue;
     const path = full.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
     const methods = routes.get(path) ?? new Set<string>();
-    m[3].split(',').map((x) => x.trim()).filter(Boolean).forEach((x) => methods.add(x));
+    m[3]
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean)
+      .forEach((x) => methods.add(x));
     routes.set(path, methods);
   }
   return routes;

@@ -20,8 +20,22 @@ import { after, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { isDeepStrictEqual } from 'node:util';
 import {
-  ADMIN_AUTH, backends, call, ensureBuilt, killChildren, pool, prng, refusedBackend, sleep, sqliteBackend, startProcess, withTimeout,
-  type Backend, type BackendInstance, type ServerKind, type ServerProcess,
+  ADMIN_AUTH,
+  backends,
+  call,
+  ensureBuilt,
+  killChildren,
+  pool,
+  prng,
+  refusedBackend,
+  sleep,
+  sqliteBackend,
+  startProcess,
+  withTimeout,
+  type Backend,
+  type BackendInstance,
+  type ServerKind,
+  type ServerProcess,
 } from './durability-support.js';
 
 const CLIENTS = 16;
@@ -190,7 +204,8 @@ async function clientLoop(base: string, model: Model, c: Client, round: number, 
       load.acked.create++;
       if (!isDeepStrictEqual(answer, presented(kind, id, body!))) load.unexpected.push(`POST ${kind} ${id} answered ${JSON.stringify(answer).slice(0, 200)}`);
     } else if (method === 'PUT') {
-      if (!isDeepStrictEqual(answer, presented(kind, target!.id, body!))) load.unexpected.push(`PUT ${kind} ${target!.id} answered ${JSON.stringify(answer).slice(0, 200)}`);
+      if (!isDeepStrictEqual(answer, presented(kind, target!.id, body!)))
+        load.unexpected.push(`PUT ${kind} ${target!.id} answered ${JSON.stringify(answer).slice(0, 200)}`);
       target!.state = body!;
       target!.history.push(tagOf(body!));
       load.acked.put++;
@@ -309,7 +324,8 @@ async function verify(base: string, model: Model, adopt: boolean): Promise<Verif
     } else {
       const tags = [...tagsIn(got)];
       if (tags.length > 1) violations.push(`HALF-WRITTEN: ${what}: fields from several requests: ${tags.join(', ')}`);
-      else if (tags.length === 1 && o.history.includes(tags[0])) violations.push(`LOST: ${what}: holds the older value ${tags[0]} instead of the acknowledged ${o.history.at(-1)}`);
+      else if (tags.length === 1 && o.history.includes(tags[0]))
+        violations.push(`LOST: ${what}: holds the older value ${tags[0]} instead of the acknowledged ${o.history.at(-1)}`);
       else violations.push(`UNEXPECTED: ${what}: holds ${JSON.stringify(got).slice(0, 300)}`);
     }
   });
@@ -325,7 +341,9 @@ async function verify(base: string, model: Model, adopt: boolean): Promise<Verif
         violations.push(`${kind} ${id} is listed but GET answers ${res.status} ${res.text.slice(0, 200)}`);
         continue;
       }
-      const owner = model.clients.find((c) => c.pendingCreate?.kind === kind && !claimed.has(c) && isDeepStrictEqual(res.body, presented(kind, id, c.pendingCreate.body)));
+      const owner = model.clients.find(
+        (c) => c.pendingCreate?.kind === kind && !claimed.has(c) && isDeepStrictEqual(res.body, presented(kind, id, c.pendingCreate.body)),
+      );
       if (!owner) {
         violations.push(`PHANTOM: ${kind} ${id} was never acknowledged nor in flight: ${JSON.stringify(res.body).slice(0, 300)}`);
         continue;
@@ -400,7 +418,8 @@ describe('crash durability (SIGKILL under load)', { timeout: 240_000 }, () => {
         if (round > 1) {
           const result = await verify(server.base, model, true);
           assert.deepEqual(result.violations, [], `after the kill of round ${round - 1} (seed ${seed}): ${summary.at(-1)}`);
-          summary[summary.length - 1] += `; after restart: ${result.checked} objects checked, ${result.landed} unacknowledged creates and ${result.pendingApplied} unacknowledged PUT/DELETEs had landed`;
+          summary[summary.length - 1] +=
+            `; after restart: ${result.checked} objects checked, ${result.landed} unacknowledged creates and ${result.pendingApplied} unacknowledged PUT/DELETEs had landed`;
         }
         if (round > ROUNDS) {
           server.signal('SIGTERM');
@@ -416,7 +435,9 @@ describe('crash durability (SIGKILL under load)', { timeout: 240_000 }, () => {
         // A fast server may, by chance, have answered everything at the instant of one kill; over all rounds, the
         // kills must have cut requests off.
         inFlightTotal += inFlight;
-        summary.push(`round ${round}: killed at ${killedAtMs} ms with ${inFlight} requests in flight; acknowledged ${load.acked.create} creates, ${load.acked.put} PUTs, ${load.acked.delete} deletes`);
+        summary.push(
+          `round ${round}: killed at ${killedAtMs} ms with ${inFlight} requests in flight; acknowledged ${load.acked.create} creates, ${load.acked.put} PUTs, ${load.acked.delete} deletes`,
+        );
       }
       t.diagnostic(`seed ${seed}\n${summary.join('\n')}`);
       assert.ok(inFlightTotal > 0, 'requests were in flight when the server was killed, in some round at least');
@@ -445,10 +466,15 @@ describe('crash durability (SIGKILL under load)', { timeout: 240_000 }, () => {
     const result = await verify(checker.base, model, false);
     checker.signal('SIGTERM');
     await withTimeout(checker.exited, 30_000, 'checker exit');
-    t.diagnostic(`seed ${seed}: killed with ${inFlight} in flight after ${load.acked.create} creates, ${load.acked.put} PUTs, ${load.acked.delete} deletes were acknowledged; `
-      + `the check found ${result.violations.length} violations, e.g.\n${result.violations.slice(0, 5).join('\n')}`);
+    t.diagnostic(
+      `seed ${seed}: killed with ${inFlight} in flight after ${load.acked.create} creates, ${load.acked.put} PUTs, ${load.acked.delete} deletes were acknowledged; ` +
+        `the check found ${result.violations.length} violations, e.g.\n${result.violations.slice(0, 5).join('\n')}`,
+    );
     assert.ok(result.violations.length > 0, 'the harness must FAIL for a server that acknowledges writes it has not made durable');
-    assert.ok(result.violations.some((v) => v.startsWith('LOST:')), 'and it names lost acknowledged writes');
+    assert.ok(
+      result.violations.some((v) => v.startsWith('LOST:')),
+      'and it names lost acknowledged writes',
+    );
   });
 
   test('control of the control: the unsafe server, killed only after it has written everything, passes the same check', { timeout: 90_000 }, async () => {

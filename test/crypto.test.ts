@@ -97,7 +97,10 @@ describe('KeyRing', () => {
       { ...ctx, rowId: 8 },
       { ...ctx, column: 'access_token' },
     ]) {
-      assert.throws(() => ring.open(sealed, other), (err: unknown) => err instanceof SealedValueUnreadable && /integrity check failed/.test(err.message));
+      assert.throws(
+        () => ring.open(sealed, other),
+        (err: unknown) => err instanceof SealedValueUnreadable && /integrity check failed/.test(err.message),
+      );
     }
     // The version in the header is authenticated: relabelling a value as another version fails even with that key.
     const ring2 = new KeyRing();
@@ -115,12 +118,15 @@ describe('KeyRing', () => {
     ring.set(1, MasterKey.generate());
     const sealed = ring.seal('do-not-show-me', ctx);
     for (let at = 0; at < sealed.length; at++) {
-      assert.throws(() => ring.open(flip(sealed, at), ctx), (err: unknown) => {
-        assert.ok(err instanceof SealedValueUnreadable, `byte ${at}: ${String(err)}`);
-        assert.match(err.message, /oauth_profiles\.refresh_token of row 7/);
-        assert.ok(!err.message.includes('do-not-show-me'));
-        return true;
-      });
+      assert.throws(
+        () => ring.open(flip(sealed, at), ctx),
+        (err: unknown) => {
+          assert.ok(err instanceof SealedValueUnreadable, `byte ${at}: ${String(err)}`);
+          assert.match(err.message, /oauth_profiles\.refresh_token of row 7/);
+          assert.ok(!err.message.includes('do-not-show-me'));
+          return true;
+        },
+      );
     }
     assert.throws(() => ring.open(sealed.subarray(0, sealed.length - 1), ctx), SealedValueUnreadable);
     assert.throws(() => ring.open(sealed.subarray(0, 20), ctx), SealedValueUnreadable);

@@ -19,8 +19,8 @@ const STRANGER = 'damage_stranger';
 const SECRET_ERROR = 223000520;
 const rnd = (tag: string): string => `${tag}${randomBytes(10).toString('hex')}`;
 
-type SealedColumn = { table: 'oauth_apps'; column: 'client_secret' } | { table: 'datasources'; column: 'options' }
-  | { table: 'oauth_profiles'; column: 'refresh_token' };
+type SealedColumn =
+  { table: 'oauth_apps'; column: 'client_secret' } | { table: 'datasources'; column: 'options' } | { table: 'oauth_profiles'; column: 'refresh_token' };
 
 const readSealed = (h: Harness, { table, column }: SealedColumn, id: number): Promise<Buffer> => readColumn(h, table, column, id);
 const writeSealed = (h: Harness, { table, column }: SealedColumn, id: number, value: Buffer): Promise<void> => writeColumn(h, table, column, id, value);
@@ -32,7 +32,10 @@ interface Damage {
 }
 const DAMAGES: Damage[] = [
   { name: 'a flipped ciphertext byte', apply: async (h, target, id) => writeSealed(h, target, id, flip(await readSealed(h, target, id), 30)) },
-  { name: 'a ciphertext copied from another row', apply: async (h, target, id, donor) => writeSealed(h, target, id, await readSealed(h, donor.target, donor.id)) },
+  {
+    name: 'a ciphertext copied from another row',
+    apply: async (h, target, id, donor) => writeSealed(h, target, id, await readSealed(h, donor.target, donor.id)),
+  },
 ];
 
 const APP: SealedColumn = { table: 'oauth_apps', column: 'client_secret' };
@@ -42,9 +45,17 @@ const REFRESH: SealedColumn = { table: 'oauth_profiles', column: 'refresh_token'
 const passwords: Record<string, string> = { [ADMIN]: ADMIN_PASSWORD, [USER]: USER_PASSWORD, [STRANGER]: DEFAULT_PASSWORD };
 
 /** A request without the harness's schema check (a 500 has no declared schema); headers such as If-Match pass through. */
-const send = (h: Harness, method: 'GET' | 'PUT' | 'DELETE', url: string, as: string, opts: { payload?: object; ifMatch?: string } = {}): Promise<LightMyRequestResponse> =>
+const send = (
+  h: Harness,
+  method: 'GET' | 'PUT' | 'DELETE',
+  url: string,
+  as: string,
+  opts: { payload?: object; ifMatch?: string } = {},
+): Promise<LightMyRequestResponse> =>
   h.app.inject({
-    method, url, payload: opts.payload,
+    method,
+    url,
+    payload: opts.payload,
     headers: { authorization: basic(as, passwords[as]), ...(opts.ifMatch === undefined ? {} : { 'if-match': opts.ifMatch }) },
   });
 
@@ -79,7 +90,8 @@ describe('damaged secrets on OAuth applications and data sources', () => {
     const secret = rnd('CLIENTSECRET');
     const id = (await createApp(h, ADMIN, appBody(name, 1, { clientSecret: secret }))).id;
     const profile = (await createProfile(h, USER, profileBody(rnd('p'), id))).id;
-    const dataSource = (await createDataSource(h, USER, { name: rnd('ds'), dataStore: 54, options: { OAuthProfileId: String(profile), Password: rnd('PW') } })).id;
+    const dataSource = (await createDataSource(h, USER, { name: rnd('ds'), dataStore: 54, options: { OAuthProfileId: String(profile), Password: rnd('PW') } }))
+      .id;
     // The copied value: a profile's refresh token (another table, column and row); a data source gets another data source's options.
     await damage.apply(h, APP, id, { target: REFRESH, id: donorProfile });
     assertUnreadable(await send(h, 'GET', `/api/mgmt/oauthapps/${id}`, ADMIN), `OAuth application ${id}`, [secret]);
@@ -113,12 +125,18 @@ describe('damaged secrets on OAuth applications and data sources', () => {
         for (const as of [ADMIN, USER]) {
           const list = await send(h, 'GET', '/api/mgmt/oauthapps', as);
           assert.equal(list.statusCode, 200, list.body);
-          assert.ok(json(list).applications.some((a: { id: number }) => a.id === app.id), 'the damaged app is listed');
+          assert.ok(
+            json(list).applications.some((a: { id: number }) => a.id === app.id),
+            'the damaged app is listed',
+          );
         }
         // Its profile and data source do not need its secret.
         const stats = await send(h, 'GET', `/api/mgmt/oauthprofiles/${app.profile}/stats`, USER);
         assert.equal(stats.statusCode, 200, stats.body);
-        assert.deepEqual(json(stats).dataSources.map((d: { id: number }) => d.id), [app.dataSource]);
+        assert.deepEqual(
+          json(stats).dataSources.map((d: { id: number }) => d.id),
+          [app.dataSource],
+        );
         assert.equal((await send(h, 'GET', `/api/mgmt/oauthprofiles/${app.profile}`, USER)).statusCode, 200);
         assert.equal((await send(h, 'GET', `/api/mgmt/datasources/${app.dataSource}`, USER)).statusCode, 200);
         // A non-manager may still not change or delete it: 403, not 500.
@@ -163,7 +181,10 @@ describe('damaged secrets on OAuth applications and data sources', () => {
         assert.equal(list.statusCode, 200, list.body);
         assert.ok(json(list).datasources.some((d: { id: number }) => d.id === ds.id));
         const stats = await send(h, 'GET', `/api/mgmt/oauthprofiles/${ds.profile}/stats`, USER);
-        assert.deepEqual(json(stats).dataSources.map((d: { id: number }) => d.id), [ds.id]);
+        assert.deepEqual(
+          json(stats).dataSources.map((d: { id: number }) => d.id),
+          [ds.id],
+        );
 
         const payload = { name: ds.name, description: 'repaired', options: { User: 'someone', OAuthProfileId: String(ds.profile) } };
         expectStatus(await send(h, 'PUT', `/api/mgmt/datasources/${ds.id}`, USER, { payload, ifMatch: '"5"' }), 412, 'stale If-Match');

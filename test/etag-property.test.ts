@@ -28,16 +28,25 @@ const element: fc.Arbitrary<Element> = fc.oneof(
   fc.integer({ min: -1, max: 1 }).map((offset) => ({ kind: 'weak' as const, offset })),
   fc.constant({ kind: 'other' as const }),
   fc.constant({ kind: 'star' as const }),
-  fc.constantFrom('1', '"1', '1"', 'w/"1"', 'W/1', 'W/ "1"', '"1"x', '" 1"', '"1 "', '"a"b"', '"1" "2"', 'x"1"', '"1";q=1', '\u00e9"1"')
+  fc
+    .constantFrom('1', '"1', '1"', 'w/"1"', 'W/1', 'W/ "1"', '"1"x', '" 1"', '"1 "', '"a"b"', '"1" "2"', 'x"1"', '"1";q=1', '\u00e9"1"')
     .map((text) => ({ kind: 'junk' as const, text })),
   fc.constant({ kind: 'empty' as const }),
 );
 
-interface Case { star: boolean; elements: Element[]; separators: string[]; pad: [string, string] }
+interface Case {
+  star: boolean;
+  elements: Element[];
+  separators: string[];
+  pad: [string, string];
+}
 const header: fc.Arbitrary<Case> = fc.record({
   star: fc.integer({ min: 0, max: 9 }).map((n) => n < 2),
   elements: fc.array(element, { minLength: 1, maxLength: 5 }),
-  separators: fc.array(fc.tuple(ows, ows).map(([a, b]) => `${a},${b}`), { minLength: 5, maxLength: 5 }),
+  separators: fc.array(
+    fc.tuple(ows, ows).map(([a, b]) => `${a},${b}`),
+    { minLength: 5, maxLength: 5 },
+  ),
   pad: fc.tuple(ows, ows),
 });
 
@@ -45,12 +54,18 @@ function render(c: Case, current: number): string {
   if (c.star) return `${c.pad[0]}*${c.pad[1]}`;
   const text = (e: Element): string => {
     switch (e.kind) {
-      case 'strong': return `"${current + e.offset}"`;
-      case 'weak': return `W/"${current + e.offset}"`;
-      case 'other': return ['"0' + current + '"', `"${current}.0"`, `"${current},${current}"`, '""', `"+${current}"`][current % 5];
-      case 'junk': return e.text;
-      case 'star': return '*';
-      case 'empty': return '';
+      case 'strong':
+        return `"${current + e.offset}"`;
+      case 'weak':
+        return `W/"${current + e.offset}"`;
+      case 'other':
+        return ['"0' + current + '"', `"${current}.0"`, `"${current},${current}"`, '""', `"+${current}"`][current % 5];
+      case 'junk':
+        return e.text;
+      case 'star':
+        return '*';
+      case 'empty':
+        return '';
     }
   };
   return c.pad[0] + c.elements.map((e, i) => (i === 0 ? '' : c.separators[i - 1]) + text(e)).join('') + c.pad[1];
@@ -58,11 +73,16 @@ function render(c: Case, current: number): string {
 
 /** RFC 9110: `*` matches any current representation; a list matches when one of its strong tags is the current one. */
 const expectMatch = (c: Case): boolean =>
-  c.star || (c.elements.length === 1 && c.elements[0].kind === 'star')
-  || (!c.elements.some((e) => e.kind === 'junk' || e.kind === 'star') && c.elements.some((e) => e.kind === 'strong' && e.offset === 0));
+  c.star ||
+  (c.elements.length === 1 && c.elements[0].kind === 'star') ||
+  (!c.elements.some((e) => e.kind === 'junk' || e.kind === 'star') && c.elements.some((e) => e.kind === 'strong' && e.offset === 0));
 
 const APP = {
-  dataStore: 54, clientId: 'cid', clientSecret: 'prop-secret', authorizeURI: 'https://auth.example/authorize', tokenURI: 'https://auth.example/token',
+  dataStore: 54,
+  clientId: 'cid',
+  clientSecret: 'prop-secret',
+  authorizeURI: 'https://auth.example/authorize',
+  tokenURI: 'https://auth.example/token',
 };
 
 describe('If-Match property: 2xx exactly when RFC 9110 says the condition holds', () => {
@@ -100,30 +120,45 @@ describe('If-Match property: 2xx exactly when RFC 9110 says the condition holds'
 
   test('PUT and DELETE of profiles, applications and data sources', async () => {
     let matched = 0;
-    await fc.assert(fc.asyncProperty(
-      fc.constantFrom<Kind>('profile', 'app', 'dataSource'), fc.constantFrom('PUT' as const, 'DELETE' as const), header,
-      async (kind, method, c) => {
-        const k = kinds[kind];
-        const before = await target(kind);
-        const ifMatch = render(c, before.version);
-        const body = k.body();
-        const res = await h.call({ method, url: `${k.url}/${before.id}`, as: k.as, headers: { 'if-match': ifMatch }, ...(method === 'PUT' ? { payload: body } : {}) });
-        const expected = expectMatch(c);
-        if (!expected) {
-          assert.equal(res.statusCode, 412, `${method} ${kind} If-Match: ${JSON.stringify(ifMatch)} at version ${before.version}: ${res.body}`);
-          assert.deepEqual(await target(kind), before, 'a refused write changes nothing');
-          return;
-        }
-        matched++;
-        assert.equal(res.statusCode, method === 'PUT' ? 200 : 204, `${method} ${kind} If-Match: ${JSON.stringify(ifMatch)} at version ${before.version}: ${res.body}`);
-        if (method === 'DELETE') {
-          assert.equal((await h.call({ method: 'GET', url: `${k.url}/${before.id}`, as: k.as })).statusCode, 404);
-          live.delete(kind);
-        } else {
-          assert.equal(res.headers.etag, `"${before.version + 1}"`);
-        }
-      },
-    ), { numRuns: RUNS });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom<Kind>('profile', 'app', 'dataSource'),
+        fc.constantFrom('PUT' as const, 'DELETE' as const),
+        header,
+        async (kind, method, c) => {
+          const k = kinds[kind];
+          const before = await target(kind);
+          const ifMatch = render(c, before.version);
+          const body = k.body();
+          const res = await h.call({
+            method,
+            url: `${k.url}/${before.id}`,
+            as: k.as,
+            headers: { 'if-match': ifMatch },
+            ...(method === 'PUT' ? { payload: body } : {}),
+          });
+          const expected = expectMatch(c);
+          if (!expected) {
+            assert.equal(res.statusCode, 412, `${method} ${kind} If-Match: ${JSON.stringify(ifMatch)} at version ${before.version}: ${res.body}`);
+            assert.deepEqual(await target(kind), before, 'a refused write changes nothing');
+            return;
+          }
+          matched++;
+          assert.equal(
+            res.statusCode,
+            method === 'PUT' ? 200 : 204,
+            `${method} ${kind} If-Match: ${JSON.stringify(ifMatch)} at version ${before.version}: ${res.body}`,
+          );
+          if (method === 'DELETE') {
+            assert.equal((await h.call({ method: 'GET', url: `${k.url}/${before.id}`, as: k.as })).statusCode, 404);
+            live.delete(kind);
+          } else {
+            assert.equal(res.headers.etag, `"${before.version + 1}"`);
+          }
+        },
+      ),
+      { numRuns: RUNS },
+    );
     // Matching headers are the rarer case: the property must have seen enough of them to mean something.
     assert.ok(matched >= RUNS / 10, `only ${matched} of ${RUNS} runs had a matching If-Match`);
   });

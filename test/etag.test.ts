@@ -7,8 +7,12 @@ import assert from 'node:assert/strict';
 import { harness, type Harness } from './helpers.js';
 
 const APP = {
-  name: 'Etag app', dataStore: 54, clientId: 'cid', clientSecret: 'etag-secret-1',
-  authorizeURI: 'https://auth.example/authorize', tokenURI: 'https://auth.example/token',
+  name: 'Etag app',
+  dataStore: 54,
+  clientId: 'cid',
+  clientSecret: 'etag-secret-1',
+  authorizeURI: 'https://auth.example/authorize',
+  tokenURI: 'https://auth.example/token',
 };
 
 describe('ETag and If-Match', () => {
@@ -112,17 +116,29 @@ describe('ETag and If-Match', () => {
   });
 
   test('a data source PUT honours If-Match: current, stale, older, several tags', async () => {
-    const created = await h.call({ method: 'POST', url: '/api/mgmt/datasources', as: 'd2cuser', payload: { name: 'DS-put', dataStore: 54, options: { ViewId: 'v1' } } });
+    const created = await h.call({
+      method: 'POST',
+      url: '/api/mgmt/datasources',
+      as: 'd2cuser',
+      payload: { name: 'DS-put', dataStore: 54, options: { ViewId: 'v1' } },
+    });
     assert.equal(created.statusCode, 201, created.body);
     const id = created.json().id;
-    const putDs = (viewId: string, ifMatch: string) => h.call({ method: 'PUT', url: `/api/mgmt/datasources/${id}`, as: 'd2cuser',
-      headers: { 'if-match': ifMatch }, payload: { name: 'DS-put', dataStore: 54, options: { ViewId: viewId } } });
+    const putDs = (viewId: string, ifMatch: string) =>
+      h.call({
+        method: 'PUT',
+        url: `/api/mgmt/datasources/${id}`,
+        as: 'd2cuser',
+        headers: { 'if-match': ifMatch },
+        payload: { name: 'DS-put', dataStore: 54, options: { ViewId: viewId } },
+      });
     const stored = async () => (await h.store.dataSource(id))!;
     const ok1 = await putDs('v2', '"1"'); // current
     assert.equal(ok1.statusCode, 200, ok1.body);
     assert.equal(ok1.headers.etag, '"2"');
     await putDs('v3', '"2"'); // version 3
-    for (const stale of ['"2"', '"1"', '"4"', '"1", "2"']) { // stale, older, a future one, several wrong ones
+    for (const stale of ['"2"', '"1"', '"4"', '"1", "2"']) {
+      // stale, older, a future one, several wrong ones
       const res = await putDs('wrong', stale);
       assert.equal(res.statusCode, 412, `If-Match: ${stale}: ${res.body}`);
       assert.equal(res.json().error.code, 223000412);

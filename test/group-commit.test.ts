@@ -16,9 +16,19 @@ describe('SQLite group commit', { skip: sqliteOnly('group commit and the databas
   let appId: number;
   before(async () => {
     h = await harness();
-    const res = await h.call({ method: 'POST', url: '/api/mgmt/oauthapps', as: 'd2cadmin', payload: {
-      name: 'GC app', dataStore: 54, clientId: 'c', clientSecret: 's', authorizeURI: 'https://a.example/a', tokenURI: 'https://a.example/t',
-    } });
+    const res = await h.call({
+      method: 'POST',
+      url: '/api/mgmt/oauthapps',
+      as: 'd2cadmin',
+      payload: {
+        name: 'GC app',
+        dataStore: 54,
+        clientId: 'c',
+        clientSecret: 's',
+        authorizeURI: 'https://a.example/a',
+        tokenURI: 'https://a.example/t',
+      },
+    });
     appId = res.json().id;
   });
   after(() => h.close());
@@ -36,11 +46,20 @@ describe('SQLite group commit', { skip: sqliteOnly('group commit and the databas
 
   test('100 concurrent creates are all acknowledged, in far fewer commits, and all visible to another connection', async () => {
     const before = sqliteStoreOf(h).commits;
-    const results = await Promise.all(Array.from({ length: 100 }, (_, i) => h.app.inject({
-      method: 'POST', url: '/api/mgmt/oauthprofiles', headers: { authorization: `Basic ${Buffer.from('d2cuser:User-Passw0rd').toString('base64')}` },
-      payload: { name: `gc_${i}`, oauthAppId: appId, refreshToken: `rt-${i}` },
-    })));
-    assert.deepEqual(results.map((r) => r.statusCode), Array(100).fill(201));
+    const results = await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        h.app.inject({
+          method: 'POST',
+          url: '/api/mgmt/oauthprofiles',
+          headers: { authorization: `Basic ${Buffer.from('d2cuser:User-Passw0rd').toString('base64')}` },
+          payload: { name: `gc_${i}`, oauthAppId: appId, refreshToken: `rt-${i}` },
+        }),
+      ),
+    );
+    assert.deepEqual(
+      results.map((r) => r.statusCode),
+      Array(100).fill(201),
+    );
     const commits = sqliteStoreOf(h).commits - before;
     assert.ok(commits >= 1 && commits < 50, `100 writes took ${commits} commits`);
     const db = new Database(join(h.dir, 'tokenkeep.db'), { readonly: true });
@@ -68,18 +87,27 @@ describe('SQLite group commit', { skip: sqliteOnly('group commit and the databas
   test('WAL checkpoints run on the worker, not in a commit: soon after writes, the database file alone holds them', async () => {
     const store = sqliteStoreOf(h);
     const before = store.checkpoints;
-    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => h.app.inject({
-      method: 'POST', url: '/api/mgmt/oauthprofiles', headers: { authorization: `Basic ${Buffer.from('d2cuser:User-Passw0rd').toString('base64')}` },
-      payload: { name: `ckpt_${i}`, oauthAppId: appId, refreshToken: `rt-${i}` },
-    })));
-    assert.deepEqual(results.map((r) => r.statusCode), Array(50).fill(201));
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        h.app.inject({
+          method: 'POST',
+          url: '/api/mgmt/oauthprofiles',
+          headers: { authorization: `Basic ${Buffer.from('d2cuser:User-Passw0rd').toString('base64')}` },
+          payload: { name: `ckpt_${i}`, oauthAppId: appId, refreshToken: `rt-${i}` },
+        }),
+      ),
+    );
+    assert.deepEqual(
+      results.map((r) => r.statusCode),
+      Array(50).fill(201),
+    );
     // A copy of the database file without its WAL sees only what a checkpoint copied into the file. The copy is taken
     // only while the worker is idle, in one synchronous step: a checkpoint starts only when this thread posts to the
     // worker, so none can write the file during the copy (a copy taken meanwhile can be torn: SQLITE_CORRUPT), and
     // `checkpoints` already counts the one that wrote what the copy sees. SQLite's backup API would not do: it reads
     // through a connection, which sees the WAL too, so the copy would hold every write, checkpointed or not.
     const checkpointer = (store as unknown as { checkpointer?: { running?: unknown } }).checkpointer;
-    assert.equal(typeof checkpointer?.running, 'boolean', 'the store\'s checkpointer says whether a checkpoint runs');
+    assert.equal(typeof checkpointer?.running, 'boolean', "the store's checkpointer says whether a checkpoint runs");
     const dir = mkdtempSync(join(tmpdir(), 'tokenkeep-ckpt-'));
     try {
       let inFile = 0;
@@ -100,7 +128,7 @@ describe('SQLite group commit', { skip: sqliteOnly('group commit and the databas
       rmSync(dir, { recursive: true, force: true });
     }
   });
-  test('a checkpoint worker that cannot open the database reports the failure, with SQLite\'s code', async () => {
+  test("a checkpoint worker that cannot open the database reports the failure, with SQLite's code", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tokenkeep-ckpt-'));
     try {
       // A folder where the database file should be: the worker cannot open it and ends with an error.

@@ -53,7 +53,12 @@ const dataSourceSample = (profileId: number) => `{
 }`;
 
 const profileResponse = (id: number, appId: number) => ({
-  id, name: 'User_1', oauthAppId: appId, description: 'OAuth profile 1', accessToken: '111c334445e55', refreshToken: '222d88899966fa',
+  id,
+  name: 'User_1',
+  oauthAppId: appId,
+  description: 'OAuth profile 1',
+  accessToken: '111c334445e55',
+  refreshToken: '222d88899966fa',
 });
 
 async function createSampleApp(): Promise<number> {
@@ -96,11 +101,17 @@ test('the whole documented life of a profile: app, profile, update, data source,
   // GET /api/mgmt/oauthprofiles [S5]: {"profiles":[…]} with the app's URIs and scope joined in, no tokens
   const list = await h.call({ method: 'GET', url: '/api/mgmt/oauthprofiles', as: USER });
   assert.deepEqual(expectStatus(list, 200), {
-    profiles: [{
-      id, name: 'User_1', description: 'OAuth profile 1', oauthAppId: appId,
-      authorizeURI: 'https://accounts.google.com/o/oauth2/v2/auth', tokenURI: 'https://www.googleapis.com/oauth2/v3/token',
-      scope: 'full_offline_access, test_repo',
-    }],
+    profiles: [
+      {
+        id,
+        name: 'User_1',
+        description: 'OAuth profile 1',
+        oauthAppId: appId,
+        authorizeURI: 'https://accounts.google.com/o/oauth2/v2/auth',
+        tokenURI: 'https://www.googleapis.com/oauth2/v3/token',
+        scope: 'full_offline_access, test_repo',
+      },
+    ],
   });
   assert.ok(!list.body.includes('111c334445e55') && !list.body.includes('222d88899966fa'), 'no token in the list');
 
@@ -108,8 +119,12 @@ test('the whole documented life of a profile: app, profile, update, data source,
   const dsRes = await send('POST', '/api/mgmt/datasources', dataSourceSample(id));
   const ds = expectStatus(dsRes, 201, 'create data source sample');
   assert.deepEqual(ds, {
-    id: ds.id, name: 'OAuth2Datasource_Test', dataStore: 54, connectionType: 'Cloud',
-    description: 'DS for testing oauth profiles', options: { OAuthProfileId: String(id) },
+    id: ds.id,
+    name: 'OAuth2Datasource_Test',
+    dataStore: 54,
+    connectionType: 'Cloud',
+    description: 'DS for testing oauth profiles',
+    options: { OAuthProfileId: String(id) },
   });
   assert.equal(dsRes.headers.location, `/api/mgmt/datasources/${ds.id}`);
 
@@ -145,8 +160,13 @@ test('the whole documented life of a profile: app, profile, update, data source,
 test('list samples: {"applications":[…]} without client credentials, filtered by tenantId and tenantName', async () => {
   const appId = await createSampleApp();
   const expected = {
-    id: appId, name: 'TenantA OAuth app', dataStore: 54, tenantId, description: null,
-    authorizeURI: 'https://accounts.google.com/o/oauth2/v2/auth', tokenURI: 'https://www.googleapis.com/oauth2/v3/token',
+    id: appId,
+    name: 'TenantA OAuth app',
+    dataStore: 54,
+    tenantId,
+    description: null,
+    authorizeURI: 'https://accounts.google.com/o/oauth2/v2/auth',
+    tokenURI: 'https://www.googleapis.com/oauth2/v3/token',
     scope: 'full_offline_access, test_repo',
   };
   for (const [as, url] of [
@@ -158,13 +178,21 @@ test('list samples: {"applications":[…]} without client credentials, filtered 
     const res = await h.call({ method: 'GET', url, as });
     const body = expectStatus(res, 200, `${as} ${url}`);
     assert.deepEqual(Object.keys(body), ['applications']);
-    assert.deepEqual(body.applications.find((a: { id: number }) => a.id === appId), expected, `${as} ${url}`);
+    assert.deepEqual(
+      body.applications.find((a: { id: number }) => a.id === appId),
+      expected,
+      `${as} ${url}`,
+    );
     assert.ok(!res.body.includes('1912308409123890'), 'no clientSecret in a list');
     assert.ok(!res.body.includes('asdfjasdljfasdkjf'), 'no clientId in a list');
-      assert.ok(!res.body.includes('clientSecret') && !res.body.includes('clientId'), 'no credential keys in a list');
+    assert.ok(!res.body.includes('clientSecret') && !res.body.includes('clientId'), 'no credential keys in a list');
   }
   const system = expectStatus(await h.call({ method: 'GET', url: '/api/mgmt/oauthapps?tenantId=1', as: 'd2cadmin' }), 200);
-  assert.equal(system.applications.some((a: { id: number }) => a.id === appId), false, 'the tenant filter filters');
+  assert.equal(
+    system.applications.some((a: { id: number }) => a.id === appId),
+    false,
+    'the tenant filter filters',
+  );
 
   // GET /api/mgmt/oauthapps/{id} [S11]: credentials only in the single read, the secret only for its managers
   const forAdmin = expectStatus(await h.call({ method: 'GET', url: `/api/mgmt/oauthapps/${appId}`, as: 'd2cadmin' }), 200);
@@ -197,8 +225,12 @@ test('DELETE /api/mgmt/oauthapps/{id} [S13]: 204, its profiles go with it, and t
   assertEnvelope(missing, 'unknown app');
 });
 
-test('a path id that is not a number is the resource\'s own not-found, like an unknown id', async () => {
-  for (const [url, code] of [['/api/mgmt/oauthprofiles/abc', 222207710], ['/api/mgmt/oauthapps/abc', 222207711], ['/api/mgmt/datasources/abc', 222207004]] as const) {
+test("a path id that is not a number is the resource's own not-found, like an unknown id", async () => {
+  for (const [url, code] of [
+    ['/api/mgmt/oauthprofiles/abc', 222207710],
+    ['/api/mgmt/oauthapps/abc', 222207711],
+    ['/api/mgmt/datasources/abc', 222207004],
+  ] as const) {
     const res = await h.call({ method: 'GET', url, as: USER });
     assert.equal(res.statusCode, 404, url);
     assert.equal(assertEnvelope(res, url).error.code, code, url);

@@ -41,8 +41,7 @@ export const BACKEND: 'sqlite' | 'postgres' = process.env.TOKENKEEP_TEST_BACKEND
  * For a test or suite that needs SQLite internals (the database file, its WAL, the SQLite store's own hooks): the
  * `skip` option, a reason on the PostgreSQL pass and false on SQLite.
  */
-export const sqliteOnly = (why: string): string | false =>
-  BACKEND === 'postgres' ? `SQLite only: ${why}; skipped on the PostgreSQL pass` : false;
+export const sqliteOnly = (why: string): string | false => (BACKEND === 'postgres' ? `SQLite only: ${why}; skipped on the PostgreSQL pass` : false);
 
 /** The harness's store as the SQLite store, for tests of SQLite internals (which skip on the PostgreSQL pass). */
 export function sqliteStoreOf(h: Harness): SqliteStore {
@@ -62,8 +61,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export const basic = (user: string, password: string): string =>
-  `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
+export const basic = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
 
 const ajv = new Ajv.default({ strict: false, allErrors: true });
 
@@ -124,10 +122,12 @@ export async function harness(overrides: Partial<AppDeps> = {}, options: { backe
   try {
     await store.migrate();
     await store.keys.init(new MasterKey(MasterKey.generate()));
-    await store.bootstrap(seed({
-      adminPasswordHash: await hashPassword(ADMIN_PASSWORD, FAST_HASH),
-      userPasswordHash: await hashPassword(USER_PASSWORD, FAST_HASH),
-    }));
+    await store.bootstrap(
+      seed({
+        adminPasswordHash: await hashPassword(ADMIN_PASSWORD, FAST_HASH),
+        userPasswordHash: await hashPassword(USER_PASSWORD, FAST_HASH),
+      }),
+    );
   } catch (err) {
     await store.close();
     await dispose();
@@ -147,7 +147,10 @@ export async function harness(overrides: Partial<AppDeps> = {}, options: { backe
     return payload;
   });
   await app.ready();
-  const passwords = new Map([['d2cadmin', ADMIN_PASSWORD], ['d2cuser', USER_PASSWORD]]);
+  const passwords = new Map([
+    ['d2cadmin', ADMIN_PASSWORD],
+    ['d2cuser', USER_PASSWORD],
+  ]);
   return {
     app,
     store,

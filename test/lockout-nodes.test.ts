@@ -76,7 +76,9 @@ async function assertLockedWithoutHashing(node: Node, user: string, password: st
 
 async function createUser(h: Harness, userName: string): Promise<void> {
   const res = await h.call({
-    method: 'POST', url: '/api/admin/users', as: 'd2cadmin',
+    method: 'POST',
+    url: '/api/admin/users',
+    as: 'd2cadmin',
     payload: { userName, statusInfo: { status: 1 }, passwordInfo: { password: DEFAULT_PASSWORD }, permissions: { roles: [2] } },
   });
   assert.equal(res.statusCode, 201, res.body);
@@ -156,7 +158,7 @@ describe('lockout is the same on every node and after a restart', () => {
   });
 });
 
-describe('locked answers take a verification\'s time and compute none', () => {
+describe("locked answers take a verification's time and compute none", () => {
   // logN 14 makes one verification take tens of milliseconds: an answer without the wait is ten times faster.
   const SLOW: ScryptParams = { logN: 14, r: 8, p: 1 };
   let h: Harness;
@@ -207,8 +209,9 @@ describe('locked answers take a verification\'s time and compute none', () => {
       const lockedName = await shortest(node, () => 'ghost', 0);
       const unknownName = await shortest(node, () => `ghost-${nodeName}-${fresh++}`, 1);
       const floor = verifyMs / 2;
-      const report = `verification ${verifyMs.toFixed(1)} ms; locked user ${lockedUser.toFixed(1)} ms, locked unknown name `
-        + `${lockedName.toFixed(1)} ms, unknown name ${unknownName.toFixed(1)} ms`;
+      const report =
+        `verification ${verifyMs.toFixed(1)} ms; locked user ${lockedUser.toFixed(1)} ms, locked unknown name ` +
+        `${lockedName.toFixed(1)} ms, unknown name ${unknownName.toFixed(1)} ms`;
       assert.ok(lockedUser >= floor && lockedName >= floor && unknownName >= floor, report);
     });
   }
@@ -253,9 +256,13 @@ describe('unknown-name failures in the database', () => {
     try {
       const policy = { ...POLICY, limit: 10 };
       const now = 5_000_000;
-      const first = await Promise.all(Array.from({ length: 9 }, (_, i) =>
-        (i % 2 ? other : h.store).recordUnknownNameFailure('raced-name', now, failureCount(policy, now)!)));
-      assert.deepEqual(first.map((r) => r.locked), Array(9).fill(false));
+      const first = await Promise.all(
+        Array.from({ length: 9 }, (_, i) => (i % 2 ? other : h.store).recordUnknownNameFailure('raced-name', now, failureCount(policy, now)!)),
+      );
+      assert.deepEqual(
+        first.map((r) => r.locked),
+        Array(9).fill(false),
+      );
       assert.equal(await other.unknownNameLockedUntil('raced-name'), null);
       assert.deepEqual(await other.recordUnknownNameFailure('Raced-Name', now + 1, failureCount(policy, now + 1)!), { locked: true }, 'the 10th locks');
       assert.equal(await h.store.unknownNameLockedUntil('RACED-NAME'), now + 1 + policy.periodMs);

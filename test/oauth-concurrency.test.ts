@@ -7,9 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_PASSWORD, basic, harness, listProfiles, type Harness } from './helpers.js';
 import { assertEnvelope } from './admin-support.js';
-import {
-  NAMES, buildWorld, createDataSource, createProfile, dataSourceBody, json, profileBody, profileView, type World,
-} from './oauth-support.js';
+import { NAMES, buildWorld, createDataSource, createProfile, dataSourceBody, json, profileBody, profileView, type World } from './oauth-support.js';
 
 const N = 50;
 
@@ -25,21 +23,23 @@ after(async () => h.close());
 const headers = (user: string, body = true) => ({ authorization: basic(user, DEFAULT_PASSWORD), ...(body ? { 'content-type': 'application/json' } : {}) });
 
 /** N bodies differing in every field, including the app (two apps of the same data store, both usable by tenant A). */
-const distinctBodies = (tag: string) => Array.from({ length: N }, (_, i) => ({
-  name: `${tag}_${i}`,
-  oauthAppId: i % 2 === 0 ? w.appA : w.appSys,
-  description: i % 3 === 0 ? null : `description ${tag} ${i}`,
-  accessToken: i % 5 === 0 ? null : `access-${tag}-${i}-${'a'.repeat(i * 20)}`,
-  refreshToken: `refresh-${tag}-${i}-${'r'.repeat(i * 30)}`,
-}));
+const distinctBodies = (tag: string) =>
+  Array.from({ length: N }, (_, i) => ({
+    name: `${tag}_${i}`,
+    oauthAppId: i % 2 === 0 ? w.appA : w.appSys,
+    description: i % 3 === 0 ? null : `description ${tag} ${i}`,
+    accessToken: i % 5 === 0 ? null : `access-${tag}-${i}-${'a'.repeat(i * 20)}`,
+    refreshToken: `refresh-${tag}-${i}-${'r'.repeat(i * 30)}`,
+  }));
 
 test(`${N} simultaneous PUTs to one profile: each answered 200 with its own body, the stored profile is exactly one of them`, async () => {
   const id = (await createProfile(h, NAMES.U1, profileBody('Contended', w.appA))).id;
   // a data source on the profile keeps the data-store check of every PUT in play
   await createDataSource(h, NAMES.U1, dataSourceBody('Contended DS', id));
   const bodies = distinctBodies('Put');
-  const responses = await Promise.all(bodies.map((body) =>
-    h.app.inject({ method: 'PUT', url: `/api/mgmt/oauthprofiles/${id}`, headers: headers(NAMES.U1), payload: body })));
+  const responses = await Promise.all(
+    bodies.map((body) => h.app.inject({ method: 'PUT', url: `/api/mgmt/oauthprofiles/${id}`, headers: headers(NAMES.U1), payload: body })),
+  );
 
   responses.forEach((res, i) => {
     assert.equal(res.statusCode, 200, `request ${i}: ${res.body.slice(0, 200)}`);
@@ -63,10 +63,12 @@ test(`${N} simultaneous PUTs by owner and creator (through ?user= and as itself)
     { user: NAMES.TA1, url: `/api/mgmt/oauthprofiles/${id}` },
     { user: NAMES.TA1, url: `/api/mgmt/oauthprofiles/${id}?user=${NAMES.U1}` },
   ];
-  const responses = await Promise.all(bodies.map((body, i) => {
-    const c = callers[i % callers.length];
-    return h.app.inject({ method: 'PUT', url: c.url, headers: headers(c.user), payload: body });
-  }));
+  const responses = await Promise.all(
+    bodies.map((body, i) => {
+      const c = callers[i % callers.length];
+      return h.app.inject({ method: 'PUT', url: c.url, headers: headers(c.user), payload: body });
+    }),
+  );
   responses.forEach((res, i) => {
     assert.equal(res.statusCode, 200, `request ${i}: ${res.body.slice(0, 200)}`);
     assert.deepEqual(json(res), { id, ...bodies[i] });
@@ -78,11 +80,16 @@ test(`${N} simultaneous PUTs by owner and creator (through ?user= and as itself)
 });
 
 test(`${N} simultaneous creates of one name (in varying case) for one owner: exactly one 201, the rest 409`, async () => {
-  const responses = await Promise.all(Array.from({ length: N }, (_, i) =>
-    h.app.inject({
-      method: 'POST', url: '/api/mgmt/oauthprofiles', headers: headers(NAMES.U2),
-      payload: profileBody(i % 2 === 0 ? 'Same_Name' : 'same_NAME', w.appA, { refreshToken: `refresh-${i}` }),
-    })));
+  const responses = await Promise.all(
+    Array.from({ length: N }, (_, i) =>
+      h.app.inject({
+        method: 'POST',
+        url: '/api/mgmt/oauthprofiles',
+        headers: headers(NAMES.U2),
+        payload: profileBody(i % 2 === 0 ? 'Same_Name' : 'same_NAME', w.appA, { refreshToken: `refresh-${i}` }),
+      }),
+    ),
+  );
   const statuses = responses.map((r) => r.statusCode);
   assert.equal(statuses.filter((s) => s === 201).length, 1, JSON.stringify(statuses));
   assert.equal(statuses.filter((s) => s === 409).length, N - 1, JSON.stringify(statuses));
@@ -101,9 +108,16 @@ test('simultaneous PUTs and a DELETE: every answer is 200, 204 or 404 222207710,
     { method: 'DELETE' as const, payload: undefined },
     ...bodies.slice(10).map((body) => ({ method: 'PUT' as const, payload: body })),
   ];
-  const responses = await Promise.all(requests.map((r) => h.app.inject({
-    method: r.method, url: `/api/mgmt/oauthprofiles/${id}`, headers: headers(NAMES.U1, r.payload !== undefined), ...(r.payload ? { payload: r.payload } : {}),
-  })));
+  const responses = await Promise.all(
+    requests.map((r) =>
+      h.app.inject({
+        method: r.method,
+        url: `/api/mgmt/oauthprofiles/${id}`,
+        headers: headers(NAMES.U1, r.payload !== undefined),
+        ...(r.payload ? { payload: r.payload } : {}),
+      }),
+    ),
+  );
   responses.forEach((res, i) => {
     const r = requests[i];
     if (r.method === 'DELETE') return assert.equal(res.statusCode, 204, res.body);

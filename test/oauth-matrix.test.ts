@@ -15,8 +15,21 @@ import assert from 'node:assert/strict';
 import { harness, type Harness } from './helpers.js';
 import { assertError } from './admin-support.js';
 import {
-  NAMES, appBody, appView, buildWorld, createApp, createDataSource, createProfile, dataSourceBody, json, oauthState, profileBody, profileView,
-  type OAuthState, type UserKey, type World,
+  NAMES,
+  appBody,
+  appView,
+  buildWorld,
+  createApp,
+  createDataSource,
+  createProfile,
+  dataSourceBody,
+  json,
+  oauthState,
+  profileBody,
+  profileView,
+  type OAuthState,
+  type UserKey,
+  type World,
 } from './oauth-support.js';
 
 const CODE = {
@@ -31,7 +44,10 @@ const CODE = {
 // ---- actors -----------------------------------------------------------------------------------------------------
 
 /** `lacker`: the user lacking the permission of the route's operation (declared per route). */
-interface Actor { who: UserKey | 'lacker'; user?: 'U1' | 'HI' | 'nobody' }
+interface Actor {
+  who: UserKey | 'lacker';
+  user?: 'U1' | 'HI' | 'nobody';
+}
 
 const actors = {
   owner: { who: 'U1' },
@@ -82,7 +98,13 @@ function freshWorld(): void {
   after(async () => h.close());
 }
 
-interface Target { rowName: string; ownerKey: UserKey; appId: number; profileId: number; dataSourceId: number }
+interface Target {
+  rowName: string;
+  ownerKey: UserKey;
+  appId: number;
+  profileId: number;
+  dataSourceId: number;
+}
 
 async function makeTarget(ownerKey: UserKey): Promise<Target> {
   const rowName = `r${++row}`;
@@ -129,33 +151,77 @@ const others = <T extends { id: number }>(list: T[], id: number) => list.filter(
 
 // Shared tables: who reaches a profile (owner or creator, as effective user) and a data source (owner only).
 const profileObject: Table = {
-  owner: 'ok', creatorOnBehalf: 'ok', creatorSelf: 'ok', sameTenantUser: '404', sameTenantUserOnBehalf: '403',
-  otherTenantUser: '404', sysadmin: '404', sysadminOnBehalf: 'ok', sysadminUnknownUser: '404user',
-  tenantAdminOnBehalf: 'ok', tenantAdminSelf: '404', tenantAdminUnknownUser: '404user', tenantAdminOnBehalfOfStrongerUser: '403',
-  tenantAdminNoOnBehalfOfOnBehalf: '403', tenantAdminNoOnBehalfOfSelf: '404', otherTenantAdminOnBehalf: '404user',
-  otherTenantAdminSelf: '404', unlistedAdminOnBehalf: '403', unlistedAdminSelf: '404', lacksPermission: '403',
-  lacksPermissionOnBehalf: '403', lacksMgmtApi: '403',
+  owner: 'ok',
+  creatorOnBehalf: 'ok',
+  creatorSelf: 'ok',
+  sameTenantUser: '404',
+  sameTenantUserOnBehalf: '403',
+  otherTenantUser: '404',
+  sysadmin: '404',
+  sysadminOnBehalf: 'ok',
+  sysadminUnknownUser: '404user',
+  tenantAdminOnBehalf: 'ok',
+  tenantAdminSelf: '404',
+  tenantAdminUnknownUser: '404user',
+  tenantAdminOnBehalfOfStrongerUser: '403',
+  tenantAdminNoOnBehalfOfOnBehalf: '403',
+  tenantAdminNoOnBehalfOfSelf: '404',
+  otherTenantAdminOnBehalf: '404user',
+  otherTenantAdminSelf: '404',
+  unlistedAdminOnBehalf: '403',
+  unlistedAdminSelf: '404',
+  lacksPermission: '403',
+  lacksPermissionOnBehalf: '403',
+  lacksMgmtApi: '403',
 };
 const dataSourceObject: Table = { ...profileObject, creatorSelf: '404' };
 const profileListing: Table = {
-  ...profileObject, sameTenantUser: 'hidden', otherTenantUser: 'hidden', sysadmin: 'hidden', tenantAdminSelf: 'hidden',
-  tenantAdminNoOnBehalfOfSelf: 'hidden', otherTenantAdminSelf: 'hidden', unlistedAdminSelf: 'hidden',
+  ...profileObject,
+  sameTenantUser: 'hidden',
+  otherTenantUser: 'hidden',
+  sysadmin: 'hidden',
+  tenantAdminSelf: 'hidden',
+  tenantAdminNoOnBehalfOfSelf: 'hidden',
+  otherTenantAdminSelf: 'hidden',
+  unlistedAdminSelf: 'hidden',
 };
 const dataSourceListing: Table = { ...profileListing, creatorSelf: 'hidden' };
 const appManagement: Table = {
-  owner: '403', creatorOnBehalf: '403', creatorSelf: 'ok', sameTenantUser: '403', sameTenantUserOnBehalf: '403',
-  otherTenantUser: '403', sysadmin: 'ok', sysadminOnBehalf: '403', sysadminUnknownUser: '404user',
-  tenantAdminOnBehalf: '403', tenantAdminSelf: 'ok', tenantAdminUnknownUser: '404user', tenantAdminOnBehalfOfStrongerUser: '403',
-  tenantAdminNoOnBehalfOfOnBehalf: '403', tenantAdminNoOnBehalfOfSelf: 'ok', otherTenantAdminOnBehalf: '404user',
-  otherTenantAdminSelf: '404', unlistedAdminOnBehalf: '403', unlistedAdminSelf: '403', lacksPermission: '403',
-  lacksPermissionOnBehalf: '403', lacksMgmtApi: '403',
+  owner: '403',
+  creatorOnBehalf: '403',
+  creatorSelf: 'ok',
+  sameTenantUser: '403',
+  sameTenantUserOnBehalf: '403',
+  otherTenantUser: '403',
+  sysadmin: 'ok',
+  sysadminOnBehalf: '403',
+  sysadminUnknownUser: '404user',
+  tenantAdminOnBehalf: '403',
+  tenantAdminSelf: 'ok',
+  tenantAdminUnknownUser: '404user',
+  tenantAdminOnBehalfOfStrongerUser: '403',
+  tenantAdminNoOnBehalfOfOnBehalf: '403',
+  tenantAdminNoOnBehalfOfSelf: 'ok',
+  otherTenantAdminOnBehalf: '404user',
+  otherTenantAdminSelf: '404',
+  unlistedAdminOnBehalf: '403',
+  unlistedAdminSelf: '403',
+  lacksPermission: '403',
+  lacksPermissionOnBehalf: '403',
+  lacksMgmtApi: '403',
 };
 
 const routes: Route[] = [
   // ---- OAuth profiles ----
   {
-    name: 'GET /api/mgmt/oauthprofiles', method: 'GET', url: () => '/api/mgmt/oauthprofiles', success: 200,
-    notFound: CODE.profileNotFound, lacker: 'lack2', lackerOwns: true, table: profileListing,
+    name: 'GET /api/mgmt/oauthprofiles',
+    method: 'GET',
+    url: () => '/api/mgmt/oauthprofiles',
+    success: 200,
+    notFound: CODE.profileNotFound,
+    lacker: 'lack2',
+    lackerOwns: true,
+    table: profileListing,
     verify: (c) => {
       unchanged(c);
       const ids = c.body.profiles.map((p: { id: number }) => p.id);
@@ -163,12 +229,25 @@ const routes: Route[] = [
     },
   },
   {
-    name: 'POST /api/mgmt/oauthprofiles', method: 'POST', url: () => '/api/mgmt/oauthprofiles', success: 201,
-    notFound: CODE.profileNotFound, ref: CODE.appNotFound, lacker: 'lack1', lackerOwns: true,
+    name: 'POST /api/mgmt/oauthprofiles',
+    method: 'POST',
+    url: () => '/api/mgmt/oauthprofiles',
+    success: 201,
+    notFound: CODE.profileNotFound,
+    ref: CODE.appNotFound,
+    lacker: 'lack1',
+    lackerOwns: true,
     body: (t) => profileBody(`New_${t.rowName}`, t.appId),
     table: {
-      ...profileObject, creatorSelf: 'ok', sameTenantUser: 'ok', otherTenantUser: '400ref', sysadmin: '400ref',
-      tenantAdminSelf: 'ok', tenantAdminNoOnBehalfOfSelf: 'ok', otherTenantAdminSelf: '400ref', unlistedAdminSelf: 'ok',
+      ...profileObject,
+      creatorSelf: 'ok',
+      sameTenantUser: 'ok',
+      otherTenantUser: '400ref',
+      sysadmin: '400ref',
+      tenantAdminSelf: 'ok',
+      tenantAdminNoOnBehalfOfSelf: 'ok',
+      otherTenantAdminSelf: '400ref',
+      unlistedAdminSelf: 'ok',
     },
     verify: (c) => {
       const stored = c.after.profiles.find((p) => p.id === c.body.id);
@@ -183,16 +262,28 @@ const routes: Route[] = [
     },
   },
   {
-    name: 'GET /api/mgmt/oauthprofiles/{id}', method: 'GET', url: (t) => `/api/mgmt/oauthprofiles/${t.profileId}`, success: 200,
-    notFound: CODE.profileNotFound, lacker: 'lack2', lackerOwns: true, table: profileObject,
+    name: 'GET /api/mgmt/oauthprofiles/{id}',
+    method: 'GET',
+    url: (t) => `/api/mgmt/oauthprofiles/${t.profileId}`,
+    success: 200,
+    notFound: CODE.profileNotFound,
+    lacker: 'lack2',
+    lackerOwns: true,
+    table: profileObject,
     verify: (c) => {
       unchanged(c);
       assert.deepEqual(c.body, profileView(c.before.profiles.find((p) => p.id === c.t.profileId)!));
     },
   },
   {
-    name: 'PUT /api/mgmt/oauthprofiles/{id}', method: 'PUT', url: (t) => `/api/mgmt/oauthprofiles/${t.profileId}`, success: 200,
-    notFound: CODE.profileNotFound, lacker: 'lack3', lackerOwns: true, table: profileObject,
+    name: 'PUT /api/mgmt/oauthprofiles/{id}',
+    method: 'PUT',
+    url: (t) => `/api/mgmt/oauthprofiles/${t.profileId}`,
+    success: 200,
+    notFound: CODE.profileNotFound,
+    lacker: 'lack3',
+    lackerOwns: true,
+    table: profileObject,
     body: (t) => profileBody(`P_${t.rowName}_v2`, t.appId, { accessToken: `NEWACCESS-${t.rowName}`, refreshToken: `NEWREFRESH-${t.rowName}` }),
     verify: (c) => {
       assert.deepEqual(c.body, { id: c.t.profileId, ...c.request });
@@ -206,10 +297,20 @@ const routes: Route[] = [
     },
   },
   {
-    name: 'DELETE /api/mgmt/oauthprofiles/{id}', method: 'DELETE', url: (t) => `/api/mgmt/oauthprofiles/${t.profileId}`, success: 204,
-    notFound: CODE.profileNotFound, lacker: 'lack4', lackerOwns: true, table: profileObject,
+    name: 'DELETE /api/mgmt/oauthprofiles/{id}',
+    method: 'DELETE',
+    url: (t) => `/api/mgmt/oauthprofiles/${t.profileId}`,
+    success: 204,
+    notFound: CODE.profileNotFound,
+    lacker: 'lack4',
+    lackerOwns: true,
+    table: profileObject,
     verify: (c) => {
-      assert.equal(c.after.profiles.find((p) => p.id === c.t.profileId), undefined, 'profile deleted');
+      assert.equal(
+        c.after.profiles.find((p) => p.id === c.t.profileId),
+        undefined,
+        'profile deleted',
+      );
       assert.deepEqual(c.after.profiles, others(c.before.profiles, c.t.profileId));
       const ds = c.after.dataSources.find((d) => d.id === c.t.dataSourceId)!;
       assert.ok(ds, 'the data source itself stays');
@@ -219,8 +320,14 @@ const routes: Route[] = [
     },
   },
   {
-    name: 'GET /api/mgmt/oauthprofiles/{id}/stats', method: 'GET', url: (t) => `/api/mgmt/oauthprofiles/${t.profileId}/stats`,
-    success: 200, notFound: CODE.profileNotFound, lacker: 'lack2', lackerOwns: true, table: profileObject,
+    name: 'GET /api/mgmt/oauthprofiles/{id}/stats',
+    method: 'GET',
+    url: (t) => `/api/mgmt/oauthprofiles/${t.profileId}/stats`,
+    success: 200,
+    notFound: CODE.profileNotFound,
+    lacker: 'lack2',
+    lackerOwns: true,
+    table: profileObject,
     verify: (c) => {
       unchanged(c);
       const ds = c.before.dataSources.find((d) => d.id === c.t.dataSourceId)!;
@@ -229,11 +336,23 @@ const routes: Route[] = [
   },
   // ---- OAuth applications ----
   {
-    name: 'GET /api/mgmt/oauthapps', method: 'GET', url: () => '/api/mgmt/oauthapps', success: 200,
-    notFound: CODE.appNotFound, lacker: 'NM', lackerOwns: false,
+    name: 'GET /api/mgmt/oauthapps',
+    method: 'GET',
+    url: () => '/api/mgmt/oauthapps',
+    success: 200,
+    notFound: CODE.appNotFound,
+    lacker: 'NM',
+    lackerOwns: false,
     table: {
-      ...appManagement, owner: 'ok', creatorOnBehalf: 'ok', sameTenantUser: 'ok', otherTenantUser: 'hidden',
-      sysadminOnBehalf: 'ok', tenantAdminOnBehalf: 'ok', otherTenantAdminSelf: 'hidden', unlistedAdminSelf: 'ok',
+      ...appManagement,
+      owner: 'ok',
+      creatorOnBehalf: 'ok',
+      sameTenantUser: 'ok',
+      otherTenantUser: 'hidden',
+      sysadminOnBehalf: 'ok',
+      tenantAdminOnBehalf: 'ok',
+      otherTenantAdminSelf: 'hidden',
+      unlistedAdminSelf: 'ok',
     },
     verify: (c) => {
       unchanged(c);
@@ -242,8 +361,14 @@ const routes: Route[] = [
     },
   },
   {
-    name: 'POST /api/mgmt/oauthapps', method: 'POST', url: () => '/api/mgmt/oauthapps', success: 201,
-    notFound: CODE.appNotFound, lacker: 'lack28', lackerOwns: false, table: { ...appManagement, otherTenantAdminSelf: '403' },
+    name: 'POST /api/mgmt/oauthapps',
+    method: 'POST',
+    url: () => '/api/mgmt/oauthapps',
+    success: 201,
+    notFound: CODE.appNotFound,
+    lacker: 'lack28',
+    lackerOwns: false,
+    table: { ...appManagement, otherTenantAdminSelf: '403' },
     body: (t) => appBody(`New ${t.rowName}`, w.tenantA),
     verify: (c) => {
       assert.deepEqual(c.body, { id: c.body.id, ...c.request }, 'response is the request plus id (clientSecret included)');
@@ -253,11 +378,22 @@ const routes: Route[] = [
     },
   },
   {
-    name: 'GET /api/mgmt/oauthapps/{id}', method: 'GET', url: (t) => `/api/mgmt/oauthapps/${t.appId}`, success: 200,
-    notFound: CODE.appNotFound, lacker: 'NM', lackerOwns: false,
+    name: 'GET /api/mgmt/oauthapps/{id}',
+    method: 'GET',
+    url: (t) => `/api/mgmt/oauthapps/${t.appId}`,
+    success: 200,
+    notFound: CODE.appNotFound,
+    lacker: 'NM',
+    lackerOwns: false,
     table: {
-      ...appManagement, owner: 'nosecret', creatorOnBehalf: 'nosecret', sameTenantUser: 'nosecret', otherTenantUser: '404',
-      sysadminOnBehalf: 'nosecret', tenantAdminOnBehalf: 'nosecret', unlistedAdminSelf: 'nosecret',
+      ...appManagement,
+      owner: 'nosecret',
+      creatorOnBehalf: 'nosecret',
+      sameTenantUser: 'nosecret',
+      otherTenantUser: '404',
+      sysadminOnBehalf: 'nosecret',
+      tenantAdminOnBehalf: 'nosecret',
+      unlistedAdminSelf: 'nosecret',
     },
     verify: (c) => {
       unchanged(c);
@@ -266,8 +402,14 @@ const routes: Route[] = [
     },
   },
   {
-    name: 'PUT /api/mgmt/oauthapps/{id}', method: 'PUT', url: (t) => `/api/mgmt/oauthapps/${t.appId}`, success: 200,
-    notFound: CODE.appNotFound, lacker: 'lack28', lackerOwns: false, table: appManagement,
+    name: 'PUT /api/mgmt/oauthapps/{id}',
+    method: 'PUT',
+    url: (t) => `/api/mgmt/oauthapps/${t.appId}`,
+    success: 200,
+    notFound: CODE.appNotFound,
+    lacker: 'lack28',
+    lackerOwns: false,
+    table: appManagement,
     body: (t) => appBody(`X ${t.rowName} v2`, w.tenantA, { clientSecret: `NEWSECRET-${t.rowName}`, scope: 'changed' }),
     verify: (c) => {
       assert.deepEqual(c.body, { id: c.t.appId, ...c.request });
@@ -277,8 +419,14 @@ const routes: Route[] = [
     },
   },
   {
-    name: 'DELETE /api/mgmt/oauthapps/{id}', method: 'DELETE', url: (t) => `/api/mgmt/oauthapps/${t.appId}`, success: 204,
-    notFound: CODE.appNotFound, lacker: 'lack28', lackerOwns: false, table: appManagement,
+    name: 'DELETE /api/mgmt/oauthapps/{id}',
+    method: 'DELETE',
+    url: (t) => `/api/mgmt/oauthapps/${t.appId}`,
+    success: 204,
+    notFound: CODE.appNotFound,
+    lacker: 'lack28',
+    lackerOwns: false,
+    table: appManagement,
     verify: (c) => {
       assert.deepEqual(c.after.apps, others(c.before.apps, c.t.appId), 'only the app is gone');
       assert.deepEqual(c.after.profiles, others(c.before.profiles, c.t.profileId), 'its profile is gone, no other');
@@ -287,8 +435,14 @@ const routes: Route[] = [
   },
   // ---- data sources ----
   {
-    name: 'GET /api/mgmt/datasources', method: 'GET', url: () => '/api/mgmt/datasources', success: 200,
-    notFound: CODE.dataSourceNotFound, lacker: 'lack2', lackerOwns: true, table: dataSourceListing,
+    name: 'GET /api/mgmt/datasources',
+    method: 'GET',
+    url: () => '/api/mgmt/datasources',
+    success: 200,
+    notFound: CODE.dataSourceNotFound,
+    lacker: 'lack2',
+    lackerOwns: true,
+    table: dataSourceListing,
     verify: (c) => {
       unchanged(c);
       const ids = c.body.datasources.map((d: { id: number }) => d.id);
@@ -296,12 +450,24 @@ const routes: Route[] = [
     },
   },
   {
-    name: 'POST /api/mgmt/datasources', method: 'POST', url: () => '/api/mgmt/datasources', success: 201,
-    notFound: CODE.dataSourceNotFound, ref: CODE.invalidOption, lacker: 'lack1', lackerOwns: true,
+    name: 'POST /api/mgmt/datasources',
+    method: 'POST',
+    url: () => '/api/mgmt/datasources',
+    success: 201,
+    notFound: CODE.dataSourceNotFound,
+    ref: CODE.invalidOption,
+    lacker: 'lack1',
+    lackerOwns: true,
     body: (t) => dataSourceBody(`New ${t.rowName}`, t.profileId),
     table: {
-      ...profileObject, sameTenantUser: '400ref', otherTenantUser: '400ref', sysadmin: '400ref', tenantAdminSelf: '400ref',
-      tenantAdminNoOnBehalfOfSelf: '400ref', otherTenantAdminSelf: '400ref', unlistedAdminSelf: '400ref',
+      ...profileObject,
+      sameTenantUser: '400ref',
+      otherTenantUser: '400ref',
+      sysadmin: '400ref',
+      tenantAdminSelf: '400ref',
+      tenantAdminNoOnBehalfOfSelf: '400ref',
+      otherTenantAdminSelf: '400ref',
+      unlistedAdminSelf: '400ref',
     },
     verify: (c) => {
       const stored = c.after.dataSources.find((d) => d.id === c.body.id)!;
@@ -314,20 +480,36 @@ const routes: Route[] = [
     },
   },
   {
-    name: 'GET /api/mgmt/datasources/{id}', method: 'GET', url: (t) => `/api/mgmt/datasources/${t.dataSourceId}`, success: 200,
-    notFound: CODE.dataSourceNotFound, lacker: 'lack2', lackerOwns: true, table: dataSourceObject,
+    name: 'GET /api/mgmt/datasources/{id}',
+    method: 'GET',
+    url: (t) => `/api/mgmt/datasources/${t.dataSourceId}`,
+    success: 200,
+    notFound: CODE.dataSourceNotFound,
+    lacker: 'lack2',
+    lackerOwns: true,
+    table: dataSourceObject,
     verify: (c) => {
       unchanged(c);
       const ds = c.before.dataSources.find((d) => d.id === c.t.dataSourceId)!;
       assert.deepEqual(c.body, {
-        id: ds.id, name: ds.name, dataStore: ds.dataStore, connectionType: ds.connectionType, description: ds.description,
+        id: ds.id,
+        name: ds.name,
+        dataStore: ds.dataStore,
+        connectionType: ds.connectionType,
+        description: ds.description,
         options: { ...ds.options, OAuthProfileId: String(c.t.profileId) },
       });
     },
   },
   {
-    name: 'PUT /api/mgmt/datasources/{id}', method: 'PUT', url: (t) => `/api/mgmt/datasources/${t.dataSourceId}`, success: 200,
-    notFound: CODE.dataSourceNotFound, lacker: 'lack3', lackerOwns: true, table: dataSourceObject,
+    name: 'PUT /api/mgmt/datasources/{id}',
+    method: 'PUT',
+    url: (t) => `/api/mgmt/datasources/${t.dataSourceId}`,
+    success: 200,
+    notFound: CODE.dataSourceNotFound,
+    lacker: 'lack3',
+    lackerOwns: true,
+    table: dataSourceObject,
     body: (t) => dataSourceBody(`D ${t.rowName} v2`, t.profileId, { description: 'changed', options: { OAuthProfileId: String(t.profileId), ViewId: '43' } }),
     verify: (c) => {
       assert.deepEqual(c.body, { id: c.t.dataSourceId, connectionType: 'Cloud', ...c.request });
@@ -337,8 +519,14 @@ const routes: Route[] = [
     },
   },
   {
-    name: 'DELETE /api/mgmt/datasources/{id}', method: 'DELETE', url: (t) => `/api/mgmt/datasources/${t.dataSourceId}`, success: 204,
-    notFound: CODE.dataSourceNotFound, lacker: 'lack4', lackerOwns: true, table: dataSourceObject,
+    name: 'DELETE /api/mgmt/datasources/{id}',
+    method: 'DELETE',
+    url: (t) => `/api/mgmt/datasources/${t.dataSourceId}`,
+    success: 204,
+    notFound: CODE.dataSourceNotFound,
+    lacker: 'lack4',
+    lackerOwns: true,
+    table: dataSourceObject,
     verify: (c) => {
       assert.deepEqual(c.after.dataSources, others(c.before.dataSources, c.t.dataSourceId));
       assert.deepEqual(c.after.profiles, c.before.profiles, 'the profile stays');
@@ -367,18 +555,28 @@ for (const route of routes) {
           assert.deepEqual(afterState, before, 'a denied request changes nothing');
         };
         switch (expect) {
-          case '403': return denied(403, CODE.forbidden);
-          case '404': return denied(404, route.notFound);
-          case '404user': return denied(404, CODE.userNotFound);
-          case '400ref': return denied(400, route.ref!);
+          case '403':
+            return denied(403, CODE.forbidden);
+          case '404':
+            return denied(404, route.notFound);
+          case '404user':
+            return denied(404, CODE.userNotFound);
+          case '400ref':
+            return denied(400, route.ref!);
           default: {
             assert.equal(res.statusCode, route.success, `status (body ${res.body.slice(0, 300)})`);
             if (route.success === 204) assert.equal(res.body, '', '204 has no body');
             if (route.success === 201) assert.equal(res.headers.location, `${route.url(t)}/${json(res).id}`, 'Location');
             const effectiveKey: UserKey = actor.user === undefined || actor.user === 'nobody' ? who : actor.user;
             route.verify({
-              t, body: res.body === '' ? undefined : json(res), request, before, after: afterState, expect,
-              effectiveId: w.ids[effectiveKey], callerId: w.ids[who],
+              t,
+              body: res.body === '' ? undefined : json(res),
+              request,
+              before,
+              after: afterState,
+              expect,
+              effectiveId: w.ids[effectiveKey],
+              callerId: w.ids[who],
             });
           }
         }
@@ -403,7 +601,11 @@ interface ScopeRow {
   status: number;
   code?: number;
 }
-interface ScopeCtx { w: World; profileForU1: number; label: string }
+interface ScopeCtx {
+  w: World;
+  profileForU1: number;
+  label: string;
+}
 
 const appIn = (tenant: (w: World) => number) => (s: ScopeCtx) => appBody(`Scope ${s.label}`, tenant(s.w));
 const profileWith = (app: (w: World) => number) => (s: ScopeCtx) => profileBody(`Scope_${s.label.replace(/\W+/g, '_')}`, app(s.w));
@@ -421,22 +623,117 @@ const scopeRows: ScopeRow[] = [
   { label: 'tenant A admin creates in tenant B', as: 'TA1', method: 'POST', url: () => APPS, body: appIn(tB), status: 403, code: CODE.forbidden },
   { label: 'tenant A admin creates in the system tenant', as: 'TA1', method: 'POST', url: () => APPS, body: appIn(sys), status: 403, code: CODE.forbidden },
   { label: 'system OAuth manager creates in tenant A (administered)', as: 'SYS28', method: 'POST', url: () => APPS, body: appIn(tA), status: 201 },
-  { label: 'system OAuth manager creates in tenant B (not administered)', as: 'SYS28', method: 'POST', url: () => APPS, body: appIn(tB), status: 403, code: CODE.forbidden },
-  { label: 'system OAuth manager creates in the system tenant (not administered)', as: 'SYS28', method: 'POST', url: () => APPS, body: appIn(sys), status: 403, code: CODE.forbidden },
-  { label: 'system OAuth manager updates a tenant A app', as: 'SYS28', method: 'PUT', url: (s) => `${APPS}/${s.w.appA}`, body: (s) => appBody('Tenant A GA app', s.w.tenantA), status: 200 },
-  { label: 'system OAuth manager updates the system app', as: 'SYS28', method: 'PUT', url: (s) => `${APPS}/${s.w.appSys}`, body: (s) => appBody('System GA app', 1), status: 403, code: CODE.forbidden },
-  { label: 'system OAuth manager updates a tenant B app (invisible)', as: 'SYS28', method: 'PUT', url: (s) => `${APPS}/${s.w.appB}`, body: (s) => appBody('Tenant B GA app', s.w.tenantB), status: 404, code: CODE.appNotFound },
-  { label: 'tenant A admin updates the system app', as: 'TA1', method: 'PUT', url: (s) => `${APPS}/${s.w.appSys}`, body: (s) => appBody('System GA app', 1), status: 403, code: CODE.forbidden },
+  {
+    label: 'system OAuth manager creates in tenant B (not administered)',
+    as: 'SYS28',
+    method: 'POST',
+    url: () => APPS,
+    body: appIn(tB),
+    status: 403,
+    code: CODE.forbidden,
+  },
+  {
+    label: 'system OAuth manager creates in the system tenant (not administered)',
+    as: 'SYS28',
+    method: 'POST',
+    url: () => APPS,
+    body: appIn(sys),
+    status: 403,
+    code: CODE.forbidden,
+  },
+  {
+    label: 'system OAuth manager updates a tenant A app',
+    as: 'SYS28',
+    method: 'PUT',
+    url: (s) => `${APPS}/${s.w.appA}`,
+    body: (s) => appBody('Tenant A GA app', s.w.tenantA),
+    status: 200,
+  },
+  {
+    label: 'system OAuth manager updates the system app',
+    as: 'SYS28',
+    method: 'PUT',
+    url: (s) => `${APPS}/${s.w.appSys}`,
+    body: () => appBody('System GA app', 1),
+    status: 403,
+    code: CODE.forbidden,
+  },
+  {
+    label: 'system OAuth manager updates a tenant B app (invisible)',
+    as: 'SYS28',
+    method: 'PUT',
+    url: (s) => `${APPS}/${s.w.appB}`,
+    body: (s) => appBody('Tenant B GA app', s.w.tenantB),
+    status: 404,
+    code: CODE.appNotFound,
+  },
+  {
+    label: 'tenant A admin updates the system app',
+    as: 'TA1',
+    method: 'PUT',
+    url: (s) => `${APPS}/${s.w.appSys}`,
+    body: () => appBody('System GA app', 1),
+    status: 403,
+    code: CODE.forbidden,
+  },
   // using: system-tenant apps everywhere, child-tenant apps only in that tenant — for the owner, whoever calls
   { label: 'tenant A user uses the system app', as: 'U1', method: 'POST', url: () => PROFILES, body: profileWith((x) => x.appSys), status: 201 },
   { label: 'tenant A user uses a tenant A app', as: 'U1', method: 'POST', url: () => PROFILES, body: profileWith((x) => x.appA), status: 201 },
-  { label: 'tenant A user uses a tenant B app', as: 'U1', method: 'POST', url: () => PROFILES, body: profileWith((x) => x.appB), status: 400, code: CODE.appNotFound },
+  {
+    label: 'tenant A user uses a tenant B app',
+    as: 'U1',
+    method: 'POST',
+    url: () => PROFILES,
+    body: profileWith((x) => x.appB),
+    status: 400,
+    code: CODE.appNotFound,
+  },
   { label: 'system user uses the system app', as: 'SYS28', method: 'POST', url: () => PROFILES, body: profileWith((x) => x.appSys), status: 201 },
-  { label: 'system user uses a tenant A app it manages', as: 'SYS28', method: 'POST', url: () => PROFILES, body: profileWith((x) => x.appA), status: 400, code: CODE.appNotFound },
-  { label: 'admin creates for U1 with a tenant A app', as: 'd2cadmin', user: 'U1', method: 'POST', url: () => PROFILES, body: profileWith((x) => x.appA), status: 201 },
-  { label: 'admin creates for U1 with a tenant B app', as: 'd2cadmin', user: 'U1', method: 'POST', url: () => PROFILES, body: profileWith((x) => x.appB), status: 400, code: CODE.appNotFound },
-  { label: "creator (system admin) updates U1's profile to a tenant A app: checked for the owner's tenant", as: 'd2cadmin', method: 'PUT', url: (s) => `${PROFILES}/${s.profileForU1}`, body: profileWith((x) => x.appA), status: 200 },
-  { label: "creator (system admin) updates U1's profile to a tenant B app", as: 'd2cadmin', method: 'PUT', url: (s) => `${PROFILES}/${s.profileForU1}`, body: profileWith((x) => x.appB), status: 400, code: CODE.appNotFound },
+  {
+    label: 'system user uses a tenant A app it manages',
+    as: 'SYS28',
+    method: 'POST',
+    url: () => PROFILES,
+    body: profileWith((x) => x.appA),
+    status: 400,
+    code: CODE.appNotFound,
+  },
+  {
+    label: 'admin creates for U1 with a tenant A app',
+    as: 'd2cadmin',
+    user: 'U1',
+    method: 'POST',
+    url: () => PROFILES,
+    body: profileWith((x) => x.appA),
+    status: 201,
+  },
+  {
+    label: 'admin creates for U1 with a tenant B app',
+    as: 'd2cadmin',
+    user: 'U1',
+    method: 'POST',
+    url: () => PROFILES,
+    body: profileWith((x) => x.appB),
+    status: 400,
+    code: CODE.appNotFound,
+  },
+  {
+    label: "creator (system admin) updates U1's profile to a tenant A app: checked for the owner's tenant",
+    as: 'd2cadmin',
+    method: 'PUT',
+    url: (s) => `${PROFILES}/${s.profileForU1}`,
+    body: profileWith((x) => x.appA),
+    status: 200,
+  },
+  {
+    label: "creator (system admin) updates U1's profile to a tenant B app",
+    as: 'd2cadmin',
+    method: 'PUT',
+    url: (s) => `${PROFILES}/${s.profileForU1}`,
+    body: profileWith((x) => x.appB),
+    status: 400,
+    code: CODE.appNotFound,
+  },
 ];
 
 describe('tenant scope of applications', () => {
@@ -475,14 +772,37 @@ describe('profile list contents', () => {
       assert.equal(res.statusCode, 200, res.body);
       return json(res).profiles as { id: number; oauthAppId: number; tokenURI: string }[];
     };
-    assert.deepEqual((await list(NAMES.U2)).map((p) => p.id), [own1, forOther, byOther, own2]);
-    assert.deepEqual((await list(NAMES.TA2)).map((p) => p.id), [forOther, ownTa2], 'created for U2 and owned');
-    assert.deepEqual((await list('d2cadmin', NAMES.TA1)).map((p) => p.id), [byOther]);
+    assert.deepEqual(
+      (await list(NAMES.U2)).map((p) => p.id),
+      [own1, forOther, byOther, own2],
+    );
+    assert.deepEqual(
+      (await list(NAMES.TA2)).map((p) => p.id),
+      [forOther, ownTa2],
+      'created for U2 and owned',
+    );
+    assert.deepEqual(
+      (await list('d2cadmin', NAMES.TA1)).map((p) => p.id),
+      [byOther],
+    );
     // Each summary carries its own application's URIs and scope.
-    const distinct = (await createApp(h, 'd2cadmin', appBody('Distinct app', w.tenantA, { tokenURI: 'https://distinct.example/token', authorizeURI: 'https://distinct.example/auth', scope: 'distinct-scope' }))).id;
+    const distinct = (
+      await createApp(
+        h,
+        'd2cadmin',
+        appBody('Distinct app', w.tenantA, {
+          tokenURI: 'https://distinct.example/token',
+          authorizeURI: 'https://distinct.example/auth',
+          scope: 'distinct-scope',
+        }),
+      )
+    ).id;
     const own3 = (await createProfile(h, NAMES.U2, profileBody('Own_3', distinct))).id;
     const shown = await list(NAMES.U2);
-    assert.deepEqual(shown.map((p) => p.id), [own1, forOther, byOther, own2, own3]);
+    assert.deepEqual(
+      shown.map((p) => p.id),
+      [own1, forOther, byOther, own2, own3],
+    );
     for (const p of shown) {
       const app = (await h.store.appSummary(p.oauthAppId))!;
       assert.deepEqual(p, { ...p, authorizeURI: app.authorizeURI, tokenURI: app.tokenURI, scope: app.scope }, `profile ${p.id}`);

@@ -130,10 +130,7 @@ export function assertNoSecrets(body: string, secrets: Iterable<string>, context
 /** Every token, client secret and client id held in the store. */
 export async function storedSecrets(store: Store): Promise<string[]> {
   const state = await oauthState(store);
-  return [
-    ...state.apps.flatMap((a) => [a.clientSecret]),
-    ...state.profiles.flatMap((p) => [p.refreshToken, ...(p.accessToken ? [p.accessToken] : [])]),
-  ];
+  return [...state.apps.flatMap((a) => [a.clientSecret]), ...state.profiles.flatMap((p) => [p.refreshToken, ...(p.accessToken ? [p.accessToken] : [])])];
 }
 
 /** The users of the standard fixture, by role in the tests. All use DEFAULT_PASSWORD except d2cadmin. */
@@ -179,7 +176,12 @@ export async function buildWorld(h: Harness): Promise<World> {
     user: await createRole(h, tenantA, 'A users', USER_PERMS),
     admin: await createRole(h, tenantA, 'A admins', TENANT_ADMIN_PERMS),
     noObo: await createRole(h, tenantA, 'A admins without OnBehalfOf', without(21)),
-    noMgmt: await createRole(h, tenantA, 'A without MgmtAPI', USER_PERMS.filter((p) => p !== 11)),
+    noMgmt: await createRole(
+      h,
+      tenantA,
+      'A without MgmtAPI',
+      USER_PERMS.filter((p) => p !== 11),
+    ),
     lack1: await createRole(h, tenantA, 'A lack 1', without(1)),
     lack2: await createRole(h, tenantA, 'A lack 2', without(2)),
     lack3: await createRole(h, tenantA, 'A lack 3', without(3)),
@@ -221,11 +223,24 @@ export async function buildWorld(h: Harness): Promise<World> {
 
 /** An application as the API shows it to its managers (the stored record may carry more, e.g. a row version). */
 export const appView = (a: OAuthApp): Record<string, unknown> => ({
-  id: a.id, name: a.name, dataStore: a.dataStore, tenantId: a.tenantId, description: a.description, clientId: a.clientId,
-  clientSecret: a.clientSecret, authorizeURI: a.authorizeURI, tokenURI: a.tokenURI, scope: a.scope,
+  id: a.id,
+  name: a.name,
+  dataStore: a.dataStore,
+  tenantId: a.tenantId,
+  description: a.description,
+  clientId: a.clientId,
+  clientSecret: a.clientSecret,
+  authorizeURI: a.authorizeURI,
+  tokenURI: a.tokenURI,
+  scope: a.scope,
 });
 
 /** A profile as the API shows it. */
 export const profileView = (p: OAuthProfile): Record<string, unknown> => ({
-  id: p.id, name: p.name, oauthAppId: p.oauthAppId, description: p.description, accessToken: p.accessToken, refreshToken: p.refreshToken,
+  id: p.id,
+  name: p.name,
+  oauthAppId: p.oauthAppId,
+  description: p.description,
+  accessToken: p.accessToken,
+  refreshToken: p.refreshToken,
 });

@@ -11,8 +11,21 @@ import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { harness, type Harness } from './helpers.js';
 import { assertEnvelope, assertError } from './admin-support.js';
 import {
-  NAMES, appBody, appView, buildWorld, createApp, createDataSource, createProfile, createUser, dataSourceBody, expectStatus, json,
-  oauthState, profileBody, storedSecrets, type World,
+  NAMES,
+  appBody,
+  appView,
+  buildWorld,
+  createApp,
+  createDataSource,
+  createProfile,
+  createUser,
+  dataSourceBody,
+  expectStatus,
+  json,
+  oauthState,
+  profileBody,
+  storedSecrets,
+  type World,
 } from './oauth-support.js';
 
 const INVALID = 222207007;
@@ -49,7 +62,8 @@ async function call(opts: InjectOptions & { as?: string | [string, string] }): P
   const res = await h.call(opts);
   const isList = opts.method === 'GET' && LISTS.test(String(opts.url));
   if (res.statusCode >= 400 || isList) {
-    for (const s of secrets) assert.ok(!res.body.includes(s), `${opts.method} ${opts.url} ${res.statusCode} leaks ${s.slice(0, 16)}…: ${res.body.slice(0, 200)}`);
+    for (const s of secrets)
+      assert.ok(!res.body.includes(s), `${opts.method} ${opts.url} ${res.statusCode} leaks ${s.slice(0, 16)}…: ${res.body.slice(0, 200)}`);
   }
   if (res.statusCode >= 400) assertEnvelope(res, `${opts.method} ${opts.url}`);
   return res;
@@ -62,17 +76,35 @@ before(async () => {
 after(async () => h.close());
 
 type Body = Record<string, unknown>;
-const set = (field: string, value: unknown) => (b: Body): Body => ({ ...b, [field]: value });
-const omit = (field: string) => (b: Body): Body => { const { [field]: _, ...rest } = b; return rest; };
+const set =
+  (field: string, value: unknown) =>
+  (b: Body): Body => ({ ...b, [field]: value });
+const omit =
+  (field: string) =>
+  (b: Body): Body => {
+    const { [field]: _, ...rest } = b;
+    return rest;
+  };
 
-interface Case { label: string; field: string; change: (b: Body) => Body; status: number; code: number }
+interface Case {
+  label: string;
+  field: string;
+  change: (b: Body) => Body;
+  status: number;
+  code: number;
+}
 
 /** Wrong JSON types and shapes for a field, all `222207007`. */
 const wrongTypes = (field: string, values: unknown[]): Case[] =>
   values.map((v) => ({ label: `${field} = ${JSON.stringify(v)?.slice(0, 40)}`, field, change: set(field, v), status: 400, code: INVALID }));
 const missing = (field: string): Case => ({ label: `${field} missing`, field, change: omit(field), status: 400, code: INVALID });
-const bad = (field: string, value: unknown, code = INVALID, status = 400, label?: string): Case =>
-  ({ label: label ?? `${field} = ${JSON.stringify(value)?.slice(0, 40)}`, field, change: set(field, value), status, code });
+const bad = (field: string, value: unknown, code = INVALID, status = 400, label?: string): Case => ({
+  label: label ?? `${field} = ${JSON.stringify(value)?.slice(0, 40)}`,
+  field,
+  change: set(field, value),
+  status,
+  code,
+});
 
 /**
  * Sends each case as POST (and PUT when given) and checks the status, the code, that a 222207007 message names
@@ -110,28 +142,38 @@ describe('OAuth profile bodies', () => {
       { method: 'PUT' as const, url: `/api/mgmt/oauthprofiles/${target}`, as: NAMES.U1, base },
     ];
   };
-  refuses('refused', [
-    missing('name'),
-    ...wrongTypes('name', [17, 17.5, null, true, [], {}, '']),
-    bad('name', long(129)),
-    bad('name', 'User 1', INVALID, 400, 'name with a space'),
-    bad('name', 'User-1', INVALID, 400, "name with '-'"),
-    bad('name', 'Usér_1', INVALID, 400, 'name with a non-ASCII letter'),
-    bad('name', 'User_1\n', INVALID, 400, 'name with a trailing newline'),
-    bad('name', 'a.b', INVALID, 400, "name with '.'"),
-    missing('oauthAppId'),
-    ...wrongTypes('oauthAppId', ['17', 17.5, null, true, [1], {}, 0, -1, 2 ** 53]),
-    { label: 'oauthAppId as a string of a real app id', field: 'oauthAppId', change: (b) => ({ ...b, oauthAppId: String(w.appA) }), status: 400, code: INVALID },
-    bad('oauthAppId', 987654, APP_REF, 400, 'oauthAppId of no app'),
-    { label: 'oauthAppId of an app of another tenant', field: 'oauthAppId', change: (b) => ({ ...b, oauthAppId: w.appB }), status: 400, code: APP_REF },
-    ...wrongTypes('description', [17, true, [], {}]),
-    bad('description', long(1025)),
-    ...wrongTypes('accessToken', [17, true, [], {}]),
-    bad('accessToken', long(16 * 1024 + 1)),
-    missing('refreshToken'),
-    ...wrongTypes('refreshToken', [null, '', 17, true, [], {}]),
-    bad('refreshToken', long(16 * 1024 + 1)),
-  ], targets);
+  refuses(
+    'refused',
+    [
+      missing('name'),
+      ...wrongTypes('name', [17, 17.5, null, true, [], {}, '']),
+      bad('name', long(129)),
+      bad('name', 'User 1', INVALID, 400, 'name with a space'),
+      bad('name', 'User-1', INVALID, 400, "name with '-'"),
+      bad('name', 'Usér_1', INVALID, 400, 'name with a non-ASCII letter'),
+      bad('name', 'User_1\n', INVALID, 400, 'name with a trailing newline'),
+      bad('name', 'a.b', INVALID, 400, "name with '.'"),
+      missing('oauthAppId'),
+      ...wrongTypes('oauthAppId', ['17', 17.5, null, true, [1], {}, 0, -1, 2 ** 53]),
+      {
+        label: 'oauthAppId as a string of a real app id',
+        field: 'oauthAppId',
+        change: (b) => ({ ...b, oauthAppId: String(w.appA) }),
+        status: 400,
+        code: INVALID,
+      },
+      bad('oauthAppId', 987654, APP_REF, 400, 'oauthAppId of no app'),
+      { label: 'oauthAppId of an app of another tenant', field: 'oauthAppId', change: (b) => ({ ...b, oauthAppId: w.appB }), status: 400, code: APP_REF },
+      ...wrongTypes('description', [17, true, [], {}]),
+      bad('description', long(1025)),
+      ...wrongTypes('accessToken', [17, true, [], {}]),
+      bad('accessToken', long(16 * 1024 + 1)),
+      missing('refreshToken'),
+      ...wrongTypes('refreshToken', [null, '', 17, true, [], {}]),
+      bad('refreshToken', long(16 * 1024 + 1)),
+    ],
+    targets,
+  );
 
   test('boundaries are accepted: 128-character name, 1024-character description, 16 KiB tokens, null optionals, empty access token', async () => {
     for (const body of [
@@ -145,14 +187,29 @@ describe('OAuth profile bodies', () => {
       const created = expectStatus(res, 201, String(body.name).slice(0, 20));
       assert.deepEqual(created, { id: created.id, ...body });
       const stored = (await h.store.profile(created.id))!;
-      assert.deepEqual([stored.name, stored.description, stored.accessToken, stored.refreshToken], [body.name, body.description, body.accessToken, body.refreshToken]);
+      assert.deepEqual(
+        [stored.name, stored.description, stored.accessToken, stored.refreshToken],
+        [body.name, body.description, body.accessToken, body.refreshToken],
+      );
     }
   });
 
   test('PUT is a full replace: an omitted description and accessToken come back null', async () => {
     const id = (await createProfile(h, NAMES.U1, profileBody(unique('Full_'), w.appA))).id;
-    const res = await call({ method: 'PUT', url: `/api/mgmt/oauthprofiles/${id}`, as: NAMES.U1, payload: { name: 'Replaced', oauthAppId: w.appA, refreshToken: 'REFRESH-replaced-1' } });
-    assert.deepEqual(expectStatus(res, 200), { id, name: 'Replaced', oauthAppId: w.appA, description: null, accessToken: null, refreshToken: 'REFRESH-replaced-1' });
+    const res = await call({
+      method: 'PUT',
+      url: `/api/mgmt/oauthprofiles/${id}`,
+      as: NAMES.U1,
+      payload: { name: 'Replaced', oauthAppId: w.appA, refreshToken: 'REFRESH-replaced-1' },
+    });
+    assert.deepEqual(expectStatus(res, 200), {
+      id,
+      name: 'Replaced',
+      oauthAppId: w.appA,
+      description: null,
+      accessToken: null,
+      refreshToken: 'REFRESH-replaced-1',
+    });
     const stored = (await h.store.profile(id))!;
     assert.deepEqual([stored.description, stored.accessToken], [null, null]);
     assert.deepEqual(expectStatus(await call({ method: 'GET', url: `/api/mgmt/oauthprofiles/${id}`, as: NAMES.U1 }), 200), json(res));
@@ -162,12 +219,20 @@ describe('OAuth profile bodies', () => {
     const id = (await createProfile(h, NAMES.U1, profileBody(unique('Ids_'), w.appA))).id;
     for (const wrong of [id + 1, String(id), null, 0]) {
       const before = await oauthState(h.store);
-      const res = await call({ method: 'PUT', url: `/api/mgmt/oauthprofiles/${id}`, as: NAMES.U1, payload: { id: wrong, ...profileBody(unique('Other_'), w.appA) } });
+      const res = await call({
+        method: 'PUT',
+        url: `/api/mgmt/oauthprofiles/${id}`,
+        as: NAMES.U1,
+        payload: { id: wrong, ...profileBody(unique('Other_'), w.appA) },
+      });
       assertError(res, 400, INVALID, `id ${JSON.stringify(wrong)}`);
       assert.deepEqual(await oauthState(h.store), before);
     }
     const same = profileBody(unique('Same_'), w.appA);
-    assert.deepEqual(expectStatus(await call({ method: 'PUT', url: `/api/mgmt/oauthprofiles/${id}`, as: NAMES.U1, payload: { id, ...same } }), 200), { id, ...same });
+    assert.deepEqual(expectStatus(await call({ method: 'PUT', url: `/api/mgmt/oauthprofiles/${id}`, as: NAMES.U1, payload: { id, ...same } }), 200), {
+      id,
+      ...same,
+    });
 
     // ownerId, creatorId, tenantId in a body can never set them
     const sneaky = { ...profileBody(unique('Sneaky_'), w.appA), ownerId: w.ids.U2, creatorId: w.ids.d2cadmin, ownerTenantId: w.tenantB, tenantId: w.tenantB };
@@ -177,7 +242,12 @@ describe('OAuth profile bodies', () => {
     assert.deepEqual(Object.keys(created).sort(), ['accessToken', 'description', 'id', 'name', 'oauthAppId', 'refreshToken']);
 
     // an id on create never becomes the new object's id
-    const withId = await call({ method: 'POST', url: '/api/mgmt/oauthprofiles', as: NAMES.U1, payload: { id: 424242, ...profileBody(unique('WithId_'), w.appA) } });
+    const withId = await call({
+      method: 'POST',
+      url: '/api/mgmt/oauthprofiles',
+      as: NAMES.U1,
+      payload: { id: 424242, ...profileBody(unique('WithId_'), w.appA) },
+    });
     if (withId.statusCode === 201) assert.notEqual(json(withId).id, 424242);
     else assertError(withId, 400, INVALID);
     assert.equal(await h.store.profile(424242), undefined);
@@ -188,17 +258,29 @@ describe('OAuth profile bodies', () => {
     const first = (await createProfile(h, NAMES.U1, profileBody(name, w.appA))).id;
     const before = await oauthState(h.store);
     assertError(await call({ method: 'POST', url: '/api/mgmt/oauthprofiles', as: NAMES.U1, payload: profileBody(name.toLowerCase(), w.appA) }), 409, DUPLICATE);
-    assertError(await call({ method: 'POST', url: '/api/mgmt/oauthprofiles', as: NAMES.U1, payload: profileBody(name.toUpperCase(), w.appSys) }), 409, DUPLICATE);
+    assertError(
+      await call({ method: 'POST', url: '/api/mgmt/oauthprofiles', as: NAMES.U1, payload: profileBody(name.toUpperCase(), w.appSys) }),
+      409,
+      DUPLICATE,
+    );
     const second = (await createProfile(h, NAMES.U1, profileBody(unique('Other_'), w.appA))).id;
     const before2 = await oauthState(h.store);
-    assertError(await call({ method: 'PUT', url: `/api/mgmt/oauthprofiles/${second}`, as: NAMES.U1, payload: profileBody(name.toUpperCase(), w.appA) }), 409, DUPLICATE);
+    assertError(
+      await call({ method: 'PUT', url: `/api/mgmt/oauthprofiles/${second}`, as: NAMES.U1, payload: profileBody(name.toUpperCase(), w.appA) }),
+      409,
+      DUPLICATE,
+    );
     assert.deepEqual(await oauthState(h.store), before2, 'the refused rename changed nothing');
     assert.ok(before.profiles.some((p) => p.id === first));
     // the same name for another owner, and a profile renamed to its own name in another case
     await createProfile(h, NAMES.U2, profileBody(name, w.appA));
     await createProfile(h, NAMES.TA1, profileBody(name, w.appA));
     // … but creating it for U1 through ?user= clashes with U1's
-    assertError(await call({ method: 'POST', url: `/api/mgmt/oauthprofiles?user=${NAMES.U1}`, as: NAMES.TA1, payload: profileBody(name, w.appA) }), 409, DUPLICATE);
+    assertError(
+      await call({ method: 'POST', url: `/api/mgmt/oauthprofiles?user=${NAMES.U1}`, as: NAMES.TA1, payload: profileBody(name, w.appA) }),
+      409,
+      DUPLICATE,
+    );
     expectStatus(await call({ method: 'PUT', url: `/api/mgmt/oauthprofiles/${first}`, as: NAMES.U1, payload: profileBody(name.toLowerCase(), w.appA) }), 200);
   });
 
@@ -213,7 +295,10 @@ describe('OAuth profile bodies', () => {
     assert.equal((await h.store.dataSource(ds))?.oauthProfileId, id, 'the data source keeps its reference');
     // without data sources, the data store may change
     await call({ method: 'DELETE', url: `/api/mgmt/datasources/${ds}`, as: NAMES.U1 });
-    const moved = expectStatus(await call({ method: 'PUT', url: `/api/mgmt/oauthprofiles/${id}`, as: NAMES.U1, payload: profileBody('Switched', w.appA62) }), 200);
+    const moved = expectStatus(
+      await call({ method: 'PUT', url: `/api/mgmt/oauthprofiles/${id}`, as: NAMES.U1, payload: profileBody('Switched', w.appA62) }),
+      200,
+    );
     assert.equal(moved.oauthAppId, w.appA62);
     const stats = expectStatus(await call({ method: 'GET', url: `/api/mgmt/oauthprofiles/${id}/stats`, as: NAMES.U1 }), 200);
     assert.deepEqual(stats, { dataSourcesLinked: 0, dataStoreId: 62, dataSources: [] });
@@ -274,43 +359,54 @@ describe('OAuth application bodies', () => {
       { method: 'PUT' as const, url: `/api/mgmt/oauthapps/${target}`, as: 'd2cadmin', base },
     ];
   };
-  refuses('refused', [
-    missing('name'),
-    ...wrongTypes('name', [17, null, true, [], {}, '']),
-    bad('name', long(129)),
-    bad('name', 'bell\u0007app', INVALID, 400, 'name with a control character'),
-    missing('dataStore'),
-    ...wrongTypes('dataStore', ['54', 54.5, null, true, [54], {}]),
-    bad('dataStore', 9999, INVALID, 400, 'dataStore of no data store'),
-    bad('dataStore', 0, INVALID, 400, 'dataStore 0'),
-    ...wrongTypes('tenantId', ['2', 1.5, null, true, 0, -3, [2]]),
-    ...wrongTypes('description', [17, true, [], {}]),
-    bad('description', long(1025)),
-    missing('clientId'),
-    ...wrongTypes('clientId', [17, null, true, '', {}]),
-    bad('clientId', long(1025)),
-    missing('clientSecret'),
-    ...wrongTypes('clientSecret', [17, null, true, '', {}]),
-    bad('clientSecret', long(4097)),
-    ...uriCases('authorizeURI'),
-    ...uriCases('tokenURI'),
-    ...wrongTypes('scope', [17, true, [], {}]),
-    bad('scope', long(4097)),
-  ], targets);
+  refuses(
+    'refused',
+    [
+      missing('name'),
+      ...wrongTypes('name', [17, null, true, [], {}, '']),
+      bad('name', long(129)),
+      bad('name', 'bell\u0007app', INVALID, 400, 'name with a control character'),
+      missing('dataStore'),
+      ...wrongTypes('dataStore', ['54', 54.5, null, true, [54], {}]),
+      bad('dataStore', 9999, INVALID, 400, 'dataStore of no data store'),
+      bad('dataStore', 0, INVALID, 400, 'dataStore 0'),
+      ...wrongTypes('tenantId', ['2', 1.5, null, true, 0, -3, [2]]),
+      ...wrongTypes('description', [17, true, [], {}]),
+      bad('description', long(1025)),
+      missing('clientId'),
+      ...wrongTypes('clientId', [17, null, true, '', {}]),
+      bad('clientId', long(1025)),
+      missing('clientSecret'),
+      ...wrongTypes('clientSecret', [17, null, true, '', {}]),
+      bad('clientSecret', long(4097)),
+      ...uriCases('authorizeURI'),
+      ...uriCases('tokenURI'),
+      ...wrongTypes('scope', [17, true, [], {}]),
+      bad('scope', long(4097)),
+    ],
+    targets,
+  );
 
   test('an unknown tenantId is 404 222208573 on create, and a PUT cannot move an app to another tenant', async () => {
     const before = await oauthState(h.store);
     assertError(await call({ method: 'POST', url: '/api/mgmt/oauthapps', as: 'd2cadmin', payload: appBody(unique('Lost '), 987654) }), 404, TENANT_NOT_FOUND);
-    assertError(await call({ method: 'PUT', url: `/api/mgmt/oauthapps/${target}`, as: 'd2cadmin', payload: appBody(unique('Moved '), w.tenantB) }), 400, INVALID);
+    assertError(
+      await call({ method: 'PUT', url: `/api/mgmt/oauthapps/${target}`, as: 'd2cadmin', payload: appBody(unique('Moved '), w.tenantB) }),
+      400,
+      INVALID,
+    );
     assert.deepEqual(await oauthState(h.store), before);
     // repeating the current tenant, or leaving it out, keeps it
-    const same = expectStatus(await call({ method: 'PUT', url: `/api/mgmt/oauthapps/${target}`, as: 'd2cadmin', payload: appBody('App target', w.tenantA) }), 200);
+    const same = expectStatus(
+      await call({ method: 'PUT', url: `/api/mgmt/oauthapps/${target}`, as: 'd2cadmin', payload: appBody('App target', w.tenantA) }),
+      200,
+    );
     assert.equal(same.tenantId, w.tenantA);
     const { tenantId: _t, ...noTenant } = appBody('App target', w.tenantA);
     assert.equal(expectStatus(await call({ method: 'PUT', url: `/api/mgmt/oauthapps/${target}`, as: 'd2cadmin', payload: noTenant }), 200).tenantId, w.tenantA);
   });
 
-  test('create defaults tenantId to the effective user\'s tenant; names may have spaces; scope is kept as given', async () => {
+  test("create defaults tenantId to the effective user's tenant; names may have spaces; scope is kept as given", async () => {
     const { tenantId: _t, ...body } = appBody(unique('TenantA OAuth app '), w.tenantA, { scope: 'full_offline_access, test_repo' });
     const created = expectStatus(await call({ method: 'POST', url: '/api/mgmt/oauthapps', as: NAMES.TA1, payload: body }), 201);
     assert.equal(created.tenantId, w.tenantA);
@@ -366,7 +462,15 @@ describe('OAuth application bodies', () => {
       const row = (await h.store.app(created.id))!;
       assert.equal(row.authorizeURI, stored);
       assert.equal(row.tokenURI, stored);
-      const replaced = expectStatus(await call({ method: 'PUT', url: `/api/mgmt/oauthapps/${created.id}`, as: 'd2cadmin', payload: appBody(unique('Normal '), w.tenantA, { tokenURI: sent }) }), 200);
+      const replaced = expectStatus(
+        await call({
+          method: 'PUT',
+          url: `/api/mgmt/oauthapps/${created.id}`,
+          as: 'd2cadmin',
+          payload: appBody(unique('Normal '), w.tenantA, { tokenURI: sent }),
+        }),
+        200,
+      );
       assert.equal(replaced.tokenURI, stored);
       assert.equal((await h.store.app(created.id))!.tokenURI, stored);
     }
@@ -376,7 +480,12 @@ describe('OAuth application bodies', () => {
     const dev = await harness({ allowLoopbackHttpUris: true });
     try {
       for (const uri of ['http://localhost:8080/auth', 'http://127.0.0.1/token', 'http://[::1]:9000/auth']) {
-        const res = await dev.call({ method: 'POST', url: '/api/mgmt/oauthapps', as: 'd2cadmin', payload: appBody(unique('Dev '), 1, { authorizeURI: uri, tokenURI: uri }) });
+        const res = await dev.call({
+          method: 'POST',
+          url: '/api/mgmt/oauthapps',
+          as: 'd2cadmin',
+          payload: appBody(unique('Dev '), 1, { authorizeURI: uri, tokenURI: uri }),
+        });
         expectStatus(res, 201, uri);
       }
       for (const uri of ['http://accounts.google.com/auth', 'http://10.0.0.1/auth', 'http://localhost.example.com/auth']) {
@@ -409,51 +518,79 @@ describe('data source bodies', () => {
     ];
   };
   const option = (value: unknown, label: string, code = OPTION): Case => ({
-    label, field: 'OAuthProfileId', code, status: 400,
+    label,
+    field: 'OAuthProfileId',
+    code,
+    status: 400,
     change: (b) => ({ ...b, options: { ...(b.options as Body), OAuthProfileId: typeof value === 'function' ? value() : value } }),
   });
-  refuses('refused', [
-    missing('name'),
-    ...wrongTypes('name', [17, null, true, [], {}, '']),
-    bad('name', long(129)),
-    ...wrongTypes('dataStore', ['54', 54.5, null, true, {}]),
-    ...wrongTypes('connectionType', ['Foo', 'cloud', 17, null, true]),
-    ...wrongTypes('description', [17, true, [], {}]),
-    bad('description', long(1025)),
-    ...wrongTypes('options', ['x', [], 17, null, true]),
-    bad('options', { Password: 17 }, INVALID, 400, 'an option value that is a number'),
-    bad('options', { Password: null }, INVALID, 400, 'an option value that is null'),
-    bad('options', { Password: { nested: 'x' } }, INVALID, 400, 'an option value that is an object'),
-    bad('options', Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`K${i}`, 'v'])), INVALID, 400, '101 options'),
-    bad('options', { [long(129)]: 'v' }, INVALID, 400, 'an option name longer than 128'),
-    bad('options', { 'Pass\nword': 'v' }, INVALID, 400, 'an option name with a line break'),
-    bad('options', { '': 'v' }, INVALID, 400, 'an empty option name'),
-    option(() => profile, 'OAuthProfileId as a JSON number', INVALID),
-    option('abc', 'OAuthProfileId not a number'),
-    option('0', 'OAuthProfileId 0'),
-    option('-1', 'OAuthProfileId negative'),
-    option('1.5', 'OAuthProfileId fractional'),
-    option('1e3', 'OAuthProfileId in exponent notation'),
-    option('0x10', 'OAuthProfileId in hex'),
-    option('99999999999999999999', 'OAuthProfileId beyond 2^53'),
-    option(() => ` ${profile}`, 'OAuthProfileId with a leading space'),
-    option(() => `0${profile}`, 'OAuthProfileId with a leading zero'),
-    option('987654', 'OAuthProfileId of no profile'),
-    option(() => String(ctx.peerProfile), "OAuthProfileId of another user's profile"),
-    option(() => String(ctx.bigQueryProfile), 'OAuthProfileId of a profile whose app has another data store'),
-  ], targets);
+  refuses(
+    'refused',
+    [
+      missing('name'),
+      ...wrongTypes('name', [17, null, true, [], {}, '']),
+      bad('name', long(129)),
+      ...wrongTypes('dataStore', ['54', 54.5, null, true, {}]),
+      ...wrongTypes('connectionType', ['Foo', 'cloud', 17, null, true]),
+      ...wrongTypes('description', [17, true, [], {}]),
+      bad('description', long(1025)),
+      ...wrongTypes('options', ['x', [], 17, null, true]),
+      bad('options', { Password: 17 }, INVALID, 400, 'an option value that is a number'),
+      bad('options', { Password: null }, INVALID, 400, 'an option value that is null'),
+      bad('options', { Password: { nested: 'x' } }, INVALID, 400, 'an option value that is an object'),
+      bad('options', Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`K${i}`, 'v'])), INVALID, 400, '101 options'),
+      bad('options', { [long(129)]: 'v' }, INVALID, 400, 'an option name longer than 128'),
+      bad('options', { 'Pass\nword': 'v' }, INVALID, 400, 'an option name with a line break'),
+      bad('options', { '': 'v' }, INVALID, 400, 'an empty option name'),
+      option(() => profile, 'OAuthProfileId as a JSON number', INVALID),
+      option('abc', 'OAuthProfileId not a number'),
+      option('0', 'OAuthProfileId 0'),
+      option('-1', 'OAuthProfileId negative'),
+      option('1.5', 'OAuthProfileId fractional'),
+      option('1e3', 'OAuthProfileId in exponent notation'),
+      option('0x10', 'OAuthProfileId in hex'),
+      option('99999999999999999999', 'OAuthProfileId beyond 2^53'),
+      option(() => ` ${profile}`, 'OAuthProfileId with a leading space'),
+      option(() => `0${profile}`, 'OAuthProfileId with a leading zero'),
+      option('987654', 'OAuthProfileId of no profile'),
+      option(() => String(ctx.peerProfile), "OAuthProfileId of another user's profile"),
+      option(() => String(ctx.bigQueryProfile), 'OAuthProfileId of a profile whose app has another data store'),
+    ],
+    targets,
+  );
 
   test('dataStore: required on create, must be a data store, immutable on update', async () => {
     const before = await oauthState(h.store);
     const { dataStore: _d, ...noStore } = dataSourceBody(unique('No store '), null);
     assertError(await call({ method: 'POST', url: '/api/mgmt/datasources', as: NAMES.U1, payload: noStore }), 400, INVALID);
-    assertError(await call({ method: 'POST', url: '/api/mgmt/datasources', as: NAMES.U1, payload: dataSourceBody(unique('Bad store '), null, { dataStore: 9999 }) }), 400, INVALID);
-    assertError(await call({ method: 'PUT', url: `/api/mgmt/datasources/${target}`, as: NAMES.U1, payload: dataSourceBody('DS target', profile, { dataStore: 62 }) }), 400, INVALID);
-    const changedType = await call({ method: 'PUT', url: `/api/mgmt/datasources/${target}`, as: NAMES.U1, payload: dataSourceBody('DS target', profile, { connectionType: 'Hybrid' }) });
+    assertError(
+      await call({ method: 'POST', url: '/api/mgmt/datasources', as: NAMES.U1, payload: dataSourceBody(unique('Bad store '), null, { dataStore: 9999 }) }),
+      400,
+      INVALID,
+    );
+    assertError(
+      await call({ method: 'PUT', url: `/api/mgmt/datasources/${target}`, as: NAMES.U1, payload: dataSourceBody('DS target', profile, { dataStore: 62 }) }),
+      400,
+      INVALID,
+    );
+    const changedType = await call({
+      method: 'PUT',
+      url: `/api/mgmt/datasources/${target}`,
+      as: NAMES.U1,
+      payload: dataSourceBody('DS target', profile, { connectionType: 'Hybrid' }),
+    });
     assert.equal(changedType.statusCode, 400, changedType.body);
     assert.deepEqual(await oauthState(h.store), before);
     // repeating them unchanged, or leaving them out, is fine
-    expectStatus(await call({ method: 'PUT', url: `/api/mgmt/datasources/${target}`, as: NAMES.U1, payload: dataSourceBody('DS target', profile, { connectionType: 'Cloud' }) }), 200);
+    expectStatus(
+      await call({
+        method: 'PUT',
+        url: `/api/mgmt/datasources/${target}`,
+        as: NAMES.U1,
+        payload: dataSourceBody('DS target', profile, { connectionType: 'Cloud' }),
+      }),
+      200,
+    );
     const { dataStore: _s, ...body } = dataSourceBody('DS target', profile);
     expectStatus(await call({ method: 'PUT', url: `/api/mgmt/datasources/${target}`, as: NAMES.U1, payload: body }), 200);
   });
@@ -468,9 +605,12 @@ describe('data source bodies', () => {
     assert.deepEqual(await oauthState(h.store), before);
   });
 
-  test('a profile the owner created for someone else may back the owner\'s data source (visible to the owner)', async () => {
+  test("a profile the owner created for someone else may back the owner's data source (visible to the owner)", async () => {
     const forPeer = (await createProfile(h, NAMES.TA1, profileBody(unique('ForPeer_'), w.appA), NAMES.U2)).id;
-    const ds = expectStatus(await call({ method: 'POST', url: '/api/mgmt/datasources', as: NAMES.TA1, payload: dataSourceBody(unique('Creator DS '), forPeer) }), 201);
+    const ds = expectStatus(
+      await call({ method: 'POST', url: '/api/mgmt/datasources', as: NAMES.TA1, payload: dataSourceBody(unique('Creator DS '), forPeer) }),
+      201,
+    );
     assert.equal(ds.options.OAuthProfileId, String(forPeer));
   });
 });
@@ -530,14 +670,46 @@ describe('U+0000 and other control characters (PostgreSQL cannot store U+0000 in
   });
 
   test('accepted and returned unchanged in opaque secrets: tokens, client secret, option values', async () => {
-    const app = expectStatus(await call({ method: 'POST', url: '/api/mgmt/oauthapps', as: 'd2cadmin', payload: appBody(unique('Opaque '), w.tenantA, { clientSecret: 'sec\u0000ret' }) }), 201);
+    const app = expectStatus(
+      await call({
+        method: 'POST',
+        url: '/api/mgmt/oauthapps',
+        as: 'd2cadmin',
+        payload: appBody(unique('Opaque '), w.tenantA, { clientSecret: 'sec\u0000ret' }),
+      }),
+      201,
+    );
     assert.equal(app.clientSecret, 'sec\u0000ret');
-    const p = expectStatus(await call({ method: 'POST', url: '/api/mgmt/oauthprofiles', as: NAMES.U1, payload: profileBody(unique('Opaque_'), app.id, { accessToken: 'a\u0000', refreshToken: '\u0000r' }) }), 201);
+    const p = expectStatus(
+      await call({
+        method: 'POST',
+        url: '/api/mgmt/oauthprofiles',
+        as: NAMES.U1,
+        payload: profileBody(unique('Opaque_'), app.id, { accessToken: 'a\u0000', refreshToken: '\u0000r' }),
+      }),
+      201,
+    );
     assert.deepEqual([p.accessToken, p.refreshToken], ['a\u0000', '\u0000r']);
-    const ds = expectStatus(await call({ method: 'POST', url: '/api/mgmt/datasources', as: NAMES.U1, payload: dataSourceBody(unique('Opaque '), null, { options: { Password: 'pass\u0000word' } }) }), 201);
+    const ds = expectStatus(
+      await call({
+        method: 'POST',
+        url: '/api/mgmt/datasources',
+        as: NAMES.U1,
+        payload: dataSourceBody(unique('Opaque '), null, { options: { Password: 'pass\u0000word' } }),
+      }),
+      201,
+    );
     assert.deepEqual(ds.options, { Password: 'pass\u0000word' });
     // U+2028 is not a control character: accepted in an option name, and the answer keeps it (a regex "." would not).
-    const sep = expectStatus(await call({ method: 'POST', url: '/api/mgmt/datasources', as: NAMES.U1, payload: dataSourceBody(unique('Opaque '), null, { options: { 'A\u2028B': 'v' } }) }), 201);
+    const sep = expectStatus(
+      await call({
+        method: 'POST',
+        url: '/api/mgmt/datasources',
+        as: NAMES.U1,
+        payload: dataSourceBody(unique('Opaque '), null, { options: { 'A\u2028B': 'v' } }),
+      }),
+      201,
+    );
     assert.deepEqual(sep.options, { 'A\u2028B': 'v' });
     assert.deepEqual(expectStatus(await call({ method: 'GET', url: `/api/mgmt/datasources/${sep.id}`, as: NAMES.U1 }), 200).options, { 'A\u2028B': 'v' });
     assert.equal((await h.store.profile(p.id))?.refreshToken, '\u0000r');
@@ -555,7 +727,11 @@ test('a DELETE carrying Content-Type: application/json and Content-Length: 0 (as
   const profile = (await createProfile(h, NAMES.U1, profileBody(unique('Del_'), w.appA))).id;
   const ds = (await createDataSource(h, NAMES.U1, dataSourceBody(unique('Del DS '), null))).id;
   const app = (await createApp(h, 'd2cadmin', appBody(unique('Del app '), w.tenantA))).id;
-  for (const [url, as] of [[`/api/mgmt/oauthprofiles/${profile}`, NAMES.U1], [`/api/mgmt/datasources/${ds}`, NAMES.U1], [`/api/mgmt/oauthapps/${app}`, 'd2cadmin']] as const) {
+  for (const [url, as] of [
+    [`/api/mgmt/oauthprofiles/${profile}`, NAMES.U1],
+    [`/api/mgmt/datasources/${ds}`, NAMES.U1],
+    [`/api/mgmt/oauthapps/${app}`, 'd2cadmin'],
+  ] as const) {
     const res = await call({ method: 'DELETE', url, as, headers: { 'content-type': 'application/json', 'content-length': '0' } });
     assert.equal(res.statusCode, 204, `${url}: ${res.body}`);
   }
@@ -575,14 +751,23 @@ describe('cascades', () => {
     const before = await oauthState(h.store);
     assert.equal((await call({ method: 'DELETE', url: `/api/mgmt/oauthapps/${app}`, as: 'd2cadmin' })).statusCode, 204);
     const afterState = await oauthState(h.store);
-    assert.deepEqual(afterState.apps, before.apps.filter((a) => a.id !== app));
-    assert.deepEqual(afterState.profiles, before.profiles.filter((p) => p.id !== p1 && p.id !== p2));
-    assert.deepEqual(afterState.dataSources, before.dataSources.map((d) => (d.id === d1 ? { ...d, oauthProfileId: null } : d)));
+    assert.deepEqual(
+      afterState.apps,
+      before.apps.filter((a) => a.id !== app),
+    );
+    assert.deepEqual(
+      afterState.profiles,
+      before.profiles.filter((p) => p.id !== p1 && p.id !== p2),
+    );
+    assert.deepEqual(
+      afterState.dataSources,
+      before.dataSources.map((d) => (d.id === d1 ? { ...d, oauthProfileId: null } : d)),
+    );
     assert.equal((await h.store.dataSource(d2))?.oauthProfileId, keep);
     assertError(await call({ method: 'GET', url: `/api/mgmt/oauthapps/${app}`, as: 'd2cadmin' }), 404, APP_REF);
   });
 
-  test('deleting a user deletes the profiles and data sources it owns; others\' data sources lose the reference', async () => {
+  test("deleting a user deletes the profiles and data sources it owns; others' data sources lose the reference", async () => {
     const doomed = 'doomed_user';
     const doomedId = await createUser(h, doomed, w.tenantA, [w.roles.aUser]);
     const own = (await createProfile(h, doomed, profileBody('Doomed_Own', w.appA))).id;
@@ -595,8 +780,15 @@ describe('cascades', () => {
     const res = await call({ method: 'DELETE', url: `/api/admin/users/${doomedId}`, as: 'd2cadmin' });
     assert.equal(res.statusCode, 204, res.body);
     const afterState = await oauthState(h.store);
-    assert.deepEqual(afterState.profiles, before.profiles.filter((p) => p.id !== own && p.id !== byAdmin), 'its profiles are gone, no other');
-    assert.deepEqual(afterState.dataSources, before.dataSources.filter((d) => d.id !== ownDs).map((d) => (d.id === creatorDs ? { ...d, oauthProfileId: null } : d)));
+    assert.deepEqual(
+      afterState.profiles,
+      before.profiles.filter((p) => p.id !== own && p.id !== byAdmin),
+      'its profiles are gone, no other',
+    );
+    assert.deepEqual(
+      afterState.dataSources,
+      before.dataSources.filter((d) => d.id !== ownDs).map((d) => (d.id === creatorDs ? { ...d, oauthProfileId: null } : d)),
+    );
     assert.deepEqual(afterState.apps, before.apps);
     assertError(await call({ method: 'GET', url: `/api/mgmt/oauthprofiles/${byAdmin}`, as: NAMES.TA1 }), 404, 222207710);
   });
@@ -604,7 +796,12 @@ describe('cascades', () => {
   test('a profile created by an administrator for a user survives the administrator: it stays with its owner', async () => {
     const adminName = 'transient_admin';
     const adminId = await createUser(h, adminName, w.tenantA, [w.roles.aAdmin]);
-    const setAdmins = await call({ method: 'PUT', url: `/api/admin/tenants/${w.tenantA}/admins`, as: 'd2cadmin', payload: { admins: [...(await h.store.tenantAdmins(w.tenantA)), adminId] } });
+    const setAdmins = await call({
+      method: 'PUT',
+      url: `/api/admin/tenants/${w.tenantA}/admins`,
+      as: 'd2cadmin',
+      payload: { admins: [...(await h.store.tenantAdmins(w.tenantA)), adminId] },
+    });
     expectStatus(setAdmins, 200);
     const body = profileBody(unique('Survivor_'), w.appA);
     const id = (await createProfile(h, adminName, body, NAMES.U1)).id;
@@ -623,16 +820,28 @@ describe('cascades', () => {
 // ---- leaks ------------------------------------------------------------------------------------------------------
 
 test('no token, client secret, client id or option value in any list body', async () => {
-  const app = await createApp(h, 'd2cadmin', appBody(unique('Leaky '), w.tenantA, { clientSecret: 'CLIENT-SECRET-never-listed', clientId: 'CLIENT-ID-never-listed' }));
-  const p = (await createProfile(h, NAMES.U1, profileBody(unique('Leaky_'), app.id, { accessToken: 'ACCESS-never-listed', refreshToken: 'REFRESH-never-listed' }))).id;
+  const app = await createApp(
+    h,
+    'd2cadmin',
+    appBody(unique('Leaky '), w.tenantA, { clientSecret: 'CLIENT-SECRET-never-listed', clientId: 'CLIENT-ID-never-listed' }),
+  );
+  const p = (
+    await createProfile(h, NAMES.U1, profileBody(unique('Leaky_'), app.id, { accessToken: 'ACCESS-never-listed', refreshToken: 'REFRESH-never-listed' }))
+  ).id;
   await createDataSource(h, NAMES.U1, dataSourceBody(unique('Leaky DS '), p, { options: { OAuthProfileId: String(p), Password: 'OPTION-never-listed' } }));
-  for (const value of ['CLIENT-SECRET-never-listed', 'CLIENT-ID-never-listed', 'ACCESS-never-listed', 'REFRESH-never-listed', 'OPTION-never-listed']) secrets.add(value);
+  for (const value of ['CLIENT-SECRET-never-listed', 'CLIENT-ID-never-listed', 'ACCESS-never-listed', 'REFRESH-never-listed', 'OPTION-never-listed'])
+    secrets.add(value);
   // and every token and client secret of every object stored so far
   for (const value of await storedSecrets(h.store)) if (value.length >= 8) secrets.add(value);
   for (const [as, url] of [
-    [NAMES.U1, '/api/mgmt/oauthprofiles'], ['d2cadmin', `/api/mgmt/oauthprofiles?user=${NAMES.U1}`], [NAMES.TA1, '/api/mgmt/oauthprofiles'],
-    [NAMES.U1, '/api/mgmt/oauthapps'], ['d2cadmin', '/api/mgmt/oauthapps'], [NAMES.TA1, `/api/mgmt/oauthapps?tenantId=${w.tenantA}`],
-    [NAMES.U1, '/api/mgmt/datasources'], ['d2cadmin', `/api/mgmt/datasources?user=${NAMES.U1}`],
+    [NAMES.U1, '/api/mgmt/oauthprofiles'],
+    ['d2cadmin', `/api/mgmt/oauthprofiles?user=${NAMES.U1}`],
+    [NAMES.TA1, '/api/mgmt/oauthprofiles'],
+    [NAMES.U1, '/api/mgmt/oauthapps'],
+    ['d2cadmin', '/api/mgmt/oauthapps'],
+    [NAMES.TA1, `/api/mgmt/oauthapps?tenantId=${w.tenantA}`],
+    [NAMES.U1, '/api/mgmt/datasources'],
+    ['d2cadmin', `/api/mgmt/datasources?user=${NAMES.U1}`],
   ] as const) {
     const res = await call({ method: 'GET', url, as }); // call() checks the body against every remembered secret
     assert.equal(res.statusCode, 200, `${as} ${url}`);
@@ -654,15 +863,36 @@ test('no secret in error bodies of refused writes that carry secrets', async () 
     { method: 'PUT', url: `/api/mgmt/oauthprofiles/${p}`, payload: { ...profileBody(unique('X_'), w.appB), ...secretProfile } },
     { method: 'PUT', url: `/api/mgmt/oauthprofiles/${p + 1000}`, payload: { ...profileBody(unique('X_'), w.appA), ...secretProfile } },
     { method: 'POST', url: '/api/mgmt/oauthapps', payload: appBody(unique('E '), w.tenantA, { ...secretApp, tokenURI: 'http://insecure.example.com' }) },
-    { method: 'POST', url: '/api/mgmt/oauthapps', payload: appBody(unique('E '), w.tenantA, { ...secretApp, authorizeURI: `https://x:${secretApp.clientSecret}@example.com/` }) },
-    { method: 'POST', url: '/api/mgmt/oauthapps', payload: appBody(unique('E '), w.tenantA, { ...secretApp, tokenURI: `http://a.example/token?client_secret=${secretApp.clientSecret}` }) },
-    { method: 'POST', url: '/api/mgmt/oauthapps', payload: appBody(unique('E '), w.tenantA, { ...secretApp, tokenURI: `${secretApp.clientSecret} is not a URL` }) },
+    {
+      method: 'POST',
+      url: '/api/mgmt/oauthapps',
+      payload: appBody(unique('E '), w.tenantA, { ...secretApp, authorizeURI: `https://x:${secretApp.clientSecret}@example.com/` }),
+    },
+    {
+      method: 'POST',
+      url: '/api/mgmt/oauthapps',
+      payload: appBody(unique('E '), w.tenantA, { ...secretApp, tokenURI: `http://a.example/token?client_secret=${secretApp.clientSecret}` }),
+    },
+    {
+      method: 'POST',
+      url: '/api/mgmt/oauthapps',
+      payload: appBody(unique('E '), w.tenantA, { ...secretApp, tokenURI: `${secretApp.clientSecret} is not a URL` }),
+    },
     { method: 'PUT', url: `/api/mgmt/oauthapps/${app}`, payload: appBody(unique('E '), 987654, secretApp) },
     { method: 'POST', url: '/api/mgmt/oauthapps', payload: appBody(unique('E '), 987654, secretApp) },
-    { method: 'POST', url: '/api/mgmt/datasources', payload: dataSourceBody(unique('E '), 987654, { options: { OAuthProfileId: 'OPTION-SECRET-as-profile-id', Password: 'OPTION-SECRET-password' } }) },
-    { method: 'POST', url: '/api/mgmt/datasources', payload: dataSourceBody(unique('E '), null, { options: { Password: 'OPTION-SECRET-password', Other: 17 } }) },
+    {
+      method: 'POST',
+      url: '/api/mgmt/datasources',
+      payload: dataSourceBody(unique('E '), 987654, { options: { OAuthProfileId: 'OPTION-SECRET-as-profile-id', Password: 'OPTION-SECRET-password' } }),
+    },
+    {
+      method: 'POST',
+      url: '/api/mgmt/datasources',
+      payload: dataSourceBody(unique('E '), null, { options: { Password: 'OPTION-SECRET-password', Other: 17 } }),
+    },
   ];
-  for (const value of [...Object.values(secretProfile), ...Object.values(secretApp), 'OPTION-SECRET-as-profile-id', 'OPTION-SECRET-password']) secrets.add(value);
+  for (const value of [...Object.values(secretProfile), ...Object.values(secretApp), 'OPTION-SECRET-as-profile-id', 'OPTION-SECRET-password'])
+    secrets.add(value);
   for (const a of attempts) {
     for (const as of [NAMES.U1, 'd2cadmin', NAMES.U3]) {
       const res = await call({ ...a, as }); // leak check inside

@@ -30,8 +30,7 @@ class OfflineResolver extends BaseResolver {
 }
 
 const where = (p: NormalizedProblem) => p.location.map((l) => l.pointer).join(', ');
-const describeProblems = (problems: NormalizedProblem[]) =>
-  problems.map((p) => `${p.severity} ${p.ruleId} at ${where(p)}: ${p.message}`).join('\n');
+const describeProblems = (problems: NormalizedProblem[]) => problems.map((p) => `${p.severity} ${p.ruleId} at ${where(p)}: ${p.message}`).join('\n');
 
 describe('OpenAPI document', () => {
   let h: Harness;
@@ -60,13 +59,10 @@ describe('OpenAPI document', () => {
   test('swagger-parser validates it', async () => {
     // validate() dereferences in place: give it a copy. External resolution is off (there is none to do).
     const copy = structuredClone(doc);
-    await assert.doesNotReject(
-      SwaggerParser.validate(copy as never, { resolve: { external: false } }),
-      'swagger-parser accepts the document',
-    );
+    await assert.doesNotReject(SwaggerParser.validate(copy as never, { resolve: { external: false } }), 'swagger-parser accepts the document');
   });
 
-  test('Redocly\'s recommended ruleset reports no error, and no warning but that the health check has no 4xx', async () => {
+  test("Redocly's recommended ruleset reports no error, and no warning but that the health check has no 4xx", async () => {
     const config = await createConfig({ extends: ['recommended'] });
     const externalRefResolver = new OfflineResolver();
     const problems = await lintFromString({ source: text, absoluteRef: '/openapi.json', config, externalRefResolver });
@@ -76,7 +72,11 @@ describe('OpenAPI document', () => {
     const healthHasNo4xx = (p: NormalizedProblem) => p.ruleId === 'operation-4xx-response' && where(p).startsWith('#/paths/~1api~1healthcheck/');
     assert.equal(problems.filter(healthHasNo4xx).length, 1, 'the health check is the one operation without a 4xx');
     const rest = problems.filter((p) => !healthHasNo4xx(p));
-    assert.deepEqual(rest.map((p) => `${p.severity} ${p.ruleId} at ${where(p)}: ${p.message}`), [], describeProblems(rest));
+    assert.deepEqual(
+      rest.map((p) => `${p.severity} ${p.ruleId} at ${where(p)}: ${p.message}`),
+      [],
+      describeProblems(rest),
+    );
   });
 
   test('every operation has a unique, camelCase operationId', () => {
@@ -111,6 +111,9 @@ describe('OpenAPI document', () => {
   });
 
   test('its server is the origin that served it', () => {
-    assert.deepEqual(doc.servers?.map((s) => s.url), ['/']);
+    assert.deepEqual(
+      doc.servers?.map((s) => s.url),
+      ['/'],
+    );
   });
 });

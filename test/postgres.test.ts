@@ -27,7 +27,17 @@ import { migrations } from '../src/storage/postgres/migrations.js';
 import type { OAuthProfile } from '../src/storage/store.js';
 import { StoreUnavailable } from '../src/storage/store.js';
 import {
-  ADMIN_PASSWORD, FAST_HASH, USER_PASSWORD, basic, createPgDatabase, dropPgDatabase, harness, listProfiles, must, pgDatabaseUrl, settled,
+  ADMIN_PASSWORD,
+  FAST_HASH,
+  USER_PASSWORD,
+  basic,
+  createPgDatabase,
+  dropPgDatabase,
+  harness,
+  listProfiles,
+  must,
+  pgDatabaseUrl,
+  settled,
   type Settled,
 } from './helpers.js';
 import { integrityRules } from '../src/domain/integrity.js';
@@ -42,11 +52,23 @@ const skip = PG_URL ? false : 'TOKENKEEP_TEST_PG_URL is not set (e.g. postgres:/
 const VERSIONS = migrations.map((m) => m.version);
 
 const APP = {
-  name: 'pg app', dataStore: 54, tenantId: 1, description: null, clientId: 'cid', clientSecret: 'pg-client-secret',
-  authorizeURI: 'https://auth.example/authorize', tokenURI: 'https://auth.example/token', scope: null,
+  name: 'pg app',
+  dataStore: 54,
+  tenantId: 1,
+  description: null,
+  clientId: 'cid',
+  clientSecret: 'pg-client-secret',
+  authorizeURI: 'https://auth.example/authorize',
+  tokenURI: 'https://auth.example/token',
+  scope: null,
 };
-const profileInput = (name: string, oauthAppId: number, refreshToken = `refresh-${name}`) =>
-  ({ name, oauthAppId, description: null, accessToken: null, refreshToken });
+const profileInput = (name: string, oauthAppId: number, refreshToken = `refresh-${name}`) => ({
+  name,
+  oauthAppId,
+  description: null,
+  accessToken: null,
+  refreshToken,
+});
 
 /** A fresh database on the test server, removed by dispose(). */
 async function freshDatabase(): Promise<{ name: string; url: string; dispose(): Promise<void> }> {
@@ -73,16 +95,20 @@ async function nodes(url: string, n: number): Promise<{ stores: Settled<Postgres
   const stores = Array.from({ length: n }, () => pgStore(url, { max: 6 }));
   await stores[0].migrate();
   await stores[0].keys.init(master);
-  await stores[0].bootstrap(seedRows({ adminPasswordHash: await hashPassword(ADMIN_PASSWORD, FAST_HASH), userPasswordHash: await hashPassword(USER_PASSWORD, FAST_HASH) }));
+  await stores[0].bootstrap(
+    seedRows({ adminPasswordHash: await hashPassword(ADMIN_PASSWORD, FAST_HASH), userPasswordHash: await hashPassword(USER_PASSWORD, FAST_HASH) }),
+  );
   for (const s of stores.slice(1)) await s.keys.unseal(master);
   return { stores, master };
 }
 
-const isApiError = (kind: string) => (err: unknown): boolean => {
-  assert.ok(err instanceof ApiError, `expected ApiError ${kind}, got ${(err as Error)?.name}: ${(err as Error)?.message}`);
-  assert.equal(err.kind, kind);
-  return true;
-};
+const isApiError =
+  (kind: string) =>
+  (err: unknown): boolean => {
+    assert.ok(err instanceof ApiError, `expected ApiError ${kind}, got ${(err as Error)?.name}: ${(err as Error)?.message}`);
+    assert.equal(err.kind, kind);
+    return true;
+  };
 
 /** Outcomes of concurrent calls: how many succeeded, and the error kinds of the rest (anything else fails the test). */
 async function outcomes<T>(calls: Promise<T>[]): Promise<{ ok: T[]; kinds: string[] }> {
@@ -131,7 +157,11 @@ describe('PostgreSQL store: durability and availability', { skip }, () => {
   test('an unreachable server: StoreUnavailable from the store, 503 from the app, and the password never shows', async () => {
     const store = pgStore('postgres://tokenkeep:S3cret-pw@127.0.0.1:1/tk', { connectionTimeoutMillis: 2000 });
     try {
-      await assert.rejects(store.migrate(), (err: Error) => err instanceof StoreUnavailable && /^TOKENKEEP_DB: PostgreSQL at postgres:\/\/tokenkeep:\*\*\*@127\.0\.0\.1:1\/tk cannot be used/.test(err.message));
+      await assert.rejects(
+        store.migrate(),
+        (err: Error) =>
+          err instanceof StoreUnavailable && /^TOKENKEEP_DB: PostgreSQL at postgres:\/\/tokenkeep:\*\*\*@127\.0\.0\.1:1\/tk cannot be used/.test(err.message),
+      );
       for (const call of [() => store.ping(), () => store.migrate(), () => store.principalByName('d2cadmin'), () => store.createApp(APP)]) {
         await assert.rejects(call(), (err: Error) => {
           assert.ok(err instanceof StoreUnavailable, `${err.name}: ${err.message}`);
@@ -185,7 +215,11 @@ describe('PostgreSQL store: durability and availability', { skip }, () => {
         });
       }
       assert.equal((await h.app.inject({ method: 'GET', url: '/api/healthcheck' })).statusCode, 503);
-      const res = await h.app.inject({ method: 'GET', url: `/api/mgmt/oauthprofiles/${profile.id}`, headers: { authorization: basic('d2cuser', USER_PASSWORD) } });
+      const res = await h.app.inject({
+        method: 'GET',
+        url: `/api/mgmt/oauthprofiles/${profile.id}`,
+        headers: { authorization: basic('d2cuser', USER_PASSWORD) },
+      });
       assert.equal(res.statusCode, 503, res.body);
     } finally {
       await h.close();
@@ -200,8 +234,11 @@ describe('PostgreSQL store: durability and availability', { skip }, () => {
       for (let round = 0; round < 3; round++) {
         // Fill the pool with open connections, then have the server terminate every one of them.
         await Promise.all(Array.from({ length: 8 }, () => h.app.inject({ method: 'GET', url: '/api/mgmt/permissions', headers: auth })));
-        const killed = await adminQuery<{ ok: boolean }>('postgres',
-          'SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [database]);
+        const killed = await adminQuery<{ ok: boolean }>(
+          'postgres',
+          'SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+          [database],
+        );
         assert.ok(killed.length > 0, 'the store had connections to terminate');
         const statuses: number[] = [];
         for (let i = 0; i < 10; i++) {
@@ -237,13 +274,30 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
     const many = Array.from({ length: 5 }, () => pgStore(fresh.url, { max: 2 }));
     try {
       const applied = await Promise.all(many.map((s) => s.migrate()));
-      assert.deepEqual(VERSIONS, VERSIONS.map((_, i) => i + 1), 'migrations are numbered 1, 2, 3, …');
-      assert.deepEqual(applied.flat().sort((x, y) => x - y), VERSIONS, `each version applied once: ${JSON.stringify(applied)}`);
-      assert.deepEqual(await adminQuery(fresh.name, 'SELECT version FROM schema_migrations ORDER BY version'), VERSIONS.map((version) => ({ version })));
-      const seed = seedRows({ adminPasswordHash: await hashPassword(ADMIN_PASSWORD, FAST_HASH), userPasswordHash: await hashPassword(USER_PASSWORD, FAST_HASH) });
+      assert.deepEqual(
+        VERSIONS,
+        VERSIONS.map((_, i) => i + 1),
+        'migrations are numbered 1, 2, 3, …',
+      );
+      assert.deepEqual(
+        applied.flat().sort((x, y) => x - y),
+        VERSIONS,
+        `each version applied once: ${JSON.stringify(applied)}`,
+      );
+      assert.deepEqual(
+        await adminQuery(fresh.name, 'SELECT version FROM schema_migrations ORDER BY version'),
+        VERSIONS.map((version) => ({ version })),
+      );
+      const seed = seedRows({
+        adminPasswordHash: await hashPassword(ADMIN_PASSWORD, FAST_HASH),
+        userPasswordHash: await hashPassword(USER_PASSWORD, FAST_HASH),
+      });
       const booted = await Promise.all(many.map((s) => s.bootstrap(seed)));
       assert.equal(booted.filter(Boolean).length, 1, 'one bootstrap created the first users');
-      assert.deepEqual((await many[1].listUsers()).map((u) => u.userName), ['d2cadmin', 'd2cuser']);
+      assert.deepEqual(
+        (await many[1].listUsers()).map((u) => u.userName),
+        ['d2cadmin', 'd2cuser'],
+      );
       // Explicit bootstrap ids moved the sequences on: the next role and tenant do not collide with them.
       const key = new MasterKey(MasterKey.generate());
       await many[0].keys.init(key);
@@ -258,8 +312,9 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
   });
 
   test('ids are never reused, across nodes and after deletes', async () => {
-    const created = await Promise.all(Array.from({ length: 30 }, (_, i) =>
-      stores[i % 3].createProfile({ ...profileInput(`ids_${i}`, appId), ownerId: 2, creatorId: 2 })));
+    const created = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => stores[i % 3].createProfile({ ...profileInput(`ids_${i}`, appId), ownerId: 2, creatorId: 2 })),
+    );
     const ids = created.map((p) => p.id);
     assert.equal(new Set(ids).size, ids.length, 'distinct ids');
     const max = Math.max(...ids);
@@ -267,21 +322,27 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
     const next = await stores[2].createProfile({ ...profileInput('ids_next', appId), ownerId: 2, creatorId: 2 });
     assert.ok(next.id > max, `a new profile after deletes gets a new id (${next.id} > ${max})`);
     // Each row's sealed values are bound to its own id: every one of them opens.
-    for (const p of created.slice(0, 25)) assert.equal((await stores[(p.id % 3)].profile(p.id))?.refreshToken, `refresh-${p.name}`);
+    for (const p of created.slice(0, 25)) assert.equal((await stores[p.id % 3].profile(p.id))?.refreshToken, `refresh-${p.name}`);
   });
 
   test('one name, created concurrently through three nodes in varying case: exactly one wins, the rest are 409 duplicateName', async () => {
     for (let round = 0; round < 3; round++) {
       const name = `dup_${round}`;
-      const { ok, kinds } = await outcomes(Array.from({ length: 12 }, (_, i) =>
-        stores[i % 3].createProfile({ ...profileInput(i % 2 ? name.toUpperCase() : name, appId), ownerId: 2, creatorId: 2 })));
+      const { ok, kinds } = await outcomes(
+        Array.from({ length: 12 }, (_, i) =>
+          stores[i % 3].createProfile({ ...profileInput(i % 2 ? name.toUpperCase() : name, appId), ownerId: 2, creatorId: 2 }),
+        ),
+      );
       assert.equal(ok.length, 1, `round ${round}: one create succeeded`);
       assert.deepEqual([...new Set(kinds)], ['duplicateName']);
       const { ok: apps, kinds: appKinds } = await outcomes(Array.from({ length: 6 }, (_, i) => stores[i % 3].createApp({ ...APP, name: `App ${round}` })));
       assert.equal(apps.length, 1);
       assert.deepEqual([...new Set(appKinds)], ['duplicateName']);
-      const { ok: users, kinds: userKinds } = await outcomes(Array.from({ length: 6 }, (_, i) =>
-        stores[i % 3].createUser({ userName: `Racer${round}`, tenantId: 1, status: 1, passwordHash: 'x', roles: [2], permissions: [] })));
+      const { ok: users, kinds: userKinds } = await outcomes(
+        Array.from({ length: 6 }, (_, i) =>
+          stores[i % 3].createUser({ userName: `Racer${round}`, tenantId: 1, status: 1, passwordHash: 'x', roles: [2], permissions: [] }),
+        ),
+      );
       assert.equal(users.length, 1);
       assert.deepEqual([...new Set(userKinds)], ['duplicateName']);
     }
@@ -317,7 +378,7 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
     if (await stores[0].user(other.id)) await stores[0].updateUser(d2cadmin.id, { userName: 'd2cadmin', status: 1, roles: [1], permissions: [] });
   });
 
-  test('every user keeps a role when one node deletes a role while another makes it a user\'s only role', async () => {
+  test("every user keeps a role when one node deletes a role while another makes it a user's only role", async () => {
     for (let round = 0; round < 4; round++) {
       const role = await stores[0].createRole({ name: `only_${round}`, tenantId: 1, description: null, permissions: [8], users: [] });
       const user = await stores[0].createUser({ userName: `member_${round}`, tenantId: 1, status: 1, passwordHash: 'x', roles: [2], permissions: [] });
@@ -348,8 +409,11 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
 
   test('If-Match across nodes: of many updates of one version exactly one applies; deletes too', async () => {
     const p = await stores[0].createProfile({ ...profileInput('ifmatch', appId), ownerId: 2, creatorId: 2 });
-    const { ok, kinds } = await outcomes(Array.from({ length: 15 }, (_, i) =>
-      stores[i % 3].updateProfile(p.id, profileInput('ifmatch', appId, `won-${i}`), i % 2 ? [p.version] : [p.version + 3, p.version])));
+    const { ok, kinds } = await outcomes(
+      Array.from({ length: 15 }, (_, i) =>
+        stores[i % 3].updateProfile(p.id, profileInput('ifmatch', appId, `won-${i}`), i % 2 ? [p.version] : [p.version + 3, p.version]),
+      ),
+    );
     assert.equal(ok.length, 1);
     assert.equal(kinds.length, 14);
     assert.deepEqual([...new Set(kinds)], ['preconditionFailed']);
@@ -358,7 +422,10 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
     assert.equal(stored.refreshToken, ok[0].refreshToken);
     const del = await outcomes<unknown>(Array.from({ length: 6 }, (_, i) => stores[i % 3].deleteProfile(p.id, [stored.version])));
     assert.equal(del.ok.length, 1);
-    assert.ok(del.kinds.every((k) => k === 'profileNotFound' || k === 'preconditionFailed'), del.kinds.join());
+    assert.ok(
+      del.kinds.every((k) => k === 'profileNotFound' || k === 'preconditionFailed'),
+      del.kinds.join(),
+    );
     await assert.rejects(stores[2].updateProfile(p.id, profileInput('ifmatch', appId)), isApiError('profileNotFound'));
   });
 
@@ -370,8 +437,11 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
     assert.equal((await a.profile(byB.id))?.refreshToken, 'refresh-ring_by_b', 'a node opens a row sealed under a version it had not loaded');
     await new Promise((resolve) => setTimeout(resolve, 1100));
     const byA = await a.createProfile({ ...profileInput('ring_by_a', appId), ownerId: 2, creatorId: 2 });
-    const rows = await adminQuery<{ id: number; key_version: number; refresh_token: Buffer }>(db.name,
-      'SELECT id, key_version, refresh_token FROM oauth_profiles WHERE id = ANY($1::bigint[])', [[before.id, byB.id, byA.id]]);
+    const rows = await adminQuery<{ id: number; key_version: number; refresh_token: Buffer }>(
+      db.name,
+      'SELECT id, key_version, refresh_token FROM oauth_profiles WHERE id = ANY($1::bigint[])',
+      [[before.id, byB.id, byA.id]],
+    );
     const versions = new Map(rows.map((r) => [Number(r.id), r.key_version]));
     assert.equal(versions.get(byA.id), version, 'after the refresh interval new writes use the new version');
 
@@ -408,7 +478,11 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
     assert.ok(last.size > 0, 'the writers wrote');
     for (const [id, { token }] of last) assert.equal((await c.profile(id))?.refreshToken, token, `profile ${id} keeps its last acknowledged write`);
     const status = await c.keys.status();
-    assert.deepEqual(status.filter((v) => v.rows > 0).map((v) => v.version), [version], 'every row is under the new version');
+    assert.deepEqual(
+      status.filter((v) => v.rows > 0).map((v) => v.version),
+      [version],
+      'every row is under the new version',
+    );
     await c.keys.retire(version - 1);
     // every sealed value is under its row's key_version, and every node still reads every row
     for (const table of ['oauth_profiles', 'oauth_apps', 'datasources']) {
@@ -429,7 +503,9 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
 
   test('statements batched within a turn: every PUT, read and login gets its own answer, and a bad item fails alone', async () => {
     const [a, b] = stores;
-    const profiles = await Promise.all(Array.from({ length: 40 }, (_, i) => a.createProfile({ ...profileInput(`batch_${i}`, appId), ownerId: 2, creatorId: 2 })));
+    const profiles = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => a.createProfile({ ...profileInput(`batch_${i}`, appId), ownerId: 2, creatorId: 2 })),
+    );
     await a.createProfile({ ...profileInput('batch_taken', appId), ownerId: 2, creatorId: 2 });
     const odd = await a.createProfile({ ...profileInput('batch_odd', appId), ownerId: 2, creatorId: 2 });
     // Values that array literals must quote: quotes, backslashes, braces, commas, the word NULL, an empty string.
@@ -444,20 +520,28 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
       a.updateProfile(p1.id, profileInput('BATCH_TAKEN', appId)),
       a.updateProfile(p2.id, profileInput(p2.name, appId), [p2.version + 7, p2.version + 8]),
       a.updateProfile(999_999_999, profileInput('gone', appId)),
-    ].map((w) => w.then((value) => ({ value }), (err: unknown) => ({ kind: err instanceof ApiError ? err.kind : String(err) })));
+    ].map((w) =>
+      w.then(
+        (value) => ({ value }),
+        (err: unknown) => ({ kind: err instanceof ApiError ? err.kind : String(err) }),
+      ),
+    );
     const results = await Promise.all(writes);
     const tail = results.slice(profiles.length + 4);
     assert.deepEqual(tail, [{ kind: 'duplicateName' }, { kind: 'preconditionFailed' }, { kind: 'profileNotFound' }]);
     const stored = (await b.profile(odd.id))!;
-    assert.deepEqual({ name: stored.name, oauthAppId: stored.oauthAppId, description: stored.description, accessToken: stored.accessToken,
-      refreshToken: stored.refreshToken }, oddInput);
+    assert.deepEqual(
+      { name: stored.name, oauthAppId: stored.oauthAppId, description: stored.description, accessToken: stored.accessToken, refreshToken: stored.refreshToken },
+      oddInput,
+    );
     for (const [i, r] of results.slice(0, profiles.length + 3).entries()) {
       assert.ok('value' in r, `write ${i}: ${JSON.stringify(r)}`);
       const expected = i < profiles.length ? `new-${i}` : `p0-again-${i - profiles.length + 1}`;
       assert.equal(r.value.refreshToken, expected);
     }
     // What another node reads is what was answered; p0 took four writes, one after another.
-    const p0Answers = results.filter((r, i) => (i === 0 || (i >= profiles.length && i < profiles.length + 3)) && 'value' in r)
+    const p0Answers = results
+      .filter((r, i) => (i === 0 || (i >= profiles.length && i < profiles.length + 3)) && 'value' in r)
       .map((r) => (r as { value: { version: number; refreshToken: string } }).value);
     assert.deepEqual(p0Answers.map((v) => v.version).sort(), [2, 3, 4, 5]);
     const reads = await Promise.all([...profiles.map((p) => b.profile(p.id)), b.profile(999_999_999)]);
@@ -468,7 +552,10 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
     // Logins of several names in one turn, in any case, known and unknown.
     const names = ['d2cadmin', 'D2CUSER', 'nobody-here', 'lockme', 'd2cadmin'];
     const principals = await Promise.all(names.map((n) => b.principalByName(n)));
-    assert.deepEqual(principals.map((p) => p?.userName), ['d2cadmin', 'd2cuser', undefined, 'lockme', 'd2cadmin']);
+    assert.deepEqual(
+      principals.map((p) => p?.userName),
+      ['d2cadmin', 'd2cuser', undefined, 'lockme', 'd2cadmin'],
+    );
     assert.ok(principals[0]!.effective.has(Perm.Administrator) && !principals[1]!.effective.has(Perm.Administrator), 'each got its own grants');
     // A create is one INSERT that reads its app: no app, no row.
     await assert.rejects(a.createProfile({ ...profileInput('batch_no_app', 999_999_999), ownerId: 2, creatorId: 2 }), isApiError('appReferenceInvalid'));
@@ -476,17 +563,22 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
 
   test('batched PUTs in flight on two nodes, over the same rows in opposite orders: no deadlock, no lost update', async () => {
     const pair = [pgStore(db.url, { max: 4 }), pgStore(db.url, { max: 4 })];
-    const deadlocks = async () => Number((await adminQuery<{ n: string }>(db.name,
-      'SELECT deadlocks AS n FROM pg_stat_database WHERE datname = current_database()'))[0].n);
+    const deadlocks = async () =>
+      Number((await adminQuery<{ n: string }>(db.name, 'SELECT deadlocks AS n FROM pg_stat_database WHERE datname = current_database()'))[0].n);
     const before = await deadlocks();
     try {
       for (const s of pair) await s.keys.unseal(master);
-      const rows = await Promise.all(Array.from({ length: 12 }, (_, i) => pair[0].createProfile({ ...profileInput(`order_${i}`, appId), ownerId: 2, creatorId: 2 })));
+      const rows = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => pair[0].createProfile({ ...profileInput(`order_${i}`, appId), ownerId: 2, creatorId: 2 })),
+      );
       const ascending = rows.map((r) => r.id);
       const writes: Promise<OAuthProfile>[] = [];
       // Several turns without waiting, so that batches overlap; one node goes up the ids, the other down.
       for (let round = 0; round < 6; round++) {
-        for (const [n, ids] of [[0, ascending], [1, [...ascending].reverse()]] as const) {
+        for (const [n, ids] of [
+          [0, ascending],
+          [1, [...ascending].reverse()],
+        ] as const) {
           for (const id of ids) writes.push(pair[n].updateProfile(id, profileInput(`order_${ascending.indexOf(id)}`, appId, `r${round}-n${n}`)));
         }
         await new Promise((resolve) => setImmediate(resolve));
@@ -503,9 +595,17 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
     const [a] = stores;
     const dataStore = (await a.app(appId))!.dataStore;
     const profile = await a.createProfile({ ...profileInput('deadlock_victim', appId), ownerId: 2, creatorId: 2 });
-    const ds = await a.createDataSource({ ownerId: 2, name: 'deadlock_ds', dataStore, connectionType: 'Cloud', description: null, options: {}, oauthProfileId: profile.id });
-    const deadlocks = async () => Number((await adminQuery<{ n: string }>(db.name,
-      'SELECT deadlocks AS n FROM pg_stat_database WHERE datname = current_database()'))[0].n);
+    const ds = await a.createDataSource({
+      ownerId: 2,
+      name: 'deadlock_ds',
+      dataStore,
+      connectionType: 'Cloud',
+      description: null,
+      options: {},
+      oauthProfileId: profile.id,
+    });
+    const deadlocks = async () =>
+      Number((await adminQuery<{ n: string }>(db.name, 'SELECT deadlocks AS n FROM pg_stat_database WHERE datname = current_database()'))[0].n);
     const before = await deadlocks();
     const other = new pg.Client({ connectionString: db.url });
     await other.connect();
@@ -514,11 +614,17 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
       // cascade wants the data source. The other waits longer before it looks for a deadlock, so the DELETE is the victim.
       await other.query("BEGIN; SET LOCAL deadlock_timeout = '20s'");
       await other.query('UPDATE datasources SET name = name WHERE id = $1', [ds.id]);
-      const deleting = a.deleteProfile(profile.id).then(() => 'deleted', (err: unknown) => err);
+      const deleting = a.deleteProfile(profile.id).then(
+        () => 'deleted',
+        (err: unknown) => err,
+      );
       // Only once the DELETE waits for the data source's lock does the other ask for the profile's.
       for (let waited = 0; ; waited += 20) {
-        const [{ n }] = await adminQuery<{ n: number }>(db.name, `SELECT count(*)::int AS n FROM pg_stat_activity
-          WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'DELETE FROM oauth_profiles%'`);
+        const [{ n }] = await adminQuery<{ n: number }>(
+          db.name,
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'DELETE FROM oauth_profiles%'`,
+        );
         if (n > 0) break;
         assert.ok(waited < 10_000, 'the DELETE never waited for the data source');
         await new Promise((resolve) => setTimeout(resolve, 20));
@@ -544,7 +650,7 @@ describe('two server processes on one PostgreSQL database', { skip, timeout: 300
   const ADMIN = basic('d2cadmin', ADMIN_PASSWORD);
   const USER = basic('d2cuser', USER_PASSWORD);
   const PASSWORD = 'Node-Passw0rd!';
-  let appIds: number[] = [];
+  const appIds: number[] = [];
 
   before(async () => {
     ensureBuilt();
@@ -560,10 +666,15 @@ describe('two server processes on one PostgreSQL database', { skip, timeout: 300
     };
     // Both at the same moment on the empty database: migrations, key ring and bootstrap must sort themselves out.
     [A, B] = await Promise.all([startServer(env), startServer(env)]);
-    for (const node of [A, B]) assert.ok(!node.output().includes(url.password), 'the URL\'s password is not in the log');
+    for (const node of [A, B]) assert.ok(!node.output().includes(url.password), "the URL's password is not in the log");
     for (const name of ['node app 1', 'node app 2']) {
       const res = await api(A.base, 'POST', '/api/mgmt/oauthapps', ADMIN, {
-        name, dataStore: 54, clientId: 'cid', clientSecret: 'node-secret', authorizeURI: 'https://auth.example/a', tokenURI: 'https://auth.example/t',
+        name,
+        dataStore: 54,
+        clientId: 'cid',
+        clientSecret: 'node-secret',
+        authorizeURI: 'https://auth.example/a',
+        tokenURI: 'https://auth.example/t',
       });
       assert.equal(res.status, 201, res.text);
       appIds.push(res.body.id);
@@ -577,7 +688,10 @@ describe('two server processes on one PostgreSQL database', { skip, timeout: 300
 
   const createUser = async (node: Running, userName: string, roles: number[] = [2]): Promise<number> => {
     const res = await api(node.base, 'POST', '/api/admin/users', ADMIN, {
-      userName, statusInfo: { status: 1 }, passwordInfo: { password: PASSWORD }, permissions: { roles },
+      userName,
+      statusInfo: { status: 1 },
+      passwordInfo: { password: PASSWORD },
+      permissions: { roles },
     });
     assert.equal(res.status, 201, res.text);
     return res.body.id;
@@ -587,7 +701,10 @@ describe('two server processes on one PostgreSQL database', { skip, timeout: 300
     for (const node of [A, B]) {
       const res = await api(node.base, 'GET', '/api/mgmt/oauthapps', ADMIN);
       assert.equal(res.status, 200, res.text);
-      assert.deepEqual(res.body.applications.map((a: { id: number }) => a.id), appIds);
+      assert.deepEqual(
+        res.body.applications.map((a: { id: number }) => a.id),
+        appIds,
+      );
       const app = await api(node.base, 'GET', `/api/mgmt/oauthapps/${appIds[0]}`, ADMIN);
       assert.equal(app.body.clientSecret, 'node-secret', 'both nodes unsealed with the one key ring');
     }
@@ -652,8 +769,11 @@ describe('two server processes on one PostgreSQL database', { skip, timeout: 300
       accessToken: i % 4 === 0 ? null : `access-${i}-${'a'.repeat(i * 37)}`,
       refreshToken: `refresh-${i}-${'r'.repeat(i * 53)}`,
     }));
-    const responses = await withTimeout(Promise.all(bodies.map((body, i) =>
-      api((i % 2 ? B : A).base, 'PUT', `/api/mgmt/oauthprofiles/${id}`, USER, body))), 120_000, 'the PUT burst');
+    const responses = await withTimeout(
+      Promise.all(bodies.map((body, i) => api((i % 2 ? B : A).base, 'PUT', `/api/mgmt/oauthprofiles/${id}`, USER, body))),
+      120_000,
+      'the PUT burst',
+    );
     responses.forEach((res, i) => {
       assert.equal(res.status, 200, `PUT ${i}: ${res.text.slice(0, 200)}`);
       assert.deepEqual(res.body, { id, ...bodies[i] }, `PUT ${i} got its own body back`);
@@ -673,16 +793,18 @@ describe('two server processes on one PostgreSQL database', { skip, timeout: 300
     const etag = get.headers.get('etag')!;
     assert.ok(etag);
     await get.text();
-    const statuses = await Promise.all(Array.from({ length: 12 }, async (_, i) => {
-      const res = await fetch(`${(i % 2 ? B : A).base}/api/mgmt/oauthprofiles/${id}`, {
-        method: 'PUT',
-        headers: { authorization: USER, 'content-type': 'application/json', 'if-match': etag },
-        body: JSON.stringify({ name: 'etag_race', oauthAppId: appIds[0], refreshToken: `winner-${i}` }),
-        signal: AbortSignal.timeout(60_000),
-      });
-      await res.text();
-      return res.status;
-    }));
+    const statuses = await Promise.all(
+      Array.from({ length: 12 }, async (_, i) => {
+        const res = await fetch(`${(i % 2 ? B : A).base}/api/mgmt/oauthprofiles/${id}`, {
+          method: 'PUT',
+          headers: { authorization: USER, 'content-type': 'application/json', 'if-match': etag },
+          body: JSON.stringify({ name: 'etag_race', oauthAppId: appIds[0], refreshToken: `winner-${i}` }),
+          signal: AbortSignal.timeout(60_000),
+        });
+        await res.text();
+        return res.status;
+      }),
+    );
     assert.equal(statuses.filter((s) => s === 200).length, 1, statuses.join());
     assert.equal(statuses.filter((s) => s === 412).length, 11, statuses.join());
   });
@@ -700,13 +822,17 @@ describe('two server processes on one PostgreSQL database', { skip, timeout: 300
 
   test('parallel creates through both nodes get distinct ids, each readable through the other node', async () => {
     const results: { node: Running; id: number; name: string }[] = [];
-    await pool(Array.from({ length: 24 }, (_, i) => i), 12, async (i) => {
-      const node = i % 2 ? B : A;
-      const name = `parallel_${i}`;
-      const res = await api(node.base, 'POST', '/api/mgmt/oauthprofiles', USER, { name, oauthAppId: appIds[i % 2], refreshToken: `r-${i}` });
-      assert.equal(res.status, 201, res.text);
-      results.push({ node, id: res.body.id, name });
-    });
+    await pool(
+      Array.from({ length: 24 }, (_, i) => i),
+      12,
+      async (i) => {
+        const node = i % 2 ? B : A;
+        const name = `parallel_${i}`;
+        const res = await api(node.base, 'POST', '/api/mgmt/oauthprofiles', USER, { name, oauthAppId: appIds[i % 2], refreshToken: `r-${i}` });
+        assert.equal(res.status, 201, res.text);
+        results.push({ node, id: res.body.id, name });
+      },
+    );
     assert.equal(new Set(results.map((r) => r.id)).size, results.length, 'no id was handed out twice');
     for (const r of results) {
       const other = r.node === A ? B : A;

@@ -16,8 +16,7 @@ export const CLI = join(ROOT, 'dist', 'cli.js');
 export const START_TIMEOUT_MS = 60_000;
 export const STOP_TIMEOUT_MS = 30_000;
 
-export const basic = (user: string, password: string): string =>
-  `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
+export const basic = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
 
 /** The environment of a child: ours without test-runner, loader or tokenkeep settings, plus the given ones. */
 export function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
@@ -127,7 +126,11 @@ function track(child: ChildProcess): Promise<Exit> {
 /** Starts `node dist/cli.js serve` and waits for its listening line. */
 export async function startServer(env: Record<string, string>, opts: { scheme?: 'http' | 'https'; args?: string[] } = {}): Promise<Running> {
   const scheme = opts.scheme ?? 'http';
-  const child = spawn(process.execPath, [CLI, 'serve', ...(opts.args ?? [])], { cwd: ROOT, env: childEnv({ PORT: '0', HOST: '127.0.0.1', ...env }), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'serve', ...(opts.args ?? [])], {
+    cwd: ROOT,
+    env: childEnv({ PORT: '0', HOST: '127.0.0.1', ...env }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const exited = track(child);
   let output = '';
   const kill = () => {
@@ -212,8 +215,7 @@ export async function runCliUntil(args: string[], env: Record<string, string>, p
   return { ...exit, stdout, stderr, matched };
 }
 
-export const fetchT = (url: string, init: RequestInit = {}): Promise<Response> =>
-  fetch(url, { ...init, signal: AbortSignal.timeout(30_000) });
+export const fetchT = (url: string, init: RequestInit = {}): Promise<Response> => fetch(url, { ...init, signal: AbortSignal.timeout(30_000) });
 
 /** A JSON request with Basic auth; resolves with status and parsed body (or text). */
 export async function api(base: string, method: string, path: string, auth: string, body?: unknown): Promise<{ status: number; body: any; text: string }> {

@@ -23,6 +23,8 @@ export async function withEnoughSuccesses(what: string, successes: () => number,
     await round();
     rounds += 1;
   }
-  assert.ok(successes() >= MIN_SUCCESSES,
-    `${what}: ${successes()} successful runs in ${rounds} rounds (at least ${MIN_SUCCESSES} needed): the generator must also produce accepted input`);
+  assert.ok(
+    successes() >= MIN_SUCCESSES,
+    `${what}: ${successes()} successful runs in ${rounds} rounds (at least ${MIN_SUCCESSES} needed): the generator must also produce accepted input`,
+  );
 }

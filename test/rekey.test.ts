@@ -31,7 +31,9 @@ async function runCliWithInput(args: string[], env: Record<string, string>, inpu
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
   const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   child.stdin.end(input);
   const exit = await exited;
   clearTimeout(timer);
@@ -49,14 +51,24 @@ interface World {
 async function populate(base: string): Promise<World> {
   const appSecret = `rk-cs-${randomBytes(6).toString('hex')}`;
   const app = await api(base, 'POST', '/api/mgmt/oauthapps', ADMIN_AUTH, {
-    name: 'rekey app', dataStore: 54, tenantId: 1, clientId: 'cid', clientSecret: appSecret,
-    authorizeURI: 'https://accounts.example.com/auth', tokenURI: 'https://oauth2.example.com/token',
+    name: 'rekey app',
+    dataStore: 54,
+    tenantId: 1,
+    clientId: 'cid',
+    clientSecret: appSecret,
+    authorizeURI: 'https://accounts.example.com/auth',
+    tokenURI: 'https://oauth2.example.com/token',
   });
   assert.equal(app.status, 201, app.text);
   const profiles = new Map<number, { name: string; access: string; refresh: string }>();
   for (let i = 0; i < 4; i++) {
     const p = { name: `rekey_${i}`, access: `rk-at-${i}-${randomBytes(6).toString('hex')}`, refresh: `rk-rt-${i}-${randomBytes(6).toString('hex')}` };
-    const res = await api(base, 'POST', '/api/mgmt/oauthprofiles', USER_AUTH, { name: p.name, oauthAppId: app.body.id, accessToken: p.access, refreshToken: p.refresh });
+    const res = await api(base, 'POST', '/api/mgmt/oauthprofiles', USER_AUTH, {
+      name: p.name,
+      oauthAppId: app.body.id,
+      accessToken: p.access,
+      refreshToken: p.refresh,
+    });
     assert.equal(res.status, 201, res.text);
     profiles.set(res.body.id, p);
   }
@@ -92,10 +104,14 @@ async function assertWrongKeyRefused(env: Record<string, string>, what: string):
 
 /** The server's warnings that its master key changed (JSON log lines at level 40). */
 const keyWarnings = (server: Running): string[] =>
-  server.output().split('\n').filter((l) => MASTER_KEY_CHANGED.test(l)).map((l) => {
-    assert.equal(JSON.parse(l).level, 40, `logged as a warning: ${l}`);
-    return l;
-  });
+  server
+    .output()
+    .split('\n')
+    .filter((l) => MASTER_KEY_CHANGED.test(l))
+    .map((l) => {
+      assert.equal(JSON.parse(l).level, 40, `logged as a warning: ${l}`);
+      return l;
+    });
 
 /**
  * A server holding the old key while the ring is rekeyed (and then, against the procedure, rotated): it keeps
@@ -116,7 +132,12 @@ async function rekeyBesideServer(env: Record<string, string>, oldKey: Record<str
     for (let round = 0; round < 3; round++) {
       await new Promise((resolve) => setTimeout(resolve, 1_100));
       const next = { ...p, refresh: `after-rekey-${round}` };
-      const put = await api(server.base, 'PUT', `/api/mgmt/oauthprofiles/${id}`, USER_AUTH, { name: p.name, oauthAppId: world.appId, accessToken: p.access, refreshToken: next.refresh });
+      const put = await api(server.base, 'PUT', `/api/mgmt/oauthprofiles/${id}`, USER_AUTH, {
+        name: p.name,
+        oauthAppId: world.appId,
+        accessToken: p.access,
+        refreshToken: next.refresh,
+      });
       assert.equal(put.status, 200, put.text);
       world.profiles.set(id, next);
       await verifyAll(server.base, world);
@@ -129,7 +150,12 @@ async function rekeyBesideServer(env: Record<string, string>, oldKey: Record<str
     const rotated = await runCli(['keys', 'rotate'], { ...env, TOKENKEEP_MASTER_KEY_FILE: newKeyFile });
     assert.equal(rotated.code, 0, `${rotated.stdout}${rotated.stderr}`);
     await new Promise((resolve) => setTimeout(resolve, 1_100));
-    const created = await api(server.base, 'POST', '/api/mgmt/oauthprofiles', USER_AUTH, { name: 'by_stale_server', oauthAppId: world.appId, accessToken: 'stale-at', refreshToken: 'stale-rt' });
+    const created = await api(server.base, 'POST', '/api/mgmt/oauthprofiles', USER_AUTH, {
+      name: 'by_stale_server',
+      oauthAppId: world.appId,
+      accessToken: 'stale-at',
+      refreshToken: 'stale-rt',
+    });
     assert.equal(created.status, 201, created.text);
     world.profiles.set(created.body.id, { name: 'by_stale_server', access: 'stale-at', refresh: 'stale-rt' });
     const list = await api(server.base, 'GET', '/api/mgmt/oauthprofiles', USER_AUTH);
@@ -271,35 +297,39 @@ describe('keys rekey on SQLite', { timeout: 600_000 }, () => {
 
 const PG_URL = process.env.TOKENKEEP_TEST_PG_URL;
 
-describe('keys rekey on PostgreSQL', { skip: PG_URL ? false : 'TOKENKEEP_TEST_PG_URL is not set: no PostgreSQL server to test against', timeout: 300_000 }, () => {
-  let dir: string;
-  let database: string;
-  let env: Record<string, string>;
-  let world: World;
-  let oldKey: Record<string, string>;
+describe(
+  'keys rekey on PostgreSQL',
+  { skip: PG_URL ? false : 'TOKENKEEP_TEST_PG_URL is not set: no PostgreSQL server to test against', timeout: 300_000 },
+  () => {
+    let dir: string;
+    let database: string;
+    let env: Record<string, string>;
+    let world: World;
+    let oldKey: Record<string, string>;
 
-  before(async () => {
-    ensureBuilt();
-    dir = mkdtempSync(join(tmpdir(), 'tokenkeep-rekey-pg-'));
-    database = await createPgDatabase();
-    env = { TOKENKEEP_DB: pgDatabaseUrl(database), TOKENKEEP_ADMIN_PASSWORD: ADMIN_PW, TOKENKEEP_USER_PASSWORD: USER_PW, TOKENKEEP_LOG_LEVEL: 'info' };
-    oldKey = { TOKENKEEP_MASTER_KEY: randomBytes(32).toString('base64') };
-    const server = await startServer({ ...env, ...oldKey });
-    try {
-      world = await populate(server.base);
-      assert.deepEqual(await server.stop(), { code: 0, signal: null });
-    } finally {
-      server.kill();
-    }
-  });
+    before(async () => {
+      ensureBuilt();
+      dir = mkdtempSync(join(tmpdir(), 'tokenkeep-rekey-pg-'));
+      database = await createPgDatabase();
+      env = { TOKENKEEP_DB: pgDatabaseUrl(database), TOKENKEEP_ADMIN_PASSWORD: ADMIN_PW, TOKENKEEP_USER_PASSWORD: USER_PW, TOKENKEEP_LOG_LEVEL: 'info' };
+      oldKey = { TOKENKEEP_MASTER_KEY: randomBytes(32).toString('base64') };
+      const server = await startServer({ ...env, ...oldKey });
+      try {
+        world = await populate(server.base);
+        assert.deepEqual(await server.stop(), { code: 0, signal: null });
+      } finally {
+        server.kill();
+      }
+    });
 
-  after(async () => {
-    killAll();
-    rmSync(dir, { recursive: true, force: true });
-    if (database) await dropPgDatabase(database);
-  });
+    after(async () => {
+      killAll();
+      rmSync(dir, { recursive: true, force: true });
+      if (database) await dropPgDatabase(database);
+    });
 
-  test('beside a running server: it keeps answering reads and writes and warns once; the old key is refused, the new one reads everything', async () => {
-    await rekeyBesideServer(env, oldKey, join(dir, 'new.key'), world);
-  });
-});
+    test('beside a running server: it keeps answering reads and writes and warns once; the old key is refused, the new one reads everything', async () => {
+      await rekeyBesideServer(env, oldKey, join(dir, 'new.key'), world);
+    });
+  },
+);

@@ -17,13 +17,13 @@ import { KeyRing } from '../src/storage/sealing.js';
 import { rotate } from '../src/keys/rotation.js';
 import { hashPassword } from '../src/crypto/passwords.js';
 import { SqliteStore } from '../src/storage/sqlite/store.js';
-import { harness, settled, FAST_HASH, type Harness, type Settled } from './helpers.js';
+import { settled, FAST_HASH, type Settled } from './helpers.js';
 import { integrityRules } from '../src/domain/integrity.js';
 import { seed } from '../src/domain/seed.js';
 
 /** A store on `file` whose refusals are thrown as the catalogue's errors. */
 const sqliteStore = (file: string): Settled<SqliteStore> => settled(new SqliteStore(file, integrityRules));
-import { ADMIN, appBody, createApp, createDataSource, createProfile, expectStatus, json, profileBody } from './oauth-support.js';
+import { appBody } from './oauth-support.js';
 import { api, basic, ensureBuilt, killAll, pool, runCli, runCliUntil, startServer, type Running } from './process-support.js';
 
 const SEALED_COLUMNS = { oauth_apps: ['client_secret'], oauth_profiles: ['access_token', 'refresh_token'], datasources: ['options'] } as const;
@@ -68,13 +68,30 @@ describe('a write racing a key version added by another process', () => {
     stores.push(server);
     await server.migrate();
     await server.keys.init(new MasterKey(key));
-    await server.bootstrap(seed({ adminPasswordHash: await hashPassword('Admin-Passw0rd', FAST_HASH), userPasswordHash: await hashPassword('User-Passw0rd', FAST_HASH) }));
+    await server.bootstrap(
+      seed({ adminPasswordHash: await hashPassword('Admin-Passw0rd', FAST_HASH), userPasswordHash: await hashPassword('User-Passw0rd', FAST_HASH) }),
+    );
     const owner = (await server.userByName('d2cuser'))!.id;
     const app = await server.createApp({
-      name: 'race app', dataStore: 54, tenantId: 1, description: null, clientId: 'c', clientSecret: 'race-secret',
-      authorizeURI: 'https://a.example.com/auth', tokenURI: 'https://a.example.com/token', scope: null,
+      name: 'race app',
+      dataStore: 54,
+      tenantId: 1,
+      description: null,
+      clientId: 'c',
+      clientSecret: 'race-secret',
+      authorizeURI: 'https://a.example.com/auth',
+      tokenURI: 'https://a.example.com/token',
+      scope: null,
     });
-    const profile = await server.createProfile({ name: 'race', oauthAppId: app.id, description: null, accessToken: 'a0', refreshToken: 'r0', ownerId: owner, creatorId: owner });
+    const profile = await server.createProfile({
+      name: 'race',
+      oauthAppId: app.id,
+      description: null,
+      accessToken: 'a0',
+      refreshToken: 'r0',
+      ownerId: owner,
+      creatorId: owner,
+    });
     await server.keys.status(); // the serving store's ring is fresh now, holding version 1
 
     // The operator's `keys rotate` in another process adds version 2.
@@ -126,15 +143,36 @@ describe('a rotation beside a serving store in the same process', () => {
     stores.push(server);
     await server.migrate();
     await server.keys.init(new MasterKey(key));
-    await server.bootstrap(seed({ adminPasswordHash: await hashPassword('Admin-Passw0rd', FAST_HASH), userPasswordHash: await hashPassword('User-Passw0rd', FAST_HASH) }));
+    await server.bootstrap(
+      seed({ adminPasswordHash: await hashPassword('Admin-Passw0rd', FAST_HASH), userPasswordHash: await hashPassword('User-Passw0rd', FAST_HASH) }),
+    );
     const owner = (await server.userByName('d2cuser'))!.id;
     const app = await server.createApp({
-      name: 'live app', dataStore: 54, tenantId: 1, description: null, clientId: 'c', clientSecret: 'live-secret',
-      authorizeURI: 'https://a.example.com/auth', tokenURI: 'https://a.example.com/token', scope: null,
+      name: 'live app',
+      dataStore: 54,
+      tenantId: 1,
+      description: null,
+      clientId: 'c',
+      clientSecret: 'live-secret',
+      authorizeURI: 'https://a.example.com/auth',
+      tokenURI: 'https://a.example.com/token',
+      scope: null,
     });
     const ids: number[] = [];
     for (let i = 0; i < 20; i++) {
-      ids.push((await server.createProfile({ name: `live${i}`, oauthAppId: app.id, description: null, accessToken: `a${i}`, refreshToken: `r${i}`, ownerId: owner, creatorId: owner })).id);
+      ids.push(
+        (
+          await server.createProfile({
+            name: `live${i}`,
+            oauthAppId: app.id,
+            description: null,
+            accessToken: `a${i}`,
+            refreshToken: `r${i}`,
+            ownerId: owner,
+            creatorId: owner,
+          })
+        ).id,
+      );
     }
     const last = new Map<number, string>();
     let stop = false;
@@ -146,7 +184,15 @@ describe('a rotation beside a serving store in the same process', () => {
           await server.updateProfile(id, { name: `live${ids.indexOf(id)}`, oauthAppId: app.id, description: null, accessToken: null, refreshToken: `w${seq}` });
           last.set(id, `w${seq}`);
         } else {
-          const created = await server.createProfile({ name: `new${seq}`, oauthAppId: app.id, description: null, accessToken: `na${seq}`, refreshToken: `n${seq}`, ownerId: owner, creatorId: owner });
+          const created = await server.createProfile({
+            name: `new${seq}`,
+            oauthAppId: app.id,
+            description: null,
+            accessToken: `na${seq}`,
+            refreshToken: `n${seq}`,
+            ownerId: owner,
+            creatorId: owner,
+          });
           ids.push(created.id);
           last.set(created.id, `n${seq}`);
         }
@@ -197,15 +243,29 @@ async function populate(base: string, counts: { apps: number; profiles: number; 
   });
   const appIds = [...data.apps.keys()];
   await pool([...Array(counts.profiles).keys()], 8, async (i) => {
-    const p = { access: `at-${i}-${Math.random().toString(36).slice(2)}`, refresh: `rt-${i}-${Math.random().toString(36).slice(2)}`, name: `rp_${i}`, app: appIds[i % appIds.length] };
-    const res = await api(base, 'POST', '/api/mgmt/oauthprofiles', USER_AUTH, { name: p.name, oauthAppId: p.app, accessToken: p.access, refreshToken: p.refresh });
+    const p = {
+      access: `at-${i}-${Math.random().toString(36).slice(2)}`,
+      refresh: `rt-${i}-${Math.random().toString(36).slice(2)}`,
+      name: `rp_${i}`,
+      app: appIds[i % appIds.length],
+    };
+    const res = await api(base, 'POST', '/api/mgmt/oauthprofiles', USER_AUTH, {
+      name: p.name,
+      oauthAppId: p.app,
+      accessToken: p.access,
+      refreshToken: p.refresh,
+    });
     assert.equal(res.status, 201, res.text);
     data.profiles.set(res.body.id, p);
   });
   const profileIds = [...data.profiles.keys()];
   await pool([...Array(counts.dataSources).keys()], 6, async (i) => {
     const options = { Password: `ds-pw-${i}-${Math.random().toString(36).slice(2)}`, ServerName: `srv-${i}` };
-    const res = await api(base, 'POST', '/api/mgmt/datasources', USER_AUTH, { name: `rot ds ${i}`, dataStore: 54, options: { ...options, OAuthProfileId: String(profileIds[i]) } });
+    const res = await api(base, 'POST', '/api/mgmt/datasources', USER_AUTH, {
+      name: `rot ds ${i}`,
+      dataStore: 54,
+      options: { ...options, OAuthProfileId: String(profileIds[i]) },
+    });
     assert.equal(res.status, 201, res.text);
     data.dataSources.set(res.body.id, options);
   });
@@ -240,7 +300,8 @@ async function keyStatus(env: Record<string, string>): Promise<Map<number, { act
   const res = await runCli(['keys', 'status'], env);
   assert.equal(res.code, 0, `keys status: ${res.stdout}${res.stderr}`);
   const versions = new Map<number, { active: boolean; rows: number }>();
-  for (const m of res.stdout.matchAll(/^version (\d+)( \(active\))?: (\d+) rows/gm)) versions.set(Number(m[1]), { active: m[2] !== undefined, rows: Number(m[3]) });
+  for (const m of res.stdout.matchAll(/^version (\d+)( \(active\))?: (\d+) rows/gm))
+    versions.set(Number(m[1]), { active: m[2] !== undefined, rows: Number(m[3]) });
   assert.ok(versions.size > 0, `keys status prints versions: ${res.stdout}`);
   return versions;
 }
@@ -295,7 +356,13 @@ describe('rotation with real processes', { timeout: 600_000 }, () => {
     assert.ok(status.get(1)!.rows > 0, `rows remain under version 1: ${JSON.stringify([...status])}`);
     assert.ok(status.get(2)!.rows >= 10, `the first batch was committed under version 2: ${JSON.stringify([...status])}`);
     assert.equal(status.get(1)!.rows + status.get(2)!.rows, total);
-    assert.deepEqual(new Map([...sealedVersions(env.TOKENKEEP_DB)].sort()), new Map([[1, status.get(1)!.rows], [2, status.get(2)!.rows]]));
+    assert.deepEqual(
+      new Map([...sealedVersions(env.TOKENKEEP_DB)].sort()),
+      new Map([
+        [1, status.get(1)!.rows],
+        [2, status.get(2)!.rows],
+      ]),
+    );
 
     const early = await runCli(['keys', 'retire', '1'], env);
     assert.notEqual(early.code, 0, 'a version still in use is not retired');
@@ -307,7 +374,12 @@ describe('rotation with real processes', { timeout: 600_000 }, () => {
     for (const id of [...data.profiles.keys()].slice(0, 20)) {
       const p = data.profiles.get(id)!;
       const next = { ...p, access: `${p.access}-v2`, refresh: `${p.refresh}-v2` };
-      const res = await api(server.base, 'PUT', `/api/mgmt/oauthprofiles/${id}`, USER_AUTH, { name: p.name, oauthAppId: p.app, accessToken: next.access, refreshToken: next.refresh });
+      const res = await api(server.base, 'PUT', `/api/mgmt/oauthprofiles/${id}`, USER_AUTH, {
+        name: p.name,
+        oauthAppId: p.app,
+        accessToken: next.access,
+        refreshToken: next.refresh,
+      });
       assert.equal(res.status, 200, res.text);
       data.profiles.set(id, next);
     }
@@ -328,7 +400,11 @@ describe('rotation with real processes', { timeout: 600_000 }, () => {
     const active = await runCli(['keys', 'retire', '2'], env);
     assert.notEqual(active.code, 0, 'the active version is not retired');
     assert.match(active.stderr, /active/);
-    for (const bad of [['keys', 'retire', '7'], ['keys', 'retire', 'x'], ['keys', 'retire']]) {
+    for (const bad of [
+      ['keys', 'retire', '7'],
+      ['keys', 'retire', 'x'],
+      ['keys', 'retire'],
+    ]) {
       const res = await runCli(bad, env);
       assert.notEqual(res.code, 0, `${bad.join(' ')} is refused`);
     }
@@ -358,15 +434,21 @@ describe('rotation with real processes', { timeout: 600_000 }, () => {
     const [p1, p2] = [...data.profiles.keys()].slice(3, 5);
     const a1 = [...data.apps.keys()][1];
     const d1 = [...data.dataSources.keys()][2];
-    const targets = [['oauth_profiles', 'refresh_token', p1], ['oauth_profiles', 'access_token', p2], ['oauth_apps', 'client_secret', a1], ['datasources', 'options', d1]] as const;
+    const targets = [
+      ['oauth_profiles', 'refresh_token', p1],
+      ['oauth_profiles', 'access_token', p2],
+      ['oauth_apps', 'client_secret', a1],
+      ['datasources', 'options', d1],
+    ] as const;
     const db = new Database(env.TOKENKEEP_DB);
-    const originals = targets.map(([table, column, id]) => (db.prepare(`SELECT ${column} FROM ${table} WHERE id = ?`).pluck().get(id) as Buffer));
+    const originals = targets.map(([table, column, id]) => db.prepare(`SELECT ${column} FROM ${table} WHERE id = ?`).pluck().get(id) as Buffer);
     const put = (i: number, value: Buffer) => db.prepare(`UPDATE ${targets[i][0]} SET ${targets[i][1]} = ? WHERE id = ?`).run(value, targets[i][2]);
     const flip = (value: Buffer) => Buffer.concat([value.subarray(0, value.length - 1), Buffer.of(value[value.length - 1] ^ 1)]);
     try {
       targets.forEach((_, i) => put(i, flip(originals[i])));
       const named = (text: string) => {
-        for (const [table, column, id] of targets) assert.match(text, new RegExp(`\\b${table} id ${id} column ${column}\\b`), `${table} ${id} ${column} is named:\n${text}`);
+        for (const [table, column, id] of targets)
+          assert.match(text, new RegExp(`\\b${table} id ${id} column ${column}\\b`), `${table} ${id} ${column} is named:\n${text}`);
       };
 
       const rotated = await runCli(['keys', 'rotate', '--batch', '5'], env);
@@ -375,10 +457,18 @@ describe('rotation with real processes', { timeout: 600_000 }, () => {
       named(rotated.stderr);
       assert.match(rotated.stderr, /keys reencrypt/, 'says how to finish');
       assert.match(rotated.stdout, /key version 2 is active; \d+ rows re-encrypted/);
-      for (const s of [...data.apps.values(), ...[...data.profiles.values()].flatMap((p) => [p.access, p.refresh])]) assert.ok(!rotated.stderr.includes(s), 'no secret in the report');
+      for (const s of [...data.apps.values(), ...[...data.profiles.values()].flatMap((p) => [p.access, p.refresh])])
+        assert.ok(!rotated.stderr.includes(s), 'no secret in the report');
 
       let status = await keyStatus(env);
-      assert.deepEqual([...status].sort(), [[1, { active: false, rows: 4 }], [2, { active: true, rows: total - 4 }]], 'damaged rows stay counted under version 1');
+      assert.deepEqual(
+        [...status].sort(),
+        [
+          [1, { active: false, rows: 4 }],
+          [2, { active: true, rows: total - 4 }],
+        ],
+        'damaged rows stay counted under version 1',
+      );
       const early = await runCli(['keys', 'retire', '1'], env);
       assert.notEqual(early.code, 0, 'a version damaged rows still use is not retired');
 
@@ -400,13 +490,19 @@ describe('rotation with real processes', { timeout: 600_000 }, () => {
         assert.equal(res.body.refreshToken, p.refresh);
       });
       for (const [id, secret] of good.apps) assert.equal((await api(server.base, 'GET', `/api/mgmt/oauthapps/${id}`, ADMIN_AUTH)).body.clientSecret, secret);
-      for (const [id, options] of good.dataSources) assert.equal((await api(server.base, 'GET', `/api/mgmt/datasources/${id}`, USER_AUTH)).body.options.Password, options.Password);
+      for (const [id, options] of good.dataSources)
+        assert.equal((await api(server.base, 'GET', `/api/mgmt/datasources/${id}`, USER_AUTH)).body.options.Password, options.Password);
       assert.equal((await api(server.base, 'GET', `/api/mgmt/oauthprofiles/${p1}`, USER_AUTH)).body.error.code, 223000520);
 
       // Repair through the API: new tokens for one profile, the other deleted. The app's and the data source's values
       // are restored from a copy (as from a backup).
       const p = data.profiles.get(p1)!;
-      const repaired = await api(server.base, 'PUT', `/api/mgmt/oauthprofiles/${p1}`, USER_AUTH, { name: p.name, oauthAppId: p.app, accessToken: 'fixed-at', refreshToken: 'fixed-rt' });
+      const repaired = await api(server.base, 'PUT', `/api/mgmt/oauthprofiles/${p1}`, USER_AUTH, {
+        name: p.name,
+        oauthAppId: p.app,
+        accessToken: 'fixed-at',
+        refreshToken: 'fixed-rt',
+      });
       assert.equal(repaired.status, 200, repaired.text);
       assert.equal((await api(server.base, 'DELETE', `/api/mgmt/oauthprofiles/${p2}`, USER_AUTH)).status, 204);
       assert.equal((await server.stop()).code, 0);
@@ -418,7 +514,10 @@ describe('rotation with real processes', { timeout: 600_000 }, () => {
       assert.match(finished.stdout, /^2 rows re-encrypted/m, 'the app and the data source; the PUT sealed the profile under version 2');
       assert.equal(finished.stderr, '');
       status = await keyStatus(env);
-      assert.deepEqual([...status].sort(), [[1, { active: false, rows: 0 }], [2, { active: true, rows: total - 1 }]]);
+      assert.deepEqual([...status].sort(), [
+        [1, { active: false, rows: 0 }],
+        [2, { active: true, rows: total - 1 }],
+      ]);
       const retired = await runCli(['keys', 'retire', '1'], env);
       assert.equal(retired.code, 0, retired.stderr);
 
@@ -452,7 +551,12 @@ describe('rotation with real processes', { timeout: 600_000 }, () => {
         if (seq % 3 === 2) {
           // A create opens no existing row, so it learns of a new key version only from the ring refresh.
           const p = { access: `new-at-${w}-${seq}`, refresh: `new-rt-${w}-${seq}`, name: `new_${w}_${seq}`, app: [...data.apps.keys()][0] };
-          const res = await api(server.base, 'POST', '/api/mgmt/oauthprofiles', USER_AUTH, { name: p.name, oauthAppId: p.app, accessToken: p.access, refreshToken: p.refresh });
+          const res = await api(server.base, 'POST', '/api/mgmt/oauthprofiles', USER_AUTH, {
+            name: p.name,
+            oauthAppId: p.app,
+            accessToken: p.access,
+            refreshToken: p.refresh,
+          });
           if (res.status === 201) data.profiles.set(res.body.id, p);
           else failures.push(`POST: ${res.status} ${res.text}`);
           continue;
@@ -460,7 +564,12 @@ describe('rotation with real processes', { timeout: 600_000 }, () => {
         const id = mine[seq % mine.length];
         const p = data.profiles.get(id)!;
         const next = { ...p, access: `live-at-${id}-${seq}`, refresh: `live-rt-${id}-${seq}` };
-        const res = await api(server.base, 'PUT', `/api/mgmt/oauthprofiles/${id}`, USER_AUTH, { name: p.name, oauthAppId: p.app, accessToken: next.access, refreshToken: next.refresh });
+        const res = await api(server.base, 'PUT', `/api/mgmt/oauthprofiles/${id}`, USER_AUTH, {
+          name: p.name,
+          oauthAppId: p.app,
+          accessToken: next.access,
+          refreshToken: next.refresh,
+        });
         if (res.status === 200) {
           data.profiles.set(id, next); // the last acknowledged value
           acked++;
@@ -475,7 +584,10 @@ describe('rotation with real processes', { timeout: 600_000 }, () => {
       while (acked < 20 && failures.length === 0) await new Promise((r) => setTimeout(r, 10));
       // Small batches interleave with the server's writes; the default batch finishes well within the second a
       // server may take to notice a new version, the hardest case for a stale key ring.
-      for (const [version, args] of [[2, ['--batch', '5']], [3, []]] as const) {
+      for (const [version, args] of [
+        [2, ['--batch', '5']],
+        [3, []],
+      ] as const) {
         const before = acked;
         const rotated = await runCli(['keys', 'rotate', ...args], env);
         assert.equal(rotated.code, 0, `${rotated.stdout}${rotated.stderr}`);
@@ -507,7 +619,11 @@ describe('rotation with real processes', { timeout: 600_000 }, () => {
       assert.equal(retired.code, 0, retired.stderr);
     }
     await verifyAll(server.base, data);
-    const put = await api(server.base, 'PUT', `/api/mgmt/oauthprofiles/${ids[0]}`, USER_AUTH, { name: data.profiles.get(ids[0])!.name, oauthAppId: data.profiles.get(ids[0])!.app, refreshToken: 'after-retire' });
+    const put = await api(server.base, 'PUT', `/api/mgmt/oauthprofiles/${ids[0]}`, USER_AUTH, {
+      name: data.profiles.get(ids[0])!.name,
+      oauthAppId: data.profiles.get(ids[0])!.app,
+      refreshToken: 'after-retire',
+    });
     assert.equal(put.status, 200, put.text);
     assert.equal((await api(server.base, 'GET', `/api/mgmt/oauthprofiles/${ids[0]}`, USER_AUTH)).body.refreshToken, 'after-retire');
     assert.equal((await server.stop()).code, 0);

@@ -24,7 +24,11 @@ describe('sealed start', { timeout: 600_000 }, () => {
   let db: string;
   let keyFile: string;
   let key: string;
-  const secrets = { refresh: `rt-${randomBytes(8).toString('hex')}`, access: `at-${randomBytes(8).toString('hex')}`, client: `cs-${randomBytes(8).toString('hex')}` };
+  const secrets = {
+    refresh: `rt-${randomBytes(8).toString('hex')}`,
+    access: `at-${randomBytes(8).toString('hex')}`,
+    client: `cs-${randomBytes(8).toString('hex')}`,
+  };
   let profileId: number;
   let appId: number;
   let firstOutput = '';
@@ -65,11 +69,21 @@ describe('sealed start', { timeout: 600_000 }, () => {
     running.push(server);
     assert.equal((await api(server.base, 'GET', '/api/mgmt/permissions', ADMIN_AUTH)).status, 200);
     const app = await api(server.base, 'POST', '/api/mgmt/oauthapps', ADMIN_AUTH, {
-      name: 'sealed app', dataStore: 54, tenantId: 1, clientId: 'cid', clientSecret: secrets.client,
-      authorizeURI: 'https://accounts.example.com/auth', tokenURI: 'https://oauth2.example.com/token',
+      name: 'sealed app',
+      dataStore: 54,
+      tenantId: 1,
+      clientId: 'cid',
+      clientSecret: secrets.client,
+      authorizeURI: 'https://accounts.example.com/auth',
+      tokenURI: 'https://oauth2.example.com/token',
     });
     assert.equal(app.status, 201, app.text);
-    const profile = await api(server.base, 'POST', '/api/mgmt/oauthprofiles', USER_AUTH, { name: 'sealed', oauthAppId: app.body.id, accessToken: secrets.access, refreshToken: secrets.refresh });
+    const profile = await api(server.base, 'POST', '/api/mgmt/oauthprofiles', USER_AUTH, {
+      name: 'sealed',
+      oauthAppId: app.body.id,
+      accessToken: secrets.access,
+      refreshToken: secrets.refresh,
+    });
     assert.equal(profile.status, 201, profile.text);
     profileId = profile.body.id;
     appId = app.body.id;
@@ -187,7 +201,13 @@ describe('sealed start', { timeout: 600_000 }, () => {
 
   test('a malformed TOKENKEEP_MASTER_KEY is refused naming the setting, without echoing it', async () => {
     const before = files();
-    for (const bad of [randomBytes(16).toString('base64'), randomBytes(31).toString('base64'), randomBytes(33).toString('base64'), 'not base64 at all!', `${key}x`]) {
+    for (const bad of [
+      randomBytes(16).toString('base64'),
+      randomBytes(31).toString('base64'),
+      randomBytes(33).toString('base64'),
+      'not base64 at all!',
+      `${key}x`,
+    ]) {
       const res = await refusedStart({ TOKENKEEP_MASTER_KEY: bad }, `malformed key ${bad.length}`);
       assert.match(res.stderr, /\bTOKENKEEP_MASTER_KEY\b/);
       assert.match(res.stderr, /32 bytes/);
@@ -250,7 +270,10 @@ describe('sealed start', { timeout: 600_000 }, () => {
     const server = await startServer(env());
     running.push(server);
     const put = await api(server.base, 'PUT', `/api/mgmt/oauthprofiles/${profileId}`, USER_AUTH, {
-      name: 'sealed', oauthAppId: appId, accessToken: secrets.access, refreshToken: `${secrets.refresh}-2`,
+      name: 'sealed',
+      oauthAppId: appId,
+      accessToken: secrets.access,
+      refreshToken: `${secrets.refresh}-2`,
     });
     assert.equal(put.status, 200, put.text);
     server.kill();

@@ -18,9 +18,21 @@ import { securityHeaders } from '../src/http/security-headers.js';
 
 /** Every header helmet 8 can send: none but ours may appear. */
 const HELMET_HEADERS = [
-  'content-security-policy', 'content-security-policy-report-only', 'cross-origin-embedder-policy', 'cross-origin-opener-policy',
-  'cross-origin-resource-policy', 'origin-agent-cluster', 'referrer-policy', 'strict-transport-security', 'x-content-type-options',
-  'x-dns-prefetch-control', 'x-download-options', 'x-frame-options', 'x-permitted-cross-domain-policies', 'x-powered-by', 'x-xss-protection',
+  'content-security-policy',
+  'content-security-policy-report-only',
+  'cross-origin-embedder-policy',
+  'cross-origin-opener-policy',
+  'cross-origin-resource-policy',
+  'origin-agent-cluster',
+  'referrer-policy',
+  'strict-transport-security',
+  'x-content-type-options',
+  'x-dns-prefetch-control',
+  'x-download-options',
+  'x-frame-options',
+  'x-permitted-cross-domain-policies',
+  'x-powered-by',
+  'x-xss-protection',
 ];
 
 function assertSecurityHeaders(headers: Record<string, unknown>, tls: boolean, context: string): void {
@@ -53,7 +65,11 @@ describe('plain HTTP: every kind of answer carries the headers, without HSTS', (
     ['health', { method: 'GET', url: '/api/healthcheck' }, 200],
     ['HEAD health', { method: 'HEAD', url: '/api/healthcheck' }, 200],
     ['a list', { method: 'GET', url: '/api/mgmt/oauthprofiles', headers: { authorization: user } }, 200],
-    ['a created object', { method: 'POST', url: '/api/admin/tenants', headers: { authorization: admin, ...json }, payload: { name: 'Headers', parentTenant: 1 } }, 201],
+    [
+      'a created object',
+      { method: 'POST', url: '/api/admin/tenants', headers: { authorization: admin, ...json }, payload: { name: 'Headers', parentTenant: 1 } },
+      201,
+    ],
     ['the OpenAPI document', { method: 'GET', url: '/api/openapi.json', headers: { authorization: admin } }, 200],
     ['401', { method: 'GET', url: '/api/mgmt/oauthprofiles' }, 401],
     ['401 wrong password', { method: 'GET', url: '/api/mgmt/oauthprofiles', headers: { authorization: basic('d2cuser', 'nope') } }, 401],
@@ -84,8 +100,27 @@ describe('plain HTTP: every kind of answer carries the headers, without HSTS', (
 function selfSigned(dir: string): { cert: Buffer; key: Buffer } {
   const cert = join(dir, 'c.pem');
   const key = join(dir, 'k.pem');
-  const res = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1',
-    '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'], { encoding: 'utf8', timeout: 60_000 });
+  const res = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
   assert.equal(res.status, 0, `openssl failed: ${res.error ?? ''} ${res.stderr}`);
   return { cert: readFileSync(cert), key: readFileSync(key) };
 }
@@ -105,15 +140,16 @@ describe('TLS: HSTS on every answer, the raw ones included', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const get = (path: string, headers: Record<string, string> = {}) => new Promise<{ status: number; headers: Record<string, unknown> }>((resolve, reject) => {
-    const req = httpsRequest({ host: '127.0.0.1', port, path, headers, rejectUnauthorized: false, timeout: 15_000 }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+  const get = (path: string, headers: Record<string, string> = {}) =>
+    new Promise<{ status: number; headers: Record<string, unknown> }>((resolve, reject) => {
+      const req = httpsRequest({ host: '127.0.0.1', port, path, headers, rejectUnauthorized: false, timeout: 15_000 }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+      });
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', reject);
+      req.end();
     });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
 
   test('success, 401, 404 and 405 over HTTPS', async () => {
     for (const [path, headers, status] of [

@@ -8,7 +8,18 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { harness, type Harness } from './helpers.js';
 import { assertError } from './admin-support.js';
-import { appBody, buildWorld, createApp, createDataSource, createProfile, dataSourceBody, NAMES, oauthState, profileBody, type World } from './oauth-support.js';
+import {
+  appBody,
+  buildWorld,
+  createApp,
+  createDataSource,
+  createProfile,
+  dataSourceBody,
+  NAMES,
+  oauthState,
+  profileBody,
+  type World,
+} from './oauth-support.js';
 import { jsonTextProblem } from '../src/http/json-body.js';
 
 const RUNS = Number(process.env.PROP_RUNS ?? 80);
@@ -31,8 +42,23 @@ after(async () => h?.close());
 
 /** Spellings of the integer `id` that Number() or Ajv's coercion read as `id`, none of them canonical. */
 const lenientSpellings = (id: number): string[] => [
-  `0${id}`, `00${id}`, `${id}.0`, `${id}.`, `+${id}`, `0x${id.toString(16)}`, `0o${id.toString(8)}`, `0b${id.toString(2)}`,
-  `%20${id}`, `${id}%20`, `%09${id}`, `${id}%0A`, `${id}e0`, `${id}E0`, `${id}.00`, `${(id * 10)}e-1`, `%2B${id}`,
+  `0${id}`,
+  `00${id}`,
+  `${id}.0`,
+  `${id}.`,
+  `+${id}`,
+  `0x${id.toString(16)}`,
+  `0o${id.toString(8)}`,
+  `0b${id.toString(2)}`,
+  `%20${id}`,
+  `${id}%20`,
+  `%09${id}`,
+  `${id}%0A`,
+  `${id}e0`,
+  `${id}E0`,
+  `${id}.00`,
+  `${id * 10}e-1`,
+  `%2B${id}`,
 ];
 
 describe('path ids: canonical decimal only', () => {
@@ -66,7 +92,12 @@ describe('path ids: canonical decimal only', () => {
   test('writes too: PUT and DELETE with a lenient id change nothing', async () => {
     const before = await oauthState(h.store);
     for (const spelling of lenientSpellings(profile)) {
-      assertError(await h.call({ method: 'PUT', url: `/api/mgmt/oauthprofiles/${spelling}`, as: NAMES.U1, payload: profileBody('Renamed', w.appA) }), 404, 222207710, spelling);
+      assertError(
+        await h.call({ method: 'PUT', url: `/api/mgmt/oauthprofiles/${spelling}`, as: NAMES.U1, payload: profileBody('Renamed', w.appA) }),
+        404,
+        222207710,
+        spelling,
+      );
       assertError(await h.call({ method: 'DELETE', url: `/api/mgmt/oauthprofiles/${spelling}`, as: NAMES.U1 }), 404, 222207710, spelling);
     }
     for (const spelling of lenientSpellings(app)) {
@@ -83,13 +114,23 @@ describe('path ids: canonical decimal only', () => {
   });
 
   test('property: any text as a profile id is 404 (the profile code) unless it is the id in decimal', async () => {
-    const near = fc.tuple(fc.constantFrom('', '0', '+', '-', ' ', '\t', '00'), fc.constantFrom('', '.0', '.', 'e0', ' ', '\n', '0'))
+    const near = fc
+      .tuple(fc.constantFrom('', '0', '+', '-', ' ', '\t', '00'), fc.constantFrom('', '.0', '.', 'e0', ' ', '\n', '0'))
       .map(([pre, post]) => `${pre}${profile}${post}`);
-    const text = fc.oneof(fc.string({ minLength: 1, maxLength: 12 }), fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }), near, fc.integer().map(String));
+    const text = fc.oneof(
+      fc.string({ minLength: 1, maxLength: 12 }),
+      fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }),
+      near,
+      fc.integer().map(String),
+    );
     let found = 0;
     await fc.assert(
       fc.asyncProperty(text, async (s) => {
-        const res = await h.app.inject({ method: 'GET', url: `/api/mgmt/oauthprofiles/${encodeURIComponent(s)}`, headers: { authorization: basicOf(NAMES.U1) } });
+        const res = await h.app.inject({
+          method: 'GET',
+          url: `/api/mgmt/oauthprofiles/${encodeURIComponent(s)}`,
+          headers: { authorization: basicOf(NAMES.U1) },
+        });
         if (s === String(profile)) {
           found++;
           assert.equal(res.statusCode, 200);
@@ -138,13 +179,32 @@ describe('duplicate keys', () => {
     await refused('/api/mgmt/oauthprofiles', NAMES.U1, `{"name":"a",${profileText('Dup_1')}}`, /\bname: the key appears more than once/);
     await refused('/api/mgmt/oauthprofiles', NAMES.U1, `{${profileText('Dup_2')},"refreshToken":"other"}`, /\brefreshToken: the key appears more than once/);
     await refused('/api/mgmt/oauthprofiles', NAMES.U1, `{"n\\u0061me":"a",${profileText('Dup_3')}}`, /\bname: the key appears more than once/);
-    await refused('/api/mgmt/oauthprofiles', NAMES.U1, `{"\\u006e\\u0061\\u006d\\u0065":"a",${profileText('Dup_4')}}`, /\bname: the key appears more than once/);
-    await refused('/api/mgmt/datasources', NAMES.U1, `{"name":"Dup DS","dataStore":54,"options":{"x":"1","ViewId":"2","x":"3"}}`, /\boptions\.x: the key appears more than once/);
-    await refused('/api/mgmt/datasources', NAMES.U1, `{"name":"Dup DS","dataStore":54,"options":{"a":"1"},"extra":[{},{"k":1,"k":2}]}`, /\bextra\.1\.k: the key appears more than once/);
+    await refused(
+      '/api/mgmt/oauthprofiles',
+      NAMES.U1,
+      `{"\\u006e\\u0061\\u006d\\u0065":"a",${profileText('Dup_4')}}`,
+      /\bname: the key appears more than once/,
+    );
+    await refused(
+      '/api/mgmt/datasources',
+      NAMES.U1,
+      `{"name":"Dup DS","dataStore":54,"options":{"x":"1","ViewId":"2","x":"3"}}`,
+      /\boptions\.x: the key appears more than once/,
+    );
+    await refused(
+      '/api/mgmt/datasources',
+      NAMES.U1,
+      `{"name":"Dup DS","dataStore":54,"options":{"a":"1"},"extra":[{},{"k":1,"k":2}]}`,
+      /\bextra\.1\.k: the key appears more than once/,
+    );
   });
 
   test('the same key in sibling objects, or as a string value, is no duplicate', async () => {
-    const res = await post('/api/mgmt/datasources', NAMES.U1, `{"name":"Sibling DS","dataStore":54,"description":"name","options":{"name":"a","ViewId":"name"}}`);
+    const res = await post(
+      '/api/mgmt/datasources',
+      NAMES.U1,
+      `{"name":"Sibling DS","dataStore":54,"description":"name","options":{"name":"a","ViewId":"name"}}`,
+    );
     assert.equal(res.statusCode, 201, res.body);
   });
 
@@ -154,7 +214,15 @@ describe('duplicate keys', () => {
   });
 
   /** JSON text of `value` with one key of one object repeated (its name maybe \u-escaped), and that key's path. */
-  const withDuplicate = fc.tuple(fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 3 }), { minKeys: 1, maxKeys: 5 }), fc.nat(), fc.nat(), fc.jsonValue({ maxDepth: 1 }), fc.boolean(), fc.boolean())
+  const withDuplicate = fc
+    .tuple(
+      fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 3 }), { minKeys: 1, maxKeys: 5 }),
+      fc.nat(),
+      fc.nat(),
+      fc.jsonValue({ maxDepth: 1 }),
+      fc.boolean(),
+      fc.boolean(),
+    )
     .map(([root, pickObject, pickKey, extra, escape, before]) => {
       const objects: { node: Record<string, unknown>; path: string[] }[] = [];
       const walk = (v: unknown, path: string[]) => {
@@ -168,9 +236,8 @@ describe('duplicate keys', () => {
       const target = objects[pickObject % objects.length];
       const keys = Object.keys(target.node);
       const key = keys[pickKey % keys.length];
-      const keyText = escape && key.length > 0
-        ? `"\\u${key.charCodeAt(0).toString(16).padStart(4, '0')}${JSON.stringify(key.slice(1)).slice(1)}`
-        : JSON.stringify(key);
+      const keyText =
+        escape && key.length > 0 ? `"\\u${key.charCodeAt(0).toString(16).padStart(4, '0')}${JSON.stringify(key.slice(1)).slice(1)}` : JSON.stringify(key);
       const serialize = (v: unknown): string => {
         if (Array.isArray(v)) return `[${v.map(serialize).join(',')}]`;
         if (v === null || typeof v !== 'object') return JSON.stringify(v);
@@ -231,12 +298,26 @@ describe('text that would be silently changed', () => {
     await refused('/api/mgmt/oauthprofiles', NAMES.U1, body({ description: 'end\ud83d' }), /\bdescription: holds a lone surrogate/);
     // reversed pair: two lone surrogates
     await refused('/api/mgmt/oauthprofiles', NAMES.U1, body({ description: '\ude00\ud83d' }), /\bdescription: holds a lone surrogate/);
-    await refused('/api/mgmt/datasources', NAMES.U1, JSON.stringify(dataSourceBody('Surrogate DS', null, { options: { ViewId: ['\ud800'] } })), /\boptions\.ViewId\.0: holds a lone surrogate/);
-    await refused('/api/mgmt/datasources', NAMES.U1, JSON.stringify(dataSourceBody('Surrogate DS', null, { options: { ['k\ud800']: 'v' } })), /\boptions: a property name holds a lone surrogate/);
+    await refused(
+      '/api/mgmt/datasources',
+      NAMES.U1,
+      JSON.stringify(dataSourceBody('Surrogate DS', null, { options: { ViewId: ['\ud800'] } })),
+      /\boptions\.ViewId\.0: holds a lone surrogate/,
+    );
+    await refused(
+      '/api/mgmt/datasources',
+      NAMES.U1,
+      JSON.stringify(dataSourceBody('Surrogate DS', null, { options: { ['k\ud800']: 'v' } })),
+      /\boptions: a property name holds a lone surrogate/,
+    );
   });
 
   test('a surrogate pair, escaped or not, is stored as sent', async () => {
-    const res = await post('/api/mgmt/oauthprofiles', NAMES.U1, JSON.stringify(profileBody('Pair_1', w.appA, { refreshToken: 'a😀b' })).replace('😀', '\\ud83d\\ude00'));
+    const res = await post(
+      '/api/mgmt/oauthprofiles',
+      NAMES.U1,
+      JSON.stringify(profileBody('Pair_1', w.appA, { refreshToken: 'a😀b' })).replace('😀', '\\ud83d\\ude00'),
+    );
     assert.equal(res.statusCode, 201, res.body);
     assert.equal((await h.store.profile(JSON.parse(res.body).id))?.refreshToken, 'a😀b');
   });

@@ -61,7 +61,13 @@ export const writeColumn = (h: Harness, table: string, column: string, id: numbe
  * Runs `check` with columns of one row overwritten, and puts the original values back afterwards even when `check`
  * fails: a failing assertion must not leave a damaged row for the tests after it.
  */
-export async function withColumns(h: Harness, table: string, id: number, values: Record<string, Buffer | string | null>, check: () => Promise<void>): Promise<void> {
+export async function withColumns(
+  h: Harness,
+  table: string,
+  id: number,
+  values: Record<string, Buffer | string | null>,
+  check: () => Promise<void>,
+): Promise<void> {
   const original: Record<string, Buffer | string | null> = {};
   await onDatabase(h, async (q) => {
     const [row] = await q(`SELECT ${Object.keys(values).join(', ')} FROM ${table} WHERE id = $1`, [id]);

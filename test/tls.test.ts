@@ -31,8 +31,27 @@ const USER_PW = 'Tls-Us3r-Pw!';
 function openssl(dir: string, name: string): { cert: string; key: string } {
   const cert = join(dir, `${name}-c.pem`);
   const key = join(dir, `${name}-k.pem`);
-  const res = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1',
-    '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'], { encoding: 'utf8', timeout: 60_000 });
+  const res = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
   assert.equal(res.status, 0, `openssl failed: ${res.error ?? ''} ${res.stderr}`);
   return { cert, key };
 }
@@ -92,15 +111,18 @@ describe('TLS', { timeout: 300_000 }, () => {
   describe('the real process', () => {
     test('serves HTTPS with the configured certificate and nothing in plain HTTP', async () => {
       ensureBuilt();
-      server = await startServer({
-        TOKENKEEP_DB: join(dir, 'tk.db'),
-        TOKENKEEP_ADMIN_PASSWORD: ADMIN_PW,
-        TOKENKEEP_USER_PASSWORD: USER_PW,
-        TOKENKEEP_LOG_LEVEL: 'info',
-        TOKENKEEP_TLS_CERT: pair.cert,
-        TOKENKEEP_TLS_KEY: pair.key,
-        HOST: '127.0.0.1',
-      }, { scheme: 'https' });
+      server = await startServer(
+        {
+          TOKENKEEP_DB: join(dir, 'tk.db'),
+          TOKENKEEP_ADMIN_PASSWORD: ADMIN_PW,
+          TOKENKEEP_USER_PASSWORD: USER_PW,
+          TOKENKEEP_LOG_LEVEL: 'info',
+          TOKENKEEP_TLS_CERT: pair.cert,
+          TOKENKEEP_TLS_KEY: pair.key,
+          HOST: '127.0.0.1',
+        },
+        { scheme: 'https' },
+      );
       assert.match(server.output(), /listening on https:\/\/127\.0\.0\.1:\d+/);
       assert.doesNotMatch(server.output(), /listening on http:\/\//);
       const ca = readFileSync(pair.cert);
@@ -120,12 +142,18 @@ describe('TLS', { timeout: 300_000 }, () => {
 
       // Plain HTTP to the same port gets no answer from the API.
       const plain = `http://127.0.0.1:${server.port}/api/healthcheck`;
-      const outcome = await get(httpRequest, plain).then((r) => r, (err: Error) => err);
+      const outcome = await get(httpRequest, plain).then(
+        (r) => r,
+        (err: Error) => err,
+      );
       if (!(outcome instanceof Error)) {
         assert.notEqual(outcome.status, 200, 'plain HTTP is not served');
         assert.ok(!outcome.body.includes('active'), 'plain HTTP is not served');
       }
-      const viaFetch = await fetch(plain, { signal: AbortSignal.timeout(15_000) }).then((r) => r.status, (err: Error) => err);
+      const viaFetch = await fetch(plain, { signal: AbortSignal.timeout(15_000) }).then(
+        (r) => r.status,
+        (err: Error) => err,
+      );
       assert.ok(viaFetch instanceof Error || viaFetch !== 200, `plain HTTP fetch: ${String(viaFetch)}`);
 
       // Still serving over HTTPS after the plain attempt.
@@ -212,8 +240,24 @@ describe('TLS', { timeout: 300_000 }, () => {
       // Root reads a mode-0000 file anyway (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH), and CI runs as root: load the
       // configuration in a child that is still root, so it reads the project's files, but without those two.
       const drop = '-dac_override,-dac_read_search';
-      const res = spawnSync('setpriv', ['--bounding-set', drop, '--inh-caps', drop, process.execPath, '--import', 'tsx', '--input-type=module',
-        '-e', LOAD_CONFIG_IN_CHILD, pathToFileURL(join(ROOT, 'src', 'config.ts')).href, JSON.stringify(env)], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+      const res = spawnSync(
+        'setpriv',
+        [
+          '--bounding-set',
+          drop,
+          '--inh-caps',
+          drop,
+          process.execPath,
+          '--import',
+          'tsx',
+          '--input-type=module',
+          '-e',
+          LOAD_CONFIG_IN_CHILD,
+          pathToFileURL(join(ROOT, 'src', 'config.ts')).href,
+          JSON.stringify(env),
+        ],
+        { cwd: ROOT, encoding: 'utf8', timeout: 60_000 },
+      );
       if ((res.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
         t.skip('setpriv (util-linux) is missing: as root, nothing else makes a file unreadable to this process');
         return;

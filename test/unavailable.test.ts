@@ -102,21 +102,39 @@ describe('an unavailable database', { timeout: 110_000 }, () => {
       ['update profile', 'PUT', `/api/mgmt/oauthprofiles/${profileId}`, profileBody('after_close_put', appId)],
       ['delete profile', 'DELETE', `/api/mgmt/oauthprofiles/${profileId}`],
       ['create data source', 'POST', '/api/mgmt/datasources', { name: 'ds', dataStore: 54, options: { ViewId: '1' } }],
-      ['create user', 'POST', '/api/admin/users', { userName: 'late', statusInfo: { status: 1 }, passwordInfo: { password: 'Late-Passw0rd!' }, permissions: { roles: [2] } }],
+      [
+        'create user',
+        'POST',
+        '/api/admin/users',
+        { userName: 'late', statusInfo: { status: 1 }, passwordInfo: { password: 'Late-Passw0rd!' }, permissions: { roles: [2] } },
+      ],
     ];
     for (const [what, method, url, payload] of calls) assertUnavailable(await request(h, method, url, payload), `${what} (${method} ${url})`);
     // Wrong credentials cannot be judged without the database either: 503, not 401 and not 500.
-    assertUnavailable(await h.app.inject({ method: 'GET', url: '/api/mgmt/oauthapps', headers: { authorization: basic('d2cadmin', 'Wrong-Passw0rd') } }), 'wrong password');
+    assertUnavailable(
+      await h.app.inject({ method: 'GET', url: '/api/mgmt/oauthapps', headers: { authorization: basic('d2cadmin', 'Wrong-Passw0rd') } }),
+      'wrong password',
+    );
   });
 
-  test('every Store method rejects with StoreUnavailable on a closed connection (not the driver\'s TypeError)', async () => {
+  test("every Store method rejects with StoreUnavailable on a closed connection (not the driver's TypeError)", async () => {
     const h = await start();
     const appId = await createApp(h, 'store_level');
     const profileId = await createProfile(h, 'store_level', appId);
     await h.store.close();
     const s = h.store;
     const input = { name: 'x', oauthAppId: appId, description: null, accessToken: null, refreshToken: 'r' };
-    const app = { name: 'y', dataStore: 54, tenantId: 1, description: null, clientId: 'c', clientSecret: 's', authorizeURI: 'https://a.example.com/a', tokenURI: 'https://a.example.com/t', scope: null };
+    const app = {
+      name: 'y',
+      dataStore: 54,
+      tenantId: 1,
+      description: null,
+      clientId: 'c',
+      clientSecret: 's',
+      authorizeURI: 'https://a.example.com/a',
+      tokenURI: 'https://a.example.com/t',
+      scope: null,
+    };
     const calls: [string, () => Promise<unknown>][] = [
       ['ping', () => s.ping()],
       ['principalByName', () => s.principalByName('d2cadmin')],
@@ -131,7 +149,10 @@ describe('an unavailable database', { timeout: 110_000 }, () => {
       ['createProfile', () => s.createProfile({ ...input, ownerId: 1, creatorId: 1 })],
       ['updateProfile', () => s.updateProfile(profileId, input)],
       ['deleteProfile', () => s.deleteProfile(profileId)],
-      ['createDataSource', () => s.createDataSource({ ownerId: 1, name: 'd', dataStore: 54, connectionType: 'Cloud', description: null, options: {}, oauthProfileId: null })],
+      [
+        'createDataSource',
+        () => s.createDataSource({ ownerId: 1, name: 'd', dataStore: 54, connectionType: 'Cloud', description: null, options: {}, oauthProfileId: null }),
+      ],
       ['recordLoginFailure', () => s.recordLoginFailure(1, Date.now(), failureCount({ limit: 5, intervalMs: 1000, periodMs: 1000 }, Date.now())!)],
     ];
     for (const [name, call] of calls) {
@@ -169,7 +190,11 @@ describe('an unavailable database', { timeout: 110_000 }, () => {
     const retried = await request(h, 'PUT', `/api/mgmt/oauthprofiles/${profileId}`, profileBody('busy_put', appId));
     assert.equal(retried.statusCode, 200, `the retry after the lock is gone succeeds: ${retried.body}`);
     const listed = JSON.parse((await request(h, 'GET', '/api/mgmt/oauthprofiles')).body) as { profiles: { name: string }[] };
-    assert.deepEqual(listed.profiles.map((p) => p.name), ['busy_put'], 'the refused create left nothing behind');
+    assert.deepEqual(
+      listed.profiles.map((p) => p.name),
+      ['busy_put'],
+      'the refused create left nothing behind',
+    );
   });
 
   test('a full database (SQLITE_FULL): the write answers 503 with Retry-After and leaves nothing half-written', async () => {
@@ -220,7 +245,9 @@ describe('an unavailable database', { timeout: 110_000 }, () => {
         assert.equal(health.statusCode, 503, `${method}: ${health.body}`);
         assert.ok(health.headers['retry-after']);
         if (method === 'GET') {
-          assert.deepEqual(JSON.parse(health.body), { error: { code: 223001503, message: { lang: 'en-US', value: 'The database cannot write (disk full); retry later.' } } });
+          assert.deepEqual(JSON.parse(health.body), {
+            error: { code: 223001503, message: { lang: 'en-US', value: 'The database cannot write (disk full); retry later.' } },
+          });
         }
       }
     } finally {
@@ -244,7 +271,15 @@ describe('an unavailable database', { timeout: 110_000 }, () => {
       const outcomes = await Promise.allSettled([
         h.store.createProfile({ ...small, name: 'big', refreshToken: 'x'.repeat(16 * 1024), ownerId: 1, creatorId: 1 }),
         h.store.updateProfile(existing.id, { ...small, description: 'changed in the failed batch' }),
-        h.store.createDataSource({ ownerId: 1, name: 'after_the_failure', dataStore: 54, connectionType: 'Cloud', description: null, options: {}, oauthProfileId: null }),
+        h.store.createDataSource({
+          ownerId: 1,
+          name: 'after_the_failure',
+          dataStore: 54,
+          connectionType: 'Cloud',
+          description: null,
+          options: {},
+          oauthProfileId: null,
+        }),
       ]);
       outcomes.forEach((o, i) => {
         assert.equal(o.status, 'rejected', `write ${i} of the failed batch must not be acknowledged`);
@@ -256,7 +291,10 @@ describe('an unavailable database', { timeout: 110_000 }, () => {
     }
     // Nothing of the refused batch reached the database (no write ran in autocommit after SQLite's rollback).
     assert.equal((await h.store.profile(existing.id))?.description, null, 'the update of the refused batch is not applied');
-    assert.deepEqual((await listProfiles(h.store, 1)).map((p) => p.name), ['small']);
+    assert.deepEqual(
+      (await listProfiles(h.store, 1)).map((p) => p.name),
+      ['small'],
+    );
     assert.deepEqual(await h.store.listDataSources(1), []);
   });
 

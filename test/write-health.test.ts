@@ -68,13 +68,34 @@ describe('health check: 503 while the database cannot write, 200 once it can', {
   const start = async () => {
     const h = await harness();
     open.push(h);
-    const app = await h.call({ method: 'POST', url: '/api/mgmt/oauthapps', as: 'd2cadmin', payload: {
-      name: 'health app', dataStore: 54, clientId: 'c', clientSecret: 'health-secret', authorizeURI: 'https://auth.example/a', tokenURI: 'https://auth.example/t' } });
+    const app = await h.call({
+      method: 'POST',
+      url: '/api/mgmt/oauthapps',
+      as: 'd2cadmin',
+      payload: {
+        name: 'health app',
+        dataStore: 54,
+        clientId: 'c',
+        clientSecret: 'health-secret',
+        authorizeURI: 'https://auth.example/a',
+        tokenURI: 'https://auth.example/t',
+      },
+    });
     assert.equal(app.statusCode, 201, app.body);
-    const profile = await h.call({ method: 'POST', url: '/api/mgmt/oauthprofiles', as: 'd2cuser', payload: { name: 'health', oauthAppId: app.json().id, refreshToken: 'r0' } });
+    const profile = await h.call({
+      method: 'POST',
+      url: '/api/mgmt/oauthprofiles',
+      as: 'd2cuser',
+      payload: { name: 'health', oauthAppId: app.json().id, refreshToken: 'r0' },
+    });
     assert.equal(profile.statusCode, 201, profile.body);
-    const put = (token: string) => h.call({ method: 'PUT', url: `/api/mgmt/oauthprofiles/${profile.json().id}`, as: 'd2cuser',
-      payload: { name: 'health', oauthAppId: app.json().id, refreshToken: token } });
+    const put = (token: string) =>
+      h.call({
+        method: 'PUT',
+        url: `/api/mgmt/oauthprofiles/${profile.json().id}`,
+        as: 'd2cuser',
+        payload: { name: 'health', oauthAppId: app.json().id, refreshToken: token },
+      });
     return { h, put };
   };
 
@@ -109,7 +130,7 @@ describe('health check: 503 while the database cannot write, 200 once it can', {
     assert.equal(probes, 3);
   });
 
-  test('a request\'s failed write turns the health check 503 at once (no probe needed); its next committed write, 200', async () => {
+  test("a request's failed write turns the health check 503 at once (no probe needed); its next committed write, 200", async () => {
     const { h, put } = await start();
     assertHealthy(await health(h), 'before');
     await setReadOnly(h, true);

@@ -23,9 +23,7 @@ function scrypt(password: string, salt: Buffer, params: ScryptParams): Promise<B
   const N = 2 ** params.logN;
   // Node refuses anything above 32 MiB unless maxmem is raised; scrypt needs about 128 * N * r bytes.
   const options: ScryptOptions = { N, r: params.r, p: params.p, maxmem: 256 * N * params.r };
-  return new Promise((resolve, reject) =>
-    scryptCb(password.normalize('NFC'), salt, KEY_LENGTH, options, (err, key) => (err ? reject(err) : resolve(key))),
-  );
+  return new Promise((resolve, reject) => scryptCb(password.normalize('NFC'), salt, KEY_LENGTH, options, (err, key) => (err ? reject(err) : resolve(key))));
 }
 
 export async function hashPassword(password: string, params: ScryptParams): Promise<string> {

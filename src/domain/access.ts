@@ -16,12 +16,10 @@ export interface Identity {
 export const isAdministrator = (who: Identity): boolean => who.effective.has(Perm.Administrator);
 
 /** Administrator (12) implies every permission. */
-export const holds = (who: Identity, ...perms: number[]): boolean =>
-  isAdministrator(who) || perms.every((p) => who.effective.has(p));
+export const holds = (who: Identity, ...perms: number[]): boolean => isAdministrator(who) || perms.every((p) => who.effective.has(p));
 
 /** Administrative access on a tenant: listed among its admins, or Administrator (12). */
-export const administers = (who: Identity, tenantId: number): boolean =>
-  isAdministrator(who) || who.adminTenants.has(tenantId);
+export const administers = (who: Identity, tenantId: number): boolean => isAdministrator(who) || who.adminTenants.has(tenantId);
 
 /** An administrator-API operation on something in `tenantId`: Administrator, or the permission plus admin access. */
 export const mayAdminister = (who: Identity, perm: number, tenantId: number): boolean =>

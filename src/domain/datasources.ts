@@ -59,14 +59,17 @@ async function ownedDataSource(store: Store, actor: Identity, id: number): Promi
 export async function createDataSource(store: Store, actor: Identity, input: DataSourceInput): Promise<DataSource> {
   if (input.dataStore === undefined) throw fail('invalidJson', 'dataStore: is required');
   if (!isDataStore(input.dataStore)) throw fail('invalidJson', `dataStore: there is no data store ${input.dataStore}`);
-  return settle(store.createDataSource({
-    ownerId: actor.id,
-    name: input.name,
-    dataStore: input.dataStore,
-    connectionType: input.connectionType ?? 'Cloud',
-    description: input.description ?? null,
-    ...splitOptions(input.options),
-  }), { name: `data source ${input.name}` });
+  return settle(
+    store.createDataSource({
+      ownerId: actor.id,
+      name: input.name,
+      dataStore: input.dataStore,
+      connectionType: input.connectionType ?? 'Cloud',
+      description: input.description ?? null,
+      ...splitOptions(input.options),
+    }),
+    { name: `data source ${input.name}` },
+  );
 }
 
 /** Full replace; `dataStore` and `connectionType` may be repeated but not changed. */
@@ -76,8 +79,10 @@ export async function updateDataSource(store: Store, actor: Identity, id: number
     throw fail('invalidJson', 'dataStore: is not allowed to be changed');
   }
   if (input.connectionType !== undefined && input.connectionType !== current.connectionType) throw fail('connectionTypeChanged');
-  return settle(store.updateDataSource(id, { name: input.name, description: input.description ?? null, ...splitOptions(input.options) }, ifVersion),
-    { stale: `data source ${id}`, name: `data source ${input.name}` });
+  return settle(store.updateDataSource(id, { name: input.name, description: input.description ?? null, ...splitOptions(input.options) }, ifVersion), {
+    stale: `data source ${id}`,
+    name: `data source ${input.name}`,
+  });
 }
 
 export async function deleteDataSource(store: Store, actor: Identity, id: number, ifVersion?: Versions): Promise<void> {

@@ -6,7 +6,10 @@ export class Gate {
   private running = 0;
   private readonly waiting: (() => void)[] = [];
 
-  constructor(private readonly concurrency: number, private readonly queue: number) {}
+  constructor(
+    private readonly concurrency: number,
+    private readonly queue: number,
+  ) {}
 
   hasRoom(): boolean {
     return this.running < this.concurrency || this.waiting.length < this.queue;

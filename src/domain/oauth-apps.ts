@@ -11,8 +11,7 @@ import { isDataStore } from './datastores.js';
 import { Perm, SYSTEM_TENANT_ID } from './permissions.js';
 import { settle } from './refusals.js';
 
-export const usableBy = (app: Pick<OAuthApp, 'tenantId'>, tenantId: number): boolean =>
-  app.tenantId === SYSTEM_TENANT_ID || app.tenantId === tenantId;
+export const usableBy = (app: Pick<OAuthApp, 'tenantId'>, tenantId: number): boolean => app.tenantId === SYSTEM_TENANT_ID || app.tenantId === tenantId;
 
 export const manages = (who: Identity, app: Pick<OAuthApp, 'tenantId'>): boolean => mayAdminister(who, Perm.OAuth, app.tenantId);
 
@@ -66,6 +65,7 @@ const PATH_AND_QUERY = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*$/;
  */
 function checkUri(field: string, value: string, rules: AppRules): string {
   const refuse = (problem: string) => fail('invalidJson', `${field}: ${problem}`);
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point: they are refused
   if (/[\u0000-\u0020\u007f]/.test(value)) throw refuse('must not contain spaces or control characters');
   if (/[^\u0021-\u007e]/.test(value)) throw refuse('must be ASCII (percent-encode other characters; an international host name in punycode)');
   if (value.includes('\\')) throw refuse('must not contain a backslash');
@@ -98,7 +98,12 @@ function checkApp<T extends NewOAuthApp>(input: T, rules: AppRules): T {
   return { ...input, authorizeURI: checkUri('authorizeURI', input.authorizeURI, rules), tokenURI: checkUri('tokenURI', input.tokenURI, rules) };
 }
 
-export async function createApp(store: Store, actor: Identity, input: Omit<NewOAuthApp, 'tenantId'> & { tenantId?: number }, rules: AppRules): Promise<OAuthApp> {
+export async function createApp(
+  store: Store,
+  actor: Identity,
+  input: Omit<NewOAuthApp, 'tenantId'> & { tenantId?: number },
+  rules: AppRules,
+): Promise<OAuthApp> {
   const app = checkApp({ ...input, tenantId: input.tenantId ?? actor.tenantId }, rules);
   if (!(await store.tenant(app.tenantId))) throw fail('tenantNotFound', app.tenantId);
   if (!manages(actor, app)) throw fail('forbidden');
@@ -116,7 +121,12 @@ async function managedApp(store: Store, actor: Identity, id: number): Promise<OA
 }
 
 export async function updateApp(
-  store: Store, actor: Identity, id: number, input: Omit<NewOAuthApp, 'tenantId'> & { tenantId?: number }, rules: AppRules, ifVersion?: Versions,
+  store: Store,
+  actor: Identity,
+  id: number,
+  input: Omit<NewOAuthApp, 'tenantId'> & { tenantId?: number },
+  rules: AppRules,
+  ifVersion?: Versions,
 ): Promise<OAuthApp> {
   const current = await managedApp(store, actor, id);
   if (input.tenantId !== undefined && input.tenantId !== current.tenantId) {
@@ -130,4 +140,3 @@ export async function deleteApp(store: Store, actor: Identity, id: number, ifVer
   await managedApp(store, actor, id);
   await settle(store.deleteApp(id, ifVersion), { stale: `OAuth application ${id}` });
 }
-

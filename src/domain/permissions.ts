@@ -80,8 +80,7 @@ export const isPermissionId = (id: number): id is PermissionId => byId.has(id);
 export const allPermissionIds: readonly PermissionId[] = permissionCatalogue.map((p) => p.id);
 
 /** Default roles of the system tenant (api.md §3.2). Their ids are fixed and they cannot be deleted. */
-const range = (from: number, to: number): PermissionId[] =>
-  allPermissionIds.filter((id) => id >= from && id <= to);
+const range = (from: number, to: number): PermissionId[] => allPermissionIds.filter((id) => id >= from && id <= to);
 
 export const defaultRoles = [
   { id: 1, name: 'System Administrator', permissions: [...allPermissionIds] },
@@ -91,4 +90,3 @@ export const defaultRoles = [
 
 export const SYSTEM_TENANT_ID = 1;
 export const isDefaultRole = (roleId: number): boolean => roleId >= 1 && roleId <= 3;
-

@@ -26,33 +26,50 @@ const NOUN = { admins: 'user', users: 'user', roles: 'role' } as const;
 
 export function refusalError(r: Refusal, subject: Subject = {}): ApiError {
   switch (r.refused) {
-    case 'missing': return fail(NOT_FOUND[r.what], r.id);
-    case 'stale': return fail('preconditionFailed', subject.stale ?? '');
-    case 'name': return fail('duplicateName', subject.name ?? '');
-    case 'lastAdministrator': return fail('conflict', 'at least one active user must keep the Administrator permission');
-    case 'userWithoutRole': return fail('conflict', `user ${r.userId} would be left without a role`);
-    case 'systemTenant': return fail('conflict', 'the system tenant cannot be deleted');
-    case 'tenantHasUsers': return fail('conflict', `tenant ${r.tenantId} still has users`);
-    case 'roleMoved': return fail('invalidJson', 'tenantId: a role cannot move to another tenant');
-    case 'defaultRoleChanged': return fail('conflict', 'a default role can change only its users');
-    case 'defaultRoleDeleted': return fail('conflict', 'a default role cannot be deleted');
-    case 'noRole': return fail('invalidJson', 'permissions.roles: at least one role is required');
+    case 'missing':
+      return fail(NOT_FOUND[r.what], r.id);
+    case 'stale':
+      return fail('preconditionFailed', subject.stale ?? '');
+    case 'name':
+      return fail('duplicateName', subject.name ?? '');
+    case 'lastAdministrator':
+      return fail('conflict', 'at least one active user must keep the Administrator permission');
+    case 'userWithoutRole':
+      return fail('conflict', `user ${r.userId} would be left without a role`);
+    case 'systemTenant':
+      return fail('conflict', 'the system tenant cannot be deleted');
+    case 'tenantHasUsers':
+      return fail('conflict', `tenant ${r.tenantId} still has users`);
+    case 'roleMoved':
+      return fail('invalidJson', 'tenantId: a role cannot move to another tenant');
+    case 'defaultRoleChanged':
+      return fail('conflict', 'a default role can change only its users');
+    case 'defaultRoleDeleted':
+      return fail('conflict', 'a default role cannot be deleted');
+    case 'noRole':
+      return fail('invalidJson', 'permissions.roles: at least one role is required');
     case 'reference':
       if (r.field === 'importedRoles') return fail('invalidReference', `importedRoles: no system-tenant role ${r.id}`);
-      return fail('invalidReference', r.otherTenant
-        ? `${r.field}: ${NOUN[r.field]} ${r.id} belongs to another tenant`
-        : `${r.field}: no ${NOUN[r.field]} ${r.id}`);
+      return fail(
+        'invalidReference',
+        r.otherTenant ? `${r.field}: ${NOUN[r.field]} ${r.id} belongs to another tenant` : `${r.field}: no ${NOUN[r.field]} ${r.id}`,
+      );
     case 'appReference':
-      return fail('appReferenceInvalid', r.dataSourceId === undefined
-        ? r.appId
-        : `${r.appId} (data source ${r.dataSourceId} needs the data store of the current application)`);
+      return fail(
+        'appReferenceInvalid',
+        r.dataSourceId === undefined ? r.appId : `${r.appId} (data source ${r.dataSourceId} needs the data store of the current application)`,
+      );
     case 'profileReference':
-      return fail('invalidOption', r.otherDataStore
-        ? `OAuthProfileId: profile ${r.profileId} is for another data store`
-        : `OAuthProfileId: no OAuth profile ${r.profileId}`);
-    case 'appDataStoreInUse': return fail('invalidJson', 'dataStore: data sources use profiles of this application; its data store cannot change');
-    case 'concurrentDelete': return fail('conflict', 'an object this request refers to was deleted by a concurrent request');
-    case 'unstorableText': return fail('invalidJson', 'a text value holds a character the database cannot store');
+      return fail(
+        'invalidOption',
+        r.otherDataStore ? `OAuthProfileId: profile ${r.profileId} is for another data store` : `OAuthProfileId: no OAuth profile ${r.profileId}`,
+      );
+    case 'appDataStoreInUse':
+      return fail('invalidJson', 'dataStore: data sources use profiles of this application; its data store cannot change');
+    case 'concurrentDelete':
+      return fail('conflict', 'an object this request refers to was deleted by a concurrent request');
+    case 'unstorableText':
+      return fail('invalidJson', 'a text value holds a character the database cannot store');
   }
 }
 

@@ -7,8 +7,14 @@ import { limitCatalogue } from './limits.js';
 import { SYSTEM_TENANT_ID, defaultRoles } from './permissions.js';
 
 export function seed(hashes: { adminPasswordHash: string; userPasswordHash: string }): Seed {
-  const user = (userName: string, passwordHash: string, role: number) =>
-    ({ userName, tenantId: SYSTEM_TENANT_ID, status: 1 as const, passwordHash, roles: [role], permissions: [] });
+  const user = (userName: string, passwordHash: string, role: number) => ({
+    userName,
+    tenantId: SYSTEM_TENANT_ID,
+    status: 1 as const,
+    passwordHash,
+    roles: [role],
+    permissions: [],
+  });
   return {
     tenant: { id: SYSTEM_TENANT_ID, name: 'System', description: 'The system tenant' },
     roles: defaultRoles.map((r) => ({ id: r.id, name: r.name, description: `Default role: ${r.name}`, permissions: r.permissions })),

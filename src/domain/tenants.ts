@@ -42,14 +42,17 @@ export async function createTenant(
   }
   // The creator gets administrative access on the tenant it creates.
   const admins = [...new Set([...(input.admins ?? []), ...(actor.tenantId === SYSTEM_TENANT_ID ? [actor.id] : [])])];
-  return settle(store.createTenant({
-    name: input.name,
-    parentTenant: SYSTEM_TENANT_ID,
-    description: input.description ?? null,
-    status: input.status ?? 1,
-    importedRoles,
-    admins,
-  }), { name: `tenant ${input.name}` });
+  return settle(
+    store.createTenant({
+      name: input.name,
+      parentTenant: SYSTEM_TENANT_ID,
+      description: input.description ?? null,
+      status: input.status ?? 1,
+      importedRoles,
+      admins,
+    }),
+    { name: `tenant ${input.name}` },
+  );
 }
 
 export async function updateTenant(store: Store, actor: Identity, id: number, input: TenantInput): Promise<Tenant> {
@@ -59,7 +62,9 @@ export async function updateTenant(store: Store, actor: Identity, id: number, in
   if (input.parentTenant !== undefined && input.parentTenant !== null && input.parentTenant !== expectedParent) {
     throw fail('invalidJson', `parentTenant: must be ${expectedParent} for this tenant`);
   }
-  return settle(store.updateTenant(id, { name: input.name, description: input.description ?? null, status: input.status ?? 1 }), { name: `tenant ${input.name}` });
+  return settle(store.updateTenant(id, { name: input.name, description: input.description ?? null, status: input.status ?? 1 }), {
+    name: `tenant ${input.name}`,
+  });
 }
 
 export async function deleteTenant(store: Store, actor: Identity, id: number): Promise<void> {

@@ -77,14 +77,17 @@ export async function createUser(ctx: Ctx, input: UserInput): Promise<User> {
   await checkGrants(ctx.store, ctx.actor, input.grants);
   if (input.password === undefined) throw fail('invalidJson', 'passwordInfo.password: is required');
   checkPassword(input.password, input.userName);
-  return settle(ctx.store.createUser({
-    userName: input.userName,
-    tenantId,
-    status: input.status,
-    passwordHash: await hashPassword(input.password, ctx.hashParams),
-    roles: input.grants.roles,
-    permissions: input.grants.permissions ?? [],
-  }), { name: `user ${input.userName}` });
+  return settle(
+    ctx.store.createUser({
+      userName: input.userName,
+      tenantId,
+      status: input.status,
+      passwordHash: await hashPassword(input.password, ctx.hashParams),
+      roles: input.grants.roles,
+      permissions: input.grants.permissions ?? [],
+    }),
+    { name: `user ${input.userName}` },
+  );
 }
 
 export async function updateUser(ctx: Ctx, id: number, input: UserInput): Promise<User> {
@@ -94,20 +97,24 @@ export async function updateUser(ctx: Ctx, id: number, input: UserInput): Promis
   }
   await checkGrants(ctx.store, ctx.actor, input.grants);
   if (input.password !== undefined) checkPassword(input.password, input.userName);
-  return settle(ctx.store.updateUser(id, {
-    userName: input.userName,
-    status: input.status,
-    passwordHash: input.password === undefined ? undefined : await hashPassword(input.password, ctx.hashParams),
-    roles: input.grants.roles,
-    permissions: input.grants.permissions ?? [],
-  }), { name: `user ${input.userName}` });
+  return settle(
+    ctx.store.updateUser(id, {
+      userName: input.userName,
+      status: input.status,
+      passwordHash: input.password === undefined ? undefined : await hashPassword(input.password, ctx.hashParams),
+      roles: input.grants.roles,
+      permissions: input.grants.permissions ?? [],
+    }),
+    { name: `user ${input.userName}` },
+  );
 }
 
 export async function setGrants(ctx: Ctx, id: number, grants: Grants): Promise<User> {
   const current = await userFor(ctx.store, ctx.actor, id, Perm.ModifyUsers);
   await checkGrants(ctx.store, ctx.actor, grants);
-  return settle(ctx.store.updateUser(id, { ...current, passwordHash: undefined, roles: grants.roles, permissions: grants.permissions ?? [] }),
-    { name: `user ${current.userName}` });
+  return settle(ctx.store.updateUser(id, { ...current, passwordHash: undefined, roles: grants.roles, permissions: grants.permissions ?? [] }), {
+    name: `user ${current.userName}`,
+  });
 }
 
 export async function setStatus(ctx: Ctx, id: number, status: Status, accountLocked: boolean | undefined): Promise<User> {

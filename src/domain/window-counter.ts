@@ -12,7 +12,10 @@ interface Entry {
 export class WindowCounter {
   private readonly entries = new Map<string, Entry>();
 
-  constructor(private readonly clock: () => number, private readonly maxKeys: number) {}
+  constructor(
+    private readonly clock: () => number,
+    private readonly maxKeys: number,
+  ) {}
 
   count(key: string, windowMs: number): number {
     const e = this.entries.get(key);

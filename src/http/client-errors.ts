@@ -46,7 +46,9 @@ export function clientErrorResponse(err: ParseError, tls: boolean): string {
     connection: 'close',
     ...securityHeaders(tls),
   };
-  const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  const head = Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
   return `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status]}\r\n${head}\r\n${body}`;
 }
 

@@ -23,7 +23,13 @@ export function decodeUtf8(bytes: Buffer): string | ApiError {
 }
 
 const LONE_SURROGATE = /\p{Cs}/u;
-const QUOTE = 0x22, BACKSLASH = 0x5c, OPEN_OBJECT = 0x7b, CLOSE_OBJECT = 0x7d, OPEN_ARRAY = 0x5b, CLOSE_ARRAY = 0x5d, COMMA = 0x2c;
+const QUOTE = 0x22,
+  BACKSLASH = 0x5c,
+  OPEN_OBJECT = 0x7b,
+  CLOSE_OBJECT = 0x7d,
+  OPEN_ARRAY = 0x5b,
+  CLOSE_ARRAY = 0x5d,
+  COMMA = 0x2c;
 
 /** An open object (its keys so far and the current one) or an open array (the current index). */
 interface Frame {

@@ -15,8 +15,7 @@ import type { Store } from '../storage/store.js';
 export async function resolveActor(store: Store, caller: Identity, userParam: unknown, permissions: number[]): Promise<Identity> {
   if (userParam === undefined) return caller;
   if (typeof userParam !== 'string' || userParam === '') throw fail('invalidJson', 'user: must be one non-empty user name');
-  const mayActForOthers = isAdministrator(caller)
-    || (holds(caller, Perm.MgmtAPI, Perm.OnBehalfOf, ...permissions) && caller.adminTenants.size > 0);
+  const mayActForOthers = isAdministrator(caller) || (holds(caller, Perm.MgmtAPI, Perm.OnBehalfOf, ...permissions) && caller.adminTenants.size > 0);
   if (!mayActForOthers) throw fail('forbidden');
   // No user name holds a control character; such a name is not looked up (PostgreSQL refuses U+0000 in text).
   const target = /\p{Cc}/u.test(userParam) ? undefined : await store.principalByName(userParam);

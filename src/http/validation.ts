@@ -26,7 +26,9 @@ interface SchemaNode {
 
 /** The names of a parameter object's integer properties (also inside `allOf`, which Type.Intersect produces). */
 function integerProperties(schema: SchemaNode): string[] {
-  const own = Object.entries(schema.properties ?? {}).filter(([, s]) => s.type === 'integer').map(([name]) => name);
+  const own = Object.entries(schema.properties ?? {})
+    .filter(([, s]) => s.type === 'integer')
+    .map(([name]) => name);
   return [...own, ...(schema.allOf ?? []).flatMap(integerProperties)];
 }
 
@@ -46,8 +48,7 @@ function parameterValidator(schema: SchemaNode): ValidateFunction {
       }
     }
     const ok = validate(data);
-    check.errors = validate.errors?.map((e) =>
-      e.keyword === 'type' && integers.includes(e.instancePath.slice(1)) ? { ...e, message: NOT_CANONICAL } : e);
+    check.errors = validate.errors?.map((e) => (e.keyword === 'type' && integers.includes(e.instancePath.slice(1)) ? { ...e, message: NOT_CANONICAL } : e));
     return ok;
   }) as ValidateFunction;
   return check;
@@ -65,7 +66,7 @@ export function describeValidationError(errors: ErrorObject[], part: string | un
     const missing = String((e.params as { missingProperty: string }).missingProperty);
     return `${path ? `${path}.` : ''}${missing}: is required`;
   }
-  const field = path || (part === 'body' ? 'body' : part ?? 'request');
+  const field = path || (part === 'body' ? 'body' : (part ?? 'request'));
   const what = e.propertyName === undefined ? '' : 'a property name ';
   return `${field}: ${what}${e.message ?? 'is invalid'}`;
 }

@@ -76,7 +76,9 @@ export async function rekey(keys: Keys, prepared: PreparedRekey): Promise<string
     }
     throw err;
   }
-  return `the master key is replaced by the key from ${prepared.source}; a start with the old key is refused from now on.\n`
-    + 'Next: restart every server with the new key (TOKENKEEP_MASTER_KEY or TOKENKEEP_MASTER_KEY_FILE, or the master.key beside the database);\n'
-    + 'running servers go on with the data keys they hold until then. Then destroy the old key: backups taken before now still open only with it.\n';
+  return (
+    `the master key is replaced by the key from ${prepared.source}; a start with the old key is refused from now on.\n` +
+    'Next: restart every server with the new key (TOKENKEEP_MASTER_KEY or TOKENKEEP_MASTER_KEY_FILE, or the master.key beside the database);\n' +
+    'running servers go on with the data keys they hold until then. Then destroy the old key: backups taken before now still open only with it.\n'
+  );
 }

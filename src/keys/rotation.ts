@@ -35,10 +35,12 @@ export async function reencryptAll(keys: Keys, batchSize: number, progress: Prog
 /** What the operator is told about damaged values: each by table, row id and column, and how to finish. */
 export function damagedReport(damaged: DamagedValue[]): string {
   const rows = new Set(damaged.map((d) => `${d.table}.${d.id}`)).size;
-  return `${rows} row${rows === 1 ? '' : 's'} could not be re-encrypted: a sealed value fails its integrity check `
-    + '(damaged or tampered with); they stay under their old key version:\n'
-    + damaged.map((d) => `  ${d.table} id ${d.id} column ${d.column}\n`).join('')
-    + 'Replace their secrets through the API (PUT) or delete them, then run `tokenkeep keys reencrypt`.\n';
+  return (
+    `${rows} row${rows === 1 ? '' : 's'} could not be re-encrypted: a sealed value fails its integrity check ` +
+    '(damaged or tampered with); they stay under their old key version:\n' +
+    damaged.map((d) => `  ${d.table} id ${d.id} column ${d.column}\n`).join('') +
+    'Replace their secrets through the API (PUT) or delete them, then run `tokenkeep keys reencrypt`.\n'
+  );
 }
 
 /**
@@ -47,7 +49,12 @@ export function damagedReport(damaged: DamagedValue[]): string {
  */
 export const RING_PROPAGATION_MS = 2 * REFRESH_MS + 500;
 
-export async function rotate(keys: Keys, batchSize: number, progress: Progress, propagationMs = RING_PROPAGATION_MS): Promise<Reencrypted & { version: number }> {
+export async function rotate(
+  keys: Keys,
+  batchSize: number,
+  progress: Progress,
+  propagationMs = RING_PROPAGATION_MS,
+): Promise<Reencrypted & { version: number }> {
   const version = await keys.addVersion();
   const added = Date.now();
   const first = await reencryptAll(keys, batchSize, progress);

@@ -81,8 +81,9 @@ interface ResolvedKey {
 function resolveKey(settings: KeySettings): ResolvedKey {
   let key = settings.masterKey;
   let source = 'TOKENKEEP_MASTER_KEY';
-  const file = settings.masterKeyFile
-    ?? (settings.dbFile === undefined ? resolve(POSTGRES_KEY_FILE) : settings.dbFile === ':memory:' ? undefined : defaultKeyFile(settings.dbFile));
+  const file =
+    settings.masterKeyFile ??
+    (settings.dbFile === undefined ? resolve(POSTGRES_KEY_FILE) : settings.dbFile === ':memory:' ? undefined : defaultKeyFile(settings.dbFile));
   if (!key && settings.masterKeyFile) {
     if (!existsSync(settings.masterKeyFile)) throw new UnsealError(`TOKENKEEP_MASTER_KEY_FILE: ${settings.masterKeyFile} does not exist`);
     key = readKeyFile(settings.masterKeyFile, 'TOKENKEEP_MASTER_KEY_FILE');
@@ -96,8 +97,11 @@ function resolveKey(settings: KeySettings): ResolvedKey {
   return { key, source, file, warning };
 }
 
-const missingKey = (file: string | undefined) => new UnsealError('this database holds encrypted secrets but no master key is configured: '
-  + `set TOKENKEEP_MASTER_KEY or TOKENKEEP_MASTER_KEY_FILE${file ? ` (no key file at ${file})` : ''}`);
+const missingKey = (file: string | undefined) =>
+  new UnsealError(
+    'this database holds encrypted secrets but no master key is configured: ' +
+      `set TOKENKEEP_MASTER_KEY or TOKENKEEP_MASTER_KEY_FILE${file ? ` (no key file at ${file})` : ''}`,
+  );
 
 /**
  * Checks the configured key against a key-check value read before the database is opened for writing. Closing a

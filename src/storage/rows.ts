@@ -4,7 +4,15 @@
  * and PostgreSQL schemas.
  */
 import type {
-  ConnectionType, DataSource, DataSourceSummary, OAuthApp, OAuthAppHeader, OAuthAppSummary, OAuthProfile, ProfileHeader, ProfileInput,
+  ConnectionType,
+  DataSource,
+  DataSourceSummary,
+  OAuthApp,
+  OAuthAppHeader,
+  OAuthAppSummary,
+  OAuthProfile,
+  ProfileHeader,
+  ProfileInput,
 } from './store.js';
 
 type Row = Record<string, unknown>;
@@ -48,12 +56,18 @@ export const toProfileHeader = (r: Row): ProfileHeader => ({
  * A profile just written, answered from the row's header and the tokens of the request: the tokens were sealed from
  * exactly these strings, so opening them again would only cost two decryptions.
  */
-export const withTokens = (header: ProfileHeader, input: ProfileInput): OAuthProfile =>
-  ({ ...header, accessToken: input.accessToken, refreshToken: input.refreshToken });
+export const withTokens = (header: ProfileHeader, input: ProfileInput): OAuthProfile => ({
+  ...header,
+  accessToken: input.accessToken,
+  refreshToken: input.refreshToken,
+});
 
 /** A profile with its tokens, opened from the row's `access_token` (null stays null) and `refresh_token`. */
-export const toProfile = (r: Row, tokens: Pick<OAuthProfile, 'accessToken' | 'refreshToken'>): OAuthProfile =>
-  ({ ...toProfileHeader(r), accessToken: tokens.accessToken, refreshToken: tokens.refreshToken });
+export const toProfile = (r: Row, tokens: Pick<OAuthProfile, 'accessToken' | 'refreshToken'>): OAuthProfile => ({
+  ...toProfileHeader(r),
+  accessToken: tokens.accessToken,
+  refreshToken: tokens.refreshToken,
+});
 
 /** The columns of an application summary, for SELECT lists. */
 export const APP_SUMMARY_COLUMNS = 'id, name, data_store, tenant_id, description, authorize_uri, token_uri, scope';
@@ -79,5 +93,4 @@ export const failureTimes = {
 };
 
 /** A data source with its options, opened from the row's `options` (JSON text once opened). */
-export const toDataSource = (r: Row, options: string): DataSource =>
-  ({ ...toDataSourceSummary(r), options: JSON.parse(options) as Record<string, string> });
+export const toDataSource = (r: Row, options: string): DataSource => ({ ...toDataSourceSummary(r), options: JSON.parse(options) as Record<string, string> });

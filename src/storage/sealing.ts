@@ -65,8 +65,7 @@ export class SealedError extends Error {
 }
 
 /** The associated data of a sealed value: this exact text, so that every database sealed so far stays readable. */
-const valueAad = (ctx: SealContext, version: number): Buffer =>
-  Buffer.from(`tokenkeep|value|${ctx.table}|${ctx.rowId}|${ctx.column}|${version}`);
+const valueAad = (ctx: SealContext, version: number): Buffer => Buffer.from(`tokenkeep|value|${ctx.table}|${ctx.rowId}|${ctx.column}|${version}`);
 
 /** The unwrapped data keys, by version; the highest version seals new values. */
 export class KeyRing {
@@ -125,9 +124,10 @@ export interface StoredRing {
 }
 
 /** What a serving node that still holds the old master key says, once, when it meets a rekeyed ring. */
-export const MASTER_KEY_CHANGED = 'the master key of this database was changed (tokenkeep keys rekey) and this process still holds '
-  + 'the old one: it keeps serving with the data keys it has, but cannot use key versions added from now on. Restart it '
-  + 'with the new master key (TOKENKEEP_MASTER_KEY or TOKENKEEP_MASTER_KEY_FILE).';
+export const MASTER_KEY_CHANGED =
+  'the master key of this database was changed (tokenkeep keys rekey) and this process still holds ' +
+  'the old one: it keeps serving with the data keys it has, but cannot use key versions added from now on. Restart it ' +
+  'with the new master key (TOKENKEEP_MASTER_KEY or TOKENKEEP_MASTER_KEY_FILE).';
 
 /**
  * What an unsealed store holds: its master key and the data keys unwrapped with it, kept in step with the stored ring:
@@ -141,7 +141,10 @@ class Keyholder {
   /** the stored ring is wrapped under a master key this process does not have */
   private stale = false;
 
-  constructor(private master: MasterKey, private readonly warn: (message: string) => void) {}
+  constructor(
+    private master: MasterKey,
+    private readonly warn: (message: string) => void,
+  ) {}
 
   private opens(keyCheck: Buffer): boolean {
     if (this.verifiedCheck?.equals(keyCheck)) return true;
@@ -168,7 +171,8 @@ class Keyholder {
 
   /** Refuses to change the stored ring under a master key it is no longer wrapped with (a rekey since the start). */
   private assertCurrent(keyCheck: Buffer): void {
-    if (!this.opens(keyCheck)) throw new SealedError('the master key of this database was changed by `tokenkeep keys rekey` since this command started; run it again with the new key');
+    if (!this.opens(keyCheck))
+      throw new SealedError('the master key of this database was changed by `tokenkeep keys rekey` since this command started; run it again with the new key');
   }
 
   /** A new data key version, wrapped, to be stored in the transaction that read `keyCheck`. */
@@ -254,6 +258,7 @@ export interface KeyringBackend<C, M extends Mode> {
 
 /** An operation: a generator that yields each hook's answer (a value or a promise) and gets it back. */
 // `any`: each step gets back the answer to what it yielded, whose type `answer` restores at the call.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a generator has one TNext for all its steps (see above)
 type Steps<T> = Generator<unknown, T, any>;
 export type Runner<M extends Mode> = <T>(steps: Steps<T>) => Out<M, T>;
 
@@ -364,7 +369,10 @@ export class Sealing<C, M extends Mode> implements Keys {
     process.stderr.write(`tokenkeep: warning: ${message}\n`);
   };
 
-  constructor(private readonly backend: KeyringBackend<C, M>, private readonly run: Runner<M>) {}
+  constructor(
+    private readonly backend: KeyringBackend<C, M>,
+    private readonly run: Runner<M>,
+  ) {}
 
   // ---- sealing and opening ---------------------------------------------------------------------------------------
 
@@ -373,8 +381,12 @@ export class Sealing<C, M extends Mode> implements Keys {
    * between, so a concurrent ring refresh cannot split them): the sealed values by column and that version, which the
    * row records. The ring is read again first when it is older than REFRESH_MS.
    */
-  sealRow<K extends string>(table: SealedTable, rowId: number, values: Record<K, string | null>, on?: C)
-    : Out<M, { sealed: Record<K, Buffer | null>; keyVersion: number }> {
+  sealRow<K extends string>(
+    table: SealedTable,
+    rowId: number,
+    values: Record<K, string | null>,
+    on?: C,
+  ): Out<M, { sealed: Record<K, Buffer | null>; keyVersion: number }> {
     return this.run(this.sealRowSteps(table, rowId, values, on));
   }
 
@@ -405,8 +417,12 @@ export class Sealing<C, M extends Mode> implements Keys {
     return this.keyholder.ring;
   }
 
-  private *sealRowSteps<K extends string>(table: SealedTable, rowId: number, values: Record<K, string | null>, on?: C)
-    : Steps<{ sealed: Record<K, Buffer | null>; keyVersion: number }> {
+  private *sealRowSteps<K extends string>(
+    table: SealedTable,
+    rowId: number,
+    values: Record<K, string | null>,
+    on?: C,
+  ): Steps<{ sealed: Record<K, Buffer | null>; keyVersion: number }> {
     const ring = yield* this.fresh(on);
     const sealed = {} as Record<K, Buffer | null>;
     for (const column of Object.keys(values) as K[]) {
@@ -481,7 +497,8 @@ export class Sealing<C, M extends Mode> implements Keys {
     const stored = yield* answer(this.backend.versions());
     const known = stored.map((r) => ({ version: r.version, createdAt: r.createdAt, active: r.version === active, rows: usage.get(r.version) ?? 0 }));
     // Rows under a version missing from the ring cannot be read: show them rather than hide them.
-    const missing = [...usage.keys()].filter((v) => !stored.some((r) => r.version === v))
+    const missing = [...usage.keys()]
+      .filter((v) => !stored.some((r) => r.version === v))
       .map((v) => ({ version: v, createdAt: null, active: false, rows: usage.get(v)! }));
     return [...known, ...missing];
   }
@@ -553,11 +570,13 @@ export class Sealing<C, M extends Mode> implements Keys {
 
   private *rekeySteps(next: MasterKey): Steps<void> {
     const holder = this.keyholder;
-    yield* answer(this.backend.rewrapRing((rows) => {
-      const stored = ringOf(rows);
-      if (!stored) throw new SealedError('the key ring does not exist');
-      return holder.rewrap(stored, next);
-    }));
+    yield* answer(
+      this.backend.rewrapRing((rows) => {
+        const stored = ringOf(rows);
+        if (!stored) throw new SealedError('the key ring does not exist');
+        return holder.rewrap(stored, next);
+      }),
+    );
     holder.adopt(next);
     yield* this.load();
   }

@@ -62,8 +62,7 @@ export type Refusal =
   /** a text value the database cannot store (U+0000 on PostgreSQL) */
   | { refused: 'unstorableText' };
 
-export const isRefusal = (value: unknown): value is Refusal =>
-  typeof value === 'object' && value !== null && 'refused' in value;
+export const isRefusal = (value: unknown): value is Refusal => typeof value === 'object' && value !== null && 'refused' in value;
 
 /**
  * A refusal on its way out of a transaction: thrown inside it, so the transaction (or the group commit's savepoint)

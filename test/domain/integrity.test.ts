@@ -2,8 +2,17 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  appChangeRefusal, identityRefusal, importedRoleRefusal, memberRefusal, profileMoveRefusal, profileReferenceRefusal, roleChangeRefusal,
-  roleDeletionRefusal, tenantDeletionRefusal, userRolesRefusal, versionRefusal,
+  appChangeRefusal,
+  identityRefusal,
+  importedRoleRefusal,
+  memberRefusal,
+  profileMoveRefusal,
+  profileReferenceRefusal,
+  roleChangeRefusal,
+  roleDeletionRefusal,
+  tenantDeletionRefusal,
+  userRolesRefusal,
+  versionRefusal,
 } from '../../src/domain/integrity.js';
 import { SYSTEM_TENANT_ID, defaultRoles } from '../../src/domain/permissions.js';
 import type { Role } from '../../src/storage/store.js';
@@ -47,8 +56,13 @@ describe('integrity rules', () => {
   test("a user's roles: at least one, each existing and of the user's tenant", () => {
     assert.deepEqual(userRolesRefusal(5, []), { refused: 'noRole' });
     assert.equal(userRolesRefusal(5, [{ id: 10, tenantId: 5 }]), undefined);
-    assert.deepEqual(userRolesRefusal(5, [{ id: 10, tenantId: 5 }, { id: 11, tenantId: undefined }]),
-      { refused: 'reference', field: 'roles', id: 11, otherTenant: false });
+    assert.deepEqual(
+      userRolesRefusal(5, [
+        { id: 10, tenantId: 5 },
+        { id: 11, tenantId: undefined },
+      ]),
+      { refused: 'reference', field: 'roles', id: 11, otherTenant: false },
+    );
     assert.deepEqual(userRolesRefusal(5, [{ id: 2, tenantId: SYSTEM_TENANT_ID }]), { refused: 'reference', field: 'roles', id: 2, otherTenant: true });
   });
 

@@ -9,8 +9,15 @@ const POLICY = { limit: 3, intervalMs: 1000, periodMs: 5000 };
 describe('lockout rule', () => {
   test('the policy reads the limits in force, and the defaults for those not stored', () => {
     assert.deepEqual(lockoutPolicy(new Map()), { limit: 3, intervalMs: 900_000, periodMs: 1_800_000 });
-    assert.deepEqual(lockoutPolicy(new Map([[Limit.PasswordLockoutLimit, 0], [Limit.PasswordLockoutPeriod, 60]])),
-      { limit: 0, intervalMs: 900_000, periodMs: 60_000 });
+    assert.deepEqual(
+      lockoutPolicy(
+        new Map([
+          [Limit.PasswordLockoutLimit, 0],
+          [Limit.PasswordLockoutPeriod, 60],
+        ]),
+      ),
+      { limit: 0, intervalMs: 900_000, periodMs: 60_000 },
+    );
   });
 
   test('failures older than the interval drop out of the window; the limit-th within it locks and clears the times', () => {

@@ -26,7 +26,8 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       lastProbe = now;
       // A StoreUnavailable is recorded by the store when it means "cannot write", and ping() reports it (a busy lock,
       // say, is not a broken database); any other failure fails the health checks waiting for it.
-      probing = store.probeWrite()
+      probing = store
+        .probeWrite()
         .catch((err: unknown) => {
           if (!(err instanceof StoreUnavailable)) throw err;
         })
@@ -37,23 +38,30 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return probing;
   };
 
-  app.get('/api/healthcheck', {
-    config: { auth: false },
-    schema: {
-      operationId: 'getHealthCheck',
-      summary: 'Health check (no authentication): 503 while the database cannot answer or cannot write',
-      tags: ['health'],
-      security: [],
-      response: { 200: success('Healthy: the database answers', Type.Object({ status: Type.Literal('active') }, { additionalProperties: false })), ...publicErrors() },
+  app.get(
+    '/api/healthcheck',
+    {
+      config: { auth: false },
+      schema: {
+        operationId: 'getHealthCheck',
+        summary: 'Health check (no authentication): 503 while the database cannot answer or cannot write',
+        tags: ['health'],
+        security: [],
+        response: {
+          200: success('Healthy: the database answers', Type.Object({ status: Type.Literal('active') }, { additionalProperties: false })),
+          ...publicErrors(),
+        },
+      },
     },
-  }, async () => {
-    try {
-      await probe();
-      await store.ping();
-    } catch (err) {
-      const reason = err instanceof StoreUnavailable ? err.cannotWrite : undefined;
-      throw reason === undefined ? fail('unavailable', '', { 'retry-after': '5' }) : fail('cannotWrite', reason, { 'retry-after': '5' });
-    }
-    return { status: 'active' as const };
-  });
+    async () => {
+      try {
+        await probe();
+        await store.ping();
+      } catch (err) {
+        const reason = err instanceof StoreUnavailable ? err.cannotWrite : undefined;
+        throw reason === undefined ? fail('unavailable', '', { 'retry-after': '5' }) : fail('cannotWrite', reason, { 'retry-after': '5' });
+      }
+      return { status: 'active' as const };
+    },
+  );
 };

@@ -34,19 +34,45 @@ export const limitRoutes: FastifyPluginAsyncTypebox = async (app) => {
     if (request.principal && !isAdministrator(request.principal) && request.principal.tenantId !== SYSTEM_TENANT_ID) throw fail('forbidden');
   });
 
-  app.get('/api/admin/limits/system', {
-    config,
-    schema: { operationId: 'listSystemLimits', summary: 'List system limits', tags, response: { 200: success('The system limits', strictObject({ limits: Type.Array(LimitValue) })), ...errors(403) } },
-  }, async () => ({ limits: await Promise.all(limitCatalogue.map((l) => read(l.id))) }));
+  app.get(
+    '/api/admin/limits/system',
+    {
+      config,
+      schema: {
+        operationId: 'listSystemLimits',
+        summary: 'List system limits',
+        tags,
+        response: { 200: success('The system limits', strictObject({ limits: Type.Array(LimitValue) })), ...errors(403) },
+      },
+    },
+    async () => ({ limits: await Promise.all(limitCatalogue.map((l) => read(l.id))) }),
+  );
 
-  app.get('/api/admin/limits/system/:limitId', {
-    config,
-    schema: { operationId: 'getSystemLimit', summary: 'Get a system limit', tags, params: LimitParams, response: { 200: success('The limit', LimitValue), ...errors(403, 404) } },
-  }, async (request) => read(request.params.limitId));
+  app.get(
+    '/api/admin/limits/system/:limitId',
+    {
+      config,
+      schema: {
+        operationId: 'getSystemLimit',
+        summary: 'Get a system limit',
+        tags,
+        params: LimitParams,
+        response: { 200: success('The limit', LimitValue), ...errors(403, 404) },
+      },
+    },
+    async (request) => read(request.params.limitId),
+  );
 
   const write = (operationId: string, summary: string) => ({
     config,
-    schema: { operationId, summary, tags, params: LimitParams, body: LimitBody, response: { 200: success('The limit with its new value', LimitValue), ...errors(400, 403, 404, 413, 415) } },
+    schema: {
+      operationId,
+      summary,
+      tags,
+      params: LimitParams,
+      body: LimitBody,
+      response: { 200: success('The limit with its new value', LimitValue), ...errors(400, 403, 404, 413, 415) },
+    },
   });
   const handler = async (request: { params: { limitId: number }; body: { value: number } }) => {
     const def = limitDef(request.params.limitId);

@@ -2,7 +2,11 @@
 import type { FastifyPluginAsync } from 'fastify';
 
 export const openapiRoutes: FastifyPluginAsync = async (app) => {
-  app.get('/api/openapi.json', {
-    schema: { hide: true, response: { 200: { type: 'object', additionalProperties: true } } },
-  }, async () => app.swagger());
+  app.get(
+    '/api/openapi.json',
+    {
+      schema: { hide: true, response: { 200: { type: 'object', additionalProperties: true } } },
+    },
+    async () => app.swagger(),
+  );
 };

@@ -24,7 +24,7 @@ export const ErrorBody = Type.Object(
   {
     error: Type.Object(
       {
-        code: Type.Integer({ description: 'The error code: HDP\'s own (2222xxxxx) or tokenkeep\'s (2230xxxxx); see the README' }),
+        code: Type.Integer({ description: "The error code: HDP's own (2222xxxxx) or tokenkeep's (2230xxxxx); see the README" }),
         message: Type.Object({ lang: Type.Literal('en-US'), value: Type.String() }, { additionalProperties: false }),
       },
       { additionalProperties: false },
@@ -57,8 +57,7 @@ type ErrorStatus = keyof typeof errorMeaning;
  * under a flood of failed logins, 429 (api.md §2). Each response has its own description; the `allOf` around the
  * one shared envelope is how a response carries a description of its own next to a shared schema.
  */
-const responses = (statuses: readonly ErrorStatus[]) =>
-  Object.fromEntries(statuses.map((s) => [s, { description: errorMeaning[s], allOf: [ErrorBody] }]));
+const responses = (statuses: readonly ErrorStatus[]) => Object.fromEntries(statuses.map((s) => [s, { description: errorMeaning[s], allOf: [ErrorBody] }]));
 
 export const errors = (...statuses: ErrorStatus[]) => responses([401, 429, 500, 503, ...statuses]);
 

@@ -7,10 +7,7 @@ export const TenantBody = Type.Object({
   parentTenant: Type.Optional(Nullable(Id)),
   status: Type.Optional(StatusValue),
 });
-export const TenantCreateBody = Type.Intersect([
-  TenantBody,
-  Type.Object({ importedRoles: Type.Optional(IdList()), admins: Type.Optional(IdList()) }),
-]);
+export const TenantCreateBody = Type.Intersect([TenantBody, Type.Object({ importedRoles: Type.Optional(IdList()), admins: Type.Optional(IdList()) })]);
 export const Tenant = strictObject({
   id: Type.Integer(),
   name: Type.String(),

@@ -36,7 +36,10 @@ export class Batcher<I, R> {
   private readonly maxSize: number;
 
   /** `run` answers a batch: one result per item, in the items' order. */
-  constructor(private readonly run: (items: I[]) => Promise<R[]>, private readonly opts: BatcherOptions<I> = {}) {
+  constructor(
+    private readonly run: (items: I[]) => Promise<R[]>,
+    private readonly opts: BatcherOptions<I> = {},
+  ) {
     this.inFlight = opts.inFlight ?? 1;
     this.maxSize = opts.maxSize ?? 256;
   }

@@ -44,10 +44,21 @@ const RETRYABLE = new Set(['40001', '40P01']); // serialization_failure, deadloc
  * 53 (insufficient resources: disk full, out of memory, too many connections), 57P (shutdown, cannot connect now),
  * 58 (I/O error); 55P03 (lock_timeout); 25006 (read_only_sql_transaction: a read-only database or a standby).
  */
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', '55P03',
-  '25006']);
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  '55P03',
+  '25006',
+]);
 const UNAVAILABLE_CLASSES = /^(08|53|57P|58)/;
-const UNAVAILABLE_MESSAGES = /timeout exceeded when trying to connect|Connection terminated|connection timeout|Client has encountered a connection error|Client was closed|Cannot use a pool after calling end/i;
+const UNAVAILABLE_MESSAGES =
+  /timeout exceeded when trying to connect|Connection terminated|connection timeout|Client has encountered a connection error|Client was closed|Cannot use a pool after calling end/i;
 
 /** The URL without its password, for messages. */
 export function redactUrl(url: string): string {
@@ -120,7 +131,11 @@ export class PgDb {
   private readonly writeHealth = new WriteHealth(cannotWriteReason);
 
   /** `rules`: the domain's integrity rules (src/domain/integrity.ts), applied inside each write's transaction. */
-  constructor(readonly url: string, protected readonly rules: IntegrityRules, options: PostgresOptions = {}) {
+  constructor(
+    readonly url: string,
+    protected readonly rules: IntegrityRules,
+    options: PostgresOptions = {},
+  ) {
     this.pool = new pg.Pool({
       connectionString: url,
       max: options.max ?? 10,
@@ -201,9 +216,11 @@ export class PgDb {
         throw new StoreUnavailable(`TOKENKEEP_DB: PostgreSQL at ${this.location} cannot be used: ${(err as Error).message}`, { cause: err });
       }
       if (!['on', 'remote_write', 'remote_apply'].includes(value ?? '')) {
-        throw new Error(`refusing to use PostgreSQL at ${this.location}: synchronous_commit is '${value}', so a committed change `
-          + 'could be lost in a crash after it was acknowledged; set synchronous_commit = on for this database or role '
-          + '(ALTER DATABASE … SET synchronous_commit = on)');
+        throw new Error(
+          `refusing to use PostgreSQL at ${this.location}: synchronous_commit is '${value}', so a committed change ` +
+            'could be lost in a crash after it was acknowledged; set synchronous_commit = on for this database or role ' +
+            '(ALTER DATABASE … SET synchronous_commit = on)',
+        );
       }
     })().catch((err: unknown) => {
       this.durabilityChecked = undefined;
@@ -254,11 +271,14 @@ export class PgDb {
    * the array $1, `keyOf` reads a row's key back. Each call resolves to its own row, or undefined.
    */
   protected lookup<K>(name: string, sql: string, keyOf: (row: Row) => K): (key: K) => Promise<Row | undefined> {
-    const batcher = new Batcher<K, Row | undefined>(async (keys) => {
-      const byKey = new Map<K, Row>();
-      for (const row of await this.prepared(name, sql, [keys])) byKey.set(keyOf(row), row);
-      return keys.map((key) => byKey.get(key));
-    }, { inFlight: 2, fatal: isUnavailable });
+    const batcher = new Batcher<K, Row | undefined>(
+      async (keys) => {
+        const byKey = new Map<K, Row>();
+        for (const row of await this.prepared(name, sql, [keys])) byKey.set(keyOf(row), row);
+        return keys.map((key) => byKey.get(key));
+      },
+      { inFlight: 2, fatal: isUnavailable },
+    );
     return (key) => batcher.add(key);
   }
 
@@ -324,8 +344,12 @@ export class PgDb {
 
   /** One autocommit upsert; several servers probing at once only queue for the row for an instant. */
   async probeWrite(): Promise<void> {
-    await this.run(this.pool, `INSERT INTO meta (key, value) VALUES ('write_probe', $1)
-      ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, [Buffer.from(String(Date.now()))]);
+    await this.run(
+      this.pool,
+      `INSERT INTO meta (key, value) VALUES ('write_probe', $1)
+      ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`,
+      [Buffer.from(String(Date.now()))],
+    );
   }
 
   async close(): Promise<void> {

@@ -11,9 +11,23 @@
  */
 import type pg from 'pg';
 import {
-  Refused, UNKNOWN_NAME_PRUNE_BATCH, enforce, unknownNameDigest,
-  type FailureCount, type NewRole, type NewTenant, type NewUser, type Principal, type Refusal, type Role, type Seed, type Status,
-  type Tenant, type TenantUpdate, type User, type UserUpdate,
+  Refused,
+  UNKNOWN_NAME_PRUNE_BATCH,
+  enforce,
+  unknownNameDigest,
+  type FailureCount,
+  type NewRole,
+  type NewTenant,
+  type NewUser,
+  type Principal,
+  type Refusal,
+  type Role,
+  type Seed,
+  type Status,
+  type Tenant,
+  type TenantUpdate,
+  type User,
+  type UserUpdate,
 } from '../store.js';
 import { failureTimes } from '../rows.js';
 import { LOCK, ids, nameKey, type Queryable, type Row } from './db.js';
@@ -28,46 +42,65 @@ export class PgIdentityStore extends PgKeyringStore {
     await this.ensureDurable();
     const applied: number[] = [];
     for (const m of migrations) {
-      const done = await this.tx(async (c) => {
-        await this.run(c, `CREATE TABLE IF NOT EXISTS schema_migrations (
-          version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
-        if (await this.one(c, 'SELECT 1 FROM schema_migrations WHERE version = $1', [m.version])) return false;
-        await this.run(c, m.sql);
-        await this.run(c, 'INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)',
-          [m.version, m.name, new Date().toISOString()]);
-        return true;
-      }, { locks: [LOCK.migrations] });
+      const done = await this.tx(
+        async (c) => {
+          await this.run(
+            c,
+            `CREATE TABLE IF NOT EXISTS schema_migrations (
+          version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`,
+          );
+          if (await this.one(c, 'SELECT 1 FROM schema_migrations WHERE version = $1', [m.version])) return false;
+          await this.run(c, m.sql);
+          await this.run(c, 'INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, new Date().toISOString()]);
+          return true;
+        },
+        { locks: [LOCK.migrations] },
+      );
       if (done) applied.push(m.version);
     }
     return applied;
   }
 
   async bootstrap(seed: Seed): Promise<boolean> {
-    return this.tx(async (c) => {
-      const { n } = (await this.one<{ n: number }>(c, 'SELECT count(*) AS n FROM tenants'))!;
-      if (n > 0) return false;
-      const { tenant } = seed;
-      await this.run(c, 'INSERT INTO tenants (id, name, name_key, description, parent_tenant, status) VALUES ($1, $2, $3, $4, NULL, 1)',
-        [tenant.id, tenant.name, nameKey(tenant.name), tenant.description]);
-      for (const role of seed.roles) {
-        await this.run(c, 'INSERT INTO roles (id, tenant_id, name, name_key, description) VALUES ($1, $2, $3, $4, $5)',
-          [role.id, tenant.id, role.name, nameKey(role.name), role.description]);
-        await this.run(c, 'INSERT INTO role_permissions (role_id, permission) SELECT $1, unnest($2::int[])', [role.id, role.permissions]);
-      }
-      // Explicit ids do not advance an identity sequence: move them past what was inserted.
-      for (const table of ['tenants', 'roles']) {
-        await this.run(c, `SELECT setval(pg_get_serial_sequence('${table}', 'id'), (SELECT max(id) FROM ${table}))`);
-      }
-      for (const limit of seed.limits) await this.run(c, 'INSERT INTO limits (id, value) VALUES ($1, $2)', [limit.id, limit.value]);
-      for (const user of seed.users) await this.insertUser(c, user);
-      return true;
-    }, { locks: [LOCK.bootstrap, LOCK.identity] });
+    return this.tx(
+      async (c) => {
+        const { n } = (await this.one<{ n: number }>(c, 'SELECT count(*) AS n FROM tenants'))!;
+        if (n > 0) return false;
+        const { tenant } = seed;
+        await this.run(c, 'INSERT INTO tenants (id, name, name_key, description, parent_tenant, status) VALUES ($1, $2, $3, $4, NULL, 1)', [
+          tenant.id,
+          tenant.name,
+          nameKey(tenant.name),
+          tenant.description,
+        ]);
+        for (const role of seed.roles) {
+          await this.run(c, 'INSERT INTO roles (id, tenant_id, name, name_key, description) VALUES ($1, $2, $3, $4, $5)', [
+            role.id,
+            tenant.id,
+            role.name,
+            nameKey(role.name),
+            role.description,
+          ]);
+          await this.run(c, 'INSERT INTO role_permissions (role_id, permission) SELECT $1, unnest($2::int[])', [role.id, role.permissions]);
+        }
+        // Explicit ids do not advance an identity sequence: move them past what was inserted.
+        for (const table of ['tenants', 'roles']) {
+          await this.run(c, `SELECT setval(pg_get_serial_sequence('${table}', 'id'), (SELECT max(id) FROM ${table}))`);
+        }
+        for (const limit of seed.limits) await this.run(c, 'INSERT INTO limits (id, value) VALUES ($1, $2)', [limit.id, limit.value]);
+        for (const user of seed.users) await this.insertUser(c, user);
+        return true;
+      },
+      { locks: [LOCK.bootstrap, LOCK.identity] },
+    );
   }
 
   // ---- authentication -------------------------------------------------------------------------------------------
 
   /** A user with its tenant's status and its grants, by name key; concurrent logins share one statement. */
-  private readonly principalRow = this.lookup<string>('tokenkeep_principal', `
+  private readonly principalRow = this.lookup<string>(
+    'tokenkeep_principal',
+    `
       SELECT u.id, u.user_name, u.name_key, u.tenant_id, u.status, u.password_hash, u.failed_count, u.failed_since,
         u.locked_at, u.locked_until, t.status AS tenant_status,
         ARRAY(SELECT permission FROM user_permissions WHERE user_id = u.id
@@ -77,7 +110,9 @@ export class PgIdentityStore extends PgKeyringStore {
         ARRAY(SELECT role_id FROM user_roles WHERE user_id = u.id ORDER BY role_id) AS role_ids,
         ARRAY(SELECT permission FROM user_permissions WHERE user_id = u.id ORDER BY permission) AS permission_ids
       FROM users u JOIN tenants t ON t.id = u.tenant_id
-      WHERE u.name_key = ANY($1::text[])`, (row) => row.name_key as string);
+      WHERE u.name_key = ANY($1::text[])`,
+    (row) => row.name_key as string,
+  );
 
   async principalByName(userName: string): Promise<Principal | undefined> {
     const row = await this.principalRow(nameKey(userName));
@@ -100,24 +135,39 @@ export class PgIdentityStore extends PgKeyringStore {
       if (!row) return { locked: false };
       const next = count.next(failureTimes.parse(row.failure_times));
       if (next.lockedUntil !== null) {
-        await this.run(c, `UPDATE users SET failed_count = 0, failed_since = NULL, failure_times = NULL, locked_at = $1, locked_until = $2
-          WHERE id = $3`, [now, next.lockedUntil, userId]);
+        await this.run(
+          c,
+          `UPDATE users SET failed_count = 0, failed_since = NULL, failure_times = NULL, locked_at = $1, locked_until = $2
+          WHERE id = $3`,
+          [now, next.lockedUntil, userId],
+        );
         return { locked: true };
       }
-      await this.run(c, 'UPDATE users SET failed_count = $1, failed_since = $2, failure_times = $3 WHERE id = $4',
-        [next.times.length, next.times[0], failureTimes.format(next.times), userId]);
+      await this.run(c, 'UPDATE users SET failed_count = $1, failed_since = $2, failure_times = $3 WHERE id = $4', [
+        next.times.length,
+        next.times[0],
+        failureTimes.format(next.times),
+        userId,
+      ]);
       return { locked: false };
     });
   }
 
   async clearLoginFailures(userId: number): Promise<void> {
-    await this.run(this.pool, `UPDATE users SET failed_count = 0, failed_since = NULL, failure_times = NULL, locked_at = NULL,
-      locked_until = NULL WHERE id = $1`, [userId]);
+    await this.run(
+      this.pool,
+      `UPDATE users SET failed_count = 0, failed_since = NULL, failure_times = NULL, locked_at = NULL,
+      locked_until = NULL WHERE id = $1`,
+      [userId],
+    );
   }
 
   /** An unknown name's lock by its digest; concurrent lookups (a flood of refused logins) share one statement. */
-  private readonly unknownNameRow = this.lookup<string>('tokenkeep_unknown_name',
-    'SELECT name_digest, locked_until FROM unknown_name_failures WHERE name_digest = ANY($1::text[])', (row) => row.name_digest as string);
+  private readonly unknownNameRow = this.lookup<string>(
+    'tokenkeep_unknown_name',
+    'SELECT name_digest, locked_until FROM unknown_name_failures WHERE name_digest = ANY($1::text[])',
+    (row) => row.name_digest as string,
+  );
 
   async unknownNameLockedUntil(userName: string): Promise<number | null> {
     const row = await this.unknownNameRow(unknownNameDigest(nameKey(userName)));
@@ -133,16 +183,27 @@ export class PgIdentityStore extends PgKeyringStore {
   async recordUnknownNameFailure(userName: string, now: number, count: FailureCount): Promise<{ locked: boolean }> {
     const digest = unknownNameDigest(nameKey(userName));
     const result = await this.tx(async (c) => {
-      const row = (await this.one(c, `INSERT INTO unknown_name_failures AS f (name_digest, failure_times, last_failure) VALUES ($1, NULL, $2)
-        ON CONFLICT (name_digest) DO UPDATE SET last_failure = f.last_failure RETURNING f.failure_times`, [digest, now]))!;
+      const row = (await this.one(
+        c,
+        `INSERT INTO unknown_name_failures AS f (name_digest, failure_times, last_failure) VALUES ($1, NULL, $2)
+        ON CONFLICT (name_digest) DO UPDATE SET last_failure = f.last_failure RETURNING f.failure_times`,
+        [digest, now],
+      ))!;
       const next = count.next(failureTimes.parse(row.failure_times));
-      await this.run(c, `UPDATE unknown_name_failures SET failure_times = $2, last_failure = $3, locked_until = coalesce($4, locked_until)
-        WHERE name_digest = $1`, [digest, failureTimes.format(next.times), now, next.lockedUntil]);
+      await this.run(
+        c,
+        `UPDATE unknown_name_failures SET failure_times = $2, last_failure = $3, locked_until = coalesce($4, locked_until)
+        WHERE name_digest = $1`,
+        [digest, failureTimes.format(next.times), now, next.lockedUntil],
+      );
       return { locked: next.lockedUntil !== null };
     });
-    await this.run(this.pool, `DELETE FROM unknown_name_failures WHERE name_digest IN (SELECT name_digest FROM unknown_name_failures
+    await this.run(
+      this.pool,
+      `DELETE FROM unknown_name_failures WHERE name_digest IN (SELECT name_digest FROM unknown_name_failures
         WHERE last_failure <= $1 AND (locked_until IS NULL OR locked_until <= $2) LIMIT $3 FOR UPDATE SKIP LOCKED)`,
-      [count.expiredBefore, now, UNKNOWN_NAME_PRUNE_BATCH]);
+      [count.expiredBefore, now, UNKNOWN_NAME_PRUNE_BATCH],
+    );
     return result;
   }
 
@@ -190,8 +251,12 @@ export class PgIdentityStore extends PgKeyringStore {
   async createTenant(input: NewTenant): Promise<{ tenant: Tenant; roles: number[] } | Refusal> {
     return this.decide(async (c) => {
       await this.nameFree(c, 'tenants', null, input.name);
-      const { id } = (await this.one<{ id: number }>(c, `INSERT INTO tenants (name, name_key, description, parent_tenant, status)
-        VALUES ($1, $2, $3, $4, $5) RETURNING id`, [input.name, nameKey(input.name), input.description, input.parentTenant, input.status]))!;
+      const { id } = (await this.one<{ id: number }>(
+        c,
+        `INSERT INTO tenants (name, name_key, description, parent_tenant, status)
+        VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+        [input.name, nameKey(input.name), input.description, input.parentTenant, input.status],
+      ))!;
       const roles: number[] = [];
       for (const roleId of input.importedRoles) {
         const source = await this.roleOn(c, roleId);
@@ -206,8 +271,13 @@ export class PgIdentityStore extends PgKeyringStore {
   async updateTenant(id: number, input: TenantUpdate): Promise<Tenant | Refusal> {
     return this.decide(async (c) => {
       await this.nameFree(c, 'tenants', null, input.name, id);
-      const changes = await this.exec(c, 'UPDATE tenants SET name = $1, name_key = $2, description = $3, status = $4 WHERE id = $5',
-        [input.name, nameKey(input.name), input.description, input.status, id]);
+      const changes = await this.exec(c, 'UPDATE tenants SET name = $1, name_key = $2, description = $3, status = $4 WHERE id = $5', [
+        input.name,
+        nameKey(input.name),
+        input.description,
+        input.status,
+        id,
+      ]);
       if (changes === 0) throw new Refused({ refused: 'missing', what: 'tenant', id });
       await this.identityHolds(c);
       return this.toTenant((await this.one(c, 'SELECT * FROM tenants WHERE id = $1', [id]))!);
@@ -222,8 +292,9 @@ export class PgIdentityStore extends PgKeyringStore {
   }
 
   async tenantAdmins(id: number): Promise<number[]> {
-    return (await this.all<{ user_id: number }>(this.pool, 'SELECT user_id FROM tenant_admins WHERE tenant_id = $1 ORDER BY user_id', [id]))
-      .map((r) => r.user_id);
+    return (await this.all<{ user_id: number }>(this.pool, 'SELECT user_id FROM tenant_admins WHERE tenant_id = $1 ORDER BY user_id', [id])).map(
+      (r) => r.user_id,
+    );
   }
 
   async setTenantAdmins(id: number, userIds: number[]): Promise<void | Refusal> {
@@ -271,8 +342,7 @@ export class PgIdentityStore extends PgKeyringStore {
   }
 
   async listRoles(tenantId?: number): Promise<Role[]> {
-    const rows = await this.all(this.pool, `${PgIdentityStore.roleSelect} WHERE ($1::bigint IS NULL OR r.tenant_id = $1) ORDER BY r.id`,
-      [tenantId ?? null]);
+    const rows = await this.all(this.pool, `${PgIdentityStore.roleSelect} WHERE ($1::bigint IS NULL OR r.tenant_id = $1) ORDER BY r.id`, [tenantId ?? null]);
     return rows.map((r) => this.toRole(r));
   }
 
@@ -296,8 +366,12 @@ export class PgIdentityStore extends PgKeyringStore {
   private async insertRole(c: pg.PoolClient, input: NewRole): Promise<Role> {
     this.present(await this.one(c, 'SELECT 1 FROM tenants WHERE id = $1', [input.tenantId]), 'tenant', input.tenantId);
     await this.nameFree(c, 'roles', { column: 'tenant_id', value: input.tenantId }, input.name);
-    const { id } = (await this.one<{ id: number }>(c, 'INSERT INTO roles (tenant_id, name, name_key, description) VALUES ($1, $2, $3, $4) RETURNING id',
-      [input.tenantId, input.name, nameKey(input.name), input.description]))!;
+    const { id } = (await this.one<{ id: number }>(c, 'INSERT INTO roles (tenant_id, name, name_key, description) VALUES ($1, $2, $3, $4) RETURNING id', [
+      input.tenantId,
+      input.name,
+      nameKey(input.name),
+      input.description,
+    ]))!;
     await this.writeRolePermissions(c, id, input.permissions);
     await this.writeRoleMembers(c, id, input.tenantId, input.users);
     return (await this.roleOn(c, id))!;
@@ -312,8 +386,7 @@ export class PgIdentityStore extends PgKeyringStore {
       const current = this.present(await this.roleOn(c, id), 'role', id);
       enforce(this.rules.roleChange(current, input));
       await this.nameFree(c, 'roles', { column: 'tenant_id', value: current.tenantId }, input.name, id);
-      await this.run(c, 'UPDATE roles SET name = $1, name_key = $2, description = $3 WHERE id = $4',
-        [input.name, nameKey(input.name), input.description, id]);
+      await this.run(c, 'UPDATE roles SET name = $1, name_key = $2, description = $3 WHERE id = $4', [input.name, nameKey(input.name), input.description, id]);
       await this.run(c, 'DELETE FROM role_permissions WHERE role_id = $1', [id]);
       await this.writeRolePermissions(c, id, input.permissions);
       await this.run(c, 'DELETE FROM user_roles WHERE role_id = $1', [id]);
@@ -360,8 +433,7 @@ export class PgIdentityStore extends PgKeyringStore {
   }
 
   async listUsers(tenantId?: number): Promise<User[]> {
-    const rows = await this.all(this.pool, `${PgIdentityStore.userSelect} WHERE ($1::bigint IS NULL OR u.tenant_id = $1) ORDER BY u.id`,
-      [tenantId ?? null]);
+    const rows = await this.all(this.pool, `${PgIdentityStore.userSelect} WHERE ($1::bigint IS NULL OR u.tenant_id = $1) ORDER BY u.id`, [tenantId ?? null]);
     return rows.map((r) => this.toUser(r));
   }
 
@@ -375,17 +447,30 @@ export class PgIdentityStore extends PgKeyringStore {
   }
 
   async effectivePermissions(userId: number): Promise<Set<number>> {
-    const rows = await this.all<{ permission: number }>(this.pool, `SELECT permission FROM user_permissions WHERE user_id = $1
-      UNION SELECT rp.permission FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id WHERE ur.user_id = $1`, [userId]);
+    const rows = await this.all<{ permission: number }>(
+      this.pool,
+      `SELECT permission FROM user_permissions WHERE user_id = $1
+      UNION SELECT rp.permission FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id WHERE ur.user_id = $1`,
+      [userId],
+    );
     return new Set(rows.map((r) => r.permission));
   }
 
   /** Which roles a user may hold is the domain's rule (`userRoles`), given the tenant of each. */
   private async writeUserGrants(c: pg.PoolClient, userId: number, tenantId: number, roles: number[], permissions: number[]): Promise<void> {
     const ids = [...new Set(roles)];
-    const tenants = new Map((await this.all<{ id: number; tenant_id: number }>(c, 'SELECT id, tenant_id FROM roles WHERE id = ANY($1::bigint[])', [ids]))
-      .map((r) => [r.id, r.tenant_id]));
-    enforce(this.rules.userRoles(tenantId, ids.map((id) => ({ id, tenantId: tenants.get(id) }))));
+    const tenants = new Map(
+      (await this.all<{ id: number; tenant_id: number }>(c, 'SELECT id, tenant_id FROM roles WHERE id = ANY($1::bigint[])', [ids])).map((r) => [
+        r.id,
+        r.tenant_id,
+      ]),
+    );
+    enforce(
+      this.rules.userRoles(
+        tenantId,
+        ids.map((id) => ({ id, tenantId: tenants.get(id) })),
+      ),
+    );
     await this.run(c, 'DELETE FROM user_roles WHERE user_id = $1', [userId]);
     await this.run(c, 'DELETE FROM user_permissions WHERE user_id = $1', [userId]);
     await this.run(c, 'INSERT INTO user_roles (user_id, role_id) SELECT $1, unnest($2::bigint[])', [userId, ids]);
@@ -396,8 +481,12 @@ export class PgIdentityStore extends PgKeyringStore {
   private async insertUser(c: pg.PoolClient, input: NewUser): Promise<User> {
     this.present(await this.one(c, 'SELECT 1 FROM tenants WHERE id = $1', [input.tenantId]), 'tenant', input.tenantId);
     await this.nameFree(c, 'users', null, input.userName);
-    const { id } = (await this.one<{ id: number }>(c, `INSERT INTO users (user_name, name_key, tenant_id, status, password_hash)
-      VALUES ($1, $2, $3, $4, $5) RETURNING id`, [input.userName, nameKey(input.userName), input.tenantId, input.status, input.passwordHash]))!;
+    const { id } = (await this.one<{ id: number }>(
+      c,
+      `INSERT INTO users (user_name, name_key, tenant_id, status, password_hash)
+      VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+      [input.userName, nameKey(input.userName), input.tenantId, input.status, input.passwordHash],
+    ))!;
     await this.writeUserGrants(c, id, input.tenantId, input.roles, input.permissions);
     return (await this.userOn(c, id))!;
   }
@@ -410,8 +499,13 @@ export class PgIdentityStore extends PgKeyringStore {
     return this.decide(async (c) => {
       const current = this.present(await this.userOn(c, id), 'user', id);
       await this.nameFree(c, 'users', null, input.userName, id);
-      await this.run(c, 'UPDATE users SET user_name = $1, name_key = $2, status = $3, password_hash = $4 WHERE id = $5',
-        [input.userName, nameKey(input.userName), input.status, input.passwordHash ?? current.passwordHash, id]);
+      await this.run(c, 'UPDATE users SET user_name = $1, name_key = $2, status = $3, password_hash = $4 WHERE id = $5', [
+        input.userName,
+        nameKey(input.userName),
+        input.status,
+        input.passwordHash ?? current.passwordHash,
+        id,
+      ]);
       await this.writeUserGrants(c, id, current.tenantId, input.roles, input.permissions);
       await this.identityHolds(c);
       return (await this.userOn(c, id))!;
@@ -421,8 +515,12 @@ export class PgIdentityStore extends PgKeyringStore {
   async setUserLock(id: number, lock: { lockedAt: number; lockedUntil: number } | null): Promise<void | Refusal> {
     const changes = lock
       ? await this.exec(this.pool, 'UPDATE users SET locked_at = $1, locked_until = $2 WHERE id = $3', [lock.lockedAt, lock.lockedUntil, id])
-      : await this.exec(this.pool, `UPDATE users SET failed_count = 0, failed_since = NULL, failure_times = NULL, locked_at = NULL,
-        locked_until = NULL WHERE id = $1`, [id]);
+      : await this.exec(
+          this.pool,
+          `UPDATE users SET failed_count = 0, failed_since = NULL, failure_times = NULL, locked_at = NULL,
+        locked_until = NULL WHERE id = $1`,
+          [id],
+        );
     if (changes === 0) return { refused: 'missing', what: 'user', id };
   }
 
@@ -437,14 +535,17 @@ export class PgIdentityStore extends PgKeyringStore {
 
   /** What a change of tenants, roles or users left behind, judged by the domain's rule (`identity`). */
   private async identityHolds(c: pg.PoolClient): Promise<void> {
-    const facts = (await this.one<{ administrator: boolean; orphan: number | null }>(c, `SELECT
+    const facts = (await this.one<{ administrator: boolean; orphan: number | null }>(
+      c,
+      `SELECT
       EXISTS (SELECT 1 FROM users u JOIN tenants t ON t.id = u.tenant_id
         WHERE u.status = 1 AND t.status = 1 AND (
           EXISTS (SELECT 1 FROM user_permissions WHERE user_id = u.id AND permission = $1)
           OR EXISTS (SELECT 1 FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id
                      WHERE ur.user_id = u.id AND rp.permission = $1))) AS administrator,
       (SELECT id FROM users u WHERE NOT EXISTS (SELECT 1 FROM user_roles WHERE user_id = u.id) LIMIT 1) AS orphan`,
-    [this.rules.administratorPermission]))!;
+      [this.rules.administratorPermission],
+    ))!;
     enforce(this.rules.identity({ administratorRemains: facts.administrator, userWithoutRole: facts.orphan ?? undefined }));
   }
 }

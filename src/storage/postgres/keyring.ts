@@ -14,8 +14,11 @@ export class PgKeyringStore extends PgDb {
   readonly keys = new Sealing<Queryable, 'async'>(this.keyringHooks(), runAsync);
 
   private readRing(on: Queryable): Promise<RingRow[]> {
-    return this.all<RingRow>(on, `SELECT m.value AS key_check, k.version, k.wrapped FROM meta m LEFT JOIN keyring k ON true
-      WHERE m.key = 'key_check' ORDER BY k.version`);
+    return this.all<RingRow>(
+      on,
+      `SELECT m.value AS key_check, k.version, k.wrapped FROM meta m LEFT JOIN keyring k ON true
+      WHERE m.key = 'key_check' ORDER BY k.version`,
+    );
   }
 
   private sealedRows(c: pg.PoolClient): SealedRows<Queryable, 'async'> {
@@ -23,14 +26,24 @@ export class PgKeyringStore extends PgDb {
       on: c,
       // FOR NO KEY UPDATE (which does not block inserts referencing the rows): a request's concurrent write is either
       // before (and re-sealed here) or after (and sealed anew by that request), never overwritten.
-      stale: async (table, columns, activeVersion, afterId, limit) => (await this.all(c, `SELECT id, key_version, ${columns.join(', ')} FROM ${table}
-          WHERE key_version <> $1 AND id > $2 ORDER BY id LIMIT $3 FOR NO KEY UPDATE`, [activeVersion, afterId, limit]))
-        .map((r): SealedRow => ({ id: Number(r.id), keyVersion: r.key_version as number, values: r as SealedRow['values'] })),
+      stale: async (table, columns, activeVersion, afterId, limit) =>
+        (
+          await this.all(
+            c,
+            `SELECT id, key_version, ${columns.join(', ')} FROM ${table}
+          WHERE key_version <> $1 AND id > $2 ORDER BY id LIMIT $3 FOR NO KEY UPDATE`,
+            [activeVersion, afterId, limit],
+          )
+        ).map((r): SealedRow => ({ id: Number(r.id), keyVersion: r.key_version as number, values: r as SealedRow['values'] })),
       replace: async (table, id, fromVersion, sealed, keyVersion) => {
         const columns = Object.keys(sealed);
         const n = columns.length;
-        await this.run(c, `UPDATE ${table} SET ${columns.map((col, i) => `${col} = $${i + 1}`).join(', ')}, key_version = $${n + 1}
-          WHERE id = $${n + 2} AND key_version = $${n + 3}`, [...columns.map((col) => sealed[col]), keyVersion, id, fromVersion]);
+        await this.run(
+          c,
+          `UPDATE ${table} SET ${columns.map((col, i) => `${col} = $${i + 1}`).join(', ')}, key_version = $${n + 1}
+          WHERE id = $${n + 2} AND key_version = $${n + 3}`,
+          [...columns.map((col) => sealed[col]), keyVersion, id, fromVersion],
+        );
       },
     };
   }
@@ -38,35 +51,48 @@ export class PgKeyringStore extends PgDb {
   private keyringHooks(): KeyringBackend<Queryable, 'async'> {
     return {
       readRing: (on = this.pool) => this.readRing(on),
-      createRing: (ring, createdAt) => this.tx(async (c) => {
-        if (await this.one(c, "SELECT 1 FROM meta WHERE key = 'key_check'")) return false;
-        await this.run(c, "INSERT INTO meta (key, value) VALUES ('key_check', $1)", [ring.keyCheck]);
-        for (const k of ring.keys) {
-          await this.run(c, 'INSERT INTO keyring (version, wrapped, created_at) VALUES ($1, $2, $3)', [k.version, k.wrapped, createdAt]);
-        }
-        return true;
-      }, KEYRING),
-      addVersion: (wrap, createdAt) => this.tx(async (c) => {
-        const { check, v } = (await this.one<{ check: Buffer; v: number }>(c, `SELECT (SELECT value FROM meta WHERE key = 'key_check') AS "check",
-          (SELECT coalesce(max(version), 0) + 1 FROM keyring) AS v`))!;
-        await this.run(c, 'INSERT INTO keyring (version, wrapped, created_at) VALUES ($1, $2, $3)', [v, wrap(check, v), createdAt]);
-        return v;
-      }, KEYRING),
-      rewrapRing: (rewrap) => this.tx(async (c) => {
-        const ring = rewrap(await this.readRing(c));
-        await this.run(c, "UPDATE meta SET value = $1 WHERE key = 'key_check'", [ring.keyCheck]);
-        for (const k of ring.keys) await this.run(c, 'UPDATE keyring SET wrapped = $1 WHERE version = $2', [k.wrapped, k.version]);
-      }, KEYRING),
-      versions: async () => (await this.all(this.pool, 'SELECT version, created_at FROM keyring ORDER BY version'))
-        .map((r) => ({ version: r.version as number, createdAt: r.created_at as string })),
-      usage: async (table) => (await this.all(this.pool, `SELECT key_version AS v, count(*) AS n FROM ${table} GROUP BY key_version`))
-        .map((r) => ({ version: r.v as number, rows: Number(r.n) })),
-      retire: (version, tables) => this.tx(async (c) => {
-        for (const table of tables) {
-          if (await this.one(c, `SELECT 1 FROM ${table} WHERE key_version = $1 LIMIT 1`, [version])) return { usedBy: table };
-        }
-        return { deleted: (await this.exec(c, 'DELETE FROM keyring WHERE version = $1', [version])) > 0 };
-      }, KEYRING),
+      createRing: (ring, createdAt) =>
+        this.tx(async (c) => {
+          if (await this.one(c, "SELECT 1 FROM meta WHERE key = 'key_check'")) return false;
+          await this.run(c, "INSERT INTO meta (key, value) VALUES ('key_check', $1)", [ring.keyCheck]);
+          for (const k of ring.keys) {
+            await this.run(c, 'INSERT INTO keyring (version, wrapped, created_at) VALUES ($1, $2, $3)', [k.version, k.wrapped, createdAt]);
+          }
+          return true;
+        }, KEYRING),
+      addVersion: (wrap, createdAt) =>
+        this.tx(async (c) => {
+          const { check, v } = (await this.one<{ check: Buffer; v: number }>(
+            c,
+            `SELECT (SELECT value FROM meta WHERE key = 'key_check') AS "check",
+          (SELECT coalesce(max(version), 0) + 1 FROM keyring) AS v`,
+          ))!;
+          await this.run(c, 'INSERT INTO keyring (version, wrapped, created_at) VALUES ($1, $2, $3)', [v, wrap(check, v), createdAt]);
+          return v;
+        }, KEYRING),
+      rewrapRing: (rewrap) =>
+        this.tx(async (c) => {
+          const ring = rewrap(await this.readRing(c));
+          await this.run(c, "UPDATE meta SET value = $1 WHERE key = 'key_check'", [ring.keyCheck]);
+          for (const k of ring.keys) await this.run(c, 'UPDATE keyring SET wrapped = $1 WHERE version = $2', [k.wrapped, k.version]);
+        }, KEYRING),
+      versions: async () =>
+        (await this.all(this.pool, 'SELECT version, created_at FROM keyring ORDER BY version')).map((r) => ({
+          version: r.version as number,
+          createdAt: r.created_at as string,
+        })),
+      usage: async (table) =>
+        (await this.all(this.pool, `SELECT key_version AS v, count(*) AS n FROM ${table} GROUP BY key_version`)).map((r) => ({
+          version: r.v as number,
+          rows: Number(r.n),
+        })),
+      retire: (version, tables) =>
+        this.tx(async (c) => {
+          for (const table of tables) {
+            if (await this.one(c, `SELECT 1 FROM ${table} WHERE key_version = $1 LIMIT 1`, [version])) return { usedBy: table };
+          }
+          return { deleted: (await this.exec(c, 'DELETE FROM keyring WHERE version = $1', [version])) > 0 };
+        }, KEYRING),
       inTransaction: (work) => this.tx((c) => work(this.sealedRows(c))),
     };
   }

@@ -19,12 +19,34 @@
  */
 import type pg from 'pg';
 import {
-  APP_HEADER_COLUMNS, APP_SUMMARY_COLUMNS, DATA_SOURCE_SUMMARY_COLUMNS, toApp, toAppHeader, toAppSummary, toDataSource, toDataSourceSummary, toProfile,
-  toProfileHeader, withTokens,
+  APP_HEADER_COLUMNS,
+  APP_SUMMARY_COLUMNS,
+  DATA_SOURCE_SUMMARY_COLUMNS,
+  toApp,
+  toAppHeader,
+  toAppSummary,
+  toDataSource,
+  toDataSourceSummary,
+  toProfile,
+  toProfileHeader,
+  withTokens,
 } from '../rows.js';
 import type {
-  ConnectionType, DataSource, DataSourceUpdate, NewDataSource, NewOAuthApp, OAuthApp, OAuthAppHeader, OAuthAppSummary, OAuthProfile, ProfileInput,
-  ProfileStats, Refusal, Store, DataSourceSummary, ProfileHeader, IntegrityRules,
+  DataSource,
+  DataSourceUpdate,
+  NewDataSource,
+  NewOAuthApp,
+  OAuthApp,
+  OAuthAppHeader,
+  OAuthAppSummary,
+  OAuthProfile,
+  ProfileInput,
+  ProfileStats,
+  Refusal,
+  Store,
+  DataSourceSummary,
+  ProfileHeader,
+  IntegrityRules,
 } from '../store.js';
 import { answerRefusal, enforce, type Versions } from '../store.js';
 import { isUnavailable, nameKey, type PostgresOptions, type Queryable, type Row } from './db.js';
@@ -102,8 +124,11 @@ export class PostgresStore extends PgIdentityStore implements Store {
     return rows.map(toAppSummary);
   }
 
-  private readonly appSummaryRow = this.lookup<number>('tokenkeep_app_summary',
-    `SELECT ${APP_SUMMARY_COLUMNS} FROM oauth_apps WHERE id = ANY($1::bigint[])`, byId);
+  private readonly appSummaryRow = this.lookup<number>(
+    'tokenkeep_app_summary',
+    `SELECT ${APP_SUMMARY_COLUMNS} FROM oauth_apps WHERE id = ANY($1::bigint[])`,
+    byId,
+  );
 
   async appSummary(id: number): Promise<OAuthAppSummary | undefined> {
     const row = await this.appSummaryRow(id);
@@ -125,36 +150,71 @@ export class PostgresStore extends PgIdentityStore implements Store {
   }
 
   async createApp(input: NewOAuthApp): Promise<OAuthApp | Refusal> {
-    return this.decide(async (c) => {
-      // FOR KEY SHARE: the tenant cannot be deleted under the new application (a delete waits, then cascades to it).
-      this.present(await this.one(c, 'SELECT 1 FROM tenants WHERE id = $1 FOR KEY SHARE', [input.tenantId]), 'tenant', input.tenantId);
-      await this.nameFree(c, 'oauth_apps', { column: 'tenant_id', value: input.tenantId }, input.name);
-      const id = await this.nextId(c, 'oauth_apps');
-      const { sealed, keyVersion } = await this.keys.sealRow('oauth_apps', id, { client_secret: input.clientSecret }, c);
-      await this.run(c, `INSERT INTO oauth_apps (id, tenant_id, name, name_key, data_store, description, client_id, client_secret,
+    return this.decide(
+      async (c) => {
+        // FOR KEY SHARE: the tenant cannot be deleted under the new application (a delete waits, then cascades to it).
+        this.present(await this.one(c, 'SELECT 1 FROM tenants WHERE id = $1 FOR KEY SHARE', [input.tenantId]), 'tenant', input.tenantId);
+        await this.nameFree(c, 'oauth_apps', { column: 'tenant_id', value: input.tenantId }, input.name);
+        const id = await this.nextId(c, 'oauth_apps');
+        const { sealed, keyVersion } = await this.keys.sealRow('oauth_apps', id, { client_secret: input.clientSecret }, c);
+        await this.run(
+          c,
+          `INSERT INTO oauth_apps (id, tenant_id, name, name_key, data_store, description, client_id, client_secret,
           authorize_uri, token_uri, scope, key_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-      [id, input.tenantId, input.name, nameKey(input.name), input.dataStore, input.description, input.clientId,
-        sealed.client_secret, input.authorizeURI, input.tokenURI, input.scope, keyVersion]);
-      return (await this.appOn(c, id))!;
-    }, { names: true });
+          [
+            id,
+            input.tenantId,
+            input.name,
+            nameKey(input.name),
+            input.dataStore,
+            input.description,
+            input.clientId,
+            sealed.client_secret,
+            input.authorizeURI,
+            input.tokenURI,
+            input.scope,
+            keyVersion,
+          ],
+        );
+        return (await this.appOn(c, id))!;
+      },
+      { names: true },
+    );
   }
 
   async updateApp(id: number, input: NewOAuthApp, ifVersion?: Versions): Promise<OAuthApp | Refusal> {
-    return this.decide(async (c) => {
-      const current = this.present(await this.one(c, 'SELECT version, tenant_id, data_store FROM oauth_apps WHERE id = $1 FOR UPDATE', [id]), 'app', id);
-      enforce(this.rules.version(current.version as number, ifVersion));
-      await this.nameFree(c, 'oauth_apps', { column: 'tenant_id', value: current.tenant_id as number }, input.name, id);
-      // Writers that could add a data source on a profile of this app hold the app FOR SHARE until they commit, so
-      // under this row's lock the check sees all of them.
-      const used = await this.one(c, 'SELECT 1 FROM datasources d JOIN oauth_profiles p ON p.id = d.oauth_profile_id WHERE p.app_id = $1 LIMIT 1', [id]);
-      enforce(this.rules.appChange({ dataStore: current.data_store as number }, input, used !== undefined));
-      const { sealed, keyVersion } = await this.keys.sealRow('oauth_apps', id, { client_secret: input.clientSecret }, c);
-      await this.run(c, `UPDATE oauth_apps SET name = $1, name_key = $2, data_store = $3, description = $4, client_id = $5,
+    return this.decide(
+      async (c) => {
+        const current = this.present(await this.one(c, 'SELECT version, tenant_id, data_store FROM oauth_apps WHERE id = $1 FOR UPDATE', [id]), 'app', id);
+        enforce(this.rules.version(current.version as number, ifVersion));
+        await this.nameFree(c, 'oauth_apps', { column: 'tenant_id', value: current.tenant_id as number }, input.name, id);
+        // Writers that could add a data source on a profile of this app hold the app FOR SHARE until they commit, so
+        // under this row's lock the check sees all of them.
+        const used = await this.one(c, 'SELECT 1 FROM datasources d JOIN oauth_profiles p ON p.id = d.oauth_profile_id WHERE p.app_id = $1 LIMIT 1', [id]);
+        enforce(this.rules.appChange({ dataStore: current.data_store as number }, input, used !== undefined));
+        const { sealed, keyVersion } = await this.keys.sealRow('oauth_apps', id, { client_secret: input.clientSecret }, c);
+        await this.run(
+          c,
+          `UPDATE oauth_apps SET name = $1, name_key = $2, data_store = $3, description = $4, client_id = $5,
           client_secret = $6, authorize_uri = $7, token_uri = $8, scope = $9, key_version = $10, version = version + 1 WHERE id = $11`,
-      [input.name, nameKey(input.name), input.dataStore, input.description, input.clientId,
-        sealed.client_secret, input.authorizeURI, input.tokenURI, input.scope, keyVersion, id]);
-      return (await this.appOn(c, id))!;
-    }, { names: true });
+          [
+            input.name,
+            nameKey(input.name),
+            input.dataStore,
+            input.description,
+            input.clientId,
+            sealed.client_secret,
+            input.authorizeURI,
+            input.tokenURI,
+            input.scope,
+            keyVersion,
+            id,
+          ],
+        );
+        return (await this.appOn(c, id))!;
+      },
+      { names: true },
+    );
   }
 
   async deleteApp(id: number, ifVersion?: Versions): Promise<void | Refusal> {
@@ -166,11 +226,17 @@ export class PostgresStore extends PgIdentityStore implements Store {
    * statement is atomic with its cascades; a transaction around it cost two more round trips), run again if its
    * cascade meets a deadlock. Only when nothing was deleted does a second read tell 404 from 412.
    */
-  private async deleteVersioned(table: VersionedTable, id: number, ifVersion: Versions | undefined,
-    what: 'app' | 'profile' | 'dataSource'): Promise<void | Refusal> {
-    const deleted = await this.retrying(() => (ifVersion === undefined
-      ? this.exec(this.pool, `DELETE FROM ${table} WHERE id = $1`, [id])
-      : this.exec(this.pool, `DELETE FROM ${table} WHERE id = $1 AND version = ANY($2::bigint[])`, [id, ifVersion])));
+  private async deleteVersioned(
+    table: VersionedTable,
+    id: number,
+    ifVersion: Versions | undefined,
+    what: 'app' | 'profile' | 'dataSource',
+  ): Promise<void | Refusal> {
+    const deleted = await this.retrying(() =>
+      ifVersion === undefined
+        ? this.exec(this.pool, `DELETE FROM ${table} WHERE id = $1`, [id])
+        : this.exec(this.pool, `DELETE FROM ${table} WHERE id = $1 AND version = ANY($2::bigint[])`, [id, ifVersion]),
+    );
     if (deleted > 0) return;
     const row = await this.one<{ version: number }>(this.pool, `SELECT version FROM ${table} WHERE id = $1`, [id]);
     if (!row) return { refused: 'missing', what, id };
@@ -188,18 +254,29 @@ export class PostgresStore extends PgIdentityStore implements Store {
    * and the statement is prepared.
    */
   async listProfilesJson(userId: number): Promise<string> {
-    const [row] = await this.prepared('tokenkeep_profile_list', `SELECT coalesce(json_agg(s ORDER BY s.id), '[]')::text AS list
+    const [row] = await this.prepared(
+      'tokenkeep_profile_list',
+      `SELECT coalesce(json_agg(s ORDER BY s.id), '[]')::text AS list
       FROM (SELECT p.id, p.name, p.description, p.app_id AS "oauthAppId", a.authorize_uri AS "authorizeURI",
           a.token_uri AS "tokenURI", a.scope
-        FROM oauth_profiles p JOIN oauth_apps a ON a.id = p.app_id WHERE p.owner_id = $1 OR p.creator_id = $1) s`, [userId]);
+        FROM oauth_profiles p JOIN oauth_apps a ON a.id = p.app_id WHERE p.owner_id = $1 OR p.creator_id = $1) s`,
+      [userId],
+    );
     return row.list as string;
   }
 
-  private readonly profileRow = this.lookup<number>('tokenkeep_profile', `SELECT p.id, p.version, p.name, p.app_id,
+  private readonly profileRow = this.lookup<number>(
+    'tokenkeep_profile',
+    `SELECT p.id, p.version, p.name, p.app_id,
       p.description, p.access_token, p.refresh_token, p.owner_id, p.creator_id, u.tenant_id AS owner_tenant_id
-    FROM oauth_profiles p JOIN users u ON u.id = p.owner_id WHERE p.id = ANY($1::bigint[])`, byId);
-  private readonly profileHeaderRow = this.lookup<number>('tokenkeep_profile_header',
-    `SELECT ${PROFILE_HEADER_COLUMNS} FROM oauth_profiles WHERE id = ANY($1::bigint[])`, byId);
+    FROM oauth_profiles p JOIN users u ON u.id = p.owner_id WHERE p.id = ANY($1::bigint[])`,
+    byId,
+  );
+  private readonly profileHeaderRow = this.lookup<number>(
+    'tokenkeep_profile_header',
+    `SELECT ${PROFILE_HEADER_COLUMNS} FROM oauth_profiles WHERE id = ANY($1::bigint[])`,
+    byId,
+  );
 
   async profile(id: number): Promise<OAuthProfile | undefined> {
     const row = await this.profileRow(id);
@@ -210,7 +287,6 @@ export class PostgresStore extends PgIdentityStore implements Store {
     const row = await this.profileHeaderRow(id);
     return row && toProfileHeader(row);
   }
-
 
   /**
    * Two autocommit statements instead of a transaction of eight round trips: the id (sealed values are bound to it),
@@ -223,12 +299,26 @@ export class PostgresStore extends PgIdentityStore implements Store {
     const tokens = await this.sealTokens(this.pool, id, input);
     let header: Row | undefined;
     try {
-      ({ rows: [header] } = await this.pool.query(`INSERT INTO oauth_profiles (id, owner_id, creator_id, app_id, name, name_key,
+      ({
+        rows: [header],
+      } = await this.pool.query(
+        `INSERT INTO oauth_profiles (id, owner_id, creator_id, app_id, name, name_key,
           description, access_token, refresh_token, key_version)
         SELECT $1::bigint, $2::bigint, $3::bigint, a.id, $5::text, $6::text, $7::text, $8::bytea, $9::bytea, $10::int
         FROM oauth_apps a WHERE a.id = $4 RETURNING ${PROFILE_HEADER_COLUMNS}`,
-      [id, input.ownerId, input.creatorId, input.oauthAppId, input.name, nameKey(input.name), input.description,
-        tokens.access, tokens.refresh, tokens.version]));
+        [
+          id,
+          input.ownerId,
+          input.creatorId,
+          input.oauthAppId,
+          input.name,
+          nameKey(input.name),
+          input.description,
+          tokens.access,
+          tokens.refresh,
+          tokens.version,
+        ],
+      ));
     } catch (err) {
       return answerRefusal(this.mapError(err, { names: true }));
     }
@@ -245,13 +335,25 @@ export class PostgresStore extends PgIdentityStore implements Store {
    * disk that made no measurable difference, but where an fsync takes milliseconds (network storage) one commit at a
    * time would cap the PUT rate at a batch per fsync. The rows' ordered locking keeps concurrent batches deadlock-free.
    */
-  private readonly updateInPlace = new Batcher<InPlaceUpdate, Row | undefined>(async (items) => {
-    const column = <K extends keyof InPlaceUpdate>(key: K) => items.map((item) => item[key]);
-    const rows = await this.prepared('tokenkeep_update_in_place', UPDATE_IN_PLACE, [column('id'), column('appId'), column('ifVersions'), column('name'),
-      items.map((item) => nameKey(item.name)), column('description'), column('access'), column('refresh'), column('keyVersion')]);
-    const byRowId = new Map(rows.map((row) => [byId(row), row]));
-    return items.map((item) => byRowId.get(item.id));
-  }, { conflictKey: (item) => item.id, fatal: isUnavailable, inFlight: 3 });
+  private readonly updateInPlace = new Batcher<InPlaceUpdate, Row | undefined>(
+    async (items) => {
+      const column = <K extends keyof InPlaceUpdate>(key: K) => items.map((item) => item[key]);
+      const rows = await this.prepared('tokenkeep_update_in_place', UPDATE_IN_PLACE, [
+        column('id'),
+        column('appId'),
+        column('ifVersions'),
+        column('name'),
+        items.map((item) => nameKey(item.name)),
+        column('description'),
+        column('access'),
+        column('refresh'),
+        column('keyVersion'),
+      ]);
+      const byRowId = new Map(rows.map((row) => [byId(row), row]));
+      return items.map((item) => byRowId.get(item.id));
+    },
+    { conflictKey: (item) => item.id, fatal: isUnavailable, inFlight: 3 },
+  );
 
   /**
    * The common PUT — same application, tokens replaced — as one autocommit statement instead of a five-round-trip
@@ -266,8 +368,16 @@ export class PostgresStore extends PgIdentityStore implements Store {
     const tokens = await this.sealTokens(this.pool, id, input);
     let header: Row | undefined;
     try {
-      header = await this.updateInPlace.add({ id, appId: input.oauthAppId, ifVersions: ifVersion?.join(',') ?? null, name: input.name,
-        description: input.description, access: tokens.access, refresh: tokens.refresh, keyVersion: tokens.version });
+      header = await this.updateInPlace.add({
+        id,
+        appId: input.oauthAppId,
+        ifVersions: ifVersion?.join(',') ?? null,
+        name: input.name,
+        description: input.description,
+        access: tokens.access,
+        refresh: tokens.refresh,
+        keyVersion: tokens.version,
+      });
     } catch (err) {
       return answerRefusal(this.mapError(err, { names: true }));
     }
@@ -275,26 +385,38 @@ export class PostgresStore extends PgIdentityStore implements Store {
   }
 
   private async updateProfileInTx(id: number, input: ProfileInput, ifVersion?: Versions): Promise<OAuthProfile | Refusal> {
-    return this.decide(async (c) => {
-      const current = this.present(await this.one(c, 'SELECT version, app_id, owner_id FROM oauth_profiles WHERE id = $1 FOR UPDATE', [id]), 'profile', id);
-      enforce(this.rules.version(current.version as number, ifVersion));
-      // The same app needs no lock: the locked row references it, so it cannot go away before commit. Locking it
-      // anyway made every concurrent PUT of the app's profiles share one row lock on it (a MultiXact each).
-      if (input.oauthAppId !== current.app_id) {
-        // The new app FOR SHARE: neither its data store changes nor it goes away before commit. Data sources are
-        // added to this profile only under its FOR SHARE lock, which our FOR UPDATE excludes.
-        const app = await this.one(c, 'SELECT 1 FROM oauth_apps WHERE id = $1 FOR SHARE', [input.oauthAppId]);
-        const broken = app && await this.one(c, `SELECT d.id FROM datasources d JOIN oauth_apps a ON a.id = $1
-          WHERE d.oauth_profile_id = $2 AND d.data_store <> a.data_store LIMIT 1`, [input.oauthAppId, id]);
-        enforce(this.rules.profileMove(input.oauthAppId, app !== undefined, broken?.id as number | undefined));
-      }
-      await this.nameFree(c, 'oauth_profiles', { column: 'owner_id', value: current.owner_id as number }, input.name, id);
-      const tokens = await this.sealTokens(c, id, input);
-      const header = await this.one(c, `UPDATE oauth_profiles SET app_id = $1, name = $2, name_key = $3, description = $4, access_token = $5,
+    return this.decide(
+      async (c) => {
+        const current = this.present(await this.one(c, 'SELECT version, app_id, owner_id FROM oauth_profiles WHERE id = $1 FOR UPDATE', [id]), 'profile', id);
+        enforce(this.rules.version(current.version as number, ifVersion));
+        // The same app needs no lock: the locked row references it, so it cannot go away before commit. Locking it
+        // anyway made every concurrent PUT of the app's profiles share one row lock on it (a MultiXact each).
+        if (input.oauthAppId !== current.app_id) {
+          // The new app FOR SHARE: neither its data store changes nor it goes away before commit. Data sources are
+          // added to this profile only under its FOR SHARE lock, which our FOR UPDATE excludes.
+          const app = await this.one(c, 'SELECT 1 FROM oauth_apps WHERE id = $1 FOR SHARE', [input.oauthAppId]);
+          const broken =
+            app &&
+            (await this.one(
+              c,
+              `SELECT d.id FROM datasources d JOIN oauth_apps a ON a.id = $1
+          WHERE d.oauth_profile_id = $2 AND d.data_store <> a.data_store LIMIT 1`,
+              [input.oauthAppId, id],
+            ));
+          enforce(this.rules.profileMove(input.oauthAppId, app !== undefined, broken?.id as number | undefined));
+        }
+        await this.nameFree(c, 'oauth_profiles', { column: 'owner_id', value: current.owner_id as number }, input.name, id);
+        const tokens = await this.sealTokens(c, id, input);
+        const header = await this.one(
+          c,
+          `UPDATE oauth_profiles SET app_id = $1, name = $2, name_key = $3, description = $4, access_token = $5,
           refresh_token = $6, key_version = $7, version = version + 1 WHERE id = $8 RETURNING ${PROFILE_HEADER_COLUMNS}`,
-      [input.oauthAppId, input.name, nameKey(input.name), input.description, tokens.access, tokens.refresh, tokens.version, id]);
-      return withTokens(toProfileHeader(header!), input);
-    }, { names: true });
+          [input.oauthAppId, input.name, nameKey(input.name), input.description, tokens.access, tokens.refresh, tokens.version, id],
+        );
+        return withTokens(toProfileHeader(header!), input);
+      },
+      { names: true },
+    );
   }
 
   private async sealTokens(c: Queryable, id: number, input: ProfileInput): Promise<{ access: Buffer | null; refresh: Buffer; version: number }> {
@@ -307,13 +429,19 @@ export class PostgresStore extends PgIdentityStore implements Store {
   }
 
   async profileStats(id: number): Promise<ProfileStats | undefined> {
-    return this.tx(async (c) => {
-      const row = await this.one(c, 'SELECT a.data_store FROM oauth_profiles p JOIN oauth_apps a ON a.id = p.app_id WHERE p.id = $1', [id]);
-      if (!row) return undefined;
-      const dataSources = (await this.all(c, 'SELECT id, name, description FROM datasources WHERE oauth_profile_id = $1 ORDER BY id', [id]))
-        .map((r) => ({ id: r.id as number, name: r.name as string, description: (r.description as string | null) ?? null }));
-      return { dataStoreId: row.data_store as number, dataSources };
-    }, { readOnlySnapshot: true });
+    return this.tx(
+      async (c) => {
+        const row = await this.one(c, 'SELECT a.data_store FROM oauth_profiles p JOIN oauth_apps a ON a.id = p.app_id WHERE p.id = $1', [id]);
+        if (!row) return undefined;
+        const dataSources = (await this.all(c, 'SELECT id, name, description FROM datasources WHERE oauth_profile_id = $1 ORDER BY id', [id])).map((r) => ({
+          id: r.id as number,
+          name: r.name as string,
+          description: (r.description as string | null) ?? null,
+        }));
+        return { dataStoreId: row.data_store as number, dataSources };
+      },
+      { readOnlySnapshot: true },
+    );
   }
 
   // ---- data sources ---------------------------------------------------------------------------------------------
@@ -344,38 +472,68 @@ export class PostgresStore extends PgIdentityStore implements Store {
    */
   private async profileUsable(c: pg.PoolClient, profileId: number | null, ownerId: number, dataStore: number): Promise<void> {
     if (profileId === null) return;
-    const profile = await this.one<{ app_id: number }>(c, `SELECT app_id FROM oauth_profiles
-      WHERE id = $1 AND (owner_id = $2 OR creator_id = $2) FOR SHARE`, [profileId, ownerId]);
-    const app = profile && await this.one<{ data_store: number }>(c, 'SELECT data_store FROM oauth_apps WHERE id = $1 FOR SHARE', [profile.app_id]);
+    const profile = await this.one<{ app_id: number }>(
+      c,
+      `SELECT app_id FROM oauth_profiles
+      WHERE id = $1 AND (owner_id = $2 OR creator_id = $2) FOR SHARE`,
+      [profileId, ownerId],
+    );
+    const app = profile && (await this.one<{ data_store: number }>(c, 'SELECT data_store FROM oauth_apps WHERE id = $1 FOR SHARE', [profile.app_id]));
     enforce(this.rules.profileReference(profileId, app && { dataStore: app.data_store }, dataStore));
   }
 
   async createDataSource(input: NewDataSource): Promise<DataSource | Refusal> {
-    return this.decide(async (c) => {
-      await this.profileUsable(c, input.oauthProfileId, input.ownerId, input.dataStore);
-      await this.nameFree(c, 'datasources', { column: 'owner_id', value: input.ownerId }, input.name);
-      const id = await this.nextId(c, 'datasources');
-      const { sealed, keyVersion } = await this.keys.sealRow('datasources', id, { options: JSON.stringify(input.options) }, c);
-      await this.run(c, `INSERT INTO datasources (id, owner_id, name, name_key, data_store, connection_type, description, options,
+    return this.decide(
+      async (c) => {
+        await this.profileUsable(c, input.oauthProfileId, input.ownerId, input.dataStore);
+        await this.nameFree(c, 'datasources', { column: 'owner_id', value: input.ownerId }, input.name);
+        const id = await this.nextId(c, 'datasources');
+        const { sealed, keyVersion } = await this.keys.sealRow('datasources', id, { options: JSON.stringify(input.options) }, c);
+        await this.run(
+          c,
+          `INSERT INTO datasources (id, owner_id, name, name_key, data_store, connection_type, description, options,
           oauth_profile_id, key_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-      [id, input.ownerId, input.name, nameKey(input.name), input.dataStore, input.connectionType, input.description,
-        sealed.options, input.oauthProfileId, keyVersion]);
-      return (await this.dataSourceOn(c, id))!;
-    }, { names: true });
+          [
+            id,
+            input.ownerId,
+            input.name,
+            nameKey(input.name),
+            input.dataStore,
+            input.connectionType,
+            input.description,
+            sealed.options,
+            input.oauthProfileId,
+            keyVersion,
+          ],
+        );
+        return (await this.dataSourceOn(c, id))!;
+      },
+      { names: true },
+    );
   }
 
   async updateDataSource(id: number, input: DataSourceUpdate, ifVersion?: Versions): Promise<DataSource | Refusal> {
-    return this.decide(async (c) => {
-      const current = this.present(await this.one(c, 'SELECT version, owner_id, data_store FROM datasources WHERE id = $1 FOR UPDATE', [id]), 'dataSource', id);
-      enforce(this.rules.version(current.version as number, ifVersion));
-      await this.profileUsable(c, input.oauthProfileId, current.owner_id as number, current.data_store as number);
-      await this.nameFree(c, 'datasources', { column: 'owner_id', value: current.owner_id as number }, input.name, id);
-      const { sealed, keyVersion } = await this.keys.sealRow('datasources', id, { options: JSON.stringify(input.options) }, c);
-      await this.run(c, `UPDATE datasources SET name = $1, name_key = $2, description = $3, options = $4, oauth_profile_id = $5,
+    return this.decide(
+      async (c) => {
+        const current = this.present(
+          await this.one(c, 'SELECT version, owner_id, data_store FROM datasources WHERE id = $1 FOR UPDATE', [id]),
+          'dataSource',
+          id,
+        );
+        enforce(this.rules.version(current.version as number, ifVersion));
+        await this.profileUsable(c, input.oauthProfileId, current.owner_id as number, current.data_store as number);
+        await this.nameFree(c, 'datasources', { column: 'owner_id', value: current.owner_id as number }, input.name, id);
+        const { sealed, keyVersion } = await this.keys.sealRow('datasources', id, { options: JSON.stringify(input.options) }, c);
+        await this.run(
+          c,
+          `UPDATE datasources SET name = $1, name_key = $2, description = $3, options = $4, oauth_profile_id = $5,
           key_version = $6, version = version + 1 WHERE id = $7`,
-      [input.name, nameKey(input.name), input.description, sealed.options, input.oauthProfileId, keyVersion, id]);
-      return (await this.dataSourceOn(c, id))!;
-    }, { names: true });
+          [input.name, nameKey(input.name), input.description, sealed.options, input.oauthProfileId, keyVersion, id],
+        );
+        return (await this.dataSourceOn(c, id))!;
+      },
+      { names: true },
+    );
   }
 
   async deleteDataSource(id: number, ifVersion?: Versions): Promise<void | Refusal> {

@@ -51,7 +51,10 @@ export class Checkpointer {
   /** checkpoints completed: lets tests see that they happen */
   completed = 0;
 
-  constructor(file: string, private readonly onFailure: (error: Error) => void) {
+  constructor(
+    file: string,
+    private readonly onFailure: (error: Error) => void,
+  ) {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
     this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, driver } });
     this.worker.unref();
@@ -62,11 +65,14 @@ export class Checkpointer {
     });
     // An error thrown in the worker arrives structured-cloned: a SqliteError as a plain { code } object.
     this.worker.on('error', (error: { code?: unknown; message?: unknown }) =>
-      this.stopWith(new Error(`the checkpoint worker failed: ${String(error?.code ?? error?.message ?? error)}`)));
-    this.exited = new Promise((resolve) => this.worker.once('exit', () => {
-      if (!this.closing) this.stopWith(new Error('the checkpoint worker exited'));
-      resolve();
-    }));
+      this.stopWith(new Error(`the checkpoint worker failed: ${String(error?.code ?? error?.message ?? error)}`)),
+    );
+    this.exited = new Promise((resolve) =>
+      this.worker.once('exit', () => {
+        if (!this.closing) this.stopWith(new Error('the checkpoint worker exited'));
+        resolve();
+      }),
+    );
   }
 
   /** A commit happened: checkpoint soon. */

@@ -21,7 +21,11 @@ import { Checkpointer } from './checkpointer.js';
 import { WriteHealth } from '../write-health.js';
 
 export type Row = Record<string, unknown>;
-interface PendingWrite { run: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }
+interface PendingWrite {
+  run: () => unknown;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+}
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 /** Names are unique case-insensitively through a lower-cased key column. */
@@ -43,7 +47,10 @@ export class SqliteDb {
   protected readonly writeHealth = new WriteHealth(cannotWriteReason);
 
   /** `rules`: the domain's integrity rules (src/domain/integrity.ts), applied inside each write's transaction. */
-  constructor(readonly file: string, protected readonly rules: IntegrityRules) {
+  constructor(
+    readonly file: string,
+    protected readonly rules: IntegrityRules,
+  ) {
     if (file !== ':memory:') createPrivately(file);
     this.db = openOrNameTheSetting(file);
     this.db.pragma('synchronous = FULL');

@@ -4,9 +4,23 @@
  * are applied inside each write's transaction, with what it read there (`this.rules`).
  */
 import {
-  Refused, UNKNOWN_NAME_PRUNE_BATCH, enforce, unknownNameDigest,
-  type FailureCount, type NewRole, type NewTenant, type NewUser, type Principal, type Refusal, type Role, type Seed, type Status,
-  type Tenant, type TenantUpdate, type User, type UserUpdate,
+  Refused,
+  UNKNOWN_NAME_PRUNE_BATCH,
+  enforce,
+  unknownNameDigest,
+  type FailureCount,
+  type NewRole,
+  type NewTenant,
+  type NewUser,
+  type Principal,
+  type Refusal,
+  type Role,
+  type Seed,
+  type Status,
+  type Tenant,
+  type TenantUpdate,
+  type User,
+  type UserUpdate,
 } from '../store.js';
 import { failureTimes } from '../rows.js';
 import { ids, nameKey, type Row } from './db.js';
@@ -23,8 +37,7 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
       if (done.has(m.version)) continue;
       this.tx(() => {
         this.db.exec(m.sql);
-        this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
-          .run(m.version, m.name, new Date().toISOString());
+        this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
       });
       applied.push(m.version);
     }
@@ -39,8 +52,12 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
 
   /** Through the group commit, like any write: it shares a commit with the writes of the moment. */
   async probeWrite(): Promise<void> {
-    await this.write(() => this.q(`INSERT INTO meta (key, value) VALUES ('write_probe', 1)
-      ON CONFLICT (key) DO UPDATE SET value = value + 1`).run());
+    await this.write(() =>
+      this.q(
+        `INSERT INTO meta (key, value) VALUES ('write_probe', 1)
+      ON CONFLICT (key) DO UPDATE SET value = value + 1`,
+      ).run(),
+    );
   }
 
   async close(): Promise<void> {
@@ -53,11 +70,20 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
       const { n } = this.q('SELECT count(*) AS n FROM tenants').get() as { n: number };
       if (n > 0) return false;
       const { tenant } = seed;
-      this.q('INSERT INTO tenants (id, name, name_key, description, parent_tenant, status) VALUES (?, ?, ?, ?, NULL, 1)')
-        .run(tenant.id, tenant.name, nameKey(tenant.name), tenant.description);
+      this.q('INSERT INTO tenants (id, name, name_key, description, parent_tenant, status) VALUES (?, ?, ?, ?, NULL, 1)').run(
+        tenant.id,
+        tenant.name,
+        nameKey(tenant.name),
+        tenant.description,
+      );
       for (const role of seed.roles) {
-        this.q('INSERT INTO roles (id, tenant_id, name, name_key, description) VALUES (?, ?, ?, ?, ?)')
-          .run(role.id, tenant.id, role.name, nameKey(role.name), role.description);
+        this.q('INSERT INTO roles (id, tenant_id, name, name_key, description) VALUES (?, ?, ?, ?, ?)').run(
+          role.id,
+          tenant.id,
+          role.name,
+          nameKey(role.name),
+          role.description,
+        );
         for (const p of role.permissions) this.q('INSERT INTO role_permissions VALUES (?, ?)').run(role.id, p);
       }
       for (const limit of seed.limits) this.q('INSERT INTO limits (id, value) VALUES (?, ?)').run(limit.id, limit.value);
@@ -74,21 +100,25 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
    * cached per user under the database's grants version, which every change of grants raises in its transaction.
    */
   async principalByName(userName: string): Promise<Principal | undefined> {
-    const row = this.q(`SELECT u.*, t.status AS tenant_status, (SELECT value FROM meta WHERE key = 'grants_version') AS grants_version
-      FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE u.name_key = ?`).get(nameKey(userName)) as Row | undefined;
+    const row = this.q(
+      `SELECT u.*, t.status AS tenant_status, (SELECT value FROM meta WHERE key = 'grants_version') AS grants_version
+      FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE u.name_key = ?`,
+    ).get(nameKey(userName)) as Row | undefined;
     if (!row) return undefined;
     const id = row.id as number;
     const stamp = (row.grants_version as number | null) ?? 0;
     let grants = this.grantsCache.get(id);
     if (!grants || grants.stamp !== stamp) {
-      const g = this.q(`SELECT
+      const g = this.q(
+        `SELECT
           (SELECT group_concat(p) FROM (
              SELECT permission AS p FROM user_permissions WHERE user_id = @user
              UNION SELECT rp.permission FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id
              WHERE ur.user_id = @user)) AS effective,
           (SELECT group_concat(tenant_id) FROM tenant_admins WHERE user_id = @user) AS admin_tenants,
           (SELECT group_concat(role_id) FROM user_roles WHERE user_id = @user) AS role_ids,
-          (SELECT group_concat(permission) FROM user_permissions WHERE user_id = @user) AS permission_ids`).get({ user: id }) as Row;
+          (SELECT group_concat(permission) FROM user_permissions WHERE user_id = @user) AS permission_ids`,
+      ).get({ user: id }) as Row;
       grants = {
         stamp,
         roles: ids(g.role_ids),
@@ -109,13 +139,15 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
     };
   }
 
-  private readonly grantsCache = new Map<number, { stamp: number; roles: number[]; permissions: number[]; effective: ReadonlySet<number>; adminTenants: ReadonlySet<number> }>();
+  private readonly grantsCache = new Map<
+    number,
+    { stamp: number; roles: number[]; permissions: number[]; effective: ReadonlySet<number>; adminTenants: ReadonlySet<number> }
+  >();
 
   /** Called inside every transaction that may change who may do what. */
   private grantsChanged(): void {
     this.q("INSERT INTO meta (key, value) VALUES ('grants_version', 1) ON CONFLICT (key) DO UPDATE SET value = value + 1").run();
   }
-
 
   async recordLoginFailure(userId: number, now: number, count: FailureCount): Promise<{ locked: boolean }> {
     return this.write(() => {
@@ -123,24 +155,33 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
       if (!row) return { locked: false };
       const next = count.next(failureTimes.parse(row.failure_times));
       if (next.lockedUntil !== null) {
-        this.q(`UPDATE users SET failed_count = 0, failed_since = NULL, failure_times = NULL, locked_at = ?, locked_until = ?
-          WHERE id = ?`).run(now, next.lockedUntil, userId);
+        this.q(
+          `UPDATE users SET failed_count = 0, failed_since = NULL, failure_times = NULL, locked_at = ?, locked_until = ?
+          WHERE id = ?`,
+        ).run(now, next.lockedUntil, userId);
         return { locked: true };
       }
-      this.q('UPDATE users SET failed_count = ?, failed_since = ?, failure_times = ? WHERE id = ?')
-        .run(next.times.length, next.times[0], failureTimes.format(next.times), userId);
+      this.q('UPDATE users SET failed_count = ?, failed_since = ?, failure_times = ? WHERE id = ?').run(
+        next.times.length,
+        next.times[0],
+        failureTimes.format(next.times),
+        userId,
+      );
       return { locked: false };
     });
   }
 
   async clearLoginFailures(userId: number): Promise<void> {
-    await this.write(() => this.q(`UPDATE users SET failed_count = 0, failed_since = NULL, failure_times = NULL, locked_at = NULL,
-      locked_until = NULL WHERE id = ?`).run(userId));
+    await this.write(() =>
+      this.q(
+        `UPDATE users SET failed_count = 0, failed_since = NULL, failure_times = NULL, locked_at = NULL,
+      locked_until = NULL WHERE id = ?`,
+      ).run(userId),
+    );
   }
 
   async unknownNameLockedUntil(userName: string): Promise<number | null> {
-    const row = this.q('SELECT locked_until FROM unknown_name_failures WHERE name_digest = ?')
-      .get(unknownNameDigest(nameKey(userName))) as Row | undefined;
+    const row = this.q('SELECT locked_until FROM unknown_name_failures WHERE name_digest = ?').get(unknownNameDigest(nameKey(userName))) as Row | undefined;
     return (row?.locked_until as number | null | undefined) ?? null;
   }
 
@@ -150,13 +191,15 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
     return this.write(() => {
       const row = this.q('SELECT failure_times FROM unknown_name_failures WHERE name_digest = ?').get(digest) as Row | undefined;
       const next = count.next(failureTimes.parse(row?.failure_times));
-      this.q(`INSERT INTO unknown_name_failures (name_digest, failure_times, last_failure, locked_until) VALUES (@digest, @times, @now, @until)
+      this.q(
+        `INSERT INTO unknown_name_failures (name_digest, failure_times, last_failure, locked_until) VALUES (@digest, @times, @now, @until)
         ON CONFLICT (name_digest) DO UPDATE SET failure_times = excluded.failure_times, last_failure = excluded.last_failure,
-          locked_until = coalesce(excluded.locked_until, locked_until)`)
-        .run({ digest, times: failureTimes.format(next.times), now, until: next.lockedUntil });
-      this.q(`DELETE FROM unknown_name_failures WHERE name_digest IN (SELECT name_digest FROM unknown_name_failures
-          WHERE last_failure <= @expired AND (locked_until IS NULL OR locked_until <= @now) LIMIT @batch)`)
-        .run({ expired: count.expiredBefore, now, batch: UNKNOWN_NAME_PRUNE_BATCH });
+          locked_until = coalesce(excluded.locked_until, locked_until)`,
+      ).run({ digest, times: failureTimes.format(next.times), now, until: next.lockedUntil });
+      this.q(
+        `DELETE FROM unknown_name_failures WHERE name_digest IN (SELECT name_digest FROM unknown_name_failures
+          WHERE last_failure <= @expired AND (locked_until IS NULL OR locked_until <= @now) LIMIT @batch)`,
+      ).run({ expired: count.expiredBefore, now, batch: UNKNOWN_NAME_PRUNE_BATCH });
       return { locked: next.lockedUntil !== null };
     });
   }
@@ -202,13 +245,19 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
     return row && this.toTenant(row);
   }
 
-
   async createTenant(input: NewTenant): Promise<{ tenant: Tenant; roles: number[] } | Refusal> {
     return this.decide(() => {
       this.grantsChanged();
       this.nameFree('tenants', null, input.name);
-      const id = Number(this.q('INSERT INTO tenants (name, name_key, description, parent_tenant, status) VALUES (?, ?, ?, ?, ?)')
-        .run(input.name, nameKey(input.name), input.description, input.parentTenant, input.status).lastInsertRowid);
+      const id = Number(
+        this.q('INSERT INTO tenants (name, name_key, description, parent_tenant, status) VALUES (?, ?, ?, ?, ?)').run(
+          input.name,
+          nameKey(input.name),
+          input.description,
+          input.parentTenant,
+          input.status,
+        ).lastInsertRowid,
+      );
       const roles: number[] = [];
       for (const roleId of input.importedRoles) {
         const source = this.roleSync(roleId);
@@ -224,8 +273,13 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
     return this.decide(() => {
       this.grantsChanged();
       this.nameFree('tenants', null, input.name, id);
-      const changes = this.q('UPDATE tenants SET name = ?, name_key = ?, description = ?, status = ? WHERE id = ?')
-        .run(input.name, nameKey(input.name), input.description, input.status, id).changes;
+      const changes = this.q('UPDATE tenants SET name = ?, name_key = ?, description = ?, status = ? WHERE id = ?').run(
+        input.name,
+        nameKey(input.name),
+        input.description,
+        input.status,
+        id,
+      ).changes;
       if (changes === 0) throw new Refused({ refused: 'missing', what: 'tenant', id });
       this.identityHolds();
       return this.toTenant(this.q('SELECT * FROM tenants WHERE id = ?').get(id) as Row);
@@ -264,10 +318,12 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
   // ---- roles ----------------------------------------------------------------------------------------------------
 
   private roleSync(id: number): Role | undefined {
-    const row = this.q(`SELECT r.*,
+    const row = this.q(
+      `SELECT r.*,
         (SELECT group_concat(permission) FROM (SELECT permission FROM role_permissions WHERE role_id = r.id ORDER BY permission)) AS perms,
         (SELECT group_concat(user_id) FROM (SELECT user_id FROM user_roles WHERE role_id = r.id ORDER BY user_id)) AS members
-      FROM roles r WHERE r.id = ?`).get(id) as Row | undefined;
+      FROM roles r WHERE r.id = ?`,
+    ).get(id) as Row | undefined;
     return row && this.toRole(row);
   }
 
@@ -283,17 +339,18 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
   }
 
   async listRoles(tenantId?: number): Promise<Role[]> {
-    const rows = this.q(`SELECT r.*,
+    const rows = this.q(
+      `SELECT r.*,
         (SELECT group_concat(permission) FROM (SELECT permission FROM role_permissions WHERE role_id = r.id ORDER BY permission)) AS perms,
         (SELECT group_concat(user_id) FROM (SELECT user_id FROM user_roles WHERE role_id = r.id ORDER BY user_id)) AS members
-      FROM roles r WHERE (@tenant IS NULL OR r.tenant_id = @tenant) ORDER BY r.id`).all({ tenant: tenantId ?? null }) as Row[];
+      FROM roles r WHERE (@tenant IS NULL OR r.tenant_id = @tenant) ORDER BY r.id`,
+    ).all({ tenant: tenantId ?? null }) as Row[];
     return rows.map((r) => this.toRole(r));
   }
 
   async role(id: number): Promise<Role | undefined> {
     return this.roleSync(id);
   }
-
 
   /** The tenant a user lives in; undefined when there is no such user. */
   private userTenant(userId: number): number | undefined {
@@ -311,8 +368,14 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
   private insertRole(input: NewRole): Role {
     this.present(this.q('SELECT 1 FROM tenants WHERE id = ?').get(input.tenantId), 'tenant', input.tenantId);
     this.nameFree('roles', { column: 'tenant_id', value: input.tenantId }, input.name);
-    const id = Number(this.q('INSERT INTO roles (tenant_id, name, name_key, description) VALUES (?, ?, ?, ?)')
-      .run(input.tenantId, input.name, nameKey(input.name), input.description).lastInsertRowid);
+    const id = Number(
+      this.q('INSERT INTO roles (tenant_id, name, name_key, description) VALUES (?, ?, ?, ?)').run(
+        input.tenantId,
+        input.name,
+        nameKey(input.name),
+        input.description,
+      ).lastInsertRowid,
+    );
     for (const p of new Set(input.permissions)) this.q('INSERT INTO role_permissions VALUES (?, ?)').run(id, p);
     this.writeRoleMembers(id, input.tenantId, input.users);
     return this.roleSync(id)!;
@@ -331,8 +394,7 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
       const current = this.present(this.roleSync(id), 'role', id);
       enforce(this.rules.roleChange(current, input));
       this.nameFree('roles', { column: 'tenant_id', value: current.tenantId }, input.name, id);
-      this.q('UPDATE roles SET name = ?, name_key = ?, description = ? WHERE id = ?')
-        .run(input.name, nameKey(input.name), input.description, id);
+      this.q('UPDATE roles SET name = ?, name_key = ?, description = ? WHERE id = ?').run(input.name, nameKey(input.name), input.description, id);
       this.q('DELETE FROM role_permissions WHERE role_id = ?').run(id);
       for (const p of new Set(input.permissions)) this.q('INSERT INTO role_permissions VALUES (?, ?)').run(id, p);
       this.q('DELETE FROM user_roles WHERE role_id = ?').run(id);
@@ -380,7 +442,9 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
   }
 
   async listUsers(tenantId?: number): Promise<User[]> {
-    const rows = this.q(`${SqliteIdentityStore.userSelect} WHERE (@tenant IS NULL OR u.tenant_id = @tenant) ORDER BY u.id`).all({ tenant: tenantId ?? null }) as Row[];
+    const rows = this.q(`${SqliteIdentityStore.userSelect} WHERE (@tenant IS NULL OR u.tenant_id = @tenant) ORDER BY u.id`).all({
+      tenant: tenantId ?? null,
+    }) as Row[];
     return rows.map((r) => this.toUser(r));
   }
 
@@ -394,19 +458,27 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
   }
 
   async effectivePermissions(userId: number): Promise<Set<number>> {
-    const perms = this.q(`SELECT permission FROM user_permissions WHERE user_id = @user
-      UNION SELECT rp.permission FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id WHERE ur.user_id = @user`)
-      .pluck().all({ user: userId }) as number[];
+    const perms = this.q(
+      `SELECT permission FROM user_permissions WHERE user_id = @user
+      UNION SELECT rp.permission FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id WHERE ur.user_id = @user`,
+    )
+      .pluck()
+      .all({ user: userId }) as number[];
     return new Set(perms);
   }
-
 
   /** Which roles a user may hold is the domain's rule (`userRoles`), given the tenant of each. */
   private writeUserGrants(userId: number, tenantId: number, roles: number[], permissions: number[]): void {
     const unique = [...new Set(roles)];
-    enforce(this.rules.userRoles(tenantId, unique.map((id) => ({
-      id, tenantId: (this.q('SELECT tenant_id FROM roles WHERE id = ?').get(id) as Row | undefined)?.tenant_id as number | undefined,
-    }))));
+    enforce(
+      this.rules.userRoles(
+        tenantId,
+        unique.map((id) => ({
+          id,
+          tenantId: (this.q('SELECT tenant_id FROM roles WHERE id = ?').get(id) as Row | undefined)?.tenant_id as number | undefined,
+        })),
+      ),
+    );
     this.q('DELETE FROM user_roles WHERE user_id = ?').run(userId);
     this.q('DELETE FROM user_permissions WHERE user_id = ?').run(userId);
     for (const roleId of unique) this.q('INSERT INTO user_roles (user_id, role_id) VALUES (?, ?)').run(userId, roleId);
@@ -416,8 +488,15 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
   private insertUser(input: NewUser): User {
     this.present(this.q('SELECT 1 FROM tenants WHERE id = ?').get(input.tenantId), 'tenant', input.tenantId);
     this.nameFree('users', null, input.userName);
-    const id = Number(this.q('INSERT INTO users (user_name, name_key, tenant_id, status, password_hash) VALUES (?, ?, ?, ?, ?)')
-      .run(input.userName, nameKey(input.userName), input.tenantId, input.status, input.passwordHash).lastInsertRowid);
+    const id = Number(
+      this.q('INSERT INTO users (user_name, name_key, tenant_id, status, password_hash) VALUES (?, ?, ?, ?, ?)').run(
+        input.userName,
+        nameKey(input.userName),
+        input.tenantId,
+        input.status,
+        input.passwordHash,
+      ).lastInsertRowid,
+    );
     this.writeUserGrants(id, input.tenantId, input.roles, input.permissions);
     return this.userSync(id)!;
   }
@@ -434,8 +513,13 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
       this.grantsChanged();
       const current = this.present(this.userSync(id), 'user', id);
       this.nameFree('users', null, input.userName, id);
-      this.q('UPDATE users SET user_name = ?, name_key = ?, status = ?, password_hash = ? WHERE id = ?')
-        .run(input.userName, nameKey(input.userName), input.status, input.passwordHash ?? current.passwordHash, id);
+      this.q('UPDATE users SET user_name = ?, name_key = ?, status = ?, password_hash = ? WHERE id = ?').run(
+        input.userName,
+        nameKey(input.userName),
+        input.status,
+        input.passwordHash ?? current.passwordHash,
+        id,
+      );
       this.writeUserGrants(id, current.tenantId, input.roles, input.permissions);
       this.identityHolds();
       return this.userSync(id)!;
@@ -446,8 +530,10 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
     return this.decide(() => {
       const changes = lock
         ? this.q('UPDATE users SET locked_at = ?, locked_until = ? WHERE id = ?').run(lock.lockedAt, lock.lockedUntil, id).changes
-        : this.q(`UPDATE users SET failed_count = 0, failed_since = NULL, failure_times = NULL, locked_at = NULL, locked_until = NULL
-          WHERE id = ?`).run(id).changes;
+        : this.q(
+            `UPDATE users SET failed_count = 0, failed_since = NULL, failure_times = NULL, locked_at = NULL, locked_until = NULL
+          WHERE id = ?`,
+          ).run(id).changes;
       if (changes === 0) throw new Refused({ refused: 'missing', what: 'user', id });
     });
   }
@@ -464,12 +550,15 @@ export class SqliteIdentityStore extends SqliteKeyringStore {
 
   /** What a change of tenants, roles or users left behind, judged by the domain's rule (`identity`). */
   private identityHolds(): void {
-    const administratorRemains = this.q(`SELECT 1 FROM users u JOIN tenants t ON t.id = u.tenant_id
+    const administratorRemains =
+      this.q(
+        `SELECT 1 FROM users u JOIN tenants t ON t.id = u.tenant_id
       WHERE u.status = 1 AND t.status = 1 AND (
         EXISTS (SELECT 1 FROM user_permissions WHERE user_id = u.id AND permission = @perm)
         OR EXISTS (SELECT 1 FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id
                    WHERE ur.user_id = u.id AND rp.permission = @perm))
-      LIMIT 1`).get({ perm: this.rules.administratorPermission }) !== undefined;
+      LIMIT 1`,
+      ).get({ perm: this.rules.administratorPermission }) !== undefined;
     const orphan = this.q('SELECT id FROM users u WHERE NOT EXISTS (SELECT 1 FROM user_roles WHERE user_id = u.id) LIMIT 1').get() as Row | undefined;
     enforce(this.rules.identity({ administratorRemains, userWithoutRole: orphan?.id as number | undefined }));
   }

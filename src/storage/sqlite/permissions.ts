@@ -15,16 +15,20 @@ export function permissionWarnings(file: string): string[] {
   for (const path of [file, `${file}-wal`, `${file}-shm`]) {
     const st = statSync(path, { throwIfNoEntry: false });
     if (st && (st.mode & 0o077) !== 0) {
-      warnings.push(`the database file ${path} is accessible by group or others (mode ${octal(st.mode)}): it holds password `
-        + `hashes and sealed secrets; run chmod 600 ${path}`);
+      warnings.push(
+        `the database file ${path} is accessible by group or others (mode ${octal(st.mode)}): it holds password ` +
+          `hashes and sealed secrets; run chmod 600 ${path}`,
+      );
     }
   }
   const folder = dirname(file);
   const st = statSync(folder, { throwIfNoEntry: false });
   // A shared sticky folder such as /tmp is not the operator's to close; the files' own modes are what matter there.
   if (st && (st.mode & 0o077) !== 0 && (st.mode & 0o1000) === 0) {
-    warnings.push(`the database folder ${folder} is accessible by group or others (mode ${octal(st.mode)}); `
-      + `run chmod 700 ${folder}, or keep the database in a folder of its own`);
+    warnings.push(
+      `the database folder ${folder} is accessible by group or others (mode ${octal(st.mode)}); ` +
+        `run chmod 700 ${folder}, or keep the database in a folder of its own`,
+    );
   }
   return warnings;
 }

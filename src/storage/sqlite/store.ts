@@ -6,12 +6,33 @@
 import Database from 'better-sqlite3';
 import { existsSync, rmSync, statSync } from 'node:fs';
 import {
-  APP_HEADER_COLUMNS, APP_SUMMARY_COLUMNS, DATA_SOURCE_SUMMARY_COLUMNS, toApp, toAppHeader, toAppSummary, toDataSource, toDataSourceSummary, toProfile,
-  toProfileHeader, withTokens,
+  APP_HEADER_COLUMNS,
+  APP_SUMMARY_COLUMNS,
+  DATA_SOURCE_SUMMARY_COLUMNS,
+  toApp,
+  toAppHeader,
+  toAppSummary,
+  toDataSource,
+  toDataSourceSummary,
+  toProfile,
+  toProfileHeader,
+  withTokens,
 } from '../rows.js';
 import type {
-  ConnectionType, DataSource, DataSourceSummary, DataSourceUpdate, ProfileHeader, NewDataSource, NewOAuthApp, OAuthApp, OAuthAppHeader, OAuthAppSummary,
-  OAuthProfile, ProfileInput, ProfileStats, Refusal, Store,
+  DataSource,
+  DataSourceSummary,
+  DataSourceUpdate,
+  ProfileHeader,
+  NewDataSource,
+  NewOAuthApp,
+  OAuthApp,
+  OAuthAppHeader,
+  OAuthAppSummary,
+  OAuthProfile,
+  ProfileInput,
+  ProfileStats,
+  Refusal,
+  Store,
 } from '../store.js';
 import { Refused, enforce, type Versions } from '../store.js';
 import { nameKey, type Row } from './db.js';
@@ -88,17 +109,29 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
     return this.appSync(id);
   }
 
-
   async createApp(input: NewOAuthApp): Promise<OAuthApp | Refusal> {
     return this.decide(() => {
       this.present(this.q('SELECT 1 FROM tenants WHERE id = ?').get(input.tenantId), 'tenant', input.tenantId);
       this.nameFree('oauth_apps', { column: 'tenant_id', value: input.tenantId }, input.name);
       const id = this.nextId('oauth_apps');
       const { sealed, keyVersion } = this.keys.sealRow('oauth_apps', id, { client_secret: input.clientSecret });
-      this.q(`INSERT INTO oauth_apps (id, tenant_id, name, name_key, data_store, description, client_id, client_secret,
-          authorize_uri, token_uri, scope, key_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-        .run(id, input.tenantId, input.name, nameKey(input.name), input.dataStore, input.description, input.clientId,
-          sealed.client_secret, input.authorizeURI, input.tokenURI, input.scope, keyVersion);
+      this.q(
+        `INSERT INTO oauth_apps (id, tenant_id, name, name_key, data_store, description, client_id, client_secret,
+          authorize_uri, token_uri, scope, key_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        id,
+        input.tenantId,
+        input.name,
+        nameKey(input.name),
+        input.dataStore,
+        input.description,
+        input.clientId,
+        sealed.client_secret,
+        input.authorizeURI,
+        input.tokenURI,
+        input.scope,
+        keyVersion,
+      );
       return this.appSync(id)!;
     });
   }
@@ -112,10 +145,22 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
       const used = this.q('SELECT 1 FROM datasources d JOIN oauth_profiles p ON p.id = d.oauth_profile_id WHERE p.app_id = ? LIMIT 1').get(id);
       enforce(this.rules.appChange(current, input, used !== undefined));
       const { sealed, keyVersion } = this.keys.sealRow('oauth_apps', id, { client_secret: input.clientSecret });
-      this.q(`UPDATE oauth_apps SET name = ?, name_key = ?, data_store = ?, description = ?, client_id = ?,
-          client_secret = ?, authorize_uri = ?, token_uri = ?, scope = ?, key_version = ?, version = version + 1 WHERE id = ?`)
-        .run(input.name, nameKey(input.name), input.dataStore, input.description, input.clientId,
-          sealed.client_secret, input.authorizeURI, input.tokenURI, input.scope, keyVersion, id);
+      this.q(
+        `UPDATE oauth_apps SET name = ?, name_key = ?, data_store = ?, description = ?, client_id = ?,
+          client_secret = ?, authorize_uri = ?, token_uri = ?, scope = ?, key_version = ?, version = version + 1 WHERE id = ?`,
+      ).run(
+        input.name,
+        nameKey(input.name),
+        input.dataStore,
+        input.description,
+        input.clientId,
+        sealed.client_secret,
+        input.authorizeURI,
+        input.tokenURI,
+        input.scope,
+        keyVersion,
+        id,
+      );
       return this.appSync(id)!;
     });
   }
@@ -141,16 +186,22 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
    * to read the same rows as arrays plus 41 µs to serialize them in Node.
    */
   async listProfilesJson(userId: number): Promise<string> {
-    return this.q(`SELECT json_group_array(json_object('id', p.id, 'name', p.name, 'description', p.description,
+    return this.q(
+      `SELECT json_group_array(json_object('id', p.id, 'name', p.name, 'description', p.description,
         'oauthAppId', p.app_id, 'authorizeURI', a.authorize_uri, 'tokenURI', a.token_uri, 'scope', a.scope) ORDER BY p.id)
       FROM (SELECT id, name, description, app_id FROM oauth_profiles WHERE owner_id = @user
         UNION ALL SELECT id, name, description, app_id FROM oauth_profiles WHERE creator_id = @user AND owner_id <> @user) p
-      JOIN oauth_apps a ON a.id = p.app_id`).pluck().get({ user: userId }) as string;
+      JOIN oauth_apps a ON a.id = p.app_id`,
+    )
+      .pluck()
+      .get({ user: userId }) as string;
   }
 
   private profileHeaderSync(id: number): ProfileHeader | undefined {
-    const r = this.q(`SELECT p.id, p.version, p.name, p.app_id, p.description, p.owner_id, p.creator_id, u.tenant_id AS owner_tenant_id
-      FROM oauth_profiles p JOIN users u ON u.id = p.owner_id WHERE p.id = ?`).get(id) as Row | undefined;
+    const r = this.q(
+      `SELECT p.id, p.version, p.name, p.app_id, p.description, p.owner_id, p.creator_id, u.tenant_id AS owner_tenant_id
+      FROM oauth_profiles p JOIN users u ON u.id = p.owner_id WHERE p.id = ?`,
+    ).get(id) as Row | undefined;
     return r && toProfileHeader(r);
   }
 
@@ -167,17 +218,27 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
     return this.profileSync(id);
   }
 
-
   async createProfile(input: ProfileInput & { ownerId: number; creatorId: number }): Promise<OAuthProfile | Refusal> {
     return this.decide(() => {
       if (!this.q('SELECT 1 FROM oauth_apps WHERE id = ?').get(input.oauthAppId)) throw new Refused({ refused: 'appReference', appId: input.oauthAppId });
       this.nameFree('oauth_profiles', { column: 'owner_id', value: input.ownerId }, input.name);
       const id = this.nextId('oauth_profiles');
       const tokens = this.sealTokens(id, input);
-      this.q(`INSERT INTO oauth_profiles (id, owner_id, creator_id, app_id, name, name_key, description, access_token,
-          refresh_token, key_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-        .run(id, input.ownerId, input.creatorId, input.oauthAppId, input.name, nameKey(input.name), input.description,
-          tokens.access, tokens.refresh, tokens.version);
+      this.q(
+        `INSERT INTO oauth_profiles (id, owner_id, creator_id, app_id, name, name_key, description, access_token,
+          refresh_token, key_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        id,
+        input.ownerId,
+        input.creatorId,
+        input.oauthAppId,
+        input.name,
+        nameKey(input.name),
+        input.description,
+        tokens.access,
+        tokens.refresh,
+        tokens.version,
+      );
       return withTokens(this.profileHeaderSync(id)!, input);
     });
   }
@@ -191,8 +252,10 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
       const renamed = input.name !== current.name;
       if (moved) {
         const exists = this.q('SELECT 1 FROM oauth_apps WHERE id = ?').get(input.oauthAppId) !== undefined;
-        const broken = this.q(`SELECT d.id FROM datasources d JOIN oauth_apps a ON a.id = ?
-          WHERE d.oauth_profile_id = ? AND d.data_store <> a.data_store LIMIT 1`).get(input.oauthAppId, id) as Row | undefined;
+        const broken = this.q(
+          `SELECT d.id FROM datasources d JOIN oauth_apps a ON a.id = ?
+          WHERE d.oauth_profile_id = ? AND d.data_store <> a.data_store LIMIT 1`,
+        ).get(input.oauthAppId, id) as Row | undefined;
         enforce(this.rules.profileMove(input.oauthAppId, exists, broken?.id as number | undefined));
       }
       // Checked whether or not the name changed, as on PostgreSQL: one indexed lookup.
@@ -200,10 +263,24 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
       const tokens = this.sealTokens(id, input);
       // Only what changes is written: SQLite rewrites the index entries of every indexed column named in SET, changed
       // or not, and at 1M rows that tripled the cost of a token replace (app_id, name_key, key_version are indexed).
-      const set = ['description = @description', 'access_token = @access', 'refresh_token = @refresh', 'version = version + 1',
-        ...(renamed ? ['name = @name', 'name_key = @nameKey'] : []), ...(moved ? ['app_id = @appId'] : [])].join(', ');
-      const values = { id, description: input.description, access: tokens.access, refresh: tokens.refresh, name: input.name,
-        nameKey: nameKey(input.name), appId: input.oauthAppId, keyVersion: tokens.version };
+      const set = [
+        'description = @description',
+        'access_token = @access',
+        'refresh_token = @refresh',
+        'version = version + 1',
+        ...(renamed ? ['name = @name', 'name_key = @nameKey'] : []),
+        ...(moved ? ['app_id = @appId'] : []),
+      ].join(', ');
+      const values = {
+        id,
+        description: input.description,
+        access: tokens.access,
+        refresh: tokens.refresh,
+        name: input.name,
+        nameKey: nameKey(input.name),
+        appId: input.oauthAppId,
+        keyVersion: tokens.version,
+      };
       // The key version changes only after a rotation: try the row as it is most often first.
       if (this.q(`UPDATE oauth_profiles SET ${set} WHERE id = @id AND key_version = @keyVersion`).run(values).changes === 0) {
         this.q(`UPDATE oauth_profiles SET ${set}, key_version = @keyVersion WHERE id = @id`).run(values);
@@ -227,8 +304,11 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
     return this.tx(() => {
       const row = this.q('SELECT a.data_store FROM oauth_profiles p JOIN oauth_apps a ON a.id = p.app_id WHERE p.id = ?').get(id) as Row | undefined;
       if (!row) return undefined;
-      const dataSources = (this.q('SELECT id, name, description FROM datasources WHERE oauth_profile_id = ? ORDER BY id').all(id) as Row[])
-        .map((r) => ({ id: r.id as number, name: r.name as string, description: (r.description as string | null) ?? null }));
+      const dataSources = (this.q('SELECT id, name, description FROM datasources WHERE oauth_profile_id = ? ORDER BY id').all(id) as Row[]).map((r) => ({
+        id: r.id as number,
+        name: r.name as string,
+        description: (r.description as string | null) ?? null,
+      }));
       return { dataStoreId: row.data_store as number, dataSources };
     });
   }
@@ -258,12 +338,13 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
     return this.dataSourceSync(id);
   }
 
-
   /** The referenced profile as the owner may reach it, with its app's data store, judged by the domain's rule. */
   private profileUsable(profileId: number | null, ownerId: number, dataStore: number): void {
     if (profileId === null) return;
-    const row = this.q(`SELECT a.data_store FROM oauth_profiles p JOIN oauth_apps a ON a.id = p.app_id
-      WHERE p.id = @profile AND (p.owner_id = @owner OR p.creator_id = @owner)`).get({ profile: profileId, owner: ownerId }) as Row | undefined;
+    const row = this.q(
+      `SELECT a.data_store FROM oauth_profiles p JOIN oauth_apps a ON a.id = p.app_id
+      WHERE p.id = @profile AND (p.owner_id = @owner OR p.creator_id = @owner)`,
+    ).get({ profile: profileId, owner: ownerId }) as Row | undefined;
     enforce(this.rules.profileReference(profileId, row && { dataStore: row.data_store as number }, dataStore));
   }
 
@@ -273,10 +354,21 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
       this.nameFree('datasources', { column: 'owner_id', value: input.ownerId }, input.name);
       const id = this.nextId('datasources');
       const { sealed, keyVersion } = this.keys.sealRow('datasources', id, { options: JSON.stringify(input.options) });
-      this.q(`INSERT INTO datasources (id, owner_id, name, name_key, data_store, connection_type, description, options,
-          oauth_profile_id, key_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-        .run(id, input.ownerId, input.name, nameKey(input.name), input.dataStore, input.connectionType, input.description,
-          sealed.options, input.oauthProfileId, keyVersion);
+      this.q(
+        `INSERT INTO datasources (id, owner_id, name, name_key, data_store, connection_type, description, options,
+          oauth_profile_id, key_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        id,
+        input.ownerId,
+        input.name,
+        nameKey(input.name),
+        input.dataStore,
+        input.connectionType,
+        input.description,
+        sealed.options,
+        input.oauthProfileId,
+        keyVersion,
+      );
       return this.dataSourceSync(id)!;
     });
   }
@@ -289,8 +381,9 @@ export class SqliteStore extends SqliteIdentityStore implements Store {
       this.profileUsable(input.oauthProfileId, current.ownerId, current.dataStore);
       this.nameFree('datasources', { column: 'owner_id', value: current.ownerId }, input.name, id);
       const { sealed, keyVersion } = this.keys.sealRow('datasources', id, { options: JSON.stringify(input.options) });
-      this.q('UPDATE datasources SET name = ?, name_key = ?, description = ?, options = ?, oauth_profile_id = ?, key_version = ?, version = version + 1 WHERE id = ?')
-        .run(input.name, nameKey(input.name), input.description, sealed.options, input.oauthProfileId, keyVersion, id);
+      this.q(
+        'UPDATE datasources SET name = ?, name_key = ?, description = ?, options = ?, oauth_profile_id = ?, key_version = ?, version = version + 1 WHERE id = ?',
+      ).run(input.name, nameKey(input.name), input.description, sealed.options, input.oauthProfileId, keyVersion, id);
       return this.dataSourceSync(id)!;
     });
   }
