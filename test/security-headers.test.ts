@@ -5,7 +5,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
@@ -13,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { InjectOptions } from 'fastify';
+import { selfSignedCertificate } from './tls-support.js';
 import { ADMIN_PASSWORD, basic, harness, USER_PASSWORD, type Harness } from './helpers.js';
 import { securityHeaders } from '../src/http/security-headers.js';
 
@@ -98,30 +98,7 @@ describe('plain HTTP: every kind of answer carries the headers, without HSTS', (
 });
 
 function selfSigned(dir: string): { cert: Buffer; key: Buffer } {
-  const cert = join(dir, 'c.pem');
-  const key = join(dir, 'k.pem');
-  const res = spawnSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    ],
-    { encoding: 'utf8', timeout: 60_000 },
-  );
-  assert.equal(res.status, 0, `openssl failed: ${res.error ?? ''} ${res.stderr}`);
+  const { cert, key } = selfSignedCertificate(dir);
   return { cert: readFileSync(cert), key: readFileSync(key) };
 }
 

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { ROOT, basic, ensureBuilt, killAll, startServer, type Running } from './process-support.js';
+import { selfSignedCertificate } from './tls-support.js';
 
 const ADMIN_PW = 'Tls-Adm1n-Pw!';
 /** Run as `node -e` with argv [config module URL, environment as JSON]: prints how loadConfig ended, as JSON. */
@@ -27,34 +28,6 @@ try {
   console.log(JSON.stringify({ configError: err instanceof ConfigError, setting: err.setting, message: err.message }));
 }`;
 const USER_PW = 'Tls-Us3r-Pw!';
-
-function openssl(dir: string, name: string): { cert: string; key: string } {
-  const cert = join(dir, `${name}-c.pem`);
-  const key = join(dir, `${name}-k.pem`);
-  const res = spawnSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    ],
-    { encoding: 'utf8', timeout: 60_000 },
-  );
-  assert.equal(res.status, 0, `openssl failed: ${res.error ?? ''} ${res.stderr}`);
-  return { cert, key };
-}
 
 interface Reply {
   status: number;
@@ -99,8 +72,8 @@ describe('TLS', { timeout: 300_000 }, () => {
 
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'tokenkeep-tls-'));
-    pair = openssl(dir, 'main');
-    other = openssl(dir, 'other');
+    pair = selfSignedCertificate(dir, 'main');
+    other = selfSignedCertificate(dir, 'other');
   });
   after(() => {
     server?.kill();
