@@ -38,7 +38,7 @@ export function helmetOptions(tls: boolean): HelmetOptions {
 }
 
 /** The headers Helmet sets with helmetOptions(tls), by lower-case name (as Node's getHeaders() shows them). */
-export function securityHeaders(tls: boolean): Record<string, string> {
+function recordHelmet(tls: boolean): Readonly<Record<string, string>> {
   const headers: Record<string, string> = {};
   const recorder = {
     setHeader: (name: string, value: unknown) => {
@@ -49,5 +49,14 @@ export function securityHeaders(tls: boolean): Record<string, string> {
     },
   };
   helmet(helmetOptions(tls))({} as IncomingMessage, recorder as unknown as ServerResponse, () => undefined);
-  return Object.fromEntries(Object.entries(headers).sort(([a], [b]) => a.localeCompare(b)));
+  return Object.freeze(Object.fromEntries(Object.entries(headers).sort(([a], [b]) => a.localeCompare(b))));
+}
+
+/** Helmet runs once per process and setting; every answer, raw or through Fastify, reuses what it recorded. */
+const recorded = new Map<boolean, Readonly<Record<string, string>>>();
+
+export function securityHeaders(tls: boolean): Readonly<Record<string, string>> {
+  let headers = recorded.get(tls);
+  if (!headers) recorded.set(tls, (headers = recordHelmet(tls)));
+  return headers;
 }
