@@ -16,7 +16,7 @@ import Database from 'better-sqlite3';
 import pino from 'pino';
 import { buildApp, redactPaths } from '../src/app.js';
 import { MasterKey } from '../src/crypto/master-key.js';
-import { KeyRing } from '../src/storage/sealing.js';
+import { KeyRing } from '../src/sealing/key-ring.js';
 import { hashPassword, type ScryptParams } from '../src/crypto/passwords.js';
 import { parseBasic } from '../src/http/auth.js';
 import { SqliteStore } from '../src/storage/sqlite/store.js';
@@ -99,10 +99,10 @@ async function main(): Promise<void> {
     await store.migrate();
     await store.keys.init(new MasterKey(MasterKey.generate()));
     await store.bootstrap(seed({ adminPasswordHash: await hashPassword('Micro-Adm1n-Passw0rd!', FAST), userPasswordHash: await hashPassword(PASSWORD, FAST) }));
-    const user = (await store.principalByName('d2cuser'))!;
-    const admin = (await store.principalByName('d2cadmin'))!;
+    const user = (await store.logins.principal('d2cuser'))!;
+    const admin = (await store.logins.principal('d2cadmin'))!;
     const app = await settle(
-      store.createApp({
+      store.apps.create({
         name: 'Micro app',
         dataStore: 54,
         tenantId: admin.tenantId,
@@ -117,7 +117,7 @@ async function main(): Promise<void> {
     const ids: number[] = [];
     for (let i = 0; i < 1000; i++) {
       const p = await settle(
-        store.createProfile({
+        store.profiles.create({
           name: profileName(i),
           oauthAppId: app.id,
           description: 'd',
@@ -179,9 +179,9 @@ async function main(): Promise<void> {
       'HMAC-SHA256 of the password (credential-cache check, every request)',
       await perOp(100_000, () => createHmac('sha256', macKey).update(PASSWORD).digest()),
     );
-    row('store.principalByName (user + 4 sub-selects, every authenticated request)', await perOp(20_000, () => store.principalByName('d2cuser')));
-    row('store.profile(id) (SQL + 2 AES-GCM opens)', await perOp(20_000, (i) => store.profile(pick(i))));
-    row('store.app(id) (SQL + 1 AES-GCM open; PUT and POST check the app)', await perOp(20_000, () => store.app(app.id)));
+    row('store.logins.principal (user + 4 sub-selects, every authenticated request)', await perOp(20_000, () => store.logins.principal('d2cuser')));
+    row('store.profiles.get(id) (SQL + 2 AES-GCM opens)', await perOp(20_000, (i) => store.profiles.get(pick(i))));
+    row('store.apps.get(id) (SQL + 1 AES-GCM open; PUT and POST check the app)', await perOp(20_000, () => store.apps.get(app.id)));
     const ring = new KeyRing();
     ring.set(1, MasterKey.generate());
     const ctx = { table: 'oauth_profiles', rowId: 1, column: 'access_token' };

@@ -4,7 +4,7 @@
  * the main thread writes the previous chunk. The sealed values come back packed in one transferred buffer.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { KeyRing } from '../src/storage/sealing.js';
+import { KeyRing } from '../src/sealing/key-ring.js';
 import { accessToken, refreshToken } from './tokens.js';
 
 export interface SealRequest {

@@ -2,14 +2,14 @@
  * The benchmark's data: an OAuth application and a second user (`benchlist`) created through the API of a first
  * server start, then N profiles of `d2cuser` and exactly 100 of `benchlist` written straight into the database, in
  * one transaction per chunk. Tokens are sealed exactly as the store seals them — under data key 1 of the stored key
- * ring, unwrapped with the master key, and bound to their table, row id and column (src/storage/sealing.ts) — so the
+ * ring, unwrapped with the master key, and bound to their table, row id and column (src/sealing/key-ring.ts) — so the
  * server opens them as its own; `verifySeeded` proves it over HTTP before any measurement.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { MasterKey } from '../src/crypto/master-key.js';
-import { nameKey } from '../src/storage/sqlite/db.js';
+import { nameKey } from '../src/storage/names.js';
 import type { SealedChunk } from './seal-worker.js';
 import { accessToken, profileName, refreshToken } from './tokens.js';
 

@@ -7,7 +7,7 @@ import swagger from '@fastify/swagger';
 import { Authenticator } from './domain/authenticator.js';
 import { fail } from './errors.js';
 import { OWASP_SCRYPT, type ScryptParams } from './crypto/passwords.js';
-import type { Store } from './storage/store.js';
+import type { Store } from './domain/ports/index.js';
 import { checkBodyId, validatorCompiler } from './http/validation.js';
 import { decodeUtf8, jsonTextProblem } from './http/json-body.js';
 import { BODY_LIMIT, installErrorHandler } from './http/error-handler.js';

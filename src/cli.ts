@@ -8,10 +8,10 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, settings } from './config.js';
 import { startServer } from './server.js';
-import { SealedError } from './storage/sealing.js';
+import { SealedError } from './sealing/key-ring.js';
 import { openStore, peekKeyCheck } from './storage/open.js';
 import { integrityRules } from './domain/integrity.js';
-import { DatabaseFileError } from './storage/store.js';
+import { DatabaseFileError } from './storage/errors.js';
 import { UnsealError, keySettingsOf, refuseWrongKey, unsealStore } from './keys/unseal.js';
 import { damagedReport, reencryptAll, rotate } from './keys/rotation.js';
 import { prepareRekey, rekey } from './keys/rekey.js';

@@ -7,6 +7,7 @@ import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { passwordProblem } from './domain/password-policy.js';
 import { parseKey } from './crypto/master-key.js';
+import type { DbConfig } from './storage/open.js';
 
 export class ConfigError extends Error {
   constructor(
@@ -17,12 +18,6 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
-
-/**
- * The database: a SQLite file, or a PostgreSQL server (`postgres://` / `postgresql://` URL; its password is never
- * logged). The absent member is typed as absent, so `db.file` reads as undefined for PostgreSQL.
- */
-export type DbConfig = { kind: 'sqlite'; file: string; url?: undefined } | { kind: 'postgres'; url: string; file?: undefined };
 
 export interface Config {
   port: number;

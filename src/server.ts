@@ -12,7 +12,7 @@ import { seed } from './domain/seed.js';
 import { openStore, peekKeyCheck } from './storage/open.js';
 import { keySettingsOf, refuseWrongKey, unsealStore } from './keys/unseal.js';
 import { permissionWarnings } from './storage/sqlite/permissions.js';
-import type { Store } from './storage/store.js';
+import type { Store } from './domain/ports/index.js';
 
 export interface RunningServer {
   app: FastifyInstance;

@@ -12,7 +12,7 @@ import { passwordProblem } from './domain/password-policy.js';
 import { openStore } from './storage/open.js';
 import { integrityRules } from './domain/integrity.js';
 import { settle } from './domain/refusals.js';
-import type { Store, User } from './storage/store.js';
+import type { Store, User } from './domain/ports/index.js';
 
 /** The command could not do what it was asked, for a reason the message gives: exit 1, no stack. */
 export class CommandFailed extends Error {}
@@ -29,7 +29,7 @@ async function withUser<T>(config: Config, name: string, work: (store: Store, us
   try {
     await store.migrate();
     // No user name holds a control character (and PostgreSQL refuses U+0000 in a query): such a name is no user.
-    const user = /\p{Cc}/u.test(name) ? undefined : await store.userByName(name);
+    const user = /\p{Cc}/u.test(name) ? undefined : await store.users.byName(name);
     if (!user) throw new CommandFailed(`no user named ${JSON.stringify(name)}`);
     return await work(store, user);
   } finally {
@@ -47,7 +47,7 @@ const inactiveNote = (user: User): string => (user.status === 1 ? '' : '\nnote: 
 
 export async function unlockUser(config: Config, name: string): Promise<number> {
   return withUser(config, name, async (store, user) => {
-    await settle(store.setUserLock(user.id, null));
+    await settle(store.users.setLock(user.id, null));
     process.stdout.write(`user ${user.userName} (id ${user.id}): ${lockState(user)}${inactiveNote(user)}\n`);
     return 0;
   });
@@ -61,11 +61,11 @@ export async function resetPassword(config: Config, name: string, passwordFile: 
     const hash = await hashPassword(password, OWASP_SCRYPT);
     // Replaces the hash only if it is still the one read above, so a concurrent change is never silently undone;
     // no grant or other column is rewritten.
-    await store.upgradePasswordHash(user.id, user.passwordHash, hash);
-    if ((await store.user(user.id))?.passwordHash !== hash) {
+    await store.logins.upgradePasswordHash(user.id, user.passwordHash, hash);
+    if ((await store.users.get(user.id))?.passwordHash !== hash) {
       throw new CommandFailed(`the password of ${user.userName} was changed or the user removed while this command ran; nothing was replaced: run it again`);
     }
-    await settle(store.setUserLock(user.id, null));
+    await settle(store.users.setLock(user.id, null));
     process.stdout.write(`user ${user.userName} (id ${user.id}): password replaced; ${lockState(user)}${inactiveNote(user)}\n`);
     return 0;
   });

@@ -183,9 +183,9 @@ describe('first start', () => {
     const role3 = await c.ok(200, 'GET', '/api/admin/roles/3');
     const joined = await c.ok(200, 'PUT', '/api/admin/roles/3', { ...role3, users: [member] });
     assert.deepEqual(joined, { ...role3, users: [member] });
-    assert.deepEqual((await h.store.user(member))?.roles, [2, 3]);
+    assert.deepEqual((await h.store.users.get(member))?.roles, [2, 3]);
     await c.ok(200, 'PUT', '/api/admin/roles/3', role3);
-    assert.deepEqual((await h.store.user(member))?.roles, [2]);
+    assert.deepEqual((await h.store.users.get(member))?.roles, [2]);
     await c.ok(204, 'DELETE', `/api/admin/users/${member}`);
     await unchanged(h, async () => {
       assertError(await c.call('PUT', '/api/admin/roles/2', { ...role2, name: 'Everybody' }), 409, CODES.conflict, 'rename');
@@ -203,7 +203,7 @@ describe('tenants', () => {
   before(async () => {
     h = await harness();
     c = client(h);
-    d2cadmin = (await h.store.userByName('d2cadmin'))!.id;
+    d2cadmin = (await h.store.users.byName('d2cadmin'))!.id;
   });
   after(async () => h.close());
 
@@ -232,7 +232,7 @@ describe('tenants', () => {
       assert.deepEqual(r.users, []);
     }
     // the originals are untouched
-    assert.equal((await h.store.role(2))?.tenantId, 1);
+    assert.equal((await h.store.roles.get(2))?.tenantId, 1);
 
     assert.deepEqual(await c.ok(200, 'GET', `/api/admin/tenants/${tenant.id}/admins`), { admins: [d2cadmin] });
     const fetched = await c.ok(200, 'GET', `/api/admin/tenants/${tenant.id}`);
@@ -258,7 +258,7 @@ describe('tenants', () => {
   });
 
   test('create refuses a parent other than 1 and roles that are not system-tenant roles (400)', async () => {
-    const acme = await h.store.tenantByName('Acme');
+    const acme = await h.store.tenants.byName('Acme');
     await unchanged(h, async () => {
       assertError(await c.call('POST', '/api/admin/tenants', { name: 'Child', parentTenant: acme!.id }), 400, CODES.invalidJson, 'parent');
       assertError(
@@ -267,7 +267,7 @@ describe('tenants', () => {
         CODES.invalidReference,
         'unknown role',
       );
-      const acmeRole = (await h.store.listRoles(acme!.id))[0].id;
+      const acmeRole = (await h.store.roles.list(acme!.id))[0].id;
       assertError(
         await c.call('POST', '/api/admin/tenants', { name: 'Child', parentTenant: 1, importedRoles: [acmeRole] }),
         400,
@@ -299,7 +299,7 @@ describe('tenants', () => {
     const beta = await c.createTenant('Admins Beta');
     const acmeUser = await c.createUser('admins-inc-user', acme.id, [acme.roles[0]]);
     const betaUser = await c.createUser('admins-beta-user', beta.id, [beta.roles[0]]);
-    const d2cuser = (await h.store.userByName('d2cuser'))!.id;
+    const d2cuser = (await h.store.users.byName('d2cuser'))!.id;
     const set = await c.ok(200, 'PUT', `/api/admin/tenants/${acme.id}/admins`, { admins: [acmeUser, d2cuser] });
     assert.deepEqual(set, { admins: [d2cuser, acmeUser].sort((a, b) => a - b) });
     assert.deepEqual(await c.ok(200, 'GET', `/api/admin/tenants/${acme.id}/admins`), set);
@@ -323,7 +323,7 @@ describe('tenants', () => {
     assert.equal(res.headers['content-type'], undefined);
     assertError(await c.call('GET', `/api/admin/tenants/${t.id}`), 404, CODES.tenantNotFound, 'gone');
     assertError(await c.call('DELETE', `/api/admin/tenants/${t.id}`), 404, CODES.tenantNotFound, 'twice');
-    for (const roleId of t.roles) assert.equal(await h.store.role(roleId), undefined, `role ${roleId} deleted with its tenant`);
+    for (const roleId of t.roles) assert.equal(await h.store.roles.get(roleId), undefined, `role ${roleId} deleted with its tenant`);
   });
 
   test('the users of an inactive tenant cannot log in', async () => {
@@ -366,7 +366,7 @@ describe('tenants', () => {
       'tenant-maker',
       DEFAULT_PASSWORD,
     ]);
-    assert.deepEqual(await h.store.tenantAdmins(made.id), [delegate]);
+    assert.deepEqual(await h.store.tenants.admins(made.id), [delegate]);
     await c.ok(200, 'GET', `/api/admin/tenants/${made.id}`, undefined, ['tenant-maker', DEFAULT_PASSWORD]);
     // importing a role with permissions the creator lacks is escalation
     await unchanged(h, async () => {
@@ -378,9 +378,9 @@ describe('tenants', () => {
       );
     });
 
-    const childAdminRole = (await h.store.listRoles(made.id)).find((r) => r.name === 'Tenant Administrator')!.id;
+    const childAdminRole = (await h.store.roles.list(made.id)).find((r) => r.name === 'Tenant Administrator')!.id;
     await c.createUser('child-maker', made.id, [childAdminRole], [25]);
-    await c.ok(200, 'PUT', `/api/admin/tenants/${made.id}/admins`, { admins: [delegate, (await h.store.userByName('child-maker'))!.id] });
+    await c.ok(200, 'PUT', `/api/admin/tenants/${made.id}/admins`, { admins: [delegate, (await h.store.users.byName('child-maker'))!.id] });
     await unchanged(h, async () => {
       assertError(
         await c.call('POST', '/api/admin/tenants', { name: 'Sibling Co', parentTenant: 1 }, ['child-maker', DEFAULT_PASSWORD]),
@@ -421,7 +421,7 @@ describe('roles', () => {
     assert.equal(res.headers.location, `/api/admin/roles/${role.id}`);
     assert.deepEqual(role, { id: role.id, name: 'Analysts', tenantId: acme.id, description: 'read only', permissions: [2, 8], users: [member] });
     assert.deepEqual(await c.ok(200, 'GET', `/api/admin/roles/${role.id}`), role);
-    assert.deepEqual((await h.store.user(member))?.roles.sort(), [acme.roles[0], role.id].sort());
+    assert.deepEqual((await h.store.users.get(member))?.roles.sort(), [acme.roles[0], role.id].sort());
     const { roles } = await c.ok(200, 'GET', `/api/admin/roles?tenantName=acme`);
     assert.ok(
       (roles as any[]).some((r) => r.id === role.id),
@@ -506,7 +506,7 @@ describe('roles', () => {
         'remove the only member',
       );
     });
-    assert.deepEqual((await h.store.user(user))?.roles, [only.id]);
+    assert.deepEqual((await h.store.users.get(user))?.roles, [only.id]);
   });
 });
 
@@ -563,7 +563,7 @@ describe('users', () => {
 
   test("tenantId defaults to the caller's tenant", async () => {
     const id = await c.createUser('system-person', undefined, [2]);
-    assert.equal((await h.store.user(id))?.tenantId, 1);
+    assert.equal((await h.store.users.get(id))?.tenantId, 1);
   });
 
   test('user names are unique case-insensitively across tenants (409 223006409)', async () => {
@@ -804,12 +804,12 @@ describe('users', () => {
       connectionType: 'Cloud',
       options: { OAuthProfileId: String(profile.id) },
     });
-    assert.ok(await h.store.profile(profile.id));
-    assert.ok(await h.store.dataSource(source.id));
+    assert.ok(await h.store.profiles.get(profile.id));
+    assert.ok(await h.store.dataSources.get(source.id));
     await c.ok(204, 'DELETE', `/api/admin/users/${owner}`);
-    assert.equal(await h.store.profile(profile.id), undefined, 'profile deleted');
-    assert.equal(await h.store.dataSource(source.id), undefined, 'data source deleted');
-    assert.ok(await h.store.app(app.id), "the tenant's app stays");
+    assert.equal(await h.store.profiles.get(profile.id), undefined, 'profile deleted');
+    assert.equal(await h.store.dataSources.get(source.id), undefined, 'data source deleted');
+    assert.ok(await h.store.apps.get(app.id), "the tenant's app stays");
   });
 
   test('lists are wrapped and filtered by ?tenantId= / ?tenantName=', async () => {
@@ -851,7 +851,7 @@ describe('users', () => {
       assert.ok(res.statusCode < 500);
       assertNoSecrets(res, password, 'kim-Kim-kim-1', ADMIN_PASSWORD);
     }
-    assert.ok((await h.store.user(id))!.passwordHash.startsWith('scrypt$'), 'the hash exists, in the store only');
+    assert.ok((await h.store.users.get(id))!.passwordHash.startsWith('scrypt$'), 'the hash exists, in the store only');
   });
 });
 
@@ -864,7 +864,7 @@ describe('the last active Administrator', () => {
   before(async () => {
     h = await harness();
     c = client(h);
-    d2cadmin = (await h.store.userByName('d2cadmin'))!.id;
+    d2cadmin = (await h.store.users.byName('d2cadmin'))!.id;
   });
   after(async () => h.close());
 
@@ -925,7 +925,7 @@ describe('no escalation', () => {
   before(async () => {
     h = await harness();
     c = client(h);
-    d2cadmin = (await h.store.userByName('d2cadmin'))!.id;
+    d2cadmin = (await h.store.users.byName('d2cadmin'))!.id;
     acme = await c.createTenant('Acme');
     const acmeAdminId = await c.createUser('acme-admin', acme.id, [acme.roles[1]]);
     await c.ok(200, 'PUT', `/api/admin/tenants/${acme.id}/admins`, { admins: [d2cadmin, acmeAdminId] });
@@ -985,7 +985,7 @@ describe('no escalation', () => {
   });
 
   test('a tenant administrator cannot grant itself more (403)', async () => {
-    const self = (await h.store.userByName('acme-admin'))!.id;
+    const self = (await h.store.users.byName('acme-admin'))!.id;
     await unchanged(h, async () => {
       assertError(
         await c.call('PUT', `/api/admin/users/${self}/permissions`, { roles: [acme.roles[1]], permissions: [12] }, acmeAdmin),
@@ -1020,7 +1020,7 @@ describe('no escalation', () => {
         await c.call(
           'PUT',
           '/api/admin/roles/1',
-          { name: 'System Administrator', tenantId: 1, permissions: ALL_PERMISSIONS, users: [(await h.store.userByName('d2cadmin'))!.id, delegate] },
+          { name: 'System Administrator', tenantId: 1, permissions: ALL_PERMISSIONS, users: [(await h.store.users.byName('d2cadmin'))!.id, delegate] },
           sysAdmin,
         ),
         403,
@@ -1072,7 +1072,7 @@ describe('no escalation through role membership', () => {
         'remove from role',
       );
       assertError(await c.call('DELETE', `/api/admin/roles/${helpers.id}`, undefined, sysAdmin), 403, CODES.forbidden, 'delete the role');
-      const d2cadmin = (await h.store.userByName('d2cadmin'))!.id;
+      const d2cadmin = (await h.store.users.byName('d2cadmin'))!.id;
       assertError(
         await c.call('POST', '/api/admin/roles', { name: 'Trap', tenantId: 1, permissions: [2], users: [d2cadmin] }, sysAdmin),
         403,
@@ -1091,7 +1091,7 @@ describe('no escalation through role membership', () => {
         'add d2cadmin to role 3',
       );
     });
-    assert.deepEqual((await h.store.user(boss))?.roles, [1, helpers.id]);
+    assert.deepEqual((await h.store.users.get(boss))?.roles, [1, helpers.id]);
   });
 
   test('members the caller may manage can change, with a user above it left in place', async () => {
@@ -1136,7 +1136,7 @@ describe('system limits', () => {
     assert.equal((await c.ok(200, 'PUT', '/api/admin/limits/system/3', { value: 5 })).value, 5);
     assert.equal((await c.ok(200, 'POST', '/api/admin/limits/system/4', { value: 60 })).value, 60);
     assert.equal((await c.ok(200, 'PUT', '/api/admin/limits/system/3', { value: 0 })).value, 0);
-    assert.equal((await h.store.limits()).get(3), 0);
+    assert.equal((await h.store.limits.all()).get(3), 0);
     await unchanged(h, async () => {
       assertError(await c.call('PUT', '/api/admin/limits/system/4', { value: 0 }), 400, CODES.invalidJson, 'period 0');
       assertError(await c.call('PUT', '/api/admin/limits/system/2', { value: 0 }), 400, CODES.invalidJson, 'interval 0');

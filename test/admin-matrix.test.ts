@@ -137,7 +137,7 @@ const ROWS: Row[] = [
     returns: async (b, { h, actorId }) =>
       assert.deepEqual(
         b.permissions.map((p: any) => p.id),
-        [...(await h.store.effectivePermissions(actorId!))].sort((x, y) => x - y),
+        [...(await h.store.users.effectivePermissions(actorId!))].sort((x, y) => x - y),
         "the caller's own permissions",
       ),
   },
@@ -163,10 +163,10 @@ const ROWS: Row[] = [
       assert.equal(res.headers.location, `/api/admin/tenants/${b.id}`);
     },
     effect: async (h, _f, _t, res, tag, actorId) => {
-      const stored = await h.store.tenantByName(`New ${tag}`);
+      const stored = await h.store.tenants.byName(`New ${tag}`);
       assert.ok(stored, 'tenant stored');
       assert.equal(res.headers.location, `/api/admin/tenants/${stored.id}`);
-      assert.ok((await h.store.tenantAdmins(stored.id)).includes(actorId!), 'the creator administers the new tenant');
+      assert.ok((await h.store.tenants.admins(stored.id)).includes(actorId!), 'the creator administers the new tenant');
     },
   },
   {
@@ -193,8 +193,8 @@ const ROWS: Row[] = [
     body: (_f, _t, tag) => ({ name: 'Acme', parentTenant: 1, description: `changed by ${tag}` }),
     expect: [200, 200, 200, 403, 403, 403, 403, 401],
     returns: (b, { f, tag }) => assert.deepEqual([b.id, b.name, b.description], [f.acme, 'Acme', `changed by ${tag}`]),
-    effect: async (h, f, _t, _res, tag) => assert.equal((await h.store.tenant(f.acme))?.description, `changed by ${tag}`),
-    restore: async (h, f) => void (await must(h.store.updateTenant(f.acme, { name: 'Acme', description: 'Acme Corporation', status: 1 }))),
+    effect: async (h, f, _t, _res, tag) => assert.equal((await h.store.tenants.get(f.acme))?.description, `changed by ${tag}`),
+    restore: async (h, f) => void (await must(h.store.tenants.update(f.acme, { name: 'Acme', description: 'Acme Corporation', status: 1 }))),
   },
   {
     method: 'PUT',
@@ -212,7 +212,7 @@ const ROWS: Row[] = [
     fresh: 'tenant',
     url: (_f, t) => `/api/admin/tenants/${t.id}`,
     expect: [204, 204, 403, 403, 403, 403, 403, 401],
-    effect: async (h, _f, t) => assert.equal(await h.store.tenant(t.id), undefined, 'tenant gone'),
+    effect: async (h, _f, t) => assert.equal(await h.store.tenants.get(t.id), undefined, 'tenant gone'),
   },
   {
     method: 'DELETE',
@@ -251,8 +251,8 @@ const ROWS: Row[] = [
         [...f.acmeAdmins, f.d2cuser].sort((x, y) => x - y),
         'the admins just set',
       ),
-    effect: async (h, f) => assert.ok((await h.store.tenantAdmins(f.acme)).includes(f.d2cuser), 'd2cuser now administers Acme'),
-    restore: async (h, f) => void (await must(h.store.setTenantAdmins(f.acme, f.acmeAdmins))),
+    effect: async (h, f) => assert.ok((await h.store.tenants.admins(f.acme)).includes(f.d2cuser), 'd2cuser now administers Acme'),
+    restore: async (h, f) => void (await must(h.store.tenants.setAdmins(f.acme, f.acmeAdmins))),
   },
   {
     method: 'GET',
@@ -310,7 +310,7 @@ const ROWS: Row[] = [
       assert.equal(res.headers.location, `/api/admin/roles/${b.id}`);
     },
     effect: async (h, f, _t, res, tag) => {
-      const role = (await h.store.listRoles(f.acme)).find((r) => r.name === `Role ${tag}`);
+      const role = (await h.store.roles.list(f.acme)).find((r) => r.name === `Role ${tag}`);
       assert.ok(role, 'role stored in Acme');
       assert.deepEqual(role.permissions, [2, 8]);
       assert.equal(res.headers.location, `/api/admin/roles/${role.id}`);
@@ -342,7 +342,7 @@ const ROWS: Row[] = [
     expect: [200, 200, 200, 403, 403, 403, 403, 401],
     returns: (b, { t }) => assert.deepEqual([b.id, b.name], [t.id, `${t.name} renamed`]),
     effect: async (h, _f, t) => {
-      const role = await h.store.role(t.id);
+      const role = await h.store.roles.get(t.id);
       assert.equal(role?.name, `${t.name} renamed`);
       assert.deepEqual(role?.permissions, [2, 8, 9]);
     },
@@ -363,7 +363,7 @@ const ROWS: Row[] = [
     fresh: 'role',
     url: (_f, t) => `/api/admin/roles/${t.id}`,
     expect: [204, 204, 204, 403, 403, 403, 403, 401],
-    effect: async (h, _f, t) => assert.equal(await h.store.role(t.id), undefined, 'role gone'),
+    effect: async (h, _f, t) => assert.equal(await h.store.roles.get(t.id), undefined, 'role gone'),
   },
   {
     method: 'DELETE',
@@ -410,7 +410,7 @@ const ROWS: Row[] = [
       assert.equal(res.headers.location, `/api/admin/users/${b.id}`);
     },
     effect: async (h, f, _t, res, tag) => {
-      const user = await h.store.userByName(`new-${tag}`);
+      const user = await h.store.users.byName(`new-${tag}`);
       assert.ok(user, 'user stored');
       assert.equal(user.tenantId, f.acme);
       assert.equal(res.headers.location, `/api/admin/users/${user.id}`);
@@ -447,7 +447,7 @@ const ROWS: Row[] = [
     expect: [200, 200, 200, 403, 403, 403, 403, 401],
     returns: (b, { t }) => assert.deepEqual([b.id, b.userName], [t.id, `${t.name}-renamed`]),
     effect: async (h, _f, t) => {
-      const user = await h.store.user(t.id);
+      const user = await h.store.users.get(t.id);
       assert.equal(user?.userName, `${t.name}-renamed`);
       assert.deepEqual(user?.permissions, [14]);
     },
@@ -468,7 +468,7 @@ const ROWS: Row[] = [
     fresh: 'user',
     url: (_f, t) => `/api/admin/users/${t.id}`,
     expect: [204, 204, 204, 403, 403, 403, 403, 401],
-    effect: async (h, _f, t) => assert.equal(await h.store.user(t.id), undefined, 'user gone'),
+    effect: async (h, _f, t) => assert.equal(await h.store.users.get(t.id), undefined, 'user gone'),
   },
   {
     method: 'DELETE',
@@ -504,7 +504,7 @@ const ROWS: Row[] = [
     expect: [200, 200, 200, 403, 403, 403, 403, 401],
     returns: (b, { f }) => assert.deepEqual(b, { roles: [f.acmeUserRole, f.acmeRole].sort((x, y) => x - y), permissions: [14] }),
     effect: async (h, f, t) => {
-      const user = await h.store.user(t.id);
+      const user = await h.store.users.get(t.id);
       assert.deepEqual(
         user?.roles,
         [f.acmeUserRole, f.acmeRole].sort((a, b) => a - b),
@@ -551,7 +551,7 @@ const ROWS: Row[] = [
     body: () => ({ status: 0 }),
     expect: [200, 200, 200, 403, 403, 403, 403, 401],
     returns: (b) => assert.deepEqual([b.status, b.accountLocked], [0, false]),
-    effect: async (h, _f, t) => assert.equal((await h.store.user(t.id))?.status, 0, 'user deactivated'),
+    effect: async (h, _f, t) => assert.equal((await h.store.users.get(t.id))?.status, 0, 'user deactivated'),
   },
   {
     method: 'PUT',
@@ -626,8 +626,8 @@ const ROWS: Row[] = [
     body: () => ({ value: 1801 }),
     expect: [200, 200, 403, 403, 403, 403, 403, 401],
     returns: (b) => assert.deepEqual([b.id, b.name, b.value], [4, 'PasswordLockoutPeriod', 1801]),
-    effect: async (h) => assert.equal((await h.store.limits()).get(4), 1801),
-    restore: async (h) => h.store.setLimit(4, 1800),
+    effect: async (h) => assert.equal((await h.store.limits.all()).get(4), 1801),
+    restore: async (h) => h.store.limits.set(4, 1800),
   },
   {
     method: 'PUT',
@@ -637,8 +637,8 @@ const ROWS: Row[] = [
     body: () => ({ value: 1802 }),
     expect: [200, 200, 403, 403, 403, 403, 403, 401],
     returns: (b) => assert.deepEqual([b.id, b.name, b.value], [4, 'PasswordLockoutPeriod', 1802]),
-    effect: async (h) => assert.equal((await h.store.limits()).get(4), 1802),
-    restore: async (h) => h.store.setLimit(4, 1800),
+    effect: async (h) => assert.equal((await h.store.limits.all()).get(4), 1802),
+    restore: async (h) => h.store.limits.set(4, 1800),
   },
   {
     method: 'POST',
@@ -765,7 +765,7 @@ before(async () => {
   ids['acme-noaccess'] = await newUser('acme-noaccess', acme.id, [acmeTenantAdminRole], [25, 27]);
   ids['beta-admin'] = await newUser('beta-admin', beta.id, [betaTenantAdminRole], [25, 27]);
   ids['acme-user'] = await newUser('acme-user', acme.id, [acmeUserRole, acmeRole], [10]);
-  await must(h.store.setUserLock(ids['acme-user'], ACME_USER_LOCK));
+  await must(h.store.users.setLock(ids['acme-user'], ACME_USER_LOCK));
 
   const systemAdmins = [ids['sys-delegate'], ...ROUTE_PERMS.map((p) => ids[lackingName(p)])];
   const acmeAdmins = [ids.d2cadmin, ids['acme-admin'], ...systemAdmins].sort((a, b) => a - b);
@@ -786,13 +786,13 @@ before(async () => {
   };
 
   // The fixture itself is what the actor descriptions say it is.
-  assert.deepEqual(await h.store.tenantAdmins(f.acme), acmeAdmins);
+  assert.deepEqual(await h.store.tenants.admins(f.acme), acmeAdmins);
   assert.deepEqual(
-    [...(await h.store.effectivePermissions(ids['acme-admin']))].sort((a, b) => a - b),
+    [...(await h.store.users.effectivePermissions(ids['acme-admin']))].sort((a, b) => a - b),
     DELEGATED,
   );
-  assert.ok(!(await h.store.effectivePermissions(ids['sys-delegate'])).has(12));
-  for (const perm of ROUTE_PERMS) assert.ok(!(await h.store.effectivePermissions(ids[lackingName(perm)])).has(perm));
+  assert.ok(!(await h.store.users.effectivePermissions(ids['sys-delegate'])).has(12));
+  for (const perm of ROUTE_PERMS) assert.ok(!(await h.store.users.effectivePermissions(ids[lackingName(perm)])).has(perm));
 });
 
 after(async () => {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import type { LightMyRequestResponse } from 'fastify';
 import { catalogue } from '../src/errors.js';
-import type { Store } from '../src/storage/store.js';
+import type { Store } from '../src/domain/ports/index.js';
 import { listProfiles } from './helpers.js';
 
 export interface Snapshot {
@@ -25,23 +25,23 @@ export interface Snapshot {
  * limits — plus the OAuth objects that deleting a user or tenant would take with it.
  */
 export async function snapshot(store: Store): Promise<Snapshot> {
-  const tenants = await store.listTenants();
+  const tenants = await store.tenants.list();
   const admins: Record<number, number[]> = {};
-  for (const t of tenants) admins[t.id] = await store.tenantAdmins(t.id);
-  const users = await store.listUsers();
+  for (const t of tenants) admins[t.id] = await store.tenants.admins(t.id);
+  const users = await store.users.list();
   const profiles: Record<number, unknown[]> = {};
   const dataSources: Record<number, unknown[]> = {};
   for (const u of users) {
     profiles[u.id] = await listProfiles(store, u.id);
-    dataSources[u.id] = await store.listDataSources(u.id);
+    dataSources[u.id] = await store.dataSources.list(u.id);
   }
   return {
     tenants,
     admins,
-    roles: await store.listRoles(),
+    roles: await store.roles.list(),
     users,
-    limits: [...(await store.limits()).entries()].sort((a, b) => a[0] - b[0]),
-    apps: await store.listApps(),
+    limits: [...(await store.limits.all()).entries()].sort((a, b) => a[0] - b[0]),
+    apps: await store.apps.list(),
     profiles,
     dataSources,
   };

@@ -59,7 +59,7 @@ describe('rules the mutation audit found unpinned', () => {
       h.call({ method: 'POST', url: '/api/mgmt/datasources', as: 'd2cuser', headers: { 'content-type': 'application/json' }, payload: body });
     const body = bodyOf(65_536, 'at_limit');
     const atLimit = expectStatus(await post(body), 201, '65,536 bytes');
-    assert.deepEqual((await h.store.dataSource(atLimit.id))!.options, JSON.parse(body).options, 'stored whole');
+    assert.deepEqual((await h.store.dataSources.get(atLimit.id))!.options, JSON.parse(body).options, 'stored whole');
     const over = await post(bodyOf(65_537, 'over_limit'));
     expectStatus(over, 413, '65,537 bytes');
     assert.equal(over.json().error.code, 223000413);
@@ -72,7 +72,7 @@ describe('rules the mutation audit found unpinned', () => {
       // MgmtAPI (11), OnBehalfOf (21) and view (2), administering the tenant — but not ModifyDataSource (3).
       const proxyRole = await createRole(h, tenant, 'Proxy without modify', [11, 21, 2]);
       const proxy = await createUser(h, 'proxy-no-modify', tenant, [proxyRole]);
-      await setAdmins(h, tenant, [proxy, (await h.store.userByName('d2cadmin'))!.id]);
+      await setAdmins(h, tenant, [proxy, (await h.store.users.byName('d2cadmin'))!.id]);
       await createUser(h, 'gaps-target', tenant, [await createRole(h, tenant, 'Viewer', [11, 2])]);
     });
     const as: [string, string] = ['proxy-no-modify', DEFAULT_PASSWORD];

@@ -39,7 +39,7 @@ async function createUser(h: Harness, userName: string, password = DEFAULT_PASSW
 }
 
 async function userId(h: Harness, userName: string): Promise<number> {
-  const p = await h.store.principalByName(userName);
+  const p = await h.store.logins.principal(userName);
   assert.ok(p, `user ${userName} exists`);
   return p.id;
 }
@@ -519,24 +519,24 @@ describe('hash parameter upgrade', () => {
     // The harness bootstraps with logN 10; the app now wants logN 11.
     const h = await harness({ hashParams: { logN: 11, r: 8, p: 1 } });
     try {
-      const before = (await h.store.principalByName('d2cuser'))!.passwordHash;
+      const before = (await h.store.logins.principal('d2cuser'))!.passwordHash;
       assert.match(before, /^scrypt\$10\$8\$1\$/);
 
       assertUnauthorized(await probe(h, 'd2cuser', 'Wrong-Passw0rd'), 'wrong password');
-      assert.equal((await h.store.principalByName('d2cuser'))!.passwordHash, before, 'a failed login upgrades nothing');
+      assert.equal((await h.store.logins.principal('d2cuser'))!.passwordHash, before, 'a failed login upgrades nothing');
 
       assert.equal((await probe(h, 'd2cuser', USER_PASSWORD)).statusCode, 200);
-      const upgraded = (await h.store.principalByName('d2cuser'))!.passwordHash;
+      const upgraded = (await h.store.logins.principal('d2cuser'))!.passwordHash;
       assert.match(upgraded, /^scrypt\$11\$8\$1\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/);
       assert.notEqual(upgraded, before);
 
       // The upgraded hash verifies the same password, from the cache and afresh.
       assert.equal((await probe(h, 'd2cuser', USER_PASSWORD)).statusCode, 200);
       assertUnauthorized(await probe(h, 'd2cuser', 'Wrong-Passw0rd'), 'wrong password after upgrade');
-      assert.equal((await h.store.principalByName('d2cuser'))!.passwordHash, upgraded, 'not rehashed again');
+      assert.equal((await h.store.logins.principal('d2cuser'))!.passwordHash, upgraded, 'not rehashed again');
 
       // Others are untouched until they log in.
-      assert.match((await h.store.principalByName('d2cadmin'))!.passwordHash, /^scrypt\$10\$/);
+      assert.match((await h.store.logins.principal('d2cadmin'))!.passwordHash, /^scrypt\$10\$/);
     } finally {
       await h.close();
     }

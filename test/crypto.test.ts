@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { KEY_BYTES, MasterKey } from '../src/crypto/master-key.js';
-import { KeyRing, SealedValueUnreadable } from '../src/storage/sealing.js';
+import { KeyRing, SealedValueUnreadable } from '../src/sealing/key-ring.js';
 import { flip } from './tamper-support.js';
 
 // ---- primitives ------------------------------------------------------------------------------------------------

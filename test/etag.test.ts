@@ -52,10 +52,10 @@ describe('ETag and If-Match', () => {
     const stale = await put(id, 'r-stale', { 'if-match': '"1"' });
     assert.equal(stale.statusCode, 412);
     assert.equal(stale.json().error.code, 223000412);
-    assert.equal((await h.store.profile(id))!.refreshToken, 'r1');
+    assert.equal((await h.store.profiles.get(id))!.refreshToken, 'r1');
     const ok = await put(id, 'r2', { 'if-match': '"2"' });
     assert.equal(ok.statusCode, 200);
-    assert.equal((await h.store.profile(id))!.refreshToken, 'r2');
+    assert.equal((await h.store.profiles.get(id))!.refreshToken, 'r2');
   });
 
   test('weak or malformed tags never match; * matches any current version', async () => {
@@ -71,11 +71,11 @@ describe('ETag and If-Match', () => {
     await put(id, 'r2'); // version 3
     // The current tag is not the first one listed.
     assert.equal((await put(id, 'r3', { 'if-match': '"1", "3"' })).statusCode, 200);
-    assert.equal((await h.store.profile(id))!.refreshToken, 'r3');
+    assert.equal((await h.store.profiles.get(id))!.refreshToken, 'r3');
     // Now at 4: a list of only stale tags, or the current one weak, changes nothing.
     assert.equal((await put(id, 'x', { 'if-match': '"1", "2" ,"3"' })).statusCode, 412);
     assert.equal((await put(id, 'x', { 'if-match': '"1", W/"4"' })).statusCode, 412);
-    assert.equal((await h.store.profile(id))!.refreshToken, 'r3');
+    assert.equal((await h.store.profiles.get(id))!.refreshToken, 'r3');
     // Empty list elements and optional whitespace around them are part of the grammar.
     assert.equal((await put(id, 'r4', { 'if-match': ' ,\t"9",, "4" ,' })).statusCode, 200);
     // A tag may hold a comma: "2,5" is one tag, which matches nothing, and the list still holds the current "5".
@@ -83,7 +83,7 @@ describe('ETag and If-Match', () => {
     // DELETE follows the same rule.
     const del = await h.call({ method: 'DELETE', url: `/api/mgmt/oauthprofiles/${id}`, as: 'd2cuser', headers: { 'if-match': '"2", "6", "7"' } });
     assert.equal(del.statusCode, 204);
-    assert.equal(await h.store.profile(id), undefined);
+    assert.equal(await h.store.profiles.get(id), undefined);
   });
 
   test('an If-Match that is not a valid list of entity tags matches nothing (412), even beside the current tag', async () => {
@@ -92,7 +92,7 @@ describe('ETag and If-Match', () => {
       const res = await put(id, 'x', { 'if-match': header });
       assert.equal(res.statusCode, 412, `If-Match: ${header}`);
     }
-    assert.equal((await h.store.profile(id))!.version, 1, 'nothing changed');
+    assert.equal((await h.store.profiles.get(id))!.version, 1, 'nothing changed');
   });
 
   test('DELETE with a stale If-Match is 412 and the profile stays', async () => {
@@ -100,10 +100,10 @@ describe('ETag and If-Match', () => {
     await put(id, 'r1');
     const res = await h.call({ method: 'DELETE', url: `/api/mgmt/oauthprofiles/${id}`, as: 'd2cuser', headers: { 'if-match': '"1"' } });
     assert.equal(res.statusCode, 412);
-    assert.ok(await h.store.profile(id));
+    assert.ok(await h.store.profiles.get(id));
     const ok = await h.call({ method: 'DELETE', url: `/api/mgmt/oauthprofiles/${id}`, as: 'd2cuser', headers: { 'if-match': '"2"' } });
     assert.equal(ok.statusCode, 204);
-    assert.equal(await h.store.profile(id), undefined);
+    assert.equal(await h.store.profiles.get(id), undefined);
   });
 
   test('many concurrent PUTs with the same ETag: exactly one 200, the rest 412', async () => {
@@ -112,7 +112,7 @@ describe('ETag and If-Match', () => {
     const winners = results.filter((r) => r.statusCode === 200);
     assert.equal(winners.length, 1);
     assert.equal(results.filter((r) => r.statusCode === 412).length, 39);
-    assert.equal((await h.store.profile(id))!.refreshToken, winners[0].json().refreshToken);
+    assert.equal((await h.store.profiles.get(id))!.refreshToken, winners[0].json().refreshToken);
   });
 
   test('a data source PUT honours If-Match: current, stale, older, several tags', async () => {
@@ -132,7 +132,7 @@ describe('ETag and If-Match', () => {
         headers: { 'if-match': ifMatch },
         payload: { name: 'DS-put', dataStore: 54, options: { ViewId: viewId } },
       });
-    const stored = async () => (await h.store.dataSource(id))!;
+    const stored = async () => (await h.store.dataSources.get(id))!;
     const ok1 = await putDs('v2', '"1"'); // current
     assert.equal(ok1.statusCode, 200, ok1.body);
     assert.equal(ok1.headers.etag, '"2"');

@@ -40,12 +40,12 @@ describe('SQLite group commit', { skip: sqliteOnly('group commit and the databas
     } finally {
       db.close();
     }
-    // synchronous is per connection: ask the server's own connection through the store's test hook.
-    assert.equal(sqliteStoreOf(h).synchronous(), 2, 'FULL');
+    // synchronous is per connection: ask the server's own connection through the store's connection (`db`).
+    assert.equal(sqliteStoreOf(h).db.synchronous(), 2, 'FULL');
   });
 
   test('100 concurrent creates are all acknowledged, in far fewer commits, and all visible to another connection', async () => {
-    const before = sqliteStoreOf(h).commits;
+    const before = sqliteStoreOf(h).db.commits;
     const results = await Promise.all(
       Array.from({ length: 100 }, (_, i) =>
         h.app.inject({
@@ -60,7 +60,7 @@ describe('SQLite group commit', { skip: sqliteOnly('group commit and the databas
       results.map((r) => r.statusCode),
       Array(100).fill(201),
     );
-    const commits = sqliteStoreOf(h).commits - before;
+    const commits = sqliteStoreOf(h).db.commits - before;
     assert.ok(commits >= 1 && commits < 50, `100 writes took ${commits} commits`);
     const db = new Database(join(h.dir, 'tokenkeep.db'), { readonly: true });
     try {
@@ -85,8 +85,8 @@ describe('SQLite group commit', { skip: sqliteOnly('group commit and the databas
     assert.ok(names.includes('other'));
   });
   test('WAL checkpoints run on the worker, not in a commit: soon after writes, the database file alone holds them', async () => {
-    const store = sqliteStoreOf(h);
-    const before = store.checkpoints;
+    const { db } = sqliteStoreOf(h);
+    const before = db.checkpoints;
     const results = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
         h.app.inject({
@@ -106,7 +106,7 @@ describe('SQLite group commit', { skip: sqliteOnly('group commit and the databas
     // worker, so none can write the file during the copy (a copy taken meanwhile can be torn: SQLITE_CORRUPT), and
     // `checkpoints` already counts the one that wrote what the copy sees. SQLite's backup API would not do: it reads
     // through a connection, which sees the WAL too, so the copy would hold every write, checkpointed or not.
-    const checkpointer = (store as unknown as { checkpointer?: { running?: unknown } }).checkpointer;
+    const checkpointer = db.checkpointer as unknown as { running?: unknown } | undefined;
     assert.equal(typeof checkpointer?.running, 'boolean', "the store's checkpointer says whether a checkpoint runs");
     const dir = mkdtempSync(join(tmpdir(), 'tokenkeep-ckpt-'));
     try {
@@ -123,7 +123,7 @@ describe('SQLite group commit', { skip: sqliteOnly('group commit and the databas
         if (inFile === 50) break;
       }
       assert.equal(inFile, 50, 'every acknowledged write reached the database file');
-      assert.ok(store.checkpoints > before, `the worker checkpointed (${store.checkpoints} > ${before})`);
+      assert.ok(db.checkpoints > before, `the worker checkpointed (${db.checkpoints} > ${before})`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

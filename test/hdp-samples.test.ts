@@ -154,7 +154,7 @@ test('the whole documented life of a profile: app, profile, update, data source,
   // … and the data source lost its OAuthProfileId but is otherwise intact
   const dsAfter = expectStatus(await h.call({ method: 'GET', url: `/api/mgmt/datasources/${ds.id}`, as: USER }), 200);
   assert.deepEqual(dsAfter, { ...ds, options: {} });
-  assert.equal((await h.store.dataSource(ds.id))?.oauthProfileId, null);
+  assert.equal((await h.store.dataSources.get(ds.id))?.oauthProfileId, null);
 });
 
 test('list samples: {"applications":[…]} without client credentials, filtered by tenantId and tenantName', async () => {
@@ -211,7 +211,7 @@ test('DELETE /api/mgmt/oauthapps/{id} [S13]: 204, its profiles go with it, and t
   assert.equal(del.statusCode, 204);
   assert.equal(del.body, '');
   for (const p of [p1, p2]) {
-    assert.equal(await h.store.profile(p), undefined, `profile ${p} deleted with its app`);
+    assert.equal(await h.store.profiles.get(p), undefined, `profile ${p} deleted with its app`);
     const gone = await h.call({ method: 'GET', url: `/api/mgmt/oauthprofiles/${p}`, as: USER });
     assert.deepEqual([gone.statusCode, json(gone)], [404, { error: { code: 222207710, message: { lang: 'en-US', value: `Invalid OAuthProfileId: ${p}` } } }]);
   }

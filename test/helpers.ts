@@ -16,9 +16,9 @@ import { buildApp, type AppDeps } from '../src/app.js';
 import { hashPassword, type ScryptParams } from '../src/crypto/passwords.js';
 import { SqliteStore } from '../src/storage/sqlite/store.js';
 import { PostgresStore } from '../src/storage/postgres/store.js';
-import { isRefusal, type ProfileSummary, type Refusal, type Store } from '../src/storage/store.js';
+import type { Profiles, ProfileSummary, Refusal, Store } from '../src/domain/ports/index.js';
 import { integrityRules } from '../src/domain/integrity.js';
-import { refusalError } from '../src/domain/refusals.js';
+import { isRefusal, refusalError } from '../src/domain/refusals.js';
 import { seed } from '../src/domain/seed.js';
 import { MasterKey } from '../src/crypto/master-key.js';
 
@@ -182,8 +182,8 @@ export async function harness(overrides: Partial<AppDeps> = {}, options: { backe
 export const DEFAULT_PASSWORD = 'Test-Passw0rd!';
 
 /** A user's profiles as the store lists them (its JSON text, parsed). */
-export const listProfiles = async (store: Pick<Store, 'listProfilesJson'>, userId: number): Promise<ProfileSummary[]> =>
-  JSON.parse(await store.listProfilesJson(userId)) as ProfileSummary[];
+export const listProfiles = async (store: { profiles: Pick<Profiles, 'listJson'> }, userId: number): Promise<ProfileSummary[]> =>
+  JSON.parse(await store.profiles.listJson(userId)) as ProfileSummary[];
 
 /**
  * A store's answer for tests that call the store directly: the value, or its refusal thrown as the catalogue error
@@ -195,19 +195,51 @@ export async function must<T>(answer: Promise<T | Refusal>): Promise<T> {
   return value;
 }
 
-/** Every method's refusals removed from its answer: what `settled` makes of a store. */
-export type Settled<S> = { [K in keyof S]: S[K] extends (...args: infer A) => Promise<infer R> ? (...args: A) => Promise<Exclude<R, Refusal>> : S[K] };
+/** The repositories of a store (src/domain/ports/store.ts): the objects whose methods answer refusals. */
+const REPOSITORIES = ['logins', 'limits', 'tenants', 'roles', 'users', 'apps', 'profiles', 'dataSources'] as const satisfies readonly (keyof Store)[];
+type Repository = (typeof REPOSITORIES)[number];
 
-/** The store, with each refusal thrown as its catalogue error (`must`) instead of answered: for tests that drive stores. */
+/** Every method's refusals removed from its answer. */
+type SettledMethods<S> = {
+  [K in keyof S]: S[K] extends (...args: infer A) => Promise<infer R> ? (...args: A) => Promise<Exclude<R, Refusal>> : S[K];
+};
+
+/** What `settled` makes of a store: its methods and those of its repositories without refusals. */
+export type Settled<S> = { [K in keyof S]: K extends Repository ? SettledMethods<S[K]> : SettledMethods<S>[K] };
+
+/** A method that throws a refusal as its catalogue error (`must`) instead of answering it. */
+const settledMethod =
+  (method: (...args: unknown[]) => unknown, self: object) =>
+  (...args: unknown[]): unknown => {
+    const result = method.apply(self, args);
+    return result instanceof Promise ? must(result) : result;
+  };
+
+/** An object whose methods are `settledMethod`s. */
+function settledMethods<S extends object>(target: S): SettledMethods<S> {
+  return new Proxy(target, {
+    get(t, prop, receiver) {
+      const value = Reflect.get(t, prop, receiver) as unknown;
+      return typeof value === 'function' ? settledMethod(value as (...args: unknown[]) => unknown, t) : value;
+    },
+  }) as unknown as SettledMethods<S>;
+}
+
+/**
+ * The store, with each refusal thrown as its catalogue error (`must`) instead of answered: for tests that drive stores.
+ * The repositories are wrapped one level down; other objects (the connection, the key ring) are handed out as they are.
+ */
 export function settled<S extends object>(store: S): Settled<S> {
+  const repositories = new Map<PropertyKey, object>();
   return new Proxy(store, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver) as unknown;
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        const result = (value as (...a: unknown[]) => unknown).apply(target, args);
-        return result instanceof Promise ? must(result) : result;
-      };
+      if ((REPOSITORIES as readonly PropertyKey[]).includes(prop) && typeof value === 'object' && value !== null) {
+        let wrapped = repositories.get(prop);
+        if (!wrapped) repositories.set(prop, (wrapped = settledMethods(value)));
+        return wrapped;
+      }
+      return typeof value === 'function' ? settledMethod(value as (...args: unknown[]) => unknown, target) : value;
     },
   }) as unknown as Settled<S>;
 }

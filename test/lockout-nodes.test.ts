@@ -14,7 +14,8 @@ import { buildApp } from '../src/app.js';
 import { hashPassword, verifyPassword, type ScryptParams } from '../src/crypto/passwords.js';
 import { SqliteStore } from '../src/storage/sqlite/store.js';
 import { PostgresStore } from '../src/storage/postgres/store.js';
-import { UNKNOWN_NAME_PRUNE_BATCH, type Store } from '../src/storage/store.js';
+import type { Store } from '../src/domain/ports/index.js';
+import { UNKNOWN_NAME_PRUNE_BATCH } from '../src/storage/names.js';
 import { integrityRules } from '../src/domain/integrity.js';
 import { failureCount, type LockoutPolicy } from '../src/domain/lockout.js';
 import { DEFAULT_PASSWORD, USER_PASSWORD, basic, harness, type Harness } from './helpers.js';
@@ -33,7 +34,7 @@ interface Node {
 
 /** Another store on the harness's database: what another server process opens. */
 function storeOnSameDatabase(h: Harness): Store {
-  if (h.store instanceof PostgresStore) return new PostgresStore(h.store.url, integrityRules, { max: 3 });
+  if (h.store instanceof PostgresStore) return new PostgresStore(h.store.db.url, integrityRules, { max: 3 });
   return new SqliteStore(join(h.dir, 'tokenkeep.db'), integrityRules);
 }
 
@@ -229,7 +230,7 @@ describe('unknown-name failures in the database', () => {
   async function rows(): Promise<{ name_digest: string; failure_times: string | null; locked_until: number | null }[]> {
     const sql = 'SELECT name_digest, failure_times, locked_until FROM unknown_name_failures ORDER BY name_digest';
     if (h.store instanceof PostgresStore) {
-      const client = new pg.Client({ connectionString: h.store.url });
+      const client = new pg.Client({ connectionString: h.store.db.url });
       await client.connect();
       try {
         return (await client.query(sql)).rows.map((r) => ({ ...r, locked_until: r.locked_until === null ? null : Number(r.locked_until) }));
@@ -247,7 +248,7 @@ describe('unknown-name failures in the database', () => {
 
   /** Failures at `at`, long after everything recorded before, until they have pruned every other row. */
   async function clear(at: number): Promise<void> {
-    do await h.store.recordUnknownNameFailure('clearing', at, failureCount(POLICY, at)!);
+    do await h.store.logins.recordUnknownNameFailure('clearing', at, failureCount(POLICY, at)!);
     while ((await rows()).length > 1);
   }
 
@@ -257,15 +258,15 @@ describe('unknown-name failures in the database', () => {
       const policy = { ...POLICY, limit: 10 };
       const now = 5_000_000;
       const first = await Promise.all(
-        Array.from({ length: 9 }, (_, i) => (i % 2 ? other : h.store).recordUnknownNameFailure('raced-name', now, failureCount(policy, now)!)),
+        Array.from({ length: 9 }, (_, i) => (i % 2 ? other : h.store).logins.recordUnknownNameFailure('raced-name', now, failureCount(policy, now)!)),
       );
       assert.deepEqual(
         first.map((r) => r.locked),
         Array(9).fill(false),
       );
-      assert.equal(await other.unknownNameLockedUntil('raced-name'), null);
-      assert.deepEqual(await other.recordUnknownNameFailure('Raced-Name', now + 1, failureCount(policy, now + 1)!), { locked: true }, 'the 10th locks');
-      assert.equal(await h.store.unknownNameLockedUntil('RACED-NAME'), now + 1 + policy.periodMs);
+      assert.equal(await other.logins.unknownNameLockedUntil('raced-name'), null);
+      assert.deepEqual(await other.logins.recordUnknownNameFailure('Raced-Name', now + 1, failureCount(policy, now + 1)!), { locked: true }, 'the 10th locks');
+      assert.equal(await h.store.logins.unknownNameLockedUntil('RACED-NAME'), now + 1 + policy.periodMs);
     } finally {
       await other.close();
     }
@@ -274,13 +275,13 @@ describe('unknown-name failures in the database', () => {
   test('the name is not stored: only a digest of its name key, also for U+0000 and other control characters', async () => {
     await clear(10 ** 13);
     const names = ['Password-In-The-Name-Field1', 'nul\u0000name', '\u0001', ''];
-    for (const name of names) await h.store.recordUnknownNameFailure(name, 10 ** 13 + 1, failureCount(POLICY, 10 ** 13 + 1)!);
+    for (const name of names) await h.store.logins.recordUnknownNameFailure(name, 10 ** 13 + 1, failureCount(POLICY, 10 ** 13 + 1)!);
     const stored = await rows();
     assert.equal(stored.length, names.length + 1);
     for (const row of stored) assert.match(row.name_digest, /^[0-9a-f]{64}$/);
     for (const name of names) {
-      for (let i = 0; i < 2; i++) await h.store.recordUnknownNameFailure(name, 10 ** 13 + 2, failureCount(POLICY, 10 ** 13 + 2)!);
-      assert.equal(await h.store.unknownNameLockedUntil(name), 10 ** 13 + 2 + POLICY.periodMs, JSON.stringify(name));
+      for (let i = 0; i < 2; i++) await h.store.logins.recordUnknownNameFailure(name, 10 ** 13 + 2, failureCount(POLICY, 10 ** 13 + 2)!);
+      assert.equal(await h.store.logins.unknownNameLockedUntil(name), 10 ** 13 + 2 + POLICY.periodMs, JSON.stringify(name));
     }
   });
 
@@ -288,22 +289,22 @@ describe('unknown-name failures in the database', () => {
     await clear(2 * 10 ** 13);
     const t0 = 3 * 10 ** 13;
     const expired = UNKNOWN_NAME_PRUNE_BATCH + 20;
-    for (let i = 0; i < expired; i++) await h.store.recordUnknownNameFailure(`old-${i}`, t0, failureCount(POLICY, t0)!);
-    for (let i = 0; i < 3; i++) await h.store.recordUnknownNameFailure('locked-name', t0, failureCount(POLICY, t0)!);
-    await h.store.recordUnknownNameFailure('recent', t0 + 500_000, failureCount(POLICY, t0 + 500_000)!);
+    for (let i = 0; i < expired; i++) await h.store.logins.recordUnknownNameFailure(`old-${i}`, t0, failureCount(POLICY, t0)!);
+    for (let i = 0; i < 3; i++) await h.store.logins.recordUnknownNameFailure('locked-name', t0, failureCount(POLICY, t0)!);
+    await h.store.logins.recordUnknownNameFailure('recent', t0 + 500_000, failureCount(POLICY, t0 + 500_000)!);
     assert.equal((await rows()).length, expired + 2, 'the old ones, the locked one, the recent one (the clearing row is pruned)');
 
     // 900 s after t0 the old failures no longer count: one failure prunes a batch of them, the next the rest.
-    await h.store.recordUnknownNameFailure('newer', t0 + 900_000, failureCount(POLICY, t0 + 900_000)!);
+    await h.store.logins.recordUnknownNameFailure('newer', t0 + 900_000, failureCount(POLICY, t0 + 900_000)!);
     assert.equal((await rows()).length, expired - UNKNOWN_NAME_PRUNE_BATCH + 3, 'one batch of the expired rows pruned');
-    await h.store.recordUnknownNameFailure('newer', t0 + 900_001, failureCount(POLICY, t0 + 900_001)!);
+    await h.store.logins.recordUnknownNameFailure('newer', t0 + 900_001, failureCount(POLICY, t0 + 900_001)!);
     const left = await rows();
     assert.equal(left.length, 3, 'locked-name, recent, newer');
-    assert.equal(await h.store.unknownNameLockedUntil('locked-name'), t0 + POLICY.periodMs);
+    assert.equal(await h.store.logins.unknownNameLockedUntil('locked-name'), t0 + POLICY.periodMs);
     assert.ok(left.some((r) => r.locked_until === t0 + POLICY.periodMs));
 
     // Once the lock has ended and no failure is within the interval, every row goes.
-    await h.store.recordUnknownNameFailure('last', t0 + POLICY.periodMs + 900_001, failureCount(POLICY, t0 + POLICY.periodMs + 900_001)!);
+    await h.store.logins.recordUnknownNameFailure('last', t0 + POLICY.periodMs + 900_001, failureCount(POLICY, t0 + POLICY.periodMs + 900_001)!);
     assert.equal((await rows()).length, 1, 'only the newest row remains');
   });
 });

@@ -45,13 +45,13 @@ test(`${N} simultaneous PUTs to one profile: each answered 200 with its own body
     assert.equal(res.statusCode, 200, `request ${i}: ${res.body.slice(0, 200)}`);
     assert.deepEqual(json(res), { id, ...bodies[i] }, `request ${i} got its own body back`);
   });
-  const stored = profileView((await h.store.profile(id))!);
+  const stored = profileView((await h.store.profiles.get(id))!);
   const matches = bodies.filter((b) => JSON.stringify({ id, ...b }) === JSON.stringify(stored));
   assert.equal(matches.length, 1, `the stored profile equals exactly one request's body: ${JSON.stringify(stored).slice(0, 300)}`);
   // and it is the same through the API
   const read = await h.app.inject({ method: 'GET', url: `/api/mgmt/oauthprofiles/${id}`, headers: headers(NAMES.U1) });
   assert.deepEqual(json(read), stored);
-  const owner = (await h.store.profile(id))!;
+  const owner = (await h.store.profiles.get(id))!;
   assert.deepEqual([owner.ownerId, owner.creatorId], [w.ids.U1, w.ids.U1], 'owner and creator untouched');
 });
 
@@ -73,9 +73,9 @@ test(`${N} simultaneous PUTs by owner and creator (through ?user= and as itself)
     assert.equal(res.statusCode, 200, `request ${i}: ${res.body.slice(0, 200)}`);
     assert.deepEqual(json(res), { id, ...bodies[i] });
   });
-  const stored = profileView((await h.store.profile(id))!);
+  const stored = profileView((await h.store.profiles.get(id))!);
   assert.equal(bodies.filter((b) => JSON.stringify({ id, ...b }) === JSON.stringify(stored)).length, 1);
-  const full = (await h.store.profile(id))!;
+  const full = (await h.store.profiles.get(id))!;
   assert.deepEqual([full.ownerId, full.creatorId], [w.ids.U1, w.ids.TA1]);
 });
 
@@ -125,6 +125,6 @@ test('simultaneous PUTs and a DELETE: every answer is 200, 204 or 404 222207710,
     assert.equal(res.statusCode, 404, res.body);
     assert.equal(assertEnvelope(res).error.code, 222207710);
   });
-  assert.equal(await h.store.profile(id), undefined, 'no PUT resurrects the deleted profile');
-  assert.equal((await h.store.dataSource(ds))?.oauthProfileId, null, 'the data source lost the reference');
+  assert.equal(await h.store.profiles.get(id), undefined, 'no PUT resurrects the deleted profile');
+  assert.equal((await h.store.dataSources.get(ds))?.oauthProfileId, null, 'the data source lost the reference');
 });

@@ -804,7 +804,7 @@ describe('profile list contents', () => {
       [own1, forOther, byOther, own2, own3],
     );
     for (const p of shown) {
-      const app = (await h.store.appSummary(p.oauthAppId))!;
+      const app = (await h.store.apps.summary(p.oauthAppId))!;
       assert.deepEqual(p, { ...p, authorizeURI: app.authorizeURI, tokenURI: app.tokenURI, scope: app.scope }, `profile ${p.id}`);
     }
     assert.equal(shown.at(-1)!.tokenURI, 'https://distinct.example/token');

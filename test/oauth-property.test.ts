@@ -179,7 +179,7 @@ const targets: Target[] = [
     url: () => '/api/mgmt/oauthprofiles',
     as: NAMES.U1,
     near: nearProfile,
-    stored: async (id) => profileView((await h.store.profile(id))!),
+    stored: async (id) => profileView((await h.store.profiles.get(id))!),
   },
   {
     name: 'PUT /api/mgmt/oauthprofiles/{id}',
@@ -187,7 +187,7 @@ const targets: Target[] = [
     url: () => `/api/mgmt/oauthprofiles/${profileId}`,
     as: NAMES.U1,
     near: nearProfile,
-    stored: async (id) => profileView((await h.store.profile(id))!),
+    stored: async (id) => profileView((await h.store.profiles.get(id))!),
   },
   {
     name: 'POST /api/mgmt/oauthapps',
@@ -195,7 +195,7 @@ const targets: Target[] = [
     url: () => '/api/mgmt/oauthapps',
     as: NAMES.TA1,
     near: nearApp,
-    stored: async (id) => appView((await h.store.app(id))!),
+    stored: async (id) => appView((await h.store.apps.get(id))!),
   },
   {
     name: 'PUT /api/mgmt/oauthapps/{id}',
@@ -203,7 +203,7 @@ const targets: Target[] = [
     url: () => `/api/mgmt/oauthapps/${appId}`,
     as: NAMES.TA1,
     near: nearApp,
-    stored: async (id) => appView((await h.store.app(id))!),
+    stored: async (id) => appView((await h.store.apps.get(id))!),
   },
   { name: 'POST /api/mgmt/datasources', method: 'POST', url: () => '/api/mgmt/datasources', as: NAMES.U1, near: nearDataSource, stored: dataSourceShown },
   {
@@ -217,7 +217,7 @@ const targets: Target[] = [
 ];
 
 async function dataSourceShown(id: number): Promise<unknown> {
-  const d = (await h.store.dataSource(id))!;
+  const d = (await h.store.dataSources.get(id))!;
   return {
     id: d.id,
     name: d.name,
@@ -426,7 +426,7 @@ test('authorize and token URIs: whatever is accepted is stored normalised, witho
           accepted++;
           const id = JSON.parse(res.body).id as number;
           try {
-            const stored = (await h.store.app(id))![field];
+            const stored = (await h.store.apps.get(id))![field];
             assert.equal(JSON.parse(res.body)[field], stored, 'answered as stored');
             const url = new URL(stored);
             assert.equal(url.href, stored, 'stored in WHATWG normal form');

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import type { LightMyRequestResponse } from 'fastify';
 import { DEFAULT_PASSWORD, listProfiles, type Harness } from './helpers.js';
-import type { DataSource, OAuthApp, OAuthProfile, Store } from '../src/storage/store.js';
+import type { DataSource, OAuthApp, OAuthProfile, Store } from '../src/domain/ports/index.js';
 
 export const ADMIN = 'd2cadmin';
 
@@ -105,18 +105,18 @@ export interface OAuthState {
 
 /** Every OAuth application, profile (tokens included) and data source in the store, read from the store itself. */
 export async function oauthState(store: Store): Promise<OAuthState> {
-  const users = (await store.listUsers()).map((u) => u.id).sort((a, b) => a - b);
+  const users = (await store.users.list()).map((u) => u.id).sort((a, b) => a - b);
   const profileIds = new Set<number>();
   const dataSources: DataSource[] = [];
   for (const id of users) {
     for (const p of await listProfiles(store, id)) profileIds.add(p.id);
-    for (const d of await store.listDataSources(id)) dataSources.push((await store.dataSource(d.id))!);
+    for (const d of await store.dataSources.list(id)) dataSources.push((await store.dataSources.get(d.id))!);
   }
   const profiles: OAuthProfile[] = [];
-  for (const id of [...profileIds].sort((a, b) => a - b)) profiles.push((await store.profile(id))!);
+  for (const id of [...profileIds].sort((a, b) => a - b)) profiles.push((await store.profiles.get(id))!);
   dataSources.sort((a, b) => a.id - b.id);
   const apps: OAuthApp[] = [];
-  for (const summary of await store.listApps()) apps.push((await store.app(summary.id))!);
+  for (const summary of await store.apps.list()) apps.push((await store.apps.get(summary.id))!);
   return { apps, profiles, dataSources, users };
 }
 
@@ -210,7 +210,7 @@ export async function buildWorld(h: Harness): Promise<World> {
     lack28: await createUser(h, NAMES.lack28, tenantA, [rA.lack28]),
     HI: await createUser(h, NAMES.HI, tenantA, [rA.user], [29]),
     SYS28: await createUser(h, NAMES.SYS28, 1, [sysOAuth]),
-    d2cadmin: (await h.store.userByName(ADMIN))!.id,
+    d2cadmin: (await h.store.users.byName(ADMIN))!.id,
   };
   await setAdmins(h, tenantA, [ids.TA1, ids.TA2, ids.TA3, ids.lack1, ids.lack2, ids.lack3, ids.lack4, ids.lack28, ids.SYS28]);
   await setAdmins(h, tenantB, [ids.TB1]);

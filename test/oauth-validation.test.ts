@@ -186,7 +186,7 @@ describe('OAuth profile bodies', () => {
       const res = await call({ method: 'POST', url: '/api/mgmt/oauthprofiles', as: NAMES.U1, payload: body });
       const created = expectStatus(res, 201, String(body.name).slice(0, 20));
       assert.deepEqual(created, { id: created.id, ...body });
-      const stored = (await h.store.profile(created.id))!;
+      const stored = (await h.store.profiles.get(created.id))!;
       assert.deepEqual(
         [stored.name, stored.description, stored.accessToken, stored.refreshToken],
         [body.name, body.description, body.accessToken, body.refreshToken],
@@ -210,7 +210,7 @@ describe('OAuth profile bodies', () => {
       accessToken: null,
       refreshToken: 'REFRESH-replaced-1',
     });
-    const stored = (await h.store.profile(id))!;
+    const stored = (await h.store.profiles.get(id))!;
     assert.deepEqual([stored.description, stored.accessToken], [null, null]);
     assert.deepEqual(expectStatus(await call({ method: 'GET', url: `/api/mgmt/oauthprofiles/${id}`, as: NAMES.U1 }), 200), json(res));
   });
@@ -237,7 +237,7 @@ describe('OAuth profile bodies', () => {
     // ownerId, creatorId, tenantId in a body can never set them
     const sneaky = { ...profileBody(unique('Sneaky_'), w.appA), ownerId: w.ids.U2, creatorId: w.ids.d2cadmin, ownerTenantId: w.tenantB, tenantId: w.tenantB };
     const created = expectStatus(await call({ method: 'POST', url: '/api/mgmt/oauthprofiles', as: NAMES.U1, payload: sneaky }), 201);
-    const stored = (await h.store.profile(created.id))!;
+    const stored = (await h.store.profiles.get(created.id))!;
     assert.deepEqual([stored.ownerId, stored.creatorId, stored.ownerTenantId], [w.ids.U1, w.ids.U1, w.tenantA]);
     assert.deepEqual(Object.keys(created).sort(), ['accessToken', 'description', 'id', 'name', 'oauthAppId', 'refreshToken']);
 
@@ -250,7 +250,7 @@ describe('OAuth profile bodies', () => {
     });
     if (withId.statusCode === 201) assert.notEqual(json(withId).id, 424242);
     else assertError(withId, 400, INVALID);
-    assert.equal(await h.store.profile(424242), undefined);
+    assert.equal(await h.store.profiles.get(424242), undefined);
   });
 
   test('names are unique per owner, case-insensitively (409), and free across owners', async () => {
@@ -292,7 +292,7 @@ describe('OAuth profile bodies', () => {
     assert.deepEqual(await oauthState(h.store), before, 'nothing changed');
     // another app of the same data store (the system tenant's, usable by tenant A) is fine
     expectStatus(await call({ method: 'PUT', url: `/api/mgmt/oauthprofiles/${id}`, as: NAMES.U1, payload: profileBody('Switched', w.appSys) }), 200);
-    assert.equal((await h.store.dataSource(ds))?.oauthProfileId, id, 'the data source keeps its reference');
+    assert.equal((await h.store.dataSources.get(ds))?.oauthProfileId, id, 'the data source keeps its reference');
     // without data sources, the data store may change
     await call({ method: 'DELETE', url: `/api/mgmt/datasources/${ds}`, as: NAMES.U1 });
     const moved = expectStatus(
@@ -420,7 +420,7 @@ describe('OAuth application bodies', () => {
     const { description: _d, scope: _s, ...body } = appBody(unique('Replaced '), w.tenantA);
     const res = expectStatus(await call({ method: 'PUT', url: `/api/mgmt/oauthapps/${id}`, as: 'd2cadmin', payload: body }), 200);
     assert.deepEqual(res, { id, ...body, description: null, scope: null });
-    assert.deepEqual(appView((await h.store.app(id))!), res);
+    assert.deepEqual(appView((await h.store.apps.get(id))!), res);
     const before = await oauthState(h.store);
     assertError(await call({ method: 'PUT', url: `/api/mgmt/oauthapps/${id}`, as: 'd2cadmin', payload: { ...body, id: id + 1 } }), 400, INVALID);
     assert.deepEqual(await oauthState(h.store), before);
@@ -459,7 +459,7 @@ describe('OAuth application bodies', () => {
       const created = await createApp(h, 'd2cadmin', appBody(unique('Normal '), w.tenantA, { authorizeURI: sent, tokenURI: sent }));
       assert.equal(created.authorizeURI, stored, sent);
       assert.equal(created.tokenURI, stored, sent);
-      const row = (await h.store.app(created.id))!;
+      const row = (await h.store.apps.get(created.id))!;
       assert.equal(row.authorizeURI, stored);
       assert.equal(row.tokenURI, stored);
       const replaced = expectStatus(
@@ -472,7 +472,7 @@ describe('OAuth application bodies', () => {
         200,
       );
       assert.equal(replaced.tokenURI, stored);
-      assert.equal((await h.store.app(created.id))!.tokenURI, stored);
+      assert.equal((await h.store.apps.get(created.id))!.tokenURI, stored);
     }
   });
 
@@ -599,7 +599,7 @@ describe('data source bodies', () => {
     const id = (await createDataSource(h, NAMES.U1, dataSourceBody(unique('Replace DS '), profile))).id;
     const res = expectStatus(await call({ method: 'PUT', url: `/api/mgmt/datasources/${id}`, as: NAMES.U1, payload: { name: 'Replaced DS' } }), 200);
     assert.deepEqual(res, { id, name: 'Replaced DS', dataStore: 54, connectionType: 'Cloud', description: null, options: {} });
-    assert.equal((await h.store.dataSource(id))?.oauthProfileId, null);
+    assert.equal((await h.store.dataSources.get(id))?.oauthProfileId, null);
     const before = await oauthState(h.store);
     assertError(await call({ method: 'PUT', url: `/api/mgmt/datasources/${id}`, as: NAMES.U1, payload: { id: String(id), name: 'X' } }), 400, INVALID);
     assert.deepEqual(await oauthState(h.store), before);
@@ -712,7 +712,7 @@ describe('U+0000 and other control characters (PostgreSQL cannot store U+0000 in
     );
     assert.deepEqual(sep.options, { 'A\u2028B': 'v' });
     assert.deepEqual(expectStatus(await call({ method: 'GET', url: `/api/mgmt/datasources/${sep.id}`, as: NAMES.U1 }), 200).options, { 'A\u2028B': 'v' });
-    assert.equal((await h.store.profile(p.id))?.refreshToken, '\u0000r');
+    assert.equal((await h.store.profiles.get(p.id))?.refreshToken, '\u0000r');
   });
 
   test('in ?user=, ?tenantName= and a Basic user name: not found / 401, without a 500', async () => {
@@ -735,7 +735,7 @@ test('a DELETE carrying Content-Type: application/json and Content-Length: 0 (as
     const res = await call({ method: 'DELETE', url, as, headers: { 'content-type': 'application/json', 'content-length': '0' } });
     assert.equal(res.statusCode, 204, `${url}: ${res.body}`);
   }
-  assert.equal(await h.store.profile(profile), undefined);
+  assert.equal(await h.store.profiles.get(profile), undefined);
 });
 
 // ---- cascades ---------------------------------------------------------------------------------------------------
@@ -763,7 +763,7 @@ describe('cascades', () => {
       afterState.dataSources,
       before.dataSources.map((d) => (d.id === d1 ? { ...d, oauthProfileId: null } : d)),
     );
-    assert.equal((await h.store.dataSource(d2))?.oauthProfileId, keep);
+    assert.equal((await h.store.dataSources.get(d2))?.oauthProfileId, keep);
     assertError(await call({ method: 'GET', url: `/api/mgmt/oauthapps/${app}`, as: 'd2cadmin' }), 404, APP_REF);
   });
 
@@ -800,20 +800,20 @@ describe('cascades', () => {
       method: 'PUT',
       url: `/api/admin/tenants/${w.tenantA}/admins`,
       as: 'd2cadmin',
-      payload: { admins: [...(await h.store.tenantAdmins(w.tenantA)), adminId] },
+      payload: { admins: [...(await h.store.tenants.admins(w.tenantA)), adminId] },
     });
     expectStatus(setAdmins, 200);
     const body = profileBody(unique('Survivor_'), w.appA);
     const id = (await createProfile(h, adminName, body, NAMES.U1)).id;
     const ds = (await createDataSource(h, NAMES.U1, dataSourceBody(unique('Survivor DS '), id))).id;
-    assert.equal((await h.store.profile(id))?.creatorId, adminId);
+    assert.equal((await h.store.profiles.get(id))?.creatorId, adminId);
 
     assert.equal((await call({ method: 'DELETE', url: `/api/admin/users/${adminId}`, as: 'd2cadmin' })).statusCode, 204);
-    const stored = (await h.store.profile(id))!;
+    const stored = (await h.store.profiles.get(id))!;
     assert.ok(stored, 'the profile survives its creator');
     assert.deepEqual([stored.ownerId, stored.creatorId], [w.ids.U1, null]);
     assert.deepEqual(expectStatus(await call({ method: 'GET', url: `/api/mgmt/oauthprofiles/${id}`, as: NAMES.U1 }), 200), { id, ...body });
-    assert.equal((await h.store.dataSource(ds))?.oauthProfileId, id, 'its data source keeps the reference');
+    assert.equal((await h.store.dataSources.get(ds))?.oauthProfileId, id, 'its data source keeps the reference');
   });
 });
 

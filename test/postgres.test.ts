@@ -17,15 +17,15 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { ApiError } from '../src/errors.js';
 import { MasterKey } from '../src/crypto/master-key.js';
-import { KeyRing } from '../src/storage/sealing.js';
+import { KeyRing } from '../src/sealing/key-ring.js';
 import { hashPassword } from '../src/crypto/passwords.js';
 import { Perm } from '../src/domain/permissions.js';
 import { buildApp } from '../src/app.js';
 import { PostgresStore } from '../src/storage/postgres/store.js';
 import type { PostgresOptions } from '../src/storage/postgres/db.js';
 import { migrations } from '../src/storage/postgres/migrations.js';
-import type { OAuthProfile } from '../src/storage/store.js';
-import { StoreUnavailable } from '../src/storage/store.js';
+import type { OAuthProfile } from '../src/domain/ports/index.js';
+import { StoreUnavailable } from '../src/storage/errors.js';
 import {
   ADMIN_PASSWORD,
   FAST_HASH,
@@ -162,14 +162,14 @@ describe('PostgreSQL store: durability and availability', { skip }, () => {
         (err: Error) =>
           err instanceof StoreUnavailable && /^TOKENKEEP_DB: PostgreSQL at postgres:\/\/tokenkeep:\*\*\*@127\.0\.0\.1:1\/tk cannot be used/.test(err.message),
       );
-      for (const call of [() => store.ping(), () => store.migrate(), () => store.principalByName('d2cadmin'), () => store.createApp(APP)]) {
+      for (const call of [() => store.ping(), () => store.migrate(), () => store.logins.principal('d2cadmin'), () => store.apps.create(APP)]) {
         await assert.rejects(call(), (err: Error) => {
           assert.ok(err instanceof StoreUnavailable, `${err.name}: ${err.message}`);
           assert.doesNotMatch(err.message, /S3cret-pw/);
           return true;
         });
       }
-      assert.doesNotMatch(store.location, /S3cret-pw/);
+      assert.doesNotMatch(store.db.location, /S3cret-pw/);
       const app = await buildApp({ store, hashParams: FAST_HASH });
       try {
         const health = await app.inject({ method: 'GET', url: '/api/healthcheck' });
@@ -190,23 +190,23 @@ describe('PostgreSQL store: durability and availability', { skip }, () => {
   test('a closed store: every method rejects with StoreUnavailable, and the app answers 503', async () => {
     const h = await harness({}, { backend: 'postgres' });
     try {
-      const app = await must(h.store.createApp(APP));
-      const profile = await must(h.store.createProfile({ ...profileInput('closed', app.id), ownerId: 2, creatorId: 2 }));
+      const app = await must(h.store.apps.create(APP));
+      const profile = await must(h.store.profiles.create({ ...profileInput('closed', app.id), ownerId: 2, creatorId: 2 }));
       await h.store.close();
       const s = h.store;
       const calls: [string, () => Promise<unknown>][] = [
         ['ping', () => s.ping()],
-        ['principalByName', () => s.principalByName('d2cadmin')],
-        ['limits', () => s.limits()],
-        ['app', () => s.app(app.id)],
-        ['listApps', () => s.listApps()],
-        ['profile', () => s.profile(profile.id)],
-        ['profileStats', () => s.profileStats(profile.id)],
-        ['createApp', () => s.createApp({ ...APP, name: 'late' })],
-        ['updateProfile', () => s.updateProfile(profile.id, profileInput('late', app.id))],
-        ['deleteProfile', () => s.deleteProfile(profile.id)],
-        ['recordLoginFailure', () => s.recordLoginFailure(1, Date.now(), failureCount({ limit: 5, intervalMs: 1000, periodMs: 1000 }, Date.now())!)],
-        ['createUser', () => s.createUser({ userName: 'late', tenantId: 1, status: 1, passwordHash: 'x', roles: [2], permissions: [] })],
+        ['logins.principal', () => s.logins.principal('d2cadmin')],
+        ['limits.all', () => s.limits.all()],
+        ['apps.get', () => s.apps.get(app.id)],
+        ['apps.list', () => s.apps.list()],
+        ['profiles.get', () => s.profiles.get(profile.id)],
+        ['profiles.stats', () => s.profiles.stats(profile.id)],
+        ['apps.create', () => s.apps.create({ ...APP, name: 'late' })],
+        ['profiles.update', () => s.profiles.update(profile, profileInput('late', app.id))],
+        ['profiles.delete', () => s.profiles.delete(profile.id)],
+        ['logins.recordFailure', () => s.logins.recordFailure(1, Date.now(), failureCount({ limit: 5, intervalMs: 1000, periodMs: 1000 }, Date.now())!)],
+        ['users.create', () => s.users.create({ userName: 'late', tenantId: 1, status: 1, passwordHash: 'x', roles: [2], permissions: [] })],
       ];
       for (const [name, call] of calls) {
         await assert.rejects(call(), (err: Error) => {
@@ -230,7 +230,7 @@ describe('PostgreSQL store: durability and availability', { skip }, () => {
     const h = await harness({}, { backend: 'postgres' });
     try {
       const auth = { authorization: basic('d2cuser', USER_PASSWORD) };
-      const database = new URL((h.store as PostgresStore).url).pathname.slice(1);
+      const database = new URL((h.store as PostgresStore).db.url).pathname.slice(1);
       for (let round = 0; round < 3; round++) {
         // Fill the pool with open connections, then have the server terminate every one of them.
         await Promise.all(Array.from({ length: 8 }, () => h.app.inject({ method: 'GET', url: '/api/mgmt/permissions', headers: auth })));
@@ -262,7 +262,7 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
   before(async () => {
     db = await freshDatabase();
     ({ stores, master } = await nodes(db.url, 3));
-    appId = (await stores[0].createApp(APP)).id;
+    appId = (await stores[0].apps.create(APP)).id;
   });
   after(async () => {
     for (const s of stores) await s.close();
@@ -295,15 +295,15 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
       const booted = await Promise.all(many.map((s) => s.bootstrap(seed)));
       assert.equal(booted.filter(Boolean).length, 1, 'one bootstrap created the first users');
       assert.deepEqual(
-        (await many[1].listUsers()).map((u) => u.userName),
+        (await many[1].users.list()).map((u) => u.userName),
         ['d2cadmin', 'd2cuser'],
       );
       // Explicit bootstrap ids moved the sequences on: the next role and tenant do not collide with them.
       const key = new MasterKey(MasterKey.generate());
       await many[0].keys.init(key);
-      const role = await many[2].createRole({ name: 'after bootstrap', tenantId: 1, description: null, permissions: [1], users: [] });
+      const role = await many[2].roles.create({ name: 'after bootstrap', tenantId: 1, description: null, permissions: [1], users: [] });
       assert.ok(role.id > 3, `role id ${role.id}`);
-      const { tenant } = await many[3].createTenant({ name: 'second', parentTenant: 1, description: null, status: 1, importedRoles: [2], admins: [1] });
+      const { tenant } = await many[3].tenants.create({ name: 'second', parentTenant: 1, description: null, status: 1, importedRoles: [2], admins: [1] });
       assert.ok(tenant.id > 1, `tenant id ${tenant.id}`);
     } finally {
       for (const s of many) await s.close();
@@ -313,16 +313,16 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
 
   test('ids are never reused, across nodes and after deletes', async () => {
     const created = await Promise.all(
-      Array.from({ length: 30 }, (_, i) => stores[i % 3].createProfile({ ...profileInput(`ids_${i}`, appId), ownerId: 2, creatorId: 2 })),
+      Array.from({ length: 30 }, (_, i) => stores[i % 3].profiles.create({ ...profileInput(`ids_${i}`, appId), ownerId: 2, creatorId: 2 })),
     );
     const ids = created.map((p) => p.id);
     assert.equal(new Set(ids).size, ids.length, 'distinct ids');
     const max = Math.max(...ids);
-    for (const id of ids.slice(-5)) await stores[1].deleteProfile(id);
-    const next = await stores[2].createProfile({ ...profileInput('ids_next', appId), ownerId: 2, creatorId: 2 });
+    for (const id of ids.slice(-5)) await stores[1].profiles.delete(id);
+    const next = await stores[2].profiles.create({ ...profileInput('ids_next', appId), ownerId: 2, creatorId: 2 });
     assert.ok(next.id > max, `a new profile after deletes gets a new id (${next.id} > ${max})`);
     // Each row's sealed values are bound to its own id: every one of them opens.
-    for (const p of created.slice(0, 25)) assert.equal((await stores[p.id % 3].profile(p.id))?.refreshToken, `refresh-${p.name}`);
+    for (const p of created.slice(0, 25)) assert.equal((await stores[p.id % 3].profiles.get(p.id))?.refreshToken, `refresh-${p.name}`);
   });
 
   test('one name, created concurrently through three nodes in varying case: exactly one wins, the rest are 409 duplicateName', async () => {
@@ -330,17 +330,17 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
       const name = `dup_${round}`;
       const { ok, kinds } = await outcomes(
         Array.from({ length: 12 }, (_, i) =>
-          stores[i % 3].createProfile({ ...profileInput(i % 2 ? name.toUpperCase() : name, appId), ownerId: 2, creatorId: 2 }),
+          stores[i % 3].profiles.create({ ...profileInput(i % 2 ? name.toUpperCase() : name, appId), ownerId: 2, creatorId: 2 }),
         ),
       );
       assert.equal(ok.length, 1, `round ${round}: one create succeeded`);
       assert.deepEqual([...new Set(kinds)], ['duplicateName']);
-      const { ok: apps, kinds: appKinds } = await outcomes(Array.from({ length: 6 }, (_, i) => stores[i % 3].createApp({ ...APP, name: `App ${round}` })));
+      const { ok: apps, kinds: appKinds } = await outcomes(Array.from({ length: 6 }, (_, i) => stores[i % 3].apps.create({ ...APP, name: `App ${round}` })));
       assert.equal(apps.length, 1);
       assert.deepEqual([...new Set(appKinds)], ['duplicateName']);
       const { ok: users, kinds: userKinds } = await outcomes(
         Array.from({ length: 6 }, (_, i) =>
-          stores[i % 3].createUser({ userName: `Racer${round}`, tenantId: 1, status: 1, passwordHash: 'x', roles: [2], permissions: [] }),
+          stores[i % 3].users.create({ userName: `Racer${round}`, tenantId: 1, status: 1, passwordHash: 'x', roles: [2], permissions: [] }),
         ),
       );
       assert.equal(users.length, 1);
@@ -350,93 +350,95 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
 
   test('at least one active Administrator remains when two nodes demote the last two at once', async () => {
     for (let round = 0; round < 4; round++) {
-      const other = await stores[0].createUser({ userName: `admin_${round}`, tenantId: 1, status: 1, passwordHash: 'x', roles: [1], permissions: [] });
-      const d2cadmin = (await stores[0].userByName('d2cadmin'))!;
+      const other = await stores[0].users.create({ userName: `admin_${round}`, tenantId: 1, status: 1, passwordHash: 'x', roles: [1], permissions: [] });
+      const d2cadmin = (await stores[0].users.byName('d2cadmin'))!;
       const { ok, kinds } = await outcomes([
-        stores[1].updateUser(d2cadmin.id, { userName: 'd2cadmin', status: 1, roles: [2], permissions: [] }),
-        stores[2].updateUser(other.id, { userName: other.userName, status: 1, roles: [2], permissions: [] }),
+        stores[1].users.update(d2cadmin.id, { userName: 'd2cadmin', status: 1, roles: [2], permissions: [] }),
+        stores[2].users.update(other.id, { userName: other.userName, status: 1, roles: [2], permissions: [] }),
       ]);
       assert.equal(ok.length, 1, `round ${round}: exactly one demotion succeeded`);
       assert.deepEqual(kinds, ['conflict']);
-      const admins = (await stores[0].listUsers()).filter((u) => u.status === 1 && u.roles.includes(1));
+      const admins = (await stores[0].users.list()).filter((u) => u.status === 1 && u.roles.includes(1));
       assert.equal(admins.length, 1, 'one Administrator is left');
       // restore d2cadmin for the next round, remove the helper user
-      await stores[0].updateUser(d2cadmin.id, { userName: 'd2cadmin', status: 1, roles: [1], permissions: [] });
-      await stores[0].deleteUser(other.id);
+      await stores[0].users.update(d2cadmin.id, { userName: 'd2cadmin', status: 1, roles: [1], permissions: [] });
+      await stores[0].users.delete(other.id);
     }
     // And deleting versus deactivating across nodes:
-    const other = await stores[0].createUser({ userName: 'admin_last', tenantId: 1, status: 1, passwordHash: 'x', roles: [1], permissions: [] });
-    const d2cadmin = (await stores[0].userByName('d2cadmin'))!;
+    const other = await stores[0].users.create({ userName: 'admin_last', tenantId: 1, status: 1, passwordHash: 'x', roles: [1], permissions: [] });
+    const d2cadmin = (await stores[0].users.byName('d2cadmin'))!;
     const { ok } = await outcomes<unknown>([
-      stores[1].deleteUser(other.id),
-      stores[2].updateUser(d2cadmin.id, { userName: 'd2cadmin', status: 0, roles: [1], permissions: [] }),
+      stores[1].users.delete(other.id),
+      stores[2].users.update(d2cadmin.id, { userName: 'd2cadmin', status: 0, roles: [1], permissions: [] }),
     ]);
     assert.equal(ok.length, 1);
-    const active = (await stores[0].listUsers()).filter((u) => u.status === 1 && u.roles.includes(1));
+    const active = (await stores[0].users.list()).filter((u) => u.status === 1 && u.roles.includes(1));
     assert.equal(active.length, 1);
     // whichever lost, d2cadmin ends active again for the tests that follow
-    if (await stores[0].user(other.id)) await stores[0].updateUser(d2cadmin.id, { userName: 'd2cadmin', status: 1, roles: [1], permissions: [] });
+    if (await stores[0].users.get(other.id)) await stores[0].users.update(d2cadmin.id, { userName: 'd2cadmin', status: 1, roles: [1], permissions: [] });
   });
 
   test("every user keeps a role when one node deletes a role while another makes it a user's only role", async () => {
     for (let round = 0; round < 4; round++) {
-      const role = await stores[0].createRole({ name: `only_${round}`, tenantId: 1, description: null, permissions: [8], users: [] });
-      const user = await stores[0].createUser({ userName: `member_${round}`, tenantId: 1, status: 1, passwordHash: 'x', roles: [2], permissions: [] });
+      const role = await stores[0].roles.create({ name: `only_${round}`, tenantId: 1, description: null, permissions: [8], users: [] });
+      const user = await stores[0].users.create({ userName: `member_${round}`, tenantId: 1, status: 1, passwordHash: 'x', roles: [2], permissions: [] });
       await outcomes<unknown>([
-        stores[1].updateUser(user.id, { userName: user.userName, status: 1, roles: [role.id], permissions: [] }),
-        stores[2].deleteRole(role.id),
+        stores[1].users.update(user.id, { userName: user.userName, status: 1, roles: [role.id], permissions: [] }),
+        stores[2].roles.delete(role.id),
       ]);
-      const after = (await stores[0].user(user.id))!;
+      const after = (await stores[0].users.get(user.id))!;
       assert.ok(after.roles.length > 0, `round ${round}: the user kept a role (${JSON.stringify(after.roles)})`);
-      const orphans = (await stores[0].listUsers()).filter((u) => u.roles.length === 0);
+      const orphans = (await stores[0].users.list()).filter((u) => u.roles.length === 0);
       assert.deepEqual(orphans, []);
     }
   });
 
   test('failed logins counted through three nodes at once: every one counts, the account locks exactly once', async () => {
-    const user = await stores[0].createUser({ userName: 'lockme', tenantId: 1, status: 1, passwordHash: 'x', roles: [2], permissions: [] });
+    const user = await stores[0].users.create({ userName: 'lockme', tenantId: 1, status: 1, passwordHash: 'x', roles: [2], permissions: [] });
     const now = Date.now();
     const policy = { limit: 30, intervalMs: 60_000, periodMs: 600_000 };
-    const results = await Promise.all(Array.from({ length: 29 }, (_, i) => stores[i % 3].recordLoginFailure(user.id, now + i, failureCount(policy, now + i)!)));
+    const results = await Promise.all(
+      Array.from({ length: 29 }, (_, i) => stores[i % 3].logins.recordFailure(user.id, now + i, failureCount(policy, now + i)!)),
+    );
     assert.equal(results.filter((r) => r.locked).length, 0);
-    assert.equal((await stores[1].user(user.id))!.failedCount, 29, 'no failure was lost');
-    const last = await Promise.all([stores[2].recordLoginFailure(user.id, now + 100, failureCount(policy, now + 100)!)]);
+    assert.equal((await stores[1].users.get(user.id))!.failedCount, 29, 'no failure was lost');
+    const last = await Promise.all([stores[2].logins.recordFailure(user.id, now + 100, failureCount(policy, now + 100)!)]);
     assert.deepEqual(last, [{ locked: true }]);
-    const locked = (await stores[0].principalByName('LOCKME'))!;
+    const locked = (await stores[0].logins.principal('LOCKME'))!;
     assert.equal(locked.lockedUntil, now + 100 + policy.periodMs);
     assert.equal(locked.failedCount, 0);
   });
 
   test('If-Match across nodes: of many updates of one version exactly one applies; deletes too', async () => {
-    const p = await stores[0].createProfile({ ...profileInput('ifmatch', appId), ownerId: 2, creatorId: 2 });
+    const p = await stores[0].profiles.create({ ...profileInput('ifmatch', appId), ownerId: 2, creatorId: 2 });
     const { ok, kinds } = await outcomes(
       Array.from({ length: 15 }, (_, i) =>
-        stores[i % 3].updateProfile(p.id, profileInput('ifmatch', appId, `won-${i}`), i % 2 ? [p.version] : [p.version + 3, p.version]),
+        stores[i % 3].profiles.update(p, profileInput('ifmatch', appId, `won-${i}`), i % 2 ? [p.version] : [p.version + 3, p.version]),
       ),
     );
     assert.equal(ok.length, 1);
     assert.equal(kinds.length, 14);
     assert.deepEqual([...new Set(kinds)], ['preconditionFailed']);
-    const stored = (await stores[1].profile(p.id))!;
+    const stored = (await stores[1].profiles.get(p.id))!;
     assert.equal(stored.version, p.version + 1);
     assert.equal(stored.refreshToken, ok[0].refreshToken);
-    const del = await outcomes<unknown>(Array.from({ length: 6 }, (_, i) => stores[i % 3].deleteProfile(p.id, [stored.version])));
+    const del = await outcomes<unknown>(Array.from({ length: 6 }, (_, i) => stores[i % 3].profiles.delete(p.id, [stored.version])));
     assert.equal(del.ok.length, 1);
     assert.ok(
       del.kinds.every((k) => k === 'profileNotFound' || k === 'preconditionFailed'),
       del.kinds.join(),
     );
-    await assert.rejects(stores[2].updateProfile(p.id, profileInput('ifmatch', appId)), isApiError('profileNotFound'));
+    await assert.rejects(stores[2].profiles.update(stored, profileInput('ifmatch', appId)), isApiError('profileNotFound'));
   });
 
   test('a key version added by one node: the others open its rows at once, seal under it within a second; re-encryption beside writers loses nothing', async () => {
     const [a, b, c] = stores;
-    const before = await a.createProfile({ ...profileInput('ring_before', appId), ownerId: 2, creatorId: 2 });
+    const before = await a.profiles.create({ ...profileInput('ring_before', appId), ownerId: 2, creatorId: 2 });
     const version = await b.keys.addVersion();
-    const byB = await b.createProfile({ ...profileInput('ring_by_b', appId), ownerId: 2, creatorId: 2 });
-    assert.equal((await a.profile(byB.id))?.refreshToken, 'refresh-ring_by_b', 'a node opens a row sealed under a version it had not loaded');
+    const byB = await b.profiles.create({ ...profileInput('ring_by_b', appId), ownerId: 2, creatorId: 2 });
+    assert.equal((await a.profiles.get(byB.id))?.refreshToken, 'refresh-ring_by_b', 'a node opens a row sealed under a version it had not loaded');
     await new Promise((resolve) => setTimeout(resolve, 1100));
-    const byA = await a.createProfile({ ...profileInput('ring_by_a', appId), ownerId: 2, creatorId: 2 });
+    const byA = await a.profiles.create({ ...profileInput('ring_by_a', appId), ownerId: 2, creatorId: 2 });
     const rows = await adminQuery<{ id: number; key_version: number; refresh_token: Buffer }>(
       db.name,
       'SELECT id, key_version, refresh_token FROM oauth_profiles WHERE id = ANY($1::bigint[])',
@@ -452,12 +454,14 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
     const writers = [a, b].map(async (s, w) => {
       for (let i = 0; !stop && i < 40; i++) {
         const id = targets[(i + w) % targets.length];
-        const current = (await s.profile(id))!;
+        const current = (await s.profiles.get(id))!;
         const token = `rewritten-${w}-${i}`;
-        const updated = await s.updateProfile(id, { ...profileInput(current.name, appId), refreshToken: token }, [current.version]).catch((err: unknown) => {
-          if (err instanceof ApiError && err.kind === 'preconditionFailed') return undefined;
-          throw err;
-        });
+        const updated = await s.profiles
+          .update(current, { ...profileInput(current.name, appId), refreshToken: token }, [current.version])
+          .catch((err: unknown) => {
+            if (err instanceof ApiError && err.kind === 'preconditionFailed') return undefined;
+            throw err;
+          });
         if (updated && updated.version > (last.get(id)?.version ?? 0)) last.set(id, { token, version: updated.version });
       }
     });
@@ -476,7 +480,7 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
     await new Promise((resolve) => setTimeout(resolve, 1100));
     while ((await c.keys.reencryptBatch(50)) > 0);
     assert.ok(last.size > 0, 'the writers wrote');
-    for (const [id, { token }] of last) assert.equal((await c.profile(id))?.refreshToken, token, `profile ${id} keeps its last acknowledged write`);
+    for (const [id, { token }] of last) assert.equal((await c.profiles.get(id))?.refreshToken, token, `profile ${id} keeps its last acknowledged write`);
     const status = await c.keys.status();
     assert.deepEqual(
       status.filter((v) => v.rows > 0).map((v) => v.version),
@@ -491,11 +495,11 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
         assert.equal(KeyRing.versionOf(r.v as Buffer), r.key_version, `${table} ${r.id}`);
       }
     }
-    for (const s of stores) for (const p of await listProfiles(s, 2)) assert.ok((await s.profile(p.id))!.refreshToken);
+    for (const s of stores) for (const p of await listProfiles(s, 2)) assert.ok((await s.profiles.get(p.id))!.refreshToken);
     const fresh = pgStore(db.url, { max: 1 });
     try {
       await fresh.keys.unseal(master);
-      assert.equal((await fresh.app(appId))?.clientSecret, 'pg-client-secret');
+      assert.equal((await fresh.apps.get(appId))?.clientSecret, 'pg-client-secret');
     } finally {
       await fresh.close();
     }
@@ -504,22 +508,22 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
   test('statements batched within a turn: every PUT, read and login gets its own answer, and a bad item fails alone', async () => {
     const [a, b] = stores;
     const profiles = await Promise.all(
-      Array.from({ length: 40 }, (_, i) => a.createProfile({ ...profileInput(`batch_${i}`, appId), ownerId: 2, creatorId: 2 })),
+      Array.from({ length: 40 }, (_, i) => a.profiles.create({ ...profileInput(`batch_${i}`, appId), ownerId: 2, creatorId: 2 })),
     );
-    await a.createProfile({ ...profileInput('batch_taken', appId), ownerId: 2, creatorId: 2 });
-    const odd = await a.createProfile({ ...profileInput('batch_odd', appId), ownerId: 2, creatorId: 2 });
+    await a.profiles.create({ ...profileInput('batch_taken', appId), ownerId: 2, creatorId: 2 });
+    const odd = await a.profiles.create({ ...profileInput('batch_odd', appId), ownerId: 2, creatorId: 2 });
     // Values that array literals must quote: quotes, backslashes, braces, commas, the word NULL, an empty string.
     const oddInput = { name: 'q"uo\\te{,} NULL', oauthAppId: appId, description: 'NULL', accessToken: '', refreshToken: '\\x00"}' };
     const [p0, p1, p2] = profiles;
     // All in one turn: one write per profile, three more of p0 (never in one batch with each other), a rename to a
     // taken name (its batch fails at the unique index, then each item runs alone), a stale If-Match, a missing id.
     const writes = [
-      ...profiles.map((p, i) => a.updateProfile(p.id, profileInput(p.name, appId, `new-${i}`))),
-      ...[1, 2, 3].map((k) => a.updateProfile(p0.id, profileInput(p0.name, appId, `p0-again-${k}`))),
-      a.updateProfile(odd.id, oddInput),
-      a.updateProfile(p1.id, profileInput('BATCH_TAKEN', appId)),
-      a.updateProfile(p2.id, profileInput(p2.name, appId), [p2.version + 7, p2.version + 8]),
-      a.updateProfile(999_999_999, profileInput('gone', appId)),
+      ...profiles.map((p, i) => a.profiles.update(p, profileInput(p.name, appId, `new-${i}`))),
+      ...[1, 2, 3].map((k) => a.profiles.update(p0, profileInput(p0.name, appId, `p0-again-${k}`))),
+      a.profiles.update(odd, oddInput),
+      a.profiles.update(p1, profileInput('BATCH_TAKEN', appId)),
+      a.profiles.update(p2, profileInput(p2.name, appId), [p2.version + 7, p2.version + 8]),
+      a.profiles.update({ ...p2, id: 999_999_999 }, profileInput('gone', appId)),
     ].map((w) =>
       w.then(
         (value) => ({ value }),
@@ -529,7 +533,7 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
     const results = await Promise.all(writes);
     const tail = results.slice(profiles.length + 4);
     assert.deepEqual(tail, [{ kind: 'duplicateName' }, { kind: 'preconditionFailed' }, { kind: 'profileNotFound' }]);
-    const stored = (await b.profile(odd.id))!;
+    const stored = (await b.profiles.get(odd.id))!;
     assert.deepEqual(
       { name: stored.name, oauthAppId: stored.oauthAppId, description: stored.description, accessToken: stored.accessToken, refreshToken: stored.refreshToken },
       oddInput,
@@ -544,21 +548,21 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
       .filter((r, i) => (i === 0 || (i >= profiles.length && i < profiles.length + 3)) && 'value' in r)
       .map((r) => (r as { value: { version: number; refreshToken: string } }).value);
     assert.deepEqual(p0Answers.map((v) => v.version).sort(), [2, 3, 4, 5]);
-    const reads = await Promise.all([...profiles.map((p) => b.profile(p.id)), b.profile(999_999_999)]);
+    const reads = await Promise.all([...profiles.map((p) => b.profiles.get(p.id)), b.profiles.get(999_999_999)]);
     assert.equal(reads.at(-1), undefined);
     assert.equal(reads[0]!.refreshToken, p0Answers.find((v) => v.version === 5)!.refreshToken);
     for (let i = 1; i < profiles.length; i++) assert.equal(reads[i]!.refreshToken, `new-${i}`, `profile ${i}`);
     assert.equal(reads[1]!.name, 'batch_1', 'the refused rename left the name as it was');
     // Logins of several names in one turn, in any case, known and unknown.
     const names = ['d2cadmin', 'D2CUSER', 'nobody-here', 'lockme', 'd2cadmin'];
-    const principals = await Promise.all(names.map((n) => b.principalByName(n)));
+    const principals = await Promise.all(names.map((n) => b.logins.principal(n)));
     assert.deepEqual(
       principals.map((p) => p?.userName),
       ['d2cadmin', 'd2cuser', undefined, 'lockme', 'd2cadmin'],
     );
     assert.ok(principals[0]!.effective.has(Perm.Administrator) && !principals[1]!.effective.has(Perm.Administrator), 'each got its own grants');
     // A create is one INSERT that reads its app: no app, no row.
-    await assert.rejects(a.createProfile({ ...profileInput('batch_no_app', 999_999_999), ownerId: 2, creatorId: 2 }), isApiError('appReferenceInvalid'));
+    await assert.rejects(a.profiles.create({ ...profileInput('batch_no_app', 999_999_999), ownerId: 2, creatorId: 2 }), isApiError('appReferenceInvalid'));
   });
 
   test('batched PUTs in flight on two nodes, over the same rows in opposite orders: no deadlock, no lost update', async () => {
@@ -569,22 +573,22 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
     try {
       for (const s of pair) await s.keys.unseal(master);
       const rows = await Promise.all(
-        Array.from({ length: 12 }, (_, i) => pair[0].createProfile({ ...profileInput(`order_${i}`, appId), ownerId: 2, creatorId: 2 })),
+        Array.from({ length: 12 }, (_, i) => pair[0].profiles.create({ ...profileInput(`order_${i}`, appId), ownerId: 2, creatorId: 2 })),
       );
-      const ascending = rows.map((r) => r.id);
       const writes: Promise<OAuthProfile>[] = [];
       // Several turns without waiting, so that batches overlap; one node goes up the ids, the other down.
       for (let round = 0; round < 6; round++) {
-        for (const [n, ids] of [
-          [0, ascending],
-          [1, [...ascending].reverse()],
+        for (const [n, order] of [
+          [0, rows],
+          [1, [...rows].reverse()],
         ] as const) {
-          for (const id of ids) writes.push(pair[n].updateProfile(id, profileInput(`order_${ascending.indexOf(id)}`, appId, `r${round}-n${n}`)));
+          // Each write hands over the row as created, as concurrent requests that read it at the same moment would.
+          for (const row of order) writes.push(pair[n].profiles.update(row, profileInput(`order_${rows.indexOf(row)}`, appId, `r${round}-n${n}`)));
         }
         await new Promise((resolve) => setImmediate(resolve));
       }
       await Promise.all(writes);
-      for (const r of rows) assert.equal((await pair[1].profile(r.id))!.version, r.version + 12, `profile ${r.id}: every write applied once`);
+      for (const r of rows) assert.equal((await pair[1].profiles.get(r.id))!.version, r.version + 12, `profile ${r.id}: every write applied once`);
     } finally {
       for (const s of pair) await s.close(); // a backend reports its statistics when it ends
     }
@@ -593,9 +597,9 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
 
   test('a DELETE whose cascade meets a deadlock is run again, and the profile goes', async () => {
     const [a] = stores;
-    const dataStore = (await a.app(appId))!.dataStore;
-    const profile = await a.createProfile({ ...profileInput('deadlock_victim', appId), ownerId: 2, creatorId: 2 });
-    const ds = await a.createDataSource({
+    const dataStore = (await a.apps.get(appId))!.dataStore;
+    const profile = await a.profiles.create({ ...profileInput('deadlock_victim', appId), ownerId: 2, creatorId: 2 });
+    const ds = await a.dataSources.create({
       ownerId: 2,
       name: 'deadlock_ds',
       dataStore,
@@ -614,7 +618,7 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
       // cascade wants the data source. The other waits longer before it looks for a deadlock, so the DELETE is the victim.
       await other.query("BEGIN; SET LOCAL deadlock_timeout = '20s'");
       await other.query('UPDATE datasources SET name = name WHERE id = $1', [ds.id]);
-      const deleting = a.deleteProfile(profile.id).then(
+      const deleting = a.profiles.delete(profile.id).then(
         () => 'deleted',
         (err: unknown) => err,
       );
@@ -635,8 +639,8 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
     } finally {
       await other.end();
     }
-    assert.equal(await a.profile(profile.id), undefined, 'the profile is gone');
-    assert.equal((await a.dataSource(ds.id))!.oauthProfileId, null, 'the data source lost its reference');
+    assert.equal(await a.profiles.get(profile.id), undefined, 'the profile is gone');
+    assert.equal((await a.dataSources.get(ds.id))!.oauthProfileId, null, 'the data source lost its reference');
     // A backend reports its statistics up to a second after its transaction (PostgreSQL 15), and other backends of
     // this database may report earlier deadlocks of their own late: wait for this one, and count at least it.
     let after = await deadlocks();

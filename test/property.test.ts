@@ -36,8 +36,8 @@ async function asAdmin(method: 'GET' | 'POST' | 'PUT', url: string, payload: obj
 
 before(async () => {
   h = await harness();
-  ids.d2cadmin = (await h.store.userByName('d2cadmin'))!.id;
-  ids.d2cuser = (await h.store.userByName('d2cuser'))!.id;
+  ids.d2cadmin = (await h.store.users.byName('d2cadmin'))!.id;
+  ids.d2cuser = (await h.store.users.byName('d2cuser'))!.id;
   const acme = await asAdmin('POST', '/api/admin/tenants', { name: 'Acme', parentTenant: 1, importedRoles: [2, 3] }, 201);
   ids.acme = acme.id;
   [ids.acmeUserRole, ids.acmeAdminRole] = acme.roles;
@@ -62,12 +62,12 @@ before(async () => {
 
 /** Earlier routes may have deactivated Acme or the target user, or changed Acme's admins: each route starts alike. */
 async function resetFixture(): Promise<void> {
-  const acme = (await h.store.tenant(ids.acme))!;
-  await must(h.store.updateTenant(ids.acme, { name: acme.name, description: acme.description, status: 1 }));
-  await must(h.store.setTenantAdmins(ids.acme, [ids.d2cadmin, ids.acmeAdmin]));
-  const user = (await h.store.user(ids.user))!;
-  await must(h.store.updateUser(ids.user, { ...user, status: 1, passwordHash: undefined }));
-  await must(h.store.setUserLock(ids.user, null));
+  const acme = (await h.store.tenants.get(ids.acme))!;
+  await must(h.store.tenants.update(ids.acme, { name: acme.name, description: acme.description, status: 1 }));
+  await must(h.store.tenants.setAdmins(ids.acme, [ids.d2cadmin, ids.acmeAdmin]));
+  const user = (await h.store.users.get(ids.user))!;
+  await must(h.store.users.update(ids.user, { ...user, status: 1, passwordHash: undefined }));
+  await must(h.store.users.setLock(ids.user, null));
 }
 
 after(async () => {

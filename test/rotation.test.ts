@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { MasterKey } from '../src/crypto/master-key.js';
-import { KeyRing } from '../src/storage/sealing.js';
+import { KeyRing } from '../src/sealing/key-ring.js';
 import { rotate } from '../src/keys/rotation.js';
 import { hashPassword } from '../src/crypto/passwords.js';
 import { SqliteStore } from '../src/storage/sqlite/store.js';
@@ -71,8 +71,8 @@ describe('a write racing a key version added by another process', () => {
     await server.bootstrap(
       seed({ adminPasswordHash: await hashPassword('Admin-Passw0rd', FAST_HASH), userPasswordHash: await hashPassword('User-Passw0rd', FAST_HASH) }),
     );
-    const owner = (await server.userByName('d2cuser'))!.id;
-    const app = await server.createApp({
+    const owner = (await server.users.byName('d2cuser'))!.id;
+    const app = await server.apps.create({
       name: 'race app',
       dataStore: 54,
       tenantId: 1,
@@ -83,7 +83,7 @@ describe('a write racing a key version added by another process', () => {
       tokenURI: 'https://a.example.com/token',
       scope: null,
     });
-    const profile = await server.createProfile({
+    const profile = await server.profiles.create({
       name: 'race',
       oauthAppId: app.id,
       description: null,
@@ -107,7 +107,7 @@ describe('a write racing a key version added by another process', () => {
     let calls = 0;
     Date.now = () => (calls++ === 0 ? t0 : t0 + 60_000);
     try {
-      await server.updateProfile(profile.id, { name: 'race', oauthAppId: app.id, description: null, accessToken: 'a1', refreshToken: 'r1' });
+      await server.profiles.update(profile, { name: 'race', oauthAppId: app.id, description: null, accessToken: 'a1', refreshToken: 'r1' });
     } finally {
       Date.now = realNow;
     }
@@ -119,7 +119,7 @@ describe('a write racing a key version added by another process', () => {
     const fresh = sqliteStore(file);
     stores.push(fresh);
     await fresh.keys.unseal(new MasterKey(key));
-    const read = await fresh.profile(profile.id);
+    const read = await fresh.profiles.get(profile.id);
     assert.equal(read?.accessToken, 'a1');
     assert.equal(read?.refreshToken, 'r1');
   });
@@ -146,8 +146,8 @@ describe('a rotation beside a serving store in the same process', () => {
     await server.bootstrap(
       seed({ adminPasswordHash: await hashPassword('Admin-Passw0rd', FAST_HASH), userPasswordHash: await hashPassword('User-Passw0rd', FAST_HASH) }),
     );
-    const owner = (await server.userByName('d2cuser'))!.id;
-    const app = await server.createApp({
+    const owner = (await server.users.byName('d2cuser'))!.id;
+    const app = await server.apps.create({
       name: 'live app',
       dataStore: 54,
       tenantId: 1,
@@ -162,7 +162,7 @@ describe('a rotation beside a serving store in the same process', () => {
     for (let i = 0; i < 20; i++) {
       ids.push(
         (
-          await server.createProfile({
+          await server.profiles.create({
             name: `live${i}`,
             oauthAppId: app.id,
             description: null,
@@ -181,10 +181,17 @@ describe('a rotation beside a serving store in the same process', () => {
         // Updates open the row first (and so learn of a new version from a re-encrypted row); creates do not.
         if (seq % 2 === 0) {
           const id = ids[(seq / 2) % 20];
-          await server.updateProfile(id, { name: `live${ids.indexOf(id)}`, oauthAppId: app.id, description: null, accessToken: null, refreshToken: `w${seq}` });
+          const current = (await server.profiles.header(id))!;
+          await server.profiles.update(current, {
+            name: `live${ids.indexOf(id)}`,
+            oauthAppId: app.id,
+            description: null,
+            accessToken: null,
+            refreshToken: `w${seq}`,
+          });
           last.set(id, `w${seq}`);
         } else {
-          const created = await server.createProfile({
+          const created = await server.profiles.create({
             name: `new${seq}`,
             oauthAppId: app.id,
             description: null,
@@ -213,7 +220,7 @@ describe('a rotation beside a serving store in the same process', () => {
     const usage = sealedVersions(file);
     assert.deepEqual([...usage], [[2, 1 + ids.length]], 'every row is under the new version once rotate returns');
     assert.ok(ids.length > 25, 'profiles were created during the rotation');
-    for (const id of ids) assert.equal((await server.profile(id))!.refreshToken, last.get(id) ?? `r${ids.indexOf(id)}`);
+    for (const id of ids) assert.equal((await server.profiles.get(id))!.refreshToken, last.get(id) ?? `r${ids.indexOf(id)}`);
   });
 });
 

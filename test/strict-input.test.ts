@@ -319,7 +319,7 @@ describe('text that would be silently changed', () => {
       JSON.stringify(profileBody('Pair_1', w.appA, { refreshToken: 'a😀b' })).replace('😀', '\\ud83d\\ude00'),
     );
     assert.equal(res.statusCode, 201, res.body);
-    assert.equal((await h.store.profile(JSON.parse(res.body).id))?.refreshToken, 'a😀b');
+    assert.equal((await h.store.profiles.get(JSON.parse(res.body).id))?.refreshToken, 'a😀b');
   });
 
   test('bytes that are not UTF-8 are refused, not turned into U+FFFD', async () => {
@@ -334,6 +334,6 @@ describe('text that would be silently changed', () => {
   test('U+FFFD sent as such is kept', async () => {
     const res = await post('/api/mgmt/oauthprofiles', NAMES.U1, JSON.stringify(profileBody('Fffd_1', w.appA, { refreshToken: 'x\ufffdy' })));
     assert.equal(res.statusCode, 201, res.body);
-    assert.equal((await h.store.profile(JSON.parse(res.body).id))?.refreshToken, 'x\ufffdy');
+    assert.equal((await h.store.profiles.get(JSON.parse(res.body).id))?.refreshToken, 'x\ufffdy');
   });
 });

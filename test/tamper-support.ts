@@ -25,7 +25,7 @@ export async function onDatabase<T>(h: Harness, fn: (query: Query) => Promise<T>
       db.close();
     }
   }
-  const client = new pg.Client({ connectionString: (h.store as PostgresStore).url });
+  const client = new pg.Client({ connectionString: (h.store as PostgresStore).db.url });
   await client.connect();
   try {
     return await fn(async (sql, params) => {

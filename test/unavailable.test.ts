@@ -11,10 +11,11 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import type { SqliteStore } from '../src/storage/sqlite/store.js';
 import type { LightMyRequestResponse } from 'fastify';
 import { ADMIN_PASSWORD, basic, harness, listProfiles, must, type Harness } from './helpers.js';
 import { failureCount } from '../src/domain/lockout.js';
-import { StoreUnavailable } from '../src/storage/store.js';
+import { StoreUnavailable } from '../src/storage/errors.js';
 
 const ADMIN = basic('d2cadmin', ADMIN_PASSWORD);
 
@@ -121,6 +122,7 @@ describe('an unavailable database', { timeout: 110_000 }, () => {
     const h = await start();
     const appId = await createApp(h, 'store_level');
     const profileId = await createProfile(h, 'store_level', appId);
+    const header = (await h.store.profiles.header(profileId))!;
     await h.store.close();
     const s = h.store;
     const input = { name: 'x', oauthAppId: appId, description: null, accessToken: null, refreshToken: 'r' };
@@ -137,23 +139,23 @@ describe('an unavailable database', { timeout: 110_000 }, () => {
     };
     const calls: [string, () => Promise<unknown>][] = [
       ['ping', () => s.ping()],
-      ['principalByName', () => s.principalByName('d2cadmin')],
-      ['limits', () => s.limits()],
-      ['app', () => s.app(appId)],
-      ['listApps', () => s.listApps()],
-      ['profile', () => s.profile(profileId)],
-      ['listProfilesJson', () => s.listProfilesJson(1)],
-      ['profileStats', () => s.profileStats(profileId)],
-      ['createApp', () => s.createApp(app)],
-      ['updateApp', () => s.updateApp(appId, app)],
-      ['createProfile', () => s.createProfile({ ...input, ownerId: 1, creatorId: 1 })],
-      ['updateProfile', () => s.updateProfile(profileId, input)],
-      ['deleteProfile', () => s.deleteProfile(profileId)],
+      ['logins.principal', () => s.logins.principal('d2cadmin')],
+      ['limits.all', () => s.limits.all()],
+      ['apps.get', () => s.apps.get(appId)],
+      ['apps.list', () => s.apps.list()],
+      ['profiles.get', () => s.profiles.get(profileId)],
+      ['profiles.listJson', () => s.profiles.listJson(1)],
+      ['profiles.stats', () => s.profiles.stats(profileId)],
+      ['apps.create', () => s.apps.create(app)],
+      ['apps.update', () => s.apps.update(appId, app)],
+      ['profiles.create', () => s.profiles.create({ ...input, ownerId: 1, creatorId: 1 })],
+      ['profiles.update', () => s.profiles.update(header, input)],
+      ['profiles.delete', () => s.profiles.delete(profileId)],
       [
-        'createDataSource',
-        () => s.createDataSource({ ownerId: 1, name: 'd', dataStore: 54, connectionType: 'Cloud', description: null, options: {}, oauthProfileId: null }),
+        'dataSources.create',
+        () => s.dataSources.create({ ownerId: 1, name: 'd', dataStore: 54, connectionType: 'Cloud', description: null, options: {}, oauthProfileId: null }),
       ],
-      ['recordLoginFailure', () => s.recordLoginFailure(1, Date.now(), failureCount({ limit: 5, intervalMs: 1000, periodMs: 1000 }, Date.now())!)],
+      ['logins.recordFailure', () => s.logins.recordFailure(1, Date.now(), failureCount({ limit: 5, intervalMs: 1000, periodMs: 1000 }, Date.now())!)],
     ];
     for (const [name, call] of calls) {
       await assert.rejects(call(), (err: unknown) => {
@@ -203,7 +205,7 @@ describe('an unavailable database', { timeout: 110_000 }, () => {
     const profileId = await createProfile(h, 'full', appId);
     // The test reaches into the store's own connection: a cap on the file's pages is what a full disk looks like
     // to SQLite, without filling the machine's disk.
-    const db = (h.store as unknown as { db: Database.Database }).db;
+    const db = (h.store as SqliteStore).db.connection;
     const pages = db.pragma('page_count', { simple: true }) as number;
     db.pragma(`max_page_count = ${pages}`);
     try {
@@ -234,7 +236,7 @@ describe('an unavailable database', { timeout: 110_000 }, () => {
     const appId = await createApp(h, 'health_full');
     const profileId = await createProfile(h, 'health_full', appId);
     assert.equal((await h.app.inject({ method: 'GET', url: '/api/healthcheck' })).statusCode, 200);
-    const db = (h.store as unknown as { db: Database.Database }).db;
+    const db = (h.store as SqliteStore).db.connection;
     db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
     try {
       const refused = await request(h, 'PUT', `/api/mgmt/oauthprofiles/${profileId}`, profileBody('health_full', appId, 15 * 1024));
@@ -261,17 +263,17 @@ describe('an unavailable database', { timeout: 110_000 }, () => {
 
   test('SQLITE_FULL rolls back the whole group commit: every write of the batch is refused and none of them applied', async () => {
     const h = await start();
-    const app = await must(h.store.createApp({ ...appBody('batch'), description: null }));
+    const app = await must(h.store.apps.create({ ...appBody('batch'), description: null }));
     const small = { name: 'small', oauthAppId: app.id, description: null, accessToken: null, refreshToken: 'r' };
-    const existing = await must(h.store.createProfile({ ...small, ownerId: 1, creatorId: 1 }));
-    const db = (h.store as unknown as { db: Database.Database }).db;
+    const existing = await must(h.store.profiles.create({ ...small, ownerId: 1, creatorId: 1 }));
+    const db = (h.store as SqliteStore).db.connection;
     db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
     try {
       // Queued in one turn of the event loop: one transaction. The first cannot fit, the second alone would.
       const outcomes = await Promise.allSettled([
-        h.store.createProfile({ ...small, name: 'big', refreshToken: 'x'.repeat(16 * 1024), ownerId: 1, creatorId: 1 }),
-        h.store.updateProfile(existing.id, { ...small, description: 'changed in the failed batch' }),
-        h.store.createDataSource({
+        h.store.profiles.create({ ...small, name: 'big', refreshToken: 'x'.repeat(16 * 1024), ownerId: 1, creatorId: 1 }),
+        h.store.profiles.update(existing, { ...small, description: 'changed in the failed batch' }),
+        h.store.dataSources.create({
           ownerId: 1,
           name: 'after_the_failure',
           dataStore: 54,
@@ -290,12 +292,12 @@ describe('an unavailable database', { timeout: 110_000 }, () => {
       db.pragma('max_page_count = 1073741823');
     }
     // Nothing of the refused batch reached the database (no write ran in autocommit after SQLite's rollback).
-    assert.equal((await h.store.profile(existing.id))?.description, null, 'the update of the refused batch is not applied');
+    assert.equal((await h.store.profiles.get(existing.id))?.description, null, 'the update of the refused batch is not applied');
     assert.deepEqual(
       (await listProfiles(h.store, 1)).map((p) => p.name),
       ['small'],
     );
-    assert.deepEqual(await h.store.listDataSources(1), []);
+    assert.deepEqual(await h.store.dataSources.list(1), []);
   });
 
   // SQLite in WAL mode would go on committing into the unlinked file the process holds open.

@@ -11,21 +11,21 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type Database from 'better-sqlite3';
 import pg from 'pg';
 import type { LightMyRequestResponse } from 'fastify';
 import { harness, testPgUrl, type Harness } from './helpers.js';
-import { PostgresStore } from '../src/storage/postgres/store.js';
+import type { PostgresStore } from '../src/storage/postgres/store.js';
+import type { SqliteStore } from '../src/storage/sqlite/store.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function setReadOnly(h: Harness, readOnly: boolean): Promise<void> {
   if (h.backend === 'sqlite') {
-    (h.store as unknown as { db: Database.Database }).db.pragma(`query_only = ${readOnly ? 'ON' : 'OFF'}`);
+    (h.store as SqliteStore).db.connection.pragma(`query_only = ${readOnly ? 'ON' : 'OFF'}`);
     return;
   }
   const store = h.store as PostgresStore;
-  const database = new URL(store.url).pathname.slice(1);
+  const database = new URL(store.db.url).pathname.slice(1);
   const admin = new pg.Client({ connectionString: testPgUrl() });
   await admin.connect();
   try {
@@ -35,7 +35,7 @@ async function setReadOnly(h: Harness, readOnly: boolean): Promise<void> {
   } finally {
     await admin.end();
   }
-  const pool = (store as unknown as { pool: pg.Pool }).pool;
+  const pool = store.db.pool;
   for (const deadline = Date.now() + 10_000; pool.totalCount > 0; await sleep(10)) {
     assert.ok(Date.now() < deadline, 'the pool let its ended connections go');
   }

@@ -19,7 +19,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fail } from '../errors.js';
 import { hashPassword, needsRehash, verifyPassword, type ScryptParams } from '../crypto/passwords.js';
-import type { Principal, Store } from '../storage/store.js';
+import type { Principal, Store } from './ports/index.js';
 import { failureCount, lockoutPolicy, type LockoutPolicy } from './lockout.js';
 import { Gate } from './gate.js';
 import { WindowCounter } from './window-counter.js';
@@ -79,7 +79,7 @@ export class Authenticator {
   }
 
   async policy(): Promise<LockoutPolicy> {
-    return lockoutPolicy(await this.opts.store.limits());
+    return lockoutPolicy(await this.opts.store.limits.all());
   }
 
   /** Resolves to the authenticated principal, or throws `unauthorized` / `tooManyAttempts`. */
@@ -87,7 +87,7 @@ export class Authenticator {
     const started = performance.now();
     const now = this.opts.clock();
     // No user name holds a control character: such a name is an unknown user, not a lookup (PostgreSQL refuses U+0000).
-    const principal = userName === '' || /\p{Cc}/u.test(userName) ? undefined : await this.opts.store.principalByName(userName);
+    const principal = userName === '' || /\p{Cc}/u.test(userName) ? undefined : await this.opts.store.logins.principal(userName);
 
     if (principal) {
       if (principal.lockedUntil !== null && principal.lockedUntil > now) return this.refuseAfterAVerification(started);
@@ -96,7 +96,7 @@ export class Authenticator {
         return this.admit(principal, password, false);
       }
     } else {
-      const lockedUntil = await this.opts.store.unknownNameLockedUntil(userName);
+      const lockedUntil = await this.opts.store.logins.unknownNameLockedUntil(userName);
       if (lockedUntil !== null && lockedUntil > now) return this.refuseAfterAVerification(started);
     }
 
@@ -112,8 +112,8 @@ export class Authenticator {
     this.addresses.add(address, ADDRESS_WINDOW_MS);
     // Lockout off: nothing is counted.
     const count = failureCount(await this.policy(), now);
-    if (count && principal) await this.opts.store.recordLoginFailure(principal.id, now, count);
-    else if (count) await this.opts.store.recordUnknownNameFailure(userName, now, count);
+    if (count && principal) await this.opts.store.logins.recordFailure(principal.id, now, count);
+    else if (count) await this.opts.store.logins.recordUnknownNameFailure(userName, now, count);
     throw fail('unauthorized');
   }
 
@@ -131,12 +131,12 @@ export class Authenticator {
   private async admit(principal: Principal, password: string, verifiedNow: boolean): Promise<Principal> {
     // An inactive user or tenant is refused with the same answer as a wrong password.
     if (principal.status !== 1 || principal.tenantStatus !== 1) throw fail('unauthorized');
-    if (principal.failedCount > 0 || principal.lockedUntil !== null) await this.opts.store.clearLoginFailures(principal.id);
+    if (principal.failedCount > 0 || principal.lockedUntil !== null) await this.opts.store.logins.clearFailures(principal.id);
     if (verifiedNow) {
       let hash = principal.passwordHash;
       if (needsRehash(hash, this.opts.hashParams)) {
         const next = await this.gate.run(() => hashPassword(password, this.opts.hashParams));
-        await this.opts.store.upgradePasswordHash(principal.id, hash, next);
+        await this.opts.store.logins.upgradePasswordHash(principal.id, hash, next);
         hash = next;
         this.opts.onRehash?.(principal.userName);
       }

@@ -3,7 +3,7 @@
  * reference an OAuth profile through the option `OAuthProfileId` (a string holding the id, as in HDP).
  */
 import { fail } from '../errors.js';
-import type { ConnectionType, DataSource, DataSourceSummary, Store, Versions } from '../storage/store.js';
+import type { ConnectionType, DataSource, DataSourceSummary, Store, Versions } from './ports/index.js';
 import type { Identity } from './access.js';
 import { isDataStore } from './datastores.js';
 import { settle } from './refusals.js';
@@ -32,7 +32,7 @@ function splitOptions(options: Record<string, string> = {}): { options: Record<s
 export const presentOptions = (ds: DataSource): Record<string, string> =>
   ds.oauthProfileId === null ? ds.options : { ...ds.options, [PROFILE_OPTION]: String(ds.oauthProfileId) };
 
-export const listDataSources = (store: Store, actor: Identity): Promise<DataSourceSummary[]> => store.listDataSources(actor.id);
+export const listDataSources = (store: Store, actor: Identity): Promise<DataSourceSummary[]> => store.dataSources.list(actor.id);
 
 function assertOwned<D extends Pick<DataSource, 'ownerId'>>(actor: Identity, id: number, ds: D | undefined): D {
   if (!ds || ds.ownerId !== actor.id) throw fail('dataSourceNotFound', id);
@@ -42,7 +42,7 @@ function assertOwned<D extends Pick<DataSource, 'ownerId'>>(actor: Identity, id:
 export async function dataSourceFor(store: Store, actor: Identity, id: number): Promise<DataSource> {
   let ds: DataSource | undefined;
   try {
-    ds = await store.dataSource(id);
+    ds = await store.dataSources.get(id);
   } catch (err) {
     // Damaged options: only the owner learns that; anyone else gets the usual 404.
     await ownedDataSource(store, actor, id);
@@ -53,14 +53,14 @@ export async function dataSourceFor(store: Store, actor: Identity, id: number): 
 
 /** The access check without opening the options: a data source whose options are damaged can still be replaced and deleted. */
 async function ownedDataSource(store: Store, actor: Identity, id: number): Promise<DataSourceSummary> {
-  return assertOwned(actor, id, await store.dataSourceSummary(id));
+  return assertOwned(actor, id, await store.dataSources.summary(id));
 }
 
 export async function createDataSource(store: Store, actor: Identity, input: DataSourceInput): Promise<DataSource> {
   if (input.dataStore === undefined) throw fail('invalidJson', 'dataStore: is required');
   if (!isDataStore(input.dataStore)) throw fail('invalidJson', `dataStore: there is no data store ${input.dataStore}`);
   return settle(
-    store.createDataSource({
+    store.dataSources.create({
       ownerId: actor.id,
       name: input.name,
       dataStore: input.dataStore,
@@ -79,7 +79,7 @@ export async function updateDataSource(store: Store, actor: Identity, id: number
     throw fail('invalidJson', 'dataStore: is not allowed to be changed');
   }
   if (input.connectionType !== undefined && input.connectionType !== current.connectionType) throw fail('connectionTypeChanged');
-  return settle(store.updateDataSource(id, { name: input.name, description: input.description ?? null, ...splitOptions(input.options) }, ifVersion), {
+  return settle(store.dataSources.update(id, { name: input.name, description: input.description ?? null, ...splitOptions(input.options) }, ifVersion), {
     stale: `data source ${id}`,
     name: `data source ${input.name}`,
   });
@@ -87,5 +87,5 @@ export async function updateDataSource(store: Store, actor: Identity, id: number
 
 export async function deleteDataSource(store: Store, actor: Identity, id: number, ifVersion?: Versions): Promise<void> {
   await ownedDataSource(store, actor, id);
-  await settle(store.deleteDataSource(id, ifVersion), { stale: `data source ${id}` });
+  await settle(store.dataSources.delete(id, ifVersion), { stale: `data source ${id}` });
 }

@@ -1,9 +1,9 @@
 /**
  * The integrity rules that must hold inside a write's transaction, written once for every backend: each store calls
- * them with what it read in that transaction (src/storage/store.ts, `IntegrityRules`) and answers their refusal
+ * them with what it read in that transaction (src/domain/ports/rules.ts, `IntegrityRules`) and answers their refusal
  * without writing. Pure functions of their arguments; src/domain/refusals.ts names each refusal's catalogue error.
  */
-import type { IntegrityRules, NewRole, Refusal, Role, Versions } from '../storage/store.js';
+import type { IntegrityRules, NewRole, Refusal, Role, Versions } from './ports/index.js';
 import { Perm, SYSTEM_TENANT_ID, isDefaultRole } from './permissions.js';
 
 /** Optimistic concurrency: a request that names versions acts only on a row at one of them. */

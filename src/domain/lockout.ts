@@ -2,7 +2,7 @@
  * HDP's lockout rule (api.md §3.3), one for accounts and unknown user names alike. The stores apply it inside the
  * transaction that read the failures (`FailureCount`), so failures arriving at several nodes at once are all counted.
  */
-import type { FailureCount } from '../storage/store.js';
+import type { FailureCount } from './ports/index.js';
 import { Limit, limitCatalogue } from './limits.js';
 
 export interface LockoutPolicy {

@@ -5,7 +5,7 @@
  * effective user (the `?user=` target when one is given).
  */
 import { fail } from '../errors.js';
-import type { NewOAuthApp, OAuthApp, OAuthAppHeader, OAuthAppSummary, Store, Versions } from '../storage/store.js';
+import type { NewOAuthApp, OAuthApp, OAuthAppHeader, OAuthAppSummary, Store, Versions } from './ports/index.js';
 import { mayAdminister, type Identity } from './access.js';
 import { isDataStore } from './datastores.js';
 import { Perm, SYSTEM_TENANT_ID } from './permissions.js';
@@ -18,13 +18,13 @@ export const manages = (who: Identity, app: Pick<OAuthApp, 'tenantId'>): boolean
 const visibleTo = (who: Identity, app: Pick<OAuthApp, 'tenantId'>): boolean => usableBy(app, who.tenantId) || manages(who, app);
 
 export async function listApps(store: Store, actor: Identity, tenantId?: number): Promise<OAuthAppSummary[]> {
-  const apps = (await store.listApps()).filter((a) => visibleTo(actor, a));
+  const apps = (await store.apps.list()).filter((a) => visibleTo(actor, a));
   return tenantId === undefined ? apps : apps.filter((a) => a.tenantId === tenantId);
 }
 
 /** An app the actor may see, without opening its secret: 404 `222207711` for an unknown or invisible id alike. */
 async function visibleApp(store: Store, actor: Identity, id: number): Promise<OAuthAppHeader> {
-  const app = await store.appHeader(id);
+  const app = await store.apps.header(id);
   if (!app || !visibleTo(actor, app)) throw fail('appNotFound', id);
   return app;
 }
@@ -36,7 +36,7 @@ async function visibleApp(store: Store, actor: Identity, id: number): Promise<OA
 export async function appFor(store: Store, actor: Identity, id: number): Promise<OAuthAppHeader | OAuthApp> {
   const header = await visibleApp(store, actor, id);
   if (!manages(actor, header)) return header;
-  const app = await store.app(id);
+  const app = await store.apps.get(id);
   if (!app) throw fail('appNotFound', id); // deleted since the header was read
   return app;
 }
@@ -105,9 +105,9 @@ export async function createApp(
   rules: AppRules,
 ): Promise<OAuthApp> {
   const app = checkApp({ ...input, tenantId: input.tenantId ?? actor.tenantId }, rules);
-  if (!(await store.tenant(app.tenantId))) throw fail('tenantNotFound', app.tenantId);
+  if (!(await store.tenants.get(app.tenantId))) throw fail('tenantNotFound', app.tenantId);
   if (!manages(actor, app)) throw fail('forbidden');
-  return settle(store.createApp(app), { name: `OAuth application ${app.name}` });
+  return settle(store.apps.create(app), { name: `OAuth application ${app.name}` });
 }
 
 /**
@@ -133,10 +133,10 @@ export async function updateApp(
     throw fail('invalidJson', 'tenantId: an application cannot move to another tenant');
   }
   const app = checkApp({ ...input, tenantId: current.tenantId }, rules);
-  return settle(store.updateApp(id, app, ifVersion), { stale: `OAuth application ${id}`, name: `OAuth application ${app.name}` });
+  return settle(store.apps.update(id, app, ifVersion), { stale: `OAuth application ${id}`, name: `OAuth application ${app.name}` });
 }
 
 export async function deleteApp(store: Store, actor: Identity, id: number, ifVersion?: Versions): Promise<void> {
   await managedApp(store, actor, id);
-  await settle(store.deleteApp(id, ifVersion), { stale: `OAuth application ${id}` });
+  await settle(store.apps.delete(id, ifVersion), { stale: `OAuth application ${id}` });
 }

@@ -4,7 +4,7 @@
  * Its app must be usable by the owner's tenant.
  */
 import { fail } from '../errors.js';
-import type { OAuthAppSummary, OAuthProfile, ProfileHeader, ProfileInput, ProfileStats, Store, Versions } from '../storage/store.js';
+import type { OAuthAppSummary, OAuthProfile, ProfileHeader, ProfileInput, ProfileStats, Store, Versions } from './ports/index.js';
 import type { Identity } from './access.js';
 import { usableBy } from './oauth-apps.js';
 import { settle } from './refusals.js';
@@ -21,7 +21,7 @@ function assertReachable<P extends Pick<OAuthProfile, 'ownerId' | 'creatorId'>>(
 export async function profileFor(store: Store, actor: Identity, id: number): Promise<OAuthProfile> {
   let profile: OAuthProfile | undefined;
   try {
-    profile = await store.profile(id);
+    profile = await store.profiles.get(id);
   } catch (err) {
     // Damaged tokens: only someone who may reach the profile learns that; anyone else gets the usual 404.
     await reachableProfile(store, actor, id);
@@ -35,7 +35,7 @@ export async function profileFor(store: Store, actor: Identity, id: number): Pro
  * (PUT), deleted and inspected (stats) by its owner.
  */
 async function reachableProfile(store: Store, actor: Identity, id: number): Promise<ProfileHeader> {
-  return assertReachable(actor, id, await store.profileHeader(id));
+  return assertReachable(actor, id, await store.profiles.header(id));
 }
 
 function assertUsable(app: OAuthAppSummary | undefined, appId: number, ownerTenantId: number): void {
@@ -43,34 +43,36 @@ function assertUsable(app: OAuthAppSummary | undefined, appId: number, ownerTena
 }
 
 async function checkApp(store: Store, appId: number, ownerTenantId: number): Promise<void> {
-  assertUsable(await store.appSummary(appId), appId, ownerTenantId);
+  assertUsable(await store.apps.summary(appId), appId, ownerTenantId);
 }
 
 /** The effective user's profiles as the JSON text of a `ProfileSummary[]`. */
-export const listProfilesJson = (store: Store, actor: Identity): Promise<string> => store.listProfilesJson(actor.id);
+export const listProfilesJson = (store: Store, actor: Identity): Promise<string> => store.profiles.listJson(actor.id);
 
 /** The effective user owns the new profile; the authenticated caller is recorded as its creator. */
 export async function createProfile(store: Store, actor: Identity, caller: Identity, input: ProfileInput): Promise<OAuthProfile> {
   await checkApp(store, input.oauthAppId, actor.tenantId);
-  return settle(store.createProfile({ ...input, ownerId: actor.id, creatorId: caller.id }), { name: `OAuth profile ${input.name}` });
+  return settle(store.profiles.create({ ...input, ownerId: actor.id, creatorId: caller.id }), { name: `OAuth profile ${input.name}` });
 }
 
 export async function updateProfile(store: Store, actor: Identity, id: number, input: ProfileInput, ifVersion?: Versions): Promise<OAuthProfile> {
   // Neither read depends on the other: on PostgreSQL they share one wait. The access check still answers first.
-  const [header, app] = await Promise.all([store.profileHeader(id), store.appSummary(input.oauthAppId)]);
+  const [header, app] = await Promise.all([store.profiles.header(id), store.apps.summary(input.oauthAppId)]);
   const current = assertReachable(actor, id, header);
   assertUsable(app, input.oauthAppId, current.ownerTenantId);
-  return settle(store.updateProfile(id, input, ifVersion), { stale: `OAuth profile ${id}`, name: `OAuth profile ${input.name}` });
+  // The header read for the check is the one the store builds on: it decides a move or a rename from it and writes
+  // only while the row is still at its version, so the row is not read a second time on the usual path.
+  return settle(store.profiles.update(current, input, ifVersion), { stale: `OAuth profile ${id}`, name: `OAuth profile ${input.name}` });
 }
 
 export async function deleteProfile(store: Store, actor: Identity, id: number, ifVersion?: Versions): Promise<void> {
   await reachableProfile(store, actor, id);
-  await settle(store.deleteProfile(id, ifVersion), { stale: `OAuth profile ${id}` });
+  await settle(store.profiles.delete(id, ifVersion), { stale: `OAuth profile ${id}` });
 }
 
 export async function profileStats(store: Store, actor: Identity, id: number): Promise<ProfileStats> {
   await reachableProfile(store, actor, id);
-  const stats = await store.profileStats(id);
+  const stats = await store.profiles.stats(id);
   if (!stats) throw fail('profileNotFound', id); // deleted since the access check
   return stats;
 }

@@ -1,10 +1,10 @@
 /**
- * Storage's refusals (src/storage/store.ts) as the catalogue's errors: the one place that names them. A refusal
+ * Storage's refusals (src/domain/ports/refusal.ts) as the catalogue's errors: the one place that names them. A refusal
  * carries the facts (ids, which reference); the subject — what a 412 or 409 message names — comes from the caller,
  * which knows what it asked for.
  */
 import { fail, type ApiError, type ErrorKind } from '../errors.js';
-import { isRefusal, type Missing, type Refusal } from '../storage/store.js';
+import type { Missing, Refusal } from './ports/index.js';
 
 export interface Subject {
   /** what a stale If-Match names: `OAuth application 7` */
@@ -12,6 +12,9 @@ export interface Subject {
   /** what a taken name names: `OAuth application Sales` */
   name?: string;
 }
+
+/** Whether a repository's answer is a refusal rather than the value asked for. */
+export const isRefusal = (value: unknown): value is Refusal => typeof value === 'object' && value !== null && 'refused' in value;
 
 const NOT_FOUND: Record<Missing, ErrorKind> = {
   tenant: 'tenantNotFound',

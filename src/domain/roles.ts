@@ -1,6 +1,6 @@
 /** Role rules (api.md §3.3): roles and their users stay in one tenant; nobody grants more than they hold. */
 import { fail } from '../errors.js';
-import type { NewRole, Role, Store } from '../storage/store.js';
+import type { NewRole, Role, Store } from './ports/index.js';
 import { covers, isAdministrator, mayAdminister, type Identity } from './access.js';
 import { Perm, isPermissionId } from './permissions.js';
 import { settle } from './refusals.js';
@@ -20,22 +20,22 @@ async function assertMembersCovered(store: Store, actor: Identity, before: numbe
   const now = new Set(after);
   const changed = new Set([...after.filter((u) => !was.has(u)), ...before.filter((u) => !now.has(u))]);
   for (const userId of changed) {
-    if (!covers(actor, await store.effectivePermissions(userId))) throw fail('forbidden');
+    if (!covers(actor, await store.users.effectivePermissions(userId))) throw fail('forbidden');
   }
 }
 
 export async function listRoles(store: Store, actor: Identity, tenantId?: number): Promise<Role[]> {
   if (tenantId !== undefined) {
-    if (!(await store.tenant(tenantId))) throw fail('tenantNotFound', tenantId);
+    if (!(await store.tenants.get(tenantId))) throw fail('tenantNotFound', tenantId);
     if (!mayAdminister(actor, Perm.ViewRole, tenantId)) throw fail('forbidden');
-    return store.listRoles(tenantId);
+    return store.roles.list(tenantId);
   }
-  const all = await store.listRoles();
+  const all = await store.roles.list();
   return isAdministrator(actor) ? all : all.filter((r) => actor.adminTenants.has(r.tenantId));
 }
 
 export async function roleFor(store: Store, actor: Identity, id: number, perm: number): Promise<Role> {
-  const role = await store.role(id);
+  const role = await store.roles.get(id);
   if (!role) throw fail('roleNotFound', id);
   if (!mayAdminister(actor, perm, role.tenantId)) throw fail('forbidden');
   return role;
@@ -43,10 +43,10 @@ export async function roleFor(store: Store, actor: Identity, id: number, perm: n
 
 export async function createRole(store: Store, actor: Identity, input: NewRole): Promise<Role> {
   assertPermissionIds(input.permissions, 'permissions');
-  if (!(await store.tenant(input.tenantId))) throw fail('tenantNotFound', input.tenantId);
+  if (!(await store.tenants.get(input.tenantId))) throw fail('tenantNotFound', input.tenantId);
   if (!mayAdminister(actor, Perm.CreateRole, input.tenantId) || !covers(actor, input.permissions)) throw fail('forbidden');
   await assertMembersCovered(store, actor, [], input.users);
-  return settle(store.createRole(input), { name: `role ${input.name}` });
+  return settle(store.roles.create(input), { name: `role ${input.name}` });
 }
 
 export async function updateRole(store: Store, actor: Identity, id: number, input: NewRole): Promise<Role> {
@@ -54,12 +54,12 @@ export async function updateRole(store: Store, actor: Identity, id: number, inpu
   const current = await roleFor(store, actor, id, Perm.ModifyRole);
   if (!covers(actor, current.permissions) || !covers(actor, input.permissions)) throw fail('forbidden');
   await assertMembersCovered(store, actor, current.users, input.users);
-  return settle(store.updateRole(id, input), { name: `role ${input.name}` });
+  return settle(store.roles.update(id, input), { name: `role ${input.name}` });
 }
 
 export async function deleteRole(store: Store, actor: Identity, id: number): Promise<void> {
   const current = await roleFor(store, actor, id, Perm.DeleteRole);
   if (!covers(actor, current.permissions)) throw fail('forbidden');
   await assertMembersCovered(store, actor, current.users, []);
-  await settle(store.deleteRole(id));
+  await settle(store.roles.delete(id));
 }

@@ -2,7 +2,7 @@
  * What a first start writes into an empty database (api.md §3.2): the system tenant, its default roles, the limits
  * at HDP's defaults and the two default users. The store only writes these rows.
  */
-import type { Seed } from '../storage/store.js';
+import type { Seed } from './ports/index.js';
 import { limitCatalogue } from './limits.js';
 import { SYSTEM_TENANT_ID, defaultRoles } from './permissions.js';
 

@@ -1,6 +1,6 @@
 /** Tenant rules (api.md §3.2–§3.3): who may see and change which tenant, and what a tenant may look like. */
 import { fail } from '../errors.js';
-import type { Store, Tenant } from '../storage/store.js';
+import type { Store, Tenant } from './ports/index.js';
 import { covers, isAdministrator, mayAdminister, type Identity } from './access.js';
 import { Perm, SYSTEM_TENANT_ID } from './permissions.js';
 import { settle } from './refusals.js';
@@ -13,13 +13,13 @@ export interface TenantInput {
 }
 
 export async function listTenants(store: Store, actor: Identity): Promise<Tenant[]> {
-  const all = await store.listTenants();
+  const all = await store.tenants.list();
   return isAdministrator(actor) ? all : all.filter((t) => actor.adminTenants.has(t.id));
 }
 
 /** Loads a tenant the actor may administer with `perm`: 404 when it does not exist, 403 when it is not theirs. */
 export async function tenantFor(store: Store, actor: Identity, id: number, perm: number = Perm.TenantAPI): Promise<Tenant> {
-  const tenant = await store.tenant(id);
+  const tenant = await store.tenants.get(id);
   if (!tenant) throw fail('tenantNotFound', id);
   if (!mayAdminister(actor, perm, id)) throw fail('forbidden');
   return tenant;
@@ -37,13 +37,13 @@ export async function createTenant(
   }
   const importedRoles = input.importedRoles ?? [];
   for (const roleId of importedRoles) {
-    const role = await store.role(roleId);
+    const role = await store.roles.get(roleId);
     if (role && !covers(actor, role.permissions)) throw fail('forbidden');
   }
   // The creator gets administrative access on the tenant it creates.
   const admins = [...new Set([...(input.admins ?? []), ...(actor.tenantId === SYSTEM_TENANT_ID ? [actor.id] : [])])];
   return settle(
-    store.createTenant({
+    store.tenants.create({
       name: input.name,
       parentTenant: SYSTEM_TENANT_ID,
       description: input.description ?? null,
@@ -62,18 +62,18 @@ export async function updateTenant(store: Store, actor: Identity, id: number, in
   if (input.parentTenant !== undefined && input.parentTenant !== null && input.parentTenant !== expectedParent) {
     throw fail('invalidJson', `parentTenant: must be ${expectedParent} for this tenant`);
   }
-  return settle(store.updateTenant(id, { name: input.name, description: input.description ?? null, status: input.status ?? 1 }), {
+  return settle(store.tenants.update(id, { name: input.name, description: input.description ?? null, status: input.status ?? 1 }), {
     name: `tenant ${input.name}`,
   });
 }
 
 export async function deleteTenant(store: Store, actor: Identity, id: number): Promise<void> {
   await tenantFor(store, actor, id);
-  await settle(store.deleteTenant(id));
+  await settle(store.tenants.delete(id));
 }
 
 export async function setTenantAdmins(store: Store, actor: Identity, id: number, admins: number[]): Promise<number[]> {
   await tenantFor(store, actor, id);
-  await settle(store.setTenantAdmins(id, admins));
-  return store.tenantAdmins(id);
+  await settle(store.tenants.setAdmins(id, admins));
+  return store.tenants.admins(id);
 }

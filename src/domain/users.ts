@@ -4,7 +4,7 @@
  */
 import { fail } from '../errors.js';
 import { hashPassword, type ScryptParams } from '../crypto/passwords.js';
-import type { Status, Store, User } from '../storage/store.js';
+import type { Status, Store, User } from './ports/index.js';
 import { covers, isAdministrator, mayAdminister, type Identity } from './access.js';
 import { Perm } from './permissions.js';
 import { Limit } from './limits.js';
@@ -34,20 +34,20 @@ interface Ctx {
 
 export async function listUsers(store: Store, actor: Identity, tenantId?: number): Promise<User[]> {
   if (tenantId !== undefined) {
-    if (!(await store.tenant(tenantId))) throw fail('tenantNotFound', tenantId);
+    if (!(await store.tenants.get(tenantId))) throw fail('tenantNotFound', tenantId);
     if (!mayAdminister(actor, Perm.ViewUsers, tenantId)) throw fail('forbidden');
-    return store.listUsers(tenantId);
+    return store.users.list(tenantId);
   }
-  const all = await store.listUsers();
+  const all = await store.users.list();
   return isAdministrator(actor) ? all : all.filter((u) => actor.adminTenants.has(u.tenantId));
 }
 
 /** Loads a user the actor may act on with `perm`: 404 when missing, 403 when out of reach or of higher rank. */
 export async function userFor(store: Store, actor: Identity, id: number, perm: number): Promise<User> {
-  const user = await store.user(id);
+  const user = await store.users.get(id);
   if (!user) throw fail('userNotFound', id);
   if (!mayAdminister(actor, perm, user.tenantId)) throw fail('forbidden');
-  if (perm !== Perm.ViewUsers && !covers(actor, await store.effectivePermissions(id))) throw fail('forbidden');
+  if (perm !== Perm.ViewUsers && !covers(actor, await store.users.effectivePermissions(id))) throw fail('forbidden');
   return user;
 }
 
@@ -58,7 +58,7 @@ async function checkGrants(store: Store, actor: Identity, grants: Grants): Promi
   if (grants.roles.length === 0) throw fail('invalidJson', 'permissions.roles: at least one role is required');
   const conferred = new Set(explicit);
   for (const roleId of grants.roles) {
-    const role = await store.role(roleId);
+    const role = await store.roles.get(roleId);
     if (!role) throw fail('invalidReference', `permissions.roles: no role ${roleId}`);
     role.permissions.forEach((p) => conferred.add(p));
   }
@@ -72,13 +72,13 @@ function checkPassword(password: string, userName: string): void {
 
 export async function createUser(ctx: Ctx, input: UserInput): Promise<User> {
   const tenantId = input.tenantId ?? ctx.actor.tenantId;
-  if (!(await ctx.store.tenant(tenantId))) throw fail('tenantNotFound', tenantId);
+  if (!(await ctx.store.tenants.get(tenantId))) throw fail('tenantNotFound', tenantId);
   if (!mayAdminister(ctx.actor, Perm.CreateUsers, tenantId)) throw fail('forbidden');
   await checkGrants(ctx.store, ctx.actor, input.grants);
   if (input.password === undefined) throw fail('invalidJson', 'passwordInfo.password: is required');
   checkPassword(input.password, input.userName);
   return settle(
-    ctx.store.createUser({
+    ctx.store.users.create({
       userName: input.userName,
       tenantId,
       status: input.status,
@@ -98,7 +98,7 @@ export async function updateUser(ctx: Ctx, id: number, input: UserInput): Promis
   await checkGrants(ctx.store, ctx.actor, input.grants);
   if (input.password !== undefined) checkPassword(input.password, input.userName);
   return settle(
-    ctx.store.updateUser(id, {
+    ctx.store.users.update(id, {
       userName: input.userName,
       status: input.status,
       passwordHash: input.password === undefined ? undefined : await hashPassword(input.password, ctx.hashParams),
@@ -112,7 +112,7 @@ export async function updateUser(ctx: Ctx, id: number, input: UserInput): Promis
 export async function setGrants(ctx: Ctx, id: number, grants: Grants): Promise<User> {
   const current = await userFor(ctx.store, ctx.actor, id, Perm.ModifyUsers);
   await checkGrants(ctx.store, ctx.actor, grants);
-  return settle(ctx.store.updateUser(id, { ...current, passwordHash: undefined, roles: grants.roles, permissions: grants.permissions ?? [] }), {
+  return settle(ctx.store.users.update(id, { ...current, passwordHash: undefined, roles: grants.roles, permissions: grants.permissions ?? [] }), {
     name: `user ${current.userName}`,
   });
 }
@@ -120,25 +120,25 @@ export async function setGrants(ctx: Ctx, id: number, grants: Grants): Promise<U
 export async function setStatus(ctx: Ctx, id: number, status: Status, accountLocked: boolean | undefined): Promise<User> {
   const current = await userFor(ctx.store, ctx.actor, id, Perm.ModifyUsers);
   if (status !== current.status) {
-    await settle(ctx.store.updateUser(id, { ...current, status, passwordHash: undefined }), { name: `user ${current.userName}` });
+    await settle(ctx.store.users.update(id, { ...current, status, passwordHash: undefined }), { name: `user ${current.userName}` });
   }
   const now = ctx.clock();
   const locked = current.lockedUntil !== null && current.lockedUntil > now;
-  if (accountLocked === false && (locked || current.failedCount > 0)) await settle(ctx.store.setUserLock(id, null));
+  if (accountLocked === false && (locked || current.failedCount > 0)) await settle(ctx.store.users.setLock(id, null));
   if (accountLocked === true && !locked) {
-    const period = (await ctx.store.limits()).get(Limit.PasswordLockoutPeriod) ?? 1800;
-    await settle(ctx.store.setUserLock(id, { lockedAt: now, lockedUntil: now + period * 1000 }));
+    const period = (await ctx.store.limits.all()).get(Limit.PasswordLockoutPeriod) ?? 1800;
+    await settle(ctx.store.users.setLock(id, { lockedAt: now, lockedUntil: now + period * 1000 }));
   }
-  return (await ctx.store.user(id))!;
+  return (await ctx.store.users.get(id))!;
 }
 
 export async function setPassword(ctx: Ctx, id: number, password: string): Promise<void> {
   const current = await userFor(ctx.store, ctx.actor, id, Perm.ModifyUsers);
   checkPassword(password, current.userName);
-  await settle(ctx.store.updateUser(id, { ...current, passwordHash: await hashPassword(password, ctx.hashParams) }), { name: `user ${current.userName}` });
+  await settle(ctx.store.users.update(id, { ...current, passwordHash: await hashPassword(password, ctx.hashParams) }), { name: `user ${current.userName}` });
 }
 
 export async function deleteUser(store: Store, actor: Identity, id: number): Promise<void> {
   await userFor(store, actor, id, Perm.DeleteUsers);
-  await settle(store.deleteUser(id));
+  await settle(store.users.delete(id));
 }

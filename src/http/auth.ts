@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { fail } from '../errors.js';
 import { holds } from '../domain/access.js';
 import type { Authenticator } from '../domain/authenticator.js';
-import type { Store } from '../storage/store.js';
+import type { Store } from '../domain/ports/index.js';
 import { resolveActor } from './on-behalf.js';
 
 /** Bigger than any sane user name and password; larger headers are refused before decoding. */

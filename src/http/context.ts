@@ -4,7 +4,7 @@
  */
 import type { ErrorKind } from '../errors.js';
 import type { Identity } from '../domain/access.js';
-import type { Principal } from '../storage/store.js';
+import type { Principal } from '../domain/ports/index.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {

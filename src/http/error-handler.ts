@@ -5,8 +5,8 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, fail } from '../errors.js';
 import { describeValidationError } from './validation.js';
-import { StoreUnavailable } from '../storage/store.js';
-import { SealedValueUnreadable } from '../storage/sealing.js';
+import { StoreUnavailable } from '../storage/errors.js';
+import { SealedValueUnreadable } from '../sealing/key-ring.js';
 
 const BODY_LIMIT = 64 * 1024;
 

@@ -3,7 +3,7 @@
  * with `If-Match` acts only on a version it lists (412 otherwise). Without `If-Match`, HDP's last-writer-wins stands.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Versions } from '../storage/store.js';
+import type { Versions } from '../domain/ports/index.js';
 
 export function setEtag(reply: FastifyReply, version: number): void {
   reply.header('etag', `"${version}"`);
@@ -22,7 +22,7 @@ const VERSION = /^[1-9][0-9]{0,14}$/;
  * current version: the object must exist, which every route checks anyway); otherwise the versions of the strong
  * tags it lists — the write goes on when the row has any of them. Weak tags never match (strong comparison). A value
  * that is not a valid `If-Match` (junk, an unterminated tag, `*` inside a list) matches nothing: the empty list, 412.
- * The store checks the list in the write's own transaction (`Store.updateProfile` etc.), so nothing slips between.
+ * The store checks the list in the write's own transaction (`store.profiles.update` etc.), so nothing slips between.
  */
 export function ifMatchVersions(request: FastifyRequest): Versions | undefined {
   const header = request.headers['if-match'];

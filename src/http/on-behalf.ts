@@ -10,7 +10,7 @@
 import { fail } from '../errors.js';
 import { administers, covers, holds, isAdministrator, type Identity } from '../domain/access.js';
 import { Perm } from '../domain/permissions.js';
-import type { Store } from '../storage/store.js';
+import type { Store } from '../domain/ports/index.js';
 
 export async function resolveActor(store: Store, caller: Identity, userParam: unknown, permissions: number[]): Promise<Identity> {
   if (userParam === undefined) return caller;
@@ -18,7 +18,7 @@ export async function resolveActor(store: Store, caller: Identity, userParam: un
   const mayActForOthers = isAdministrator(caller) || (holds(caller, Perm.MgmtAPI, Perm.OnBehalfOf, ...permissions) && caller.adminTenants.size > 0);
   if (!mayActForOthers) throw fail('forbidden');
   // No user name holds a control character; such a name is not looked up (PostgreSQL refuses U+0000 in text).
-  const target = /\p{Cc}/u.test(userParam) ? undefined : await store.principalByName(userParam);
+  const target = /\p{Cc}/u.test(userParam) ? undefined : await store.logins.principal(userParam);
   if (!target || !administers(caller, target.tenantId)) throw fail('userNotFound', userParam);
   if (!covers(caller, target.effective)) throw fail('forbidden');
   return target;

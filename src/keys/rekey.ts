@@ -12,7 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../config.js';
 import { KEY_BYTES, MasterKey, parseKey } from '../crypto/master-key.js';
-import type { Keys } from '../storage/sealing.js';
+import type { Keys } from '../domain/ports/index.js';
 import { writeNewKeyFile } from './unseal.js';
 
 export interface NewKeyOptions {

@@ -3,7 +3,8 @@
  * other nodes within a second), then re-encrypt existing rows in small transactions. Killing it at any moment leaves
  * every row readable under one of the ring's versions; running `reencrypt` again finishes the job.
  */
-import { REFRESH_MS, type DamagedValue, type Keys, type ReencryptPass } from '../storage/sealing.js';
+import type { DamagedValue, Keys, ReencryptPass } from '../domain/ports/index.js';
+import { REFRESH_MS } from '../sealing/barrier.js';
 
 export interface Progress {
   (rowsDone: number, batch: number): void;
@@ -45,7 +46,7 @@ export function damagedReport(damaged: DamagedValue[]): string {
 
 /**
  * How long after a new key version serving processes may still seal under the previous one: each looks at the
- * stored ring again at least every REFRESH_MS (../storage/sealing.ts), so twice that with margin.
+ * stored ring again at least every REFRESH_MS (../sealing/barrier.ts), so twice that with margin.
  */
 export const RING_PROPAGATION_MS = 2 * REFRESH_MS + 500;
 

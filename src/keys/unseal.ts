@@ -7,7 +7,8 @@
 import { existsSync, mkdirSync, openSync, readFileSync, writeSync, fsyncSync, closeSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { KEY_BYTES, MasterKey, parseKey } from '../crypto/master-key.js';
-import { SealedError, type Keys } from '../storage/sealing.js';
+import type { Keys } from '../domain/ports/index.js';
+import { SealedError } from '../sealing/key-ring.js';
 import type { Config } from '../config.js';
 
 export class UnsealError extends Error {

@@ -1,8 +1,13 @@
 /** Picks the storage implementation a configuration names. */
-import type { DbConfig } from '../config.js';
 import { PostgresStore } from './postgres/store.js';
 import { SqliteStore } from './sqlite/store.js';
-import type { IntegrityRules, Store } from './store.js';
+import type { IntegrityRules, Store } from '../domain/ports/index.js';
+
+/**
+ * The database: a SQLite file, or a PostgreSQL server (`postgres://` / `postgresql://` URL; its password is never
+ * logged). The absent member is typed as absent, so `db.file` reads as undefined for PostgreSQL.
+ */
+export type DbConfig = { kind: 'sqlite'; file: string; url?: undefined } | { kind: 'postgres'; url: string; file?: undefined };
 
 /**
  * The stored key-check value, read without opening the database for writing (SQLite: a read-only connection, whose

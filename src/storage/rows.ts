@@ -13,7 +13,7 @@ import type {
   OAuthProfile,
   ProfileHeader,
   ProfileInput,
-} from './store.js';
+} from '../domain/ports/index.js';
 
 type Row = Record<string, unknown>;
 const text = (v: unknown): string | null => (v as string | null) ?? null;

@@ -4,7 +4,7 @@
  * keeps sending writes to a node that fails them all. Each store records here the outcome of its commits — a request's
  * or the health check's probe (`Store.probeWrite`) — and `ping()` reports the last one.
  */
-import { StoreUnavailable } from './store.js';
+import { StoreUnavailable } from './errors.js';
 
 export class WriteHealth {
   /** the short public reason of the last failed write (no path, no driver text); undefined when it succeeded */

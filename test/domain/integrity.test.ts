@@ -15,7 +15,7 @@ import {
   versionRefusal,
 } from '../../src/domain/integrity.js';
 import { SYSTEM_TENANT_ID, defaultRoles } from '../../src/domain/permissions.js';
-import type { Role } from '../../src/storage/store.js';
+import type { Role } from '../../src/domain/ports/index.js';
 
 const role = (over: Partial<Role> = {}): Role => ({ id: 10, name: 'Ops', tenantId: 5, description: null, permissions: [2, 1], users: [], ...over });
 

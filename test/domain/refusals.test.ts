@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiError } from '../../src/errors.js';
 import { refusalError, settle } from '../../src/domain/refusals.js';
-import type { Refusal } from '../../src/storage/store.js';
+import type { Refusal } from '../../src/domain/ports/index.js';
 
 const as = (r: Refusal, subject = {}) => {
   const e = refusalError(r, subject);

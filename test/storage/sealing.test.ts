@@ -1,5 +1,5 @@
 /**
- * The sealing layer (src/storage/sealing.ts), proved once and run against SQLite and PostgreSQL alike (PostgreSQL
+ * The sealing layer (src/sealing/), proved once and run against SQLite and PostgreSQL alike (PostgreSQL
  * when TOKENKEEP_TEST_PG_URL is set, each suite on a fresh database as the harness makes it; this file is left out of
  * the PostgreSQL pass and runs both itself):
  * - confidentiality: after a real workload through the API no token, client secret, option value or password is in
@@ -19,7 +19,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LightMyRequestResponse } from 'fastify';
-import { KeyRing } from '../../src/storage/sealing.js';
+import { KeyRing } from '../../src/sealing/key-ring.js';
 import { damagedReport, reencryptAll } from '../../src/keys/rotation.js';
 import { harness, basic, ADMIN_PASSWORD, DEFAULT_PASSWORD, USER_PASSWORD, type Harness } from '../helpers.js';
 import { ADMIN, appBody, createApp, createDataSource, createProfile, expectStatus, json, profileBody } from '../oauth-support.js';
@@ -664,7 +664,7 @@ for (const backend of ['sqlite', 'postgres'] as const)
                 200,
               );
               await sealedValue(h, 'oauth_apps', 'client_secret', badApp.id, originals.app);
-              await h.store.deleteDataSource(badDs.id);
+              await h.store.dataSources.delete(badDs.id);
               const last = await reencryptAll(h.store.keys, 500, () => {});
               assert.deepEqual(last, { rows: 1, damaged: [] }, 'the restored app is re-encrypted (the PUT sealed the profile under version 2)');
               status = await h.store.keys.status();

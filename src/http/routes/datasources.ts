@@ -4,7 +4,7 @@ import { fail } from '../../errors.js';
 import * as dataSources from '../../domain/datasources.js';
 import { dataStores } from '../../domain/datastores.js';
 import { Perm } from '../../domain/permissions.js';
-import type { DataSource as DataSourceRecord, DataSourceSummary } from '../../storage/store.js';
+import type { DataSource as DataSourceRecord, DataSourceSummary } from '../../domain/ports/index.js';
 import { IdParams, OnBehalfQuery, errors, success } from '../schemas/common.js';
 import type { FastifyReply } from 'fastify';
 import { ifMatchVersions, setEtag } from '../etag.js';

@@ -9,7 +9,7 @@
  */
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { fail } from '../../errors.js';
-import { StoreUnavailable } from '../../storage/store.js';
+import { StoreUnavailable } from '../../storage/errors.js';
 import { publicErrors, success } from '../schemas/common.js';
 
 const PROBE_INTERVAL_MS = 1000;

@@ -25,7 +25,7 @@ export const limitRoutes: FastifyPluginAsyncTypebox = async (app) => {
   };
   const read = async (id: number) => {
     const def = limitDef(id);
-    const value = (await store.limits()).get(id) ?? def.defaultValue;
+    const value = (await store.limits.all()).get(id) ?? def.defaultValue;
     return { id: def.id, name: def.name, description: def.description, value };
   };
 
@@ -77,7 +77,7 @@ export const limitRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const handler = async (request: { params: { limitId: number }; body: { value: number } }) => {
     const def = limitDef(request.params.limitId);
     if (def.name !== 'PasswordLockoutLimit' && request.body.value < 1) throw fail('invalidJson', 'value: must be at least 1 second');
-    await store.setLimit(def.id, request.body.value);
+    await store.limits.set(def.id, request.body.value);
     return read(def.id);
   };
   app.post('/api/admin/limits/system/:limitId', write('setSystemLimit', 'Set a system limit'), handler);

@@ -7,7 +7,7 @@ import { App, AppBody, AppList } from '../schemas/oauth.js';
 import { TenantQuery } from '../schemas/roles.js';
 import { tenantFilter } from './tenant-filter.js';
 import type { FastifyReply } from 'fastify';
-import type { OAuthApp, OAuthAppHeader } from '../../storage/store.js';
+import type { OAuthApp, OAuthAppHeader } from '../../domain/ports/index.js';
 import { ifMatchVersions, setEtag } from '../etag.js';
 
 export const oauthAppRoutes: FastifyPluginAsyncTypebox = async (app) => {

@@ -7,7 +7,7 @@ import type { FastifyReply } from 'fastify';
 import { ifMatchVersions, setEtag } from '../etag.js';
 import * as profiles from '../../domain/oauth-profiles.js';
 import { Perm } from '../../domain/permissions.js';
-import type { OAuthProfile } from '../../storage/store.js';
+import type { OAuthProfile } from '../../domain/ports/index.js';
 import { IdParams, OnBehalfQuery, errors, success } from '../schemas/common.js';
 import { Profile, ProfileBody, ProfileList, ProfileStats } from '../schemas/oauth.js';
 

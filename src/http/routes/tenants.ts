@@ -106,7 +106,7 @@ export const tenantRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       await tenants.tenantFor(store, request.actor, request.params.id);
-      return { admins: await store.tenantAdmins(request.params.id) };
+      return { admins: await store.tenants.admins(request.params.id) };
     },
   );
 

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Perm } from '../../domain/permissions.js';
 import * as users from '../../domain/users.js';
-import type { User as UserRecord } from '../../storage/store.js';
+import type { User as UserRecord } from '../../domain/ports/index.js';
 import { IdParams, errors, success } from '../schemas/common.js';
 import { TenantQuery } from '../schemas/roles.js';
 import { Grants, GrantsBody, PasswordInfoBody, StatusInfo, StatusInfoBody, User, UserBody, UserList } from '../schemas/users.js';

@@ -1,5 +1,5 @@
 /**
- * The PostgreSQL connection every PostgreSQL store class shares: one pg.Pool per process, a query helper, and a
+ * The PostgreSQL connection every PostgreSQL repository shares: one pg.Pool per process, a query helper, and a
  * transaction helper that retries serialization failures and deadlocks a bounded number of times.
  *
  * Concurrency: unlike SQLite, several server processes write to one database at once. Every mutating method runs
@@ -12,8 +12,11 @@
  * method resolves; the first use of the store checks it and refuses to go on otherwise.
  */
 import pg from 'pg';
-import { SealedError } from '../sealing.js';
-import { Refused, StoreUnavailable, answerRefusal, type IntegrityRules, type Missing, type Refusal } from '../store.js';
+import type { Missing, Refusal } from '../../domain/ports/index.js';
+import { SealedError } from '../../sealing/key-ring.js';
+import { StoreUnavailable } from '../errors.js';
+import { nameKey } from '../names.js';
+import { Refused, answerRefusal } from '../refused.js';
 import { Batcher } from './batcher.js';
 import { WriteHealth } from '../write-health.js';
 
@@ -21,10 +24,11 @@ export type Row = Record<string, unknown>;
 /** A pooled client inside a transaction, or the pool itself for a single autocommit statement. */
 export type Queryable = pg.Pool | pg.PoolClient;
 
-/** Names are unique case-insensitively through a lower-cased key column (the same key as SQLite's). */
-export const nameKey = (name: string): string => name.normalize('NFC').toLowerCase();
 /** An ARRAY(…) column back to numbers (BIGINT arrays arrive as text). */
 export const ids = (value: unknown): number[] => (Array.isArray(value) ? value.map(Number) : []);
+
+/** A row's id, the key of a batched lookup by id. */
+export const byId = (row: Row): number => row.id as number;
 
 /** Advisory lock keys (transaction-level). One namespace number, then the lock's own number. */
 export const LOCK = {
@@ -118,22 +122,22 @@ export interface TxOptions {
   readOnlySnapshot?: boolean;
 }
 
+/** A batched single-row lookup (PgDb.lookup): each call resolves to its own row, or undefined. */
+export type Lookup<K> = (key: K) => Promise<Row | undefined>;
+
 const WRITE_COMMANDS = new Set(['INSERT', 'UPDATE', 'DELETE']);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class PgDb {
-  readonly kind = 'postgres' as const;
-  protected readonly pool: pg.Pool;
+  readonly pool: pg.Pool;
   private durabilityChecked?: Promise<void>;
   private closed = false;
   /** the outcome of the last write this store committed or failed (see ../write-health.ts) */
   private readonly writeHealth = new WriteHealth(cannotWriteReason);
 
-  /** `rules`: the domain's integrity rules (src/domain/integrity.ts), applied inside each write's transaction. */
   constructor(
     readonly url: string,
-    protected readonly rules: IntegrityRules,
     options: PostgresOptions = {},
   ) {
     this.pool = new pg.Pool({
@@ -162,7 +166,7 @@ export class PgDb {
    * Turns driver errors into the store's own: unavailable, or a refusal (a taken name, a row deleted under the write,
    * text the database cannot store); others pass unchanged.
    */
-  protected mapError(err: unknown, opts: TxOptions = {}): unknown {
+  mapError(err: unknown, opts: TxOptions = {}): unknown {
     // Errors of the store's own (and a damaged secret's, whose numeric code matches nothing below) pass as they are.
     if (err instanceof Refused || err instanceof SealedError || err instanceof StoreUnavailable) return err;
     if (isUnavailable(err)) {
@@ -181,7 +185,7 @@ export class PgDb {
   }
 
   /** A row that must be there: refuses (`missing`) inside a transaction when it is not. */
-  protected present<T>(row: T | undefined, what: Missing, id: number): T {
+  present<T>(row: T | undefined, what: Missing, id: number): T {
     if (row === undefined) throw new Refused({ refused: 'missing', what, id });
     return row;
   }
@@ -190,7 +194,7 @@ export class PgDb {
    * A transaction that a rule or a missing row may refuse: the refusal, thrown inside it, rolls it back and is the
    * answer (as are a taken name, a row deleted under it, or text the database cannot store).
    */
-  protected decide<T>(fn: (c: pg.PoolClient) => Promise<T>, opts: TxOptions = {}): Promise<T | Refusal> {
+  decide<T>(fn: (c: pg.PoolClient) => Promise<T>, opts: TxOptions = {}): Promise<T | Refusal> {
     return this.tx(fn, opts).catch(answerRefusal);
   }
 
@@ -198,7 +202,7 @@ export class PgDb {
    * Names are unique case-insensitively within a scope (a tenant, an owner, or the whole table): refuses (`name`)
    * when another row of the scope has the name. The unique index backs it against races (`names` above).
    */
-  protected async nameFree(c: Queryable, table: string, scope: { column: string; value: number } | null, name: string, exceptId = 0): Promise<void> {
+  async nameFree(c: Queryable, table: string, scope: { column: string; value: number } | null, name: string, exceptId = 0): Promise<void> {
     const params = [nameKey(name), exceptId, ...(scope ? [scope.value] : [])];
     if (await this.one(c, `SELECT 1 FROM ${table} WHERE name_key = $1 AND id <> $2${scope ? ` AND ${scope.column} = $3` : ''}`, params)) {
       throw new Refused({ refused: 'name' });
@@ -206,7 +210,7 @@ export class PgDb {
   }
 
   /** synchronous_commit off or local would let a commit that was answered vanish in a crash: refuse. */
-  protected ensureDurable(): Promise<void> {
+  ensureDurable(): Promise<void> {
     return (this.durabilityChecked ??= (async () => {
       let value: string | undefined;
       try {
@@ -229,7 +233,7 @@ export class PgDb {
   }
 
   /** One statement on a client or (autocommit) on the pool, with errors mapped. */
-  protected async run<R extends pg.QueryResultRow = Row>(on: Queryable, sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
+  async run<R extends pg.QueryResultRow = Row>(on: Queryable, sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
     try {
       return this.committed(on, await on.query<R>(sql, params));
     } catch (err) {
@@ -244,12 +248,12 @@ export class PgDb {
   }
 
   /** Rows of one statement. */
-  protected async all<R extends pg.QueryResultRow = Row>(on: Queryable, sql: string, params: unknown[] = []): Promise<R[]> {
+  async all<R extends pg.QueryResultRow = Row>(on: Queryable, sql: string, params: unknown[] = []): Promise<R[]> {
     return (await this.run<R>(on, sql, params)).rows;
   }
 
   /** The first row of one statement, or undefined. */
-  protected async one<R extends pg.QueryResultRow = Row>(on: Queryable, sql: string, params: unknown[] = []): Promise<R | undefined> {
+  async one<R extends pg.QueryResultRow = Row>(on: Queryable, sql: string, params: unknown[] = []): Promise<R | undefined> {
     return (await this.run<R>(on, sql, params)).rows[0];
   }
 
@@ -258,7 +262,7 @@ export class PgDb {
    * call. For the hot, batched statements only, and never with `*`: a column added by a migration while the server
    * runs would change a prepared statement's result type, which PostgreSQL refuses.
    */
-  protected async prepared(name: string, sql: string, params: unknown[]): Promise<Row[]> {
+  async prepared(name: string, sql: string, params: unknown[]): Promise<Row[]> {
     try {
       return this.committed(this.pool, await this.pool.query<Row>({ name, text: sql, values: params })).rows;
     } catch (err) {
@@ -270,7 +274,7 @@ export class PgDb {
    * A single-row lookup by key, batched (./batcher.ts) and prepared (`name`): `sql` selects the rows whose key is in
    * the array $1, `keyOf` reads a row's key back. Each call resolves to its own row, or undefined.
    */
-  protected lookup<K>(name: string, sql: string, keyOf: (row: Row) => K): (key: K) => Promise<Row | undefined> {
+  lookup<K>(name: string, sql: string, keyOf: (row: Row) => K): Lookup<K> {
     const batcher = new Batcher<K, Row | undefined>(
       async (keys) => {
         const byKey = new Map<K, Row>();
@@ -283,7 +287,7 @@ export class PgDb {
   }
 
   /** Changed rows of one statement. */
-  protected async exec(on: Queryable, sql: string, params: unknown[] = []): Promise<number> {
+  async exec(on: Queryable, sql: string, params: unknown[] = []): Promise<number> {
     return (await this.run(on, sql, params)).rowCount ?? 0;
   }
 
@@ -291,7 +295,7 @@ export class PgDb {
    * Runs `attempt` again after a serialization failure or a deadlock, up to MAX_TRIES times with a small jittered
    * backoff; anything else is thrown. (mapError keeps those two errors as they are, so `attempt` may map.)
    */
-  protected async retrying<T>(attempt: () => Promise<T>): Promise<T> {
+  async retrying<T>(attempt: () => Promise<T>): Promise<T> {
     for (let n = 1; ; n++) {
       try {
         return await attempt();
@@ -307,7 +311,7 @@ export class PgDb {
    * Runs `fn` in one transaction on one pooled client, retrying (above) after serialization failures and deadlocks;
    * on any error the transaction rolls back and the error is thrown (mapped).
    */
-  protected async tx<T>(fn: (c: pg.PoolClient) => Promise<T>, opts: TxOptions = {}): Promise<T> {
+  async tx<T>(fn: (c: pg.PoolClient) => Promise<T>, opts: TxOptions = {}): Promise<T> {
     if (this.closed) throw new StoreUnavailable('the store is closed');
     return this.retrying(async () => {
       let client: pg.PoolClient;

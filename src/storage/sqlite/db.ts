@@ -1,5 +1,5 @@
 /**
- * The SQLite connection every SQLite store class shares: one better-sqlite3 connection per process, durable
+ * The SQLite connection every SQLite repository shares: one better-sqlite3 connection per process, durable
  * settings, a prepared-statement cache, and group commit.
  *
  * Durability: WAL with synchronous=FULL, so a transaction is on disk (fsync of the WAL) before COMMIT returns, and a
@@ -14,7 +14,10 @@
  * method atomic with respect to every other request of this process; reads between batches see only committed data.
  */
 import Database from 'better-sqlite3';
-import { DatabaseFileError, Refused, StoreUnavailable, answerRefusal, type IntegrityRules, type Missing, type Refusal } from '../store.js';
+import type { Missing, Refusal } from '../../domain/ports/index.js';
+import { DatabaseFileError, StoreUnavailable } from '../errors.js';
+import { nameKey } from '../names.js';
+import { Refused, answerRefusal } from '../refused.js';
 import { closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Checkpointer } from './checkpointer.js';
@@ -28,64 +31,57 @@ interface PendingWrite {
 }
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
-/** Names are unique case-insensitively through a lower-cased key column. */
-export const nameKey = (name: string): string => name.normalize('NFC').toLowerCase();
 /** group_concat() output back to numbers. */
 export const ids = (csv: unknown): number[] => (typeof csv === 'string' && csv !== '' ? csv.split(',').map(Number) : []);
 
 export class SqliteDb {
-  readonly kind = 'sqlite' as const;
-  protected readonly db: Database.Database;
+  readonly connection: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
   /** Built once: `db.transaction()` makes a new wrapper on every call, which costs more than the savepoint itself. */
   private readonly commitBatch: Database.Transaction<(batch: PendingWrite[], outcomes: Outcome[]) => void>;
   private readonly inSavepoint: Database.Transaction<(run: () => unknown) => unknown>;
   /** The file this connection opened, by device and inode (none for :memory:). */
   private readonly identity: { dev: number; ino: number } | undefined;
-  protected readonly checkpointer: Checkpointer | undefined;
+  readonly checkpointer: Checkpointer | undefined;
   /** the outcome of the last group commit (see ../write-health.ts) */
-  protected readonly writeHealth = new WriteHealth(cannotWriteReason);
+  readonly writeHealth = new WriteHealth(cannotWriteReason);
 
-  /** `rules`: the domain's integrity rules (src/domain/integrity.ts), applied inside each write's transaction. */
-  constructor(
-    readonly file: string,
-    protected readonly rules: IntegrityRules,
-  ) {
+  constructor(readonly file: string) {
     if (file !== ':memory:') createPrivately(file);
-    this.db = openOrNameTheSetting(file);
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('foreign_keys = ON');
-    this.db.pragma('busy_timeout = 5000');
+    this.connection = openOrNameTheSetting(file);
+    this.connection.pragma('synchronous = FULL');
+    this.connection.pragma('foreign_keys = ON');
+    this.connection.pragma('busy_timeout = 5000');
     // 32 MiB of page cache instead of SQLite's 2 MiB: the inner B-tree pages of a million profiles stay cached, so a
     // lookup at 1M rows costs what it costs at 1k (GET at 1M: 98 → 87 µs of CPU per request).
-    this.db.pragma('cache_size = -32768');
+    this.connection.pragma('cache_size = -32768');
     // Refuse to acknowledge writes that are not durable: a file system without WAL support, or a pragma that did not
     // take, would silently weaken every 2xx.
-    if (file !== ':memory:' && this.db.pragma('journal_mode', { simple: true }) !== 'wal') {
-      this.db.close();
+    if (file !== ':memory:' && this.connection.pragma('journal_mode', { simple: true }) !== 'wal') {
+      this.connection.close();
       throw new StoreUnavailable(`SQLite refused WAL mode for ${file}; tokenkeep will not acknowledge writes that are not durable`);
     }
     if (this.synchronous() < 2) {
-      this.db.close();
+      this.connection.close();
       throw new StoreUnavailable('SQLite synchronous is below FULL; tokenkeep will not acknowledge writes that are not durable');
     }
     this.identity = file === ':memory:' ? undefined : (({ dev, ino }) => ({ dev, ino }))(statSync(file));
     if (file !== ':memory:') {
-      this.db.pragma('wal_autocheckpoint = 0');
+      this.connection.pragma('wal_autocheckpoint = 0');
       // Without the worker, SQLite's own checkpoints keep the WAL bounded, as they would by default.
       this.checkpointer = new Checkpointer(file, () => {
-        if (this.db.open) this.db.pragma('wal_autocheckpoint = 1000');
+        if (this.connection.open) this.connection.pragma('wal_autocheckpoint = 1000');
       });
     }
-    this.inSavepoint = this.db.transaction((run: () => unknown) => run());
-    this.commitBatch = this.db.transaction((batch: PendingWrite[], outcomes: Outcome[]) => {
+    this.inSavepoint = this.connection.transaction((run: () => unknown) => run());
+    this.commitBatch = this.connection.transaction((batch: PendingWrite[], outcomes: Outcome[]) => {
       for (const item of batch) {
         try {
           outcomes.push({ ok: true, value: this.inSavepoint(item.run) });
         } catch (error) {
           // On SQLITE_FULL, IOERR, NOMEM or BUSY SQLite may roll back the whole transaction, not just the savepoint:
           // the batch is lost, and the next items must not run in autocommit mode. Fail the whole batch.
-          if (!this.db.inTransaction) throw error;
+          if (!this.connection.inTransaction) throw error;
           outcomes.push({ ok: false, error });
         }
       }
@@ -93,11 +89,11 @@ export class SqliteDb {
   }
 
   /** Prepared statements are cached: preparing is the larger part of a simple query's cost. */
-  protected q(sql: string): Database.Statement {
+  q(sql: string): Database.Statement {
     this.assertOpen();
     let s = this.statements.get(sql);
     if (!s) {
-      s = this.db.prepare(sql);
+      s = this.connection.prepare(sql);
       this.statements.set(sql, s);
     }
     return s;
@@ -107,7 +103,7 @@ export class SqliteDb {
    * Names are unique case-insensitively within a scope (a tenant, an owner, or the whole table): refuses (`name`)
    * when another row of the scope has the name. Inside a write: the refusal rolls the write's savepoint back.
    */
-  protected nameFree(table: string, scope: { column: string; value: number } | null, name: string, exceptId = 0): void {
+  nameFree(table: string, scope: { column: string; value: number } | null, name: string, exceptId = 0): void {
     const where = scope ? `${scope.column} = @scope AND ` : '';
     if (this.q(`SELECT 1 FROM ${table} WHERE ${where}name_key = @key AND id <> @except`).get({ scope: scope?.value, key: nameKey(name), except: exceptId })) {
       throw new Refused({ refused: 'name' });
@@ -115,20 +111,20 @@ export class SqliteDb {
   }
 
   /** A row that must be there: refuses (`missing`) inside a write when it is not. */
-  protected present<T>(row: T | undefined, what: Missing, id: number): T {
+  present<T>(row: T | undefined, what: Missing, id: number): T {
     if (row === undefined || row === null) throw new Refused({ refused: 'missing', what, id });
     return row;
   }
 
   /** The connection's synchronous level (2 = FULL, 3 = EXTRA), for the start-up check and tests. */
   synchronous(): number {
-    return this.db.pragma('synchronous', { simple: true }) as number;
+    return this.connection.pragma('synchronous', { simple: true }) as number;
   }
 
   /** A synchronous transaction (a savepoint when one is open): for start-up work and inside `write()`. */
-  protected tx<T>(fn: () => T): T {
+  tx<T>(fn: () => T): T {
     this.assertOpen();
-    const result = this.db.transaction(fn).immediate();
+    const result = this.connection.transaction(fn).immediate();
     this.checkpointer?.nudge();
     return result;
   }
@@ -138,7 +134,7 @@ export class SqliteDb {
    * file it holds open, and every acknowledged write would be lost at the next start. Checked before each group
    * commit and by the health check (one stat(), a few µs).
    */
-  protected assertFileIsOurs(): void {
+  assertFileIsOurs(): void {
     if (!this.identity) return;
     const now = statSync(this.file, { throwIfNoEntry: false });
     if (!now || now.dev !== this.identity.dev || now.ino !== this.identity.ino) {
@@ -148,7 +144,28 @@ export class SqliteDb {
 
   /** A closed connection (after close()) cannot answer: StoreUnavailable (503), not better-sqlite3's TypeError (500). */
   private assertOpen(): void {
-    if (!this.db.open) throw new StoreUnavailable('SQLite: the database connection is closed');
+    if (!this.connection.open) throw new StoreUnavailable('SQLite: the database connection is closed');
+  }
+
+  async ping(): Promise<void> {
+    this.assertFileIsOurs();
+    this.q('SELECT 1').get();
+    this.writeHealth.assertWritable();
+  }
+
+  /** Through the group commit, like any write: it shares a commit with the writes of the moment. */
+  async probeWrite(): Promise<void> {
+    await this.write(() =>
+      this.q(
+        `INSERT INTO meta (key, value) VALUES ('write_probe', 1)
+      ON CONFLICT (key) DO UPDATE SET value = value + 1`,
+      ).run(),
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.checkpointer?.close();
+    if (this.connection.open) this.connection.close();
   }
 
   private pending: PendingWrite[] = [];
@@ -165,12 +182,12 @@ export class SqliteDb {
    * A group-committed mutation that a rule or a missing row may refuse: the refusal, thrown inside it, rolls back its
    * savepoint alone (as any failing mutation of the batch) and is the answer.
    */
-  protected decide<T>(run: () => T): Promise<T | Refusal> {
+  decide<T>(run: () => T): Promise<T | Refusal> {
     return this.write(run).catch(answerRefusal);
   }
 
   /** Queues a mutation for the next group commit; resolves after the commit is on disk. */
-  protected write<T>(run: () => T): Promise<T> {
+  write<T>(run: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.pending.push({ run, resolve: resolve as (v: unknown) => void, reject });
       if (!this.flushScheduled) {
@@ -198,7 +215,7 @@ export class SqliteDb {
     } catch (error) {
       // The commit itself failed (disk full, I/O error, lock timeout, closed connection): nothing of the batch is on disk.
       this.writeHealth.failed(error);
-      const failure = this.db.open ? unavailable(error) : new StoreUnavailable('SQLite: the database connection is closed', { cause: error });
+      const failure = this.connection.open ? unavailable(error) : new StoreUnavailable('SQLite: the database connection is closed', { cause: error });
       for (const item of batch) item.reject(failure);
       return;
     }

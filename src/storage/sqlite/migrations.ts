@@ -148,7 +148,7 @@ ALTER TABLE users ADD COLUMN failure_times TEXT;`,
     name: 'failed logins of unknown user names',
     // An unknown name is "locked" like an account so that the answers never tell whether a name exists; kept in the
     // database (not per process) so that every node and every restart agree. Keyed by a digest of the name key
-    // (unknownNameDigest in ../store.ts); last_failure is indexed for pruning the rows that no longer count.
+    // (unknownNameDigest in ../names.ts); last_failure is indexed for pruning the rows that no longer count.
     sql: `CREATE TABLE unknown_name_failures (
   name_digest TEXT PRIMARY KEY,
   failure_times TEXT,

@@ -1,0 +1,134 @@
+/** Authentication's state in SQLite: the principal of a name, failed logins of users and of unknown names. */
+import type { FailureCount, Logins, Principal, Status } from '../../domain/ports/index.js';
+import { UNKNOWN_NAME_PRUNE_BATCH, nameKey, unknownNameDigest } from '../names.js';
+import { failureTimes } from '../rows.js';
+import { ids, type Row, type SqliteDb } from './db.js';
+import { toUser } from './users.js';
+
+interface Grants {
+  stamp: number;
+  roles: number[];
+  permissions: number[];
+  effective: ReadonlySet<number>;
+  adminTenants: ReadonlySet<number>;
+}
+
+export class SqliteLogins implements Logins {
+  private readonly grantsCache = new Map<number, Grants>();
+
+  constructor(private readonly db: SqliteDb) {}
+
+  /**
+   * Authentication reads the user's row on every request, so a password change, lock or deactivation made by any
+   * process applies at once. What the user may do (roles, permissions, administered tenants) costs a few joins; it is
+   * cached per user under the database's grants version, which every change of grants raises in its transaction
+   * (./grants.ts).
+   */
+  async principal(userName: string): Promise<Principal | undefined> {
+    const row = this.db
+      .q(
+        `SELECT u.*, t.status AS tenant_status, (SELECT value FROM meta WHERE key = 'grants_version') AS grants_version
+      FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE u.name_key = ?`,
+      )
+      .get(nameKey(userName)) as Row | undefined;
+    if (!row) return undefined;
+    const id = row.id as number;
+    const stamp = (row.grants_version as number | null) ?? 0;
+    let grants = this.grantsCache.get(id);
+    if (!grants || grants.stamp !== stamp) {
+      const g = this.db
+        .q(
+          `SELECT
+          (SELECT group_concat(p) FROM (
+             SELECT permission AS p FROM user_permissions WHERE user_id = @user
+             UNION SELECT rp.permission FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id
+             WHERE ur.user_id = @user)) AS effective,
+          (SELECT group_concat(tenant_id) FROM tenant_admins WHERE user_id = @user) AS admin_tenants,
+          (SELECT group_concat(role_id) FROM user_roles WHERE user_id = @user) AS role_ids,
+          (SELECT group_concat(permission) FROM user_permissions WHERE user_id = @user) AS permission_ids`,
+        )
+        .get({ user: id }) as Row;
+      grants = {
+        stamp,
+        roles: ids(g.role_ids),
+        permissions: ids(g.permission_ids),
+        effective: new Set(ids(g.effective)),
+        adminTenants: new Set(ids(g.admin_tenants)),
+      };
+      this.grantsCache.set(id, grants);
+      if (this.grantsCache.size > 10_000) this.grantsCache.delete(this.grantsCache.keys().next().value!);
+    }
+    return {
+      ...toUser(row),
+      roles: grants.roles,
+      permissions: grants.permissions,
+      tenantStatus: row.tenant_status as Status,
+      effective: grants.effective,
+      adminTenants: grants.adminTenants,
+    };
+  }
+
+  async recordFailure(userId: number, now: number, count: FailureCount): Promise<{ locked: boolean }> {
+    return this.db.write(() => {
+      const row = this.db.q('SELECT failure_times FROM users WHERE id = ?').get(userId) as Row | undefined;
+      if (!row) return { locked: false };
+      const next = count.next(failureTimes.parse(row.failure_times));
+      if (next.lockedUntil !== null) {
+        this.db
+          .q(
+            `UPDATE users SET failed_count = 0, failed_since = NULL, failure_times = NULL, locked_at = ?, locked_until = ?
+          WHERE id = ?`,
+          )
+          .run(now, next.lockedUntil, userId);
+        return { locked: true };
+      }
+      this.db
+        .q('UPDATE users SET failed_count = ?, failed_since = ?, failure_times = ? WHERE id = ?')
+        .run(next.times.length, next.times[0], failureTimes.format(next.times), userId);
+      return { locked: false };
+    });
+  }
+
+  async clearFailures(userId: number): Promise<void> {
+    await this.db.write(() =>
+      this.db
+        .q(
+          `UPDATE users SET failed_count = 0, failed_since = NULL, failure_times = NULL, locked_at = NULL,
+      locked_until = NULL WHERE id = ?`,
+        )
+        .run(userId),
+    );
+  }
+
+  async unknownNameLockedUntil(userName: string): Promise<number | null> {
+    const row = this.db.q('SELECT locked_until FROM unknown_name_failures WHERE name_digest = ?').get(unknownNameDigest(userName)) as Row | undefined;
+    return (row?.locked_until as number | null | undefined) ?? null;
+  }
+
+  /** The same rule as recordFailure; a lock, once set, stays until it ends (as an account's). */
+  async recordUnknownNameFailure(userName: string, now: number, count: FailureCount): Promise<{ locked: boolean }> {
+    const digest = unknownNameDigest(userName);
+    return this.db.write(() => {
+      const row = this.db.q('SELECT failure_times FROM unknown_name_failures WHERE name_digest = ?').get(digest) as Row | undefined;
+      const next = count.next(failureTimes.parse(row?.failure_times));
+      this.db
+        .q(
+          `INSERT INTO unknown_name_failures (name_digest, failure_times, last_failure, locked_until) VALUES (@digest, @times, @now, @until)
+        ON CONFLICT (name_digest) DO UPDATE SET failure_times = excluded.failure_times, last_failure = excluded.last_failure,
+          locked_until = coalesce(excluded.locked_until, locked_until)`,
+        )
+        .run({ digest, times: failureTimes.format(next.times), now, until: next.lockedUntil });
+      this.db
+        .q(
+          `DELETE FROM unknown_name_failures WHERE name_digest IN (SELECT name_digest FROM unknown_name_failures
+          WHERE last_failure <= @expired AND (locked_until IS NULL OR locked_until <= @now) LIMIT @batch)`,
+        )
+        .run({ expired: count.expiredBefore, now, batch: UNKNOWN_NAME_PRUNE_BATCH });
+      return { locked: next.lockedUntil !== null };
+    });
+  }
+
+  async upgradePasswordHash(userId: number, expected: string, next: string): Promise<void> {
+    await this.db.write(() => this.db.q('UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?').run(next, userId, expected));
+  }
+}

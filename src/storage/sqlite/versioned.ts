@@ -1,0 +1,31 @@
+/**
+ * What the three tables with sealed columns and an ETag version (apps, profiles, data sources) share: the id of the
+ * next row, needed before the insert because sealed values are bound to their row id, and the conditional delete.
+ */
+import type { IntegrityRules, Missing, Refusal, Versions } from '../../domain/ports/index.js';
+import { enforce } from '../refused.js';
+import type { SqliteDb } from './db.js';
+
+export type VersionedTable = 'oauth_apps' | 'oauth_profiles' | 'datasources';
+
+/** The id the next insert will get (inside the write that inserts). */
+export function nextId(db: SqliteDb, table: VersionedTable): number {
+  const row = db.q('SELECT seq FROM sqlite_sequence WHERE name = ?').get(table) as { seq: number } | undefined;
+  return (row?.seq ?? 0) + 1;
+}
+
+/** Deletes a row if it exists and, when asked, still has one of the accepted versions (checked in the same write). */
+export function deleteVersioned(
+  db: SqliteDb,
+  rules: IntegrityRules,
+  table: VersionedTable,
+  id: number,
+  ifVersion: Versions | undefined,
+  what: Missing,
+): Promise<void | Refusal> {
+  return db.decide(() => {
+    const row = db.present(db.q(`SELECT version FROM ${table} WHERE id = ?`).get(id) as { version: number } | undefined, what, id);
+    enforce(rules.version(row.version, ifVersion));
+    db.q(`DELETE FROM ${table} WHERE id = ?`).run(id);
+  });
+}

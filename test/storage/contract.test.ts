@@ -1,0 +1,1061 @@
+/**
+ * The storage contract (src/domain/ports/*.ts) proved once and run against SQLite and PostgreSQL alike: scripts/test.mjs
+ * runs this file on SQLite, then again with TOKENKEEP_TEST_BACKEND=postgres on a fresh PostgreSQL database. It drives
+ * the repositories of a real store directly (no HTTP) and asserts facts and typed refusals, and that a refused write
+ * changed nothing (every refusal is followed by a read-back). One harness serves the whole file, so every name carries
+ * a random suffix and no test depends on another's rows.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { harness, BACKEND, type Harness } from '../helpers.js';
+import type {
+  DataSource,
+  FailureCount,
+  NewDataSource,
+  NewOAuthApp,
+  OAuthApp,
+  OAuthProfile,
+  ProfileHeader,
+  ProfileInput,
+  ProfileSummary,
+  Refusal,
+  Tenant,
+  User,
+} from '../../src/domain/ports/index.js';
+import { isRefusal } from '../../src/domain/refusals.js';
+import { failureCount, type LockoutPolicy } from '../../src/domain/lockout.js';
+import { Perm, SYSTEM_TENANT_ID } from '../../src/domain/permissions.js';
+import { Limit } from '../../src/domain/limits.js';
+
+const rnd = (tag: string): string => `${tag}${randomBytes(6).toString('hex')}`;
+
+/** An id no row has (fits PostgreSQL's integer). */
+const MISSING = 1_999_999_999;
+
+/** The seed's default roles (src/domain/permissions.ts): 1 System Administrator, 2 User, 3 Tenant Administrator. */
+const USER_ROLE = 2;
+const TENANT_ADMIN_ROLE = 3;
+
+/** A repository's answer that must be the value, not a refusal (the refusal is named when it is one). */
+async function ok<T>(answer: Promise<T | Refusal>): Promise<T> {
+  const value = await answer;
+  if (isRefusal(value)) assert.fail(`expected a value, got the refusal ${JSON.stringify(value)}`);
+  return value;
+}
+
+const sorted = (xs: Iterable<number>): number[] => [...xs].sort((a, b) => a - b);
+
+describe(`storage contract on ${BACKEND}`, () => {
+  let h: Harness;
+  let admin: User;
+
+  before(async () => {
+    h = await harness();
+    const found = await h.store.users.byName('d2cadmin');
+    assert.ok(found, 'the seed admin exists');
+    admin = found;
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  // ---- fixtures: each makes fresh rows under random names ----
+
+  const makeTenant = async (): Promise<{ tenant: Tenant; role: number }> => {
+    const made = await ok(
+      h.store.tenants.create({
+        name: rnd('Tenant '),
+        parentTenant: SYSTEM_TENANT_ID,
+        description: 'a tenant',
+        status: 1,
+        importedRoles: [USER_ROLE],
+        admins: [admin.id],
+      }),
+    );
+    assert.equal(made.roles.length, 1);
+    return { tenant: made.tenant, role: made.roles[0] };
+  };
+
+  const makeUser = (tenantId = SYSTEM_TENANT_ID, roles: number[] = [USER_ROLE], permissions: number[] = []): Promise<User> =>
+    ok(h.store.users.create({ userName: rnd('user'), tenantId, status: 1, passwordHash: rnd('hash-'), roles, permissions }));
+
+  const appInput = (dataStore = 54, tenantId = SYSTEM_TENANT_ID, name = rnd('App ')): NewOAuthApp => ({
+    name,
+    dataStore,
+    tenantId,
+    description: 'an application',
+    clientId: rnd('client-'),
+    clientSecret: rnd('secret-'),
+    authorizeURI: `https://auth.example.com/${rnd('a')}`,
+    tokenURI: `https://auth.example.com/${rnd('t')}`,
+    scope: rnd('scope-'),
+  });
+  const makeApp = (dataStore = 54, tenantId = SYSTEM_TENANT_ID): Promise<OAuthApp> => ok(h.store.apps.create(appInput(dataStore, tenantId)));
+
+  const profileInput = (oauthAppId: number, name = rnd('profile ')): ProfileInput => ({
+    name,
+    oauthAppId,
+    description: rnd('description '),
+    accessToken: rnd('AT-'),
+    refreshToken: rnd('RT-'),
+  });
+  const makeProfile = (oauthAppId: number, ownerId: number, creatorId = ownerId, name?: string): Promise<OAuthProfile> =>
+    ok(h.store.profiles.create({ ...profileInput(oauthAppId, name), ownerId, creatorId }));
+
+  const dataSourceInput = (ownerId: number, dataStore: number, oauthProfileId: number | null): NewDataSource => ({
+    ownerId,
+    name: rnd('ds '),
+    dataStore,
+    connectionType: 'Cloud',
+    description: rnd('about '),
+    options: { ServerName: rnd('srv'), Password: rnd('pw') },
+    oauthProfileId,
+  });
+  const makeDataSource = (ownerId: number, dataStore: number, oauthProfileId: number | null): Promise<DataSource> =>
+    ok(h.store.dataSources.create(dataSourceInput(ownerId, dataStore, oauthProfileId)));
+
+  const headerOf = async (id: number): Promise<ProfileHeader> => {
+    const header = await h.store.profiles.header(id);
+    assert.ok(header, `profile ${id} has a header`);
+    return header;
+  };
+
+  /** What a profile's PUT carries, from a profile as read (its tokens kept unless given). */
+  const asInput = (p: OAuthProfile, change: Partial<ProfileInput> = {}): ProfileInput => ({
+    name: p.name,
+    oauthAppId: p.oauthAppId,
+    description: p.description,
+    accessToken: p.accessToken,
+    refreshToken: p.refreshToken,
+    ...change,
+  });
+
+  describe('tenants', () => {
+    test('create copies the imported roles and sets the admins; get, byName in any case and list find it', async () => {
+      const name = rnd('Acme ');
+      const made = await ok(
+        h.store.tenants.create({ name, parentTenant: SYSTEM_TENANT_ID, description: 'desc', status: 1, importedRoles: [USER_ROLE], admins: [admin.id] }),
+      );
+      assert.deepEqual(made.tenant, { id: made.tenant.id, name, description: 'desc', parentTenant: SYSTEM_TENANT_ID, status: 1 });
+      assert.equal(made.roles.length, 1);
+      const source = await h.store.roles.get(USER_ROLE);
+      const copy = await h.store.roles.get(made.roles[0]);
+      assert.ok(source && copy);
+      assert.notEqual(copy.id, USER_ROLE);
+      assert.equal(copy.tenantId, made.tenant.id);
+      assert.equal(copy.name, source.name);
+      assert.deepEqual(sorted(copy.permissions), sorted(source.permissions));
+      assert.deepEqual(copy.users, []);
+
+      assert.deepEqual(await h.store.tenants.get(made.tenant.id), made.tenant);
+      assert.deepEqual(await h.store.tenants.byName(name.toUpperCase()), made.tenant);
+      assert.deepEqual(await h.store.tenants.byName(name.toLowerCase()), made.tenant);
+      assert.equal(await h.store.tenants.byName(rnd('nobody ')), undefined);
+      assert.equal(await h.store.tenants.get(MISSING), undefined);
+      const list = await h.store.tenants.list();
+      assert.deepEqual(
+        list.find((t) => t.id === made.tenant.id),
+        made.tenant,
+      );
+      assert.equal(list.find((t) => t.id === SYSTEM_TENANT_ID)?.name, 'System');
+      assert.deepEqual(await h.store.tenants.admins(made.tenant.id), [admin.id]);
+    });
+
+    test('a taken name, in any case, is refused (name) on create and update, and nothing changes', async () => {
+      const { tenant } = await makeTenant();
+      const other = await makeTenant();
+      const before = await h.store.tenants.list();
+      assert.deepEqual(
+        await h.store.tenants.create({
+          name: tenant.name.toUpperCase(),
+          parentTenant: SYSTEM_TENANT_ID,
+          description: null,
+          status: 1,
+          importedRoles: [],
+          admins: [],
+        }),
+        { refused: 'name' },
+      );
+      assert.deepEqual(await h.store.tenants.update(other.tenant.id, { name: tenant.name.toLowerCase(), description: 'x', status: 0 }), { refused: 'name' });
+      assert.deepEqual(await h.store.tenants.list(), before);
+    });
+
+    test('update applies; update and delete of a missing id are refused (missing)', async () => {
+      const { tenant } = await makeTenant();
+      const name = rnd('Renamed ');
+      const updated = await ok(h.store.tenants.update(tenant.id, { name, description: null, status: 0 }));
+      assert.deepEqual(updated, { ...tenant, name, description: null, status: 0 });
+      assert.deepEqual(await h.store.tenants.get(tenant.id), updated);
+      assert.deepEqual(await h.store.tenants.update(MISSING, { name: rnd('x'), description: null, status: 1 }), {
+        refused: 'missing',
+        what: 'tenant',
+        id: MISSING,
+      });
+      assert.deepEqual(await h.store.tenants.delete(MISSING), { refused: 'missing', what: 'tenant', id: MISSING });
+      assert.equal(await h.store.tenants.get(MISSING), undefined);
+    });
+
+    test('delete: a tenant with users is refused (tenantHasUsers), the system tenant too (systemTenant); an empty one goes', async () => {
+      const { tenant, role } = await makeTenant();
+      const user = await makeUser(tenant.id, [role]);
+      assert.deepEqual(await h.store.tenants.delete(tenant.id), { refused: 'tenantHasUsers', tenantId: tenant.id });
+      assert.deepEqual(await h.store.tenants.get(tenant.id), tenant);
+      assert.deepEqual(await h.store.users.get(user.id), user);
+      assert.deepEqual(await h.store.tenants.delete(SYSTEM_TENANT_ID), { refused: 'systemTenant' });
+      assert.ok(await h.store.tenants.get(SYSTEM_TENANT_ID));
+
+      assert.equal(await h.store.users.delete(user.id), undefined);
+      assert.equal(await h.store.tenants.delete(tenant.id), undefined);
+      assert.equal(await h.store.tenants.get(tenant.id), undefined);
+      assert.equal(await h.store.tenants.byName(tenant.name), undefined);
+    });
+
+    test('admins and setAdmins: a user of another tenant (reference, otherTenant) or none (reference) is refused, and nothing changes', async () => {
+      const a = await makeTenant();
+      const b = await makeTenant();
+      const userA = await makeUser(a.tenant.id, [a.role]);
+      const userB = await makeUser(b.tenant.id, [b.role]);
+      const systemUser = await makeUser();
+      assert.deepEqual(await h.store.tenants.admins(a.tenant.id), [admin.id]);
+
+      assert.deepEqual(await h.store.tenants.setAdmins(a.tenant.id, [admin.id, userB.id]), {
+        refused: 'reference',
+        field: 'admins',
+        id: userB.id,
+        otherTenant: true,
+      });
+      assert.deepEqual(await h.store.tenants.admins(a.tenant.id), [admin.id]);
+      assert.deepEqual(await h.store.tenants.setAdmins(a.tenant.id, [MISSING]), { refused: 'reference', field: 'admins', id: MISSING, otherTenant: false });
+      assert.deepEqual(await h.store.tenants.admins(a.tenant.id), [admin.id]);
+      assert.deepEqual(await h.store.tenants.setAdmins(MISSING, [admin.id]), { refused: 'missing', what: 'tenant', id: MISSING });
+
+      // A user of the tenant itself and one of the system tenant may administer it; the answer is in id order.
+      assert.equal(await h.store.tenants.setAdmins(a.tenant.id, [systemUser.id, userA.id]), undefined);
+      assert.deepEqual(await h.store.tenants.admins(a.tenant.id), sorted([systemUser.id, userA.id]));
+      assert.equal(await h.store.tenants.setAdmins(a.tenant.id, []), undefined);
+      assert.deepEqual(await h.store.tenants.admins(a.tenant.id), []);
+    });
+  });
+
+  describe('roles', () => {
+    test('create, get, list, update and delete; a taken name in the tenant is refused (name)', async () => {
+      const { tenant, role: imported } = await makeTenant();
+      const member = await makeUser(tenant.id, [imported]);
+      const name = rnd('Role ');
+      const created = await ok(h.store.roles.create({ name, tenantId: tenant.id, description: 'r', permissions: [9, 1, 2], users: [member.id] }));
+      assert.deepEqual(
+        { ...created, permissions: sorted(created.permissions) },
+        { id: created.id, name, tenantId: tenant.id, description: 'r', permissions: [1, 2, 9], users: [member.id] },
+      );
+      assert.deepEqual(await h.store.roles.get(created.id), created);
+      assert.deepEqual(
+        (await h.store.roles.list(tenant.id)).map((r) => r.id),
+        sorted([imported, created.id]),
+      );
+      assert.ok((await h.store.roles.list()).some((r) => r.id === created.id));
+      assert.deepEqual(sorted((await h.store.users.get(member.id))!.roles), sorted([imported, created.id]));
+
+      assert.deepEqual(await h.store.roles.create({ name: name.toUpperCase(), tenantId: tenant.id, description: null, permissions: [], users: [] }), {
+        refused: 'name',
+      });
+      // Another tenant may use the name.
+      const other = await makeTenant();
+      await ok(h.store.roles.create({ name, tenantId: other.tenant.id, description: null, permissions: [], users: [] }));
+
+      const renamed = rnd('Role ');
+      const updated = await ok(h.store.roles.update(created.id, { name: renamed, tenantId: tenant.id, description: null, permissions: [3], users: [] }));
+      assert.deepEqual(updated, { id: created.id, name: renamed, tenantId: tenant.id, description: null, permissions: [3], users: [] });
+      assert.deepEqual(await h.store.roles.get(created.id), updated);
+      assert.deepEqual((await h.store.users.get(member.id))!.roles, [imported]);
+      assert.deepEqual(await h.store.roles.update(created.id, { ...updated, tenantId: other.tenant.id }), { refused: 'roleMoved' });
+      assert.deepEqual(await h.store.roles.update(MISSING, { name: rnd('x'), tenantId: tenant.id, description: null, permissions: [], users: [] }), {
+        refused: 'missing',
+        what: 'role',
+        id: MISSING,
+      });
+
+      assert.equal(await h.store.roles.delete(created.id), undefined);
+      assert.equal(await h.store.roles.get(created.id), undefined);
+      assert.deepEqual(await h.store.roles.delete(created.id), { refused: 'missing', what: 'role', id: created.id });
+    });
+
+    test('a default role changes only its users: a new name or permission set is refused (defaultRoleChanged), and nothing changes', async () => {
+      const role = (await h.store.roles.get(USER_ROLE))!;
+      const { id: _id, ...same } = role;
+      assert.deepEqual(await h.store.roles.update(USER_ROLE, { ...same, name: rnd('Renamed ') }), { refused: 'defaultRoleChanged' });
+      assert.deepEqual(await h.store.roles.update(USER_ROLE, { ...same, permissions: role.permissions.slice(1) }), { refused: 'defaultRoleChanged' });
+      assert.deepEqual(await h.store.roles.update(USER_ROLE, { ...same, permissions: [...role.permissions, Perm.Administrator] }), {
+        refused: 'defaultRoleChanged',
+      });
+      assert.deepEqual(await h.store.roles.get(USER_ROLE), role);
+
+      // Its users (and description) may change.
+      const joining = await makeUser(SYSTEM_TENANT_ID, [TENANT_ADMIN_ROLE]);
+      const updated = await ok(h.store.roles.update(USER_ROLE, { ...same, description: 'still the User role', users: [...role.users, joining.id] }));
+      assert.deepEqual(updated.users, sorted([...role.users, joining.id]));
+      assert.equal(updated.description, 'still the User role');
+      assert.deepEqual(sorted((await h.store.users.get(joining.id))!.roles), [USER_ROLE, TENANT_ADMIN_ROLE]);
+    });
+
+    test('deleting a default role is refused (defaultRoleDeleted), and it stays', async () => {
+      const role = await h.store.roles.get(TENANT_ADMIN_ROLE);
+      assert.ok(role);
+      assert.deepEqual(await h.store.roles.delete(TENANT_ADMIN_ROLE), { refused: 'defaultRoleDeleted' });
+      assert.deepEqual(await h.store.roles.get(TENANT_ADMIN_ROLE), role);
+    });
+
+    test('a member from another tenant is refused (reference), and nothing changes', async () => {
+      const a = await makeTenant();
+      const b = await makeTenant();
+      const userA = await makeUser(a.tenant.id, [a.role]);
+      const userB = await makeUser(b.tenant.id, [b.role]);
+      const role = await ok(h.store.roles.create({ name: rnd('Role '), tenantId: a.tenant.id, description: null, permissions: [1], users: [userA.id] }));
+
+      assert.deepEqual(await h.store.roles.update(role.id, { ...role, users: [userA.id, userB.id] }), {
+        refused: 'reference',
+        field: 'users',
+        id: userB.id,
+        otherTenant: true,
+      });
+      assert.deepEqual(await h.store.roles.update(role.id, { ...role, users: [userA.id, MISSING] }), {
+        refused: 'reference',
+        field: 'users',
+        id: MISSING,
+        otherTenant: false,
+      });
+      assert.deepEqual(await h.store.roles.get(role.id), role);
+      assert.deepEqual(sorted((await h.store.users.get(userA.id))!.roles), sorted([a.role, role.id]));
+      assert.deepEqual((await h.store.users.get(userB.id))!.roles, [b.role]);
+
+      const name = rnd('Role ');
+      assert.deepEqual(await h.store.roles.create({ name, tenantId: a.tenant.id, description: null, permissions: [], users: [userB.id] }), {
+        refused: 'reference',
+        field: 'users',
+        id: userB.id,
+        otherTenant: true,
+      });
+      assert.ok(!(await h.store.roles.list(a.tenant.id)).some((r) => r.name === name));
+    });
+
+    test('a change that leaves a user without a role is refused (userWithoutRole), and nothing changes', async () => {
+      const { tenant } = await makeTenant();
+      const role = await ok(h.store.roles.create({ name: rnd('Only '), tenantId: tenant.id, description: null, permissions: [1], users: [] }));
+      const user = await makeUser(tenant.id, [role.id]);
+      const withUser = (await h.store.roles.get(role.id))!;
+      assert.deepEqual(withUser.users, [user.id]);
+      assert.deepEqual(await h.store.roles.update(role.id, { ...withUser, users: [] }), { refused: 'userWithoutRole', userId: user.id });
+      assert.deepEqual(await h.store.roles.delete(role.id), { refused: 'userWithoutRole', userId: user.id });
+      assert.deepEqual(await h.store.roles.get(role.id), withUser);
+      assert.deepEqual((await h.store.users.get(user.id))!.roles, [role.id]);
+    });
+  });
+
+  describe('users', () => {
+    test('create, get, byName in any case, list; a taken name in any case is refused (name)', async () => {
+      const userName = rnd('Alice');
+      const created = await ok(
+        h.store.users.create({ userName, tenantId: SYSTEM_TENANT_ID, status: 1, passwordHash: 'hash-1', roles: [USER_ROLE], permissions: [Perm.Limits] }),
+      );
+      assert.deepEqual(created, {
+        id: created.id,
+        userName,
+        tenantId: SYSTEM_TENANT_ID,
+        status: 1,
+        passwordHash: 'hash-1',
+        failedCount: 0,
+        failedSince: null,
+        lockedAt: null,
+        lockedUntil: null,
+        roles: [USER_ROLE],
+        permissions: [Perm.Limits],
+      });
+      assert.deepEqual(await h.store.users.get(created.id), created);
+      assert.deepEqual(await h.store.users.byName(userName.toUpperCase()), created);
+      assert.deepEqual(await h.store.users.byName(userName.toLowerCase()), created);
+      assert.equal(await h.store.users.byName(rnd('nobody')), undefined);
+      assert.equal(await h.store.users.get(MISSING), undefined);
+      assert.deepEqual(
+        (await h.store.users.list(SYSTEM_TENANT_ID)).find((u) => u.id === created.id),
+        created,
+      );
+      const { tenant } = await makeTenant();
+      assert.ok(!(await h.store.users.list(tenant.id)).some((u) => u.id === created.id));
+
+      assert.deepEqual(
+        await h.store.users.create({
+          userName: userName.toUpperCase(),
+          tenantId: SYSTEM_TENANT_ID,
+          status: 1,
+          passwordHash: 'h',
+          roles: [USER_ROLE],
+          permissions: [],
+        }),
+        { refused: 'name' },
+      );
+      assert.equal((await h.store.users.list()).filter((u) => u.userName.toLowerCase() === userName.toLowerCase()).length, 1);
+    });
+
+    test("a user's roles: none (noRole), another tenant's (reference, otherTenant) or a missing one (reference) is refused", async () => {
+      const { tenant, role } = await makeTenant();
+      const input = { userName: rnd('bob'), tenantId: SYSTEM_TENANT_ID, status: 1 as const, passwordHash: 'h', permissions: [] };
+      assert.deepEqual(await h.store.users.create({ ...input, roles: [] }), { refused: 'noRole' });
+      assert.deepEqual(await h.store.users.create({ ...input, roles: [role] }), { refused: 'reference', field: 'roles', id: role, otherTenant: true });
+      assert.deepEqual(await h.store.users.create({ ...input, roles: [MISSING] }), { refused: 'reference', field: 'roles', id: MISSING, otherTenant: false });
+      assert.deepEqual(await h.store.users.create({ ...input, tenantId: MISSING, roles: [USER_ROLE] }), { refused: 'missing', what: 'tenant', id: MISSING });
+      assert.equal(await h.store.users.byName(input.userName), undefined);
+      const user = await makeUser(tenant.id, [role]);
+      assert.deepEqual(await h.store.users.update(user.id, { userName: user.userName, status: 1, roles: [USER_ROLE], permissions: [] }), {
+        refused: 'reference',
+        field: 'roles',
+        id: USER_ROLE,
+        otherTenant: true,
+      });
+      assert.deepEqual(await h.store.users.get(user.id), user);
+    });
+
+    test('update without passwordHash keeps the hash, with one replaces it; update of a missing id is refused (missing)', async () => {
+      const user = await makeUser();
+      const userName = rnd('Renamed');
+      const updated = await ok(h.store.users.update(user.id, { userName, status: 0, roles: [USER_ROLE, TENANT_ADMIN_ROLE], permissions: [Perm.OAuth] }));
+      assert.deepEqual(updated, { ...user, userName, status: 0, roles: [USER_ROLE, TENANT_ADMIN_ROLE], permissions: [Perm.OAuth] });
+      assert.equal((await h.store.users.get(user.id))!.passwordHash, user.passwordHash);
+      const rehashed = await ok(h.store.users.update(user.id, { userName, status: 1, passwordHash: 'hash-2', roles: [USER_ROLE], permissions: [] }));
+      assert.equal(rehashed.passwordHash, 'hash-2');
+      assert.deepEqual(await h.store.users.get(user.id), rehashed);
+      assert.deepEqual(await h.store.users.update(MISSING, { userName: rnd('x'), status: 1, roles: [USER_ROLE], permissions: [] }), {
+        refused: 'missing',
+        what: 'user',
+        id: MISSING,
+      });
+    });
+
+    test('setLock sets and clears the lock (clearing resets the failures); a missing id is refused (missing)', async () => {
+      const user = await makeUser();
+      const now = Date.UTC(2026, 1, 1);
+      assert.equal(await h.store.users.setLock(user.id, { lockedAt: now, lockedUntil: now + 60_000 }), undefined);
+      assert.deepEqual(await h.store.users.get(user.id), { ...user, lockedAt: now, lockedUntil: now + 60_000 });
+      const count: FailureCount = { next: (times) => ({ times: [...times, now], lockedUntil: null }), expiredBefore: 0 };
+      await h.store.logins.recordFailure(user.id, now, count);
+      assert.equal((await h.store.users.get(user.id))!.failedCount, 1);
+      assert.equal(await h.store.users.setLock(user.id, null), undefined);
+      assert.deepEqual(await h.store.users.get(user.id), user);
+      assert.deepEqual(await h.store.users.setLock(MISSING, null), { refused: 'missing', what: 'user', id: MISSING });
+      assert.deepEqual(await h.store.users.setLock(MISSING, { lockedAt: now, lockedUntil: now + 1 }), { refused: 'missing', what: 'user', id: MISSING });
+    });
+
+    test('effectivePermissions is the union of the roles’ permissions and the explicit ones', async () => {
+      const role = await ok(h.store.roles.create({ name: rnd('Perms '), tenantId: SYSTEM_TENANT_ID, description: null, permissions: [1, 2, 8], users: [] }));
+      const user = await makeUser(SYSTEM_TENANT_ID, [role.id, TENANT_ADMIN_ROLE], [2, Perm.Limits, Perm.OAuth]);
+      const tenantAdmin = (await h.store.roles.get(TENANT_ADMIN_ROLE))!;
+      const expected = new Set([...role.permissions, ...tenantAdmin.permissions, 2, Perm.Limits, Perm.OAuth]);
+      assert.deepEqual(await h.store.users.effectivePermissions(user.id), expected);
+      assert.ok(!(await h.store.users.effectivePermissions(user.id)).has(Perm.Administrator));
+      const plain = await makeUser(SYSTEM_TENANT_ID, [role.id]);
+      assert.deepEqual(await h.store.users.effectivePermissions(plain.id), new Set([1, 2, 8]));
+      assert.deepEqual(await h.store.users.effectivePermissions(MISSING), new Set());
+    });
+
+    test('delete removes the user; a missing id is refused (missing)', async () => {
+      const user = await makeUser();
+      assert.equal(await h.store.users.delete(user.id), undefined);
+      assert.equal(await h.store.users.get(user.id), undefined);
+      assert.equal(await h.store.users.byName(user.userName), undefined);
+      assert.deepEqual(await h.store.users.delete(user.id), { refused: 'missing', what: 'user', id: user.id });
+    });
+
+    test('removing the last Administrator is refused (lastAdministrator): deactivating, demoting or deleting the seed admin; nothing changes', async () => {
+      // The precondition, checked: the seed admin is the only active user holding Administrator (no test here makes another).
+      const holders: number[] = [];
+      for (const u of await h.store.users.list())
+        if (u.status === 1 && (await h.store.users.effectivePermissions(u.id)).has(Perm.Administrator)) holders.push(u.id);
+      assert.deepEqual(holders, [admin.id]);
+
+      const current = (await h.store.users.get(admin.id))!;
+      const same = { userName: current.userName, status: current.status, roles: current.roles, permissions: current.permissions };
+      assert.deepEqual(await h.store.users.update(admin.id, { ...same, status: 0 }), { refused: 'lastAdministrator' });
+      assert.deepEqual(await h.store.users.update(admin.id, { ...same, roles: [USER_ROLE] }), { refused: 'lastAdministrator' });
+      assert.deepEqual(await h.store.users.delete(admin.id), { refused: 'lastAdministrator' });
+      assert.deepEqual(await h.store.users.get(admin.id), current);
+      assert.ok((await h.store.users.effectivePermissions(admin.id)).has(Perm.Administrator));
+    });
+  });
+
+  describe('logins', () => {
+    const policy: LockoutPolicy = { limit: 3, intervalMs: 60_000, periodMs: 600_000 };
+
+    test('principal carries the user, its tenant status, effective permissions and adminTenants; any case of the name finds it', async () => {
+      const { tenant } = await makeTenant();
+      const user = await makeUser(SYSTEM_TENANT_ID, [USER_ROLE], [Perm.Limits]);
+      assert.equal(await h.store.tenants.setAdmins(tenant.id, [admin.id, user.id]), undefined);
+      const p = await h.store.logins.principal(user.userName.toUpperCase());
+      assert.ok(p);
+      const { effective, adminTenants, tenantStatus, ...row } = p;
+      assert.deepEqual(row, user);
+      assert.equal(tenantStatus, 1);
+      assert.deepEqual(new Set(effective), await h.store.users.effectivePermissions(user.id));
+      assert.ok(effective.has(Perm.Limits) && effective.has(Perm.CreateDataSource));
+      assert.deepEqual(sorted(adminTenants), [tenant.id]);
+      assert.equal(await h.store.logins.principal(rnd('nobody')), undefined);
+
+      const seedAdmin = await h.store.logins.principal('D2CADMIN');
+      assert.ok(seedAdmin);
+      assert.equal(seedAdmin.id, admin.id);
+      assert.ok(seedAdmin.effective.has(Perm.Administrator));
+      assert.ok(seedAdmin.adminTenants.has(tenant.id));
+    });
+
+    test('the next principal shows every change of grants and of the row (nothing stale from a cache)', async () => {
+      const role = await ok(h.store.roles.create({ name: rnd('Grants '), tenantId: SYSTEM_TENANT_ID, description: null, permissions: [1], users: [] }));
+      const { tenant, role: foreignRole } = await makeTenant();
+      const user = await makeUser(SYSTEM_TENANT_ID, [role.id]);
+      const principal = async () => {
+        const p = await h.store.logins.principal(user.userName);
+        assert.ok(p);
+        return p;
+      };
+      assert.deepEqual(sorted((await principal()).effective), [1]);
+      assert.deepEqual(sorted((await principal()).effective), [1], 'read twice: the second may come from the cache');
+
+      await ok(h.store.roles.update(role.id, { ...role, permissions: [1, Perm.WebUI], users: [user.id] }));
+      assert.deepEqual(sorted((await principal()).effective), [1, Perm.WebUI]);
+
+      await ok(h.store.users.update(user.id, { userName: user.userName, status: 1, roles: [role.id], permissions: [Perm.OAuth] }));
+      const p = await principal();
+      assert.deepEqual(sorted(p.effective), [1, Perm.WebUI, Perm.OAuth]);
+      assert.deepEqual(p.permissions, [Perm.OAuth]);
+
+      assert.deepEqual(sorted((await principal()).adminTenants), []);
+      assert.equal(await h.store.tenants.setAdmins(tenant.id, [user.id]), undefined);
+      assert.deepEqual(sorted((await principal()).adminTenants), [tenant.id]);
+
+      // A member added by a role's update, and a role's deletion.
+      const extra = await ok(
+        h.store.roles.create({ name: rnd('Extra '), tenantId: SYSTEM_TENANT_ID, description: null, permissions: [Perm.ChangePassword], users: [] }),
+      );
+      assert.ok(!(await principal()).effective.has(Perm.ChangePassword));
+      await ok(h.store.roles.update(extra.id, { ...extra, users: [user.id] }));
+      assert.ok((await principal()).effective.has(Perm.ChangePassword));
+      assert.deepEqual(sorted((await principal()).roles), sorted([role.id, extra.id]));
+      assert.equal(await h.store.roles.delete(extra.id), undefined);
+      assert.ok(!(await principal()).effective.has(Perm.ChangePassword));
+      assert.deepEqual((await principal()).roles, [role.id]);
+
+      // The row itself: a lock and a new hash apply at once.
+      assert.equal(await h.store.users.setLock(user.id, { lockedAt: 5, lockedUntil: 10 }), undefined);
+      assert.equal((await principal()).lockedUntil, 10);
+      await h.store.logins.upgradePasswordHash(user.id, user.passwordHash, 'upgraded');
+      assert.equal((await principal()).passwordHash, 'upgraded');
+      // The tenant's status (a user's principal in a deactivated tenant).
+      const inTenant = await makeUser(tenant.id, [foreignRole]);
+      assert.equal((await h.store.logins.principal(inTenant.userName))?.tenantStatus, 1);
+      await ok(h.store.tenants.update(tenant.id, { name: tenant.name, description: tenant.description, status: 0 }));
+      assert.equal((await h.store.logins.principal(inTenant.userName))?.tenantStatus, 0);
+    });
+
+    test('recordFailure counts with the domain’s rule and locks; clearFailures resets; a missing user changes nothing', async () => {
+      const user = await makeUser();
+      const t0 = Date.UTC(2026, 2, 1);
+      assert.deepEqual(await h.store.logins.recordFailure(user.id, t0, failureCount(policy, t0)!), { locked: false });
+      let row = (await h.store.users.get(user.id))!;
+      assert.deepEqual([row.failedCount, row.failedSince, row.lockedAt, row.lockedUntil], [1, t0, null, null]);
+      assert.deepEqual(await h.store.logins.recordFailure(user.id, t0 + 1000, failureCount(policy, t0 + 1000)!), { locked: false });
+      row = (await h.store.users.get(user.id))!;
+      assert.deepEqual([row.failedCount, row.failedSince, row.lockedAt, row.lockedUntil], [2, t0, null, null]);
+      assert.deepEqual(await h.store.logins.recordFailure(user.id, t0 + 2000, failureCount(policy, t0 + 2000)!), { locked: true });
+      row = (await h.store.users.get(user.id))!;
+      assert.equal(row.lockedAt, t0 + 2000);
+      assert.equal(row.lockedUntil, t0 + 2000 + policy.periodMs);
+      assert.equal(row.failedCount, 0);
+      assert.equal((await h.store.logins.principal(user.userName))?.lockedUntil, t0 + 2000 + policy.periodMs);
+
+      assert.equal(await h.store.logins.clearFailures(user.id), undefined);
+      row = (await h.store.users.get(user.id))!;
+      assert.deepEqual([row.failedCount, row.failedSince, row.lockedAt, row.lockedUntil], [0, null, null, null]);
+
+      // The sliding window: a failure older than the interval no longer counts.
+      const t1 = t0 + 10 * policy.intervalMs;
+      await h.store.logins.recordFailure(user.id, t1, failureCount(policy, t1)!);
+      const t2 = t1 + policy.intervalMs + 1;
+      assert.deepEqual(await h.store.logins.recordFailure(user.id, t2, failureCount(policy, t2)!), { locked: false });
+      row = (await h.store.users.get(user.id))!;
+      assert.deepEqual([row.failedCount, row.failedSince, row.lockedUntil], [1, t2, null]);
+
+      assert.deepEqual(await h.store.logins.recordFailure(MISSING, t2, failureCount(policy, t2)!), { locked: false });
+      assert.equal(await h.store.users.get(MISSING), undefined);
+    });
+
+    test('recordFailure hands the rule the failure times it kept, oldest first', async () => {
+      const user = await makeUser();
+      const seen: number[][] = [];
+      const count = (now: number): FailureCount => ({
+        next: (times) => {
+          seen.push([...times]);
+          return { times: [...times, now], lockedUntil: null };
+        },
+        expiredBefore: 0,
+      });
+      await h.store.logins.recordFailure(user.id, 100, count(100));
+      await h.store.logins.recordFailure(user.id, 200, count(200));
+      await h.store.logins.recordFailure(user.id, 300, count(300));
+      assert.deepEqual(seen, [[], [100], [100, 200]]);
+      const row = (await h.store.users.get(user.id))!;
+      assert.deepEqual([row.failedCount, row.failedSince, row.lockedUntil], [3, 100, null]);
+    });
+
+    test('unknown names: no lock, then a lock after enough failures, counted for the name in any case', async () => {
+      const name = rnd('Ghost');
+      const other = rnd('Ghost');
+      const t0 = Date.UTC(2026, 3, 1);
+      assert.equal(await h.store.logins.unknownNameLockedUntil(name), null);
+      assert.deepEqual(await h.store.logins.recordUnknownNameFailure(name, t0, failureCount(policy, t0)!), { locked: false });
+      assert.equal(await h.store.logins.unknownNameLockedUntil(name), null);
+      assert.deepEqual(await h.store.logins.recordUnknownNameFailure(name.toUpperCase(), t0 + 1, failureCount(policy, t0 + 1)!), { locked: false });
+      assert.equal(await h.store.logins.unknownNameLockedUntil(name.toLowerCase()), null);
+      assert.deepEqual(await h.store.logins.recordUnknownNameFailure(name.toLowerCase(), t0 + 2, failureCount(policy, t0 + 2)!), { locked: true });
+      assert.equal(await h.store.logins.unknownNameLockedUntil(name), t0 + 2 + policy.periodMs);
+      assert.equal(await h.store.logins.unknownNameLockedUntil(name.toUpperCase()), t0 + 2 + policy.periodMs);
+      assert.equal(await h.store.logins.unknownNameLockedUntil(other), null);
+
+      // The rule sees the same name's times whatever its case.
+      const seen: number[][] = [];
+      const spy = (now: number): FailureCount => ({
+        next: (times) => {
+          seen.push([...times]);
+          return { times: [...times, now], lockedUntil: null };
+        },
+        expiredBefore: now - policy.intervalMs,
+      });
+      await h.store.logins.recordUnknownNameFailure(other, t0 + 10, spy(t0 + 10));
+      await h.store.logins.recordUnknownNameFailure(other.toUpperCase(), t0 + 20, spy(t0 + 20));
+      assert.deepEqual(seen, [[], [t0 + 10]]);
+      assert.equal(await h.store.logins.unknownNameLockedUntil(other), null);
+    });
+
+    test('upgradePasswordHash replaces the hash only when it is still the expected one', async () => {
+      const user = await makeUser();
+      await h.store.logins.upgradePasswordHash(user.id, 'not-the-hash', 'next-1');
+      assert.equal((await h.store.users.get(user.id))!.passwordHash, user.passwordHash);
+      await h.store.logins.upgradePasswordHash(user.id, user.passwordHash, 'next-2');
+      assert.equal((await h.store.users.get(user.id))!.passwordHash, 'next-2');
+      await h.store.logins.upgradePasswordHash(user.id, user.passwordHash, 'next-3');
+      assert.equal((await h.store.users.get(user.id))!.passwordHash, 'next-2');
+    });
+  });
+
+  describe('limits', () => {
+    test('set, then all shows the value; set again replaces it', async () => {
+      const before = await h.store.limits.all();
+      for (const id of Object.values(Limit)) assert.ok(before.has(id), `the seed's limit ${id} is stored`);
+      const value = 1000 + (randomBytes(2).readUInt16BE() % 1000);
+      await h.store.limits.set(Limit.PasswordLockoutInterval, value);
+      assert.equal((await h.store.limits.all()).get(Limit.PasswordLockoutInterval), value);
+      await h.store.limits.set(Limit.PasswordLockoutInterval, value + 1);
+      const after = await h.store.limits.all();
+      assert.equal(after.get(Limit.PasswordLockoutInterval), value + 1);
+      assert.equal(after.get(Limit.PasswordLockoutPeriod), before.get(Limit.PasswordLockoutPeriod));
+      await h.store.limits.set(Limit.PasswordLockoutInterval, before.get(Limit.PasswordLockoutInterval)!);
+      assert.deepEqual(await h.store.limits.all(), before);
+    });
+  });
+
+  describe('apps', () => {
+    test('create, get, summary and header (header and summary have no client secret), list', async () => {
+      const input = appInput(62);
+      const app = await ok(h.store.apps.create(input));
+      assert.deepEqual(app, { id: app.id, version: app.version, ...input });
+      assert.ok(Number.isInteger(app.version));
+      assert.deepEqual(await h.store.apps.get(app.id), app);
+      const header = await h.store.apps.header(app.id);
+      const { clientSecret: _secret, ...expectedHeader } = app;
+      assert.deepEqual(header, expectedHeader);
+      assert.ok(header && !('clientSecret' in header));
+      const summary = await h.store.apps.summary(app.id);
+      const { clientId: _clientId, version: _version, ...expectedSummary } = expectedHeader;
+      assert.deepEqual(summary, expectedSummary);
+      assert.ok(summary && !('clientSecret' in summary) && !('clientId' in summary));
+      assert.deepEqual(
+        (await h.store.apps.list()).find((a) => a.id === app.id),
+        expectedSummary,
+      );
+      assert.equal(await h.store.apps.get(MISSING), undefined);
+      assert.equal(await h.store.apps.header(MISSING), undefined);
+      assert.equal(await h.store.apps.summary(MISSING), undefined);
+      assert.deepEqual(await h.store.apps.create(appInput(54, MISSING)), { refused: 'missing', what: 'tenant', id: MISSING });
+    });
+
+    test('update: applied with a matching ifVersion; a stale one is refused (stale) and nothing changes; a missing id (missing)', async () => {
+      const app = await makeApp();
+      const { id: _id, version: _v, ...input } = app;
+      const updated = await ok(h.store.apps.update(app.id, { ...input, description: 'changed', clientSecret: 'new secret' }, [app.version]));
+      assert.deepEqual(updated, { ...app, version: app.version + 1, description: 'changed', clientSecret: 'new secret' });
+      assert.deepEqual(await h.store.apps.get(app.id), updated);
+
+      assert.deepEqual(await h.store.apps.update(app.id, { ...input, name: rnd('Stale '), clientSecret: 'stale secret' }, [app.version]), { refused: 'stale' });
+      assert.deepEqual(await h.store.apps.update(app.id, { ...input, clientSecret: 'stale secret' }, []), { refused: 'stale' });
+      assert.deepEqual(await h.store.apps.get(app.id), updated);
+      // Several accepted versions: one of them is the row's.
+      const again = await ok(h.store.apps.update(app.id, { ...input, description: 'again' }, [app.version, updated.version]));
+      assert.equal(again.version, updated.version + 1);
+      assert.deepEqual(await h.store.apps.update(MISSING, input), { refused: 'missing', what: 'app', id: MISSING });
+    });
+
+    test('a name taken in the same tenant, in any case, is refused (name) and nothing changes; another tenant may use it', async () => {
+      const app = await makeApp();
+      const taken = await makeApp();
+      const { id: _id, version: _v, ...input } = app;
+      assert.deepEqual(await h.store.apps.update(app.id, { ...input, name: taken.name.toUpperCase() }), { refused: 'name' });
+      assert.deepEqual(await h.store.apps.get(app.id), app);
+      assert.deepEqual(await h.store.apps.create({ ...appInput(), name: taken.name.toLowerCase() }), { refused: 'name' });
+      assert.equal((await h.store.apps.list()).filter((a) => a.name.toLowerCase() === taken.name.toLowerCase()).length, 1);
+      const { tenant } = await makeTenant();
+      const elsewhere = await ok(h.store.apps.create({ ...appInput(54, tenant.id), name: taken.name }));
+      assert.equal(elsewhere.tenantId, tenant.id);
+    });
+
+    test('a new data store while data sources use its profiles is refused (appDataStoreInUse); without them it is applied', async () => {
+      const user = await makeUser();
+      const app = await makeApp(54);
+      const profile = await makeProfile(app.id, user.id);
+      const ds = await makeDataSource(user.id, 54, profile.id);
+      const { id: _id, version: _v, ...input } = app;
+      assert.deepEqual(await h.store.apps.update(app.id, { ...input, dataStore: 62 }), { refused: 'appDataStoreInUse' });
+      assert.deepEqual(await h.store.apps.get(app.id), app);
+      assert.equal(await h.store.dataSources.delete(ds.id), undefined);
+      assert.equal((await ok(h.store.apps.update(app.id, { ...input, dataStore: 62 }))).dataStore, 62);
+    });
+
+    test('delete: a stale ifVersion is refused (stale); delete cascades to its profiles and clears the data sources’ references', async () => {
+      const user = await makeUser();
+      const app = await makeApp();
+      const keep = await makeApp();
+      const p1 = await makeProfile(app.id, user.id);
+      const p2 = await makeProfile(app.id, user.id);
+      const other = await makeProfile(keep.id, user.id);
+      const ds = await makeDataSource(user.id, 54, p1.id);
+
+      assert.deepEqual(await h.store.apps.delete(app.id, [app.version + 1]), { refused: 'stale' });
+      assert.deepEqual(await h.store.apps.get(app.id), app);
+      assert.deepEqual(await h.store.profiles.get(p1.id), p1);
+
+      assert.equal(await h.store.apps.delete(app.id, [app.version]), undefined);
+      assert.equal(await h.store.apps.get(app.id), undefined);
+      assert.equal(await h.store.profiles.get(p1.id), undefined);
+      assert.equal(await h.store.profiles.header(p2.id), undefined);
+      assert.deepEqual(await h.store.profiles.get(other.id), other);
+      const after = await h.store.dataSources.get(ds.id);
+      assert.ok(after);
+      assert.equal(after.oauthProfileId, null);
+      assert.deepEqual(await h.store.apps.delete(app.id), { refused: 'missing', what: 'app', id: app.id });
+    });
+  });
+
+  describe('profiles', () => {
+    test('create, get and header; a missing app is refused (appReference)', async () => {
+      const owner = await makeUser();
+      const creator = await makeUser();
+      const app = await makeApp();
+      const input = profileInput(app.id);
+      const profile = await ok(h.store.profiles.create({ ...input, ownerId: owner.id, creatorId: creator.id }));
+      assert.deepEqual(profile, {
+        id: profile.id,
+        version: profile.version,
+        ...input,
+        ownerId: owner.id,
+        creatorId: creator.id,
+        ownerTenantId: SYSTEM_TENANT_ID,
+      });
+      assert.deepEqual(await h.store.profiles.get(profile.id), profile);
+      const { accessToken: _a, refreshToken: _r, ...header } = profile;
+      assert.deepEqual(await h.store.profiles.header(profile.id), header);
+      const noAccess = await ok(h.store.profiles.create({ ...profileInput(app.id), accessToken: null, ownerId: owner.id, creatorId: owner.id }));
+      assert.equal((await h.store.profiles.get(noAccess.id))!.accessToken, null);
+      assert.equal(await h.store.profiles.get(MISSING), undefined);
+      assert.equal(await h.store.profiles.header(MISSING), undefined);
+
+      const name = rnd('orphan ');
+      assert.deepEqual(await h.store.profiles.create({ ...profileInput(MISSING, name), ownerId: owner.id, creatorId: owner.id }), {
+        refused: 'appReference',
+        appId: MISSING,
+      });
+      assert.ok(!JSON.parse(await h.store.profiles.listJson(owner.id)).some((p: ProfileSummary) => p.name === name));
+    });
+
+    test('a name the owner already uses, in any case, is refused (name); another owner may use it', async () => {
+      const owner = await makeUser();
+      const other = await makeUser();
+      const app = await makeApp();
+      const first = await makeProfile(app.id, owner.id);
+      assert.deepEqual(await h.store.profiles.create({ ...profileInput(app.id, first.name.toUpperCase()), ownerId: owner.id, creatorId: owner.id }), {
+        refused: 'name',
+      });
+      assert.deepEqual(await h.store.profiles.create({ ...profileInput(app.id, first.name), ownerId: owner.id, creatorId: other.id }), { refused: 'name' });
+      assert.equal(JSON.parse(await h.store.profiles.listJson(owner.id)).length, 1);
+      const second = await makeProfile(app.id, other.id, other.id, first.name);
+      assert.equal(second.name, first.name);
+      assert.equal(second.ownerId, other.id);
+    });
+
+    test('update (a): from the header just read, applied; version + 1; get() reads the new tokens', async () => {
+      const owner = await makeUser();
+      const app = await makeApp();
+      const profile = await makeProfile(app.id, owner.id);
+      const current = await headerOf(profile.id);
+      const input = asInput(profile, { name: rnd('renamed '), description: null, accessToken: rnd('AT2-'), refreshToken: rnd('RT2-') });
+      const updated = await ok(h.store.profiles.update(current, input));
+      const expected = { ...profile, ...input, version: profile.version + 1 };
+      assert.deepEqual(updated, expected);
+      assert.deepEqual(await h.store.profiles.get(profile.id), expected);
+      // With a matching ifVersion too.
+      const again = await ok(h.store.profiles.update(await headerOf(profile.id), asInput(expected, { accessToken: null }), [expected.version]));
+      assert.equal(again.version, expected.version + 1);
+      assert.deepEqual(await h.store.profiles.get(profile.id), { ...expected, accessToken: null, version: expected.version + 1 });
+    });
+
+    test('update (b): from an outdated header without ifVersion, still applied on top of the latest; version is the latest + 1', async () => {
+      const owner = await makeUser();
+      const app = await makeApp();
+      const profile = await makeProfile(app.id, owner.id);
+      const outdated = await headerOf(profile.id);
+      const between = await ok(h.store.profiles.update(outdated, asInput(profile, { description: 'between', accessToken: rnd('AT-b-') })));
+      assert.equal(between.version, outdated.version + 1);
+      const input = asInput(profile, { name: rnd('late '), description: 'late', accessToken: rnd('AT-l-'), refreshToken: rnd('RT-l-') });
+      const late = await ok(h.store.profiles.update(outdated, input));
+      assert.equal(late.version, between.version + 1);
+      assert.deepEqual(await h.store.profiles.get(profile.id), { ...profile, ...input, version: between.version + 1 });
+    });
+
+    test('update (c): from an outdated header with ifVersion naming only the old version, refused (stale); the row is unchanged', async () => {
+      const owner = await makeUser();
+      const app = await makeApp();
+      const profile = await makeProfile(app.id, owner.id);
+      const outdated = await headerOf(profile.id);
+      await ok(h.store.profiles.update(outdated, asInput(profile, { accessToken: rnd('AT-c-') })));
+      const before = await h.store.profiles.get(profile.id);
+      assert.deepEqual(
+        await h.store.profiles.update(outdated, asInput(profile, { name: rnd('stale '), accessToken: 'stale', refreshToken: 'stale' }), [outdated.version]),
+        { refused: 'stale' },
+      );
+      assert.deepEqual(await h.store.profiles.get(profile.id), before);
+      // An If-Match that names none of the versions writes nothing, even from the current header.
+      assert.deepEqual(await h.store.profiles.update(await headerOf(profile.id), asInput(profile, { refreshToken: 'stale' }), []), { refused: 'stale' });
+      assert.deepEqual(await h.store.profiles.get(profile.id), before);
+    });
+
+    test('update (d): from the header of a deleted profile, refused (missing)', async () => {
+      const owner = await makeUser();
+      const app = await makeApp();
+      const profile = await makeProfile(app.id, owner.id);
+      const current = await headerOf(profile.id);
+      assert.equal(await h.store.profiles.delete(profile.id), undefined);
+      assert.deepEqual(await h.store.profiles.update(current, asInput(profile, { accessToken: 'late' })), {
+        refused: 'missing',
+        what: 'profile',
+        id: profile.id,
+      });
+      assert.equal(await h.store.profiles.get(profile.id), undefined);
+    });
+
+    test('update (e): a rename to a name the owner already uses, in any case, is refused (name); the row is unchanged', async () => {
+      const owner = await makeUser();
+      const app = await makeApp();
+      const first = await makeProfile(app.id, owner.id);
+      const second = await makeProfile(app.id, owner.id);
+      assert.deepEqual(await h.store.profiles.update(await headerOf(second.id), asInput(second, { name: first.name.toUpperCase(), accessToken: 'x' })), {
+        refused: 'name',
+      });
+      assert.deepEqual(await h.store.profiles.get(second.id), second);
+      assert.deepEqual(await h.store.profiles.get(first.id), first);
+      // A new case of its own name is no conflict.
+      const recased = await ok(h.store.profiles.update(await headerOf(second.id), asInput(second, { name: second.name.toUpperCase() })));
+      assert.equal(recased.name, second.name.toUpperCase());
+    });
+
+    test('update (f): a move to an app of another data store while a data source references the profile is refused (appReference); one of the same data store is applied', async () => {
+      const owner = await makeUser();
+      const from = await makeApp(54);
+      const otherStore = await makeApp(62);
+      const sameStore = await makeApp(54);
+      const profile = await makeProfile(from.id, owner.id);
+      const ds = await makeDataSource(owner.id, 54, profile.id);
+
+      assert.deepEqual(await h.store.profiles.update(await headerOf(profile.id), asInput(profile, { oauthAppId: otherStore.id, accessToken: 'moved' })), {
+        refused: 'appReference',
+        appId: otherStore.id,
+        dataSourceId: ds.id,
+      });
+      assert.deepEqual(await h.store.profiles.get(profile.id), profile);
+      assert.deepEqual(await h.store.profiles.update(await headerOf(profile.id), asInput(profile, { oauthAppId: MISSING })), {
+        refused: 'appReference',
+        appId: MISSING,
+      });
+      assert.deepEqual(await h.store.profiles.get(profile.id), profile);
+
+      const moved = await ok(h.store.profiles.update(await headerOf(profile.id), asInput(profile, { oauthAppId: sameStore.id, name: rnd('moved ') })));
+      assert.equal(moved.oauthAppId, sameStore.id);
+      assert.equal(moved.version, profile.version + 1);
+      assert.deepEqual(await h.store.profiles.get(profile.id), moved);
+      assert.equal((await h.store.dataSources.get(ds.id))!.oauthProfileId, profile.id);
+
+      // Without a data source, another data store is fine.
+      const free = await makeProfile(from.id, owner.id);
+      assert.equal((await ok(h.store.profiles.update(await headerOf(free.id), asInput(free, { oauthAppId: otherStore.id })))).oauthAppId, otherStore.id);
+    });
+
+    test("listJson: the owner's and the creator's profiles, in id order, with exactly the ProfileSummary keys", async () => {
+      const a = await makeUser();
+      const b = await makeUser();
+      const app = await makeApp(54);
+      const other = await ok(h.store.apps.create({ ...appInput(63), scope: null, description: null }));
+      const own = await makeProfile(app.id, a.id);
+      const createdForB = await makeProfile(other.id, b.id, a.id);
+      const createdByB = await makeProfile(app.id, a.id, b.id);
+      const onlyB = await makeProfile(app.id, b.id);
+
+      const summary = (p: OAuthProfile, of: OAuthApp): ProfileSummary => ({
+        id: p.id,
+        name: p.name,
+        description: p.description,
+        oauthAppId: of.id,
+        authorizeURI: of.authorizeURI,
+        tokenURI: of.tokenURI,
+        scope: of.scope,
+      });
+      const text = await h.store.profiles.listJson(a.id);
+      assert.equal(typeof text, 'string');
+      const list = JSON.parse(text) as ProfileSummary[];
+      assert.ok(Array.isArray(list));
+      const keys = ['authorizeURI', 'description', 'id', 'name', 'oauthAppId', 'scope', 'tokenURI'];
+      for (const entry of list) assert.deepEqual(Object.keys(entry).sort(), keys);
+      assert.deepEqual(list, [summary(own, app), summary(createdForB, other), summary(createdByB, app)]);
+      assert.deepEqual(
+        list.map((p) => p.id),
+        sorted(list.map((p) => p.id)),
+      );
+      assert.deepEqual(JSON.parse(await h.store.profiles.listJson(b.id)), [summary(createdForB, other), summary(createdByB, app), summary(onlyB, app)]);
+      assert.deepEqual(JSON.parse(await h.store.profiles.listJson((await makeUser()).id)), []);
+    });
+
+    test('stats: the data store and the referencing data sources in id order; undefined for a missing profile', async () => {
+      const owner = await makeUser();
+      const app = await makeApp(62);
+      const profile = await makeProfile(app.id, owner.id);
+      assert.deepEqual(await h.store.profiles.stats(profile.id), { dataStoreId: 62, dataSources: [] });
+      const ds1 = await makeDataSource(owner.id, 62, profile.id);
+      const ds2 = await ok(h.store.dataSources.create({ ...dataSourceInput(owner.id, 62, profile.id), description: null }));
+      await makeDataSource(owner.id, 62, null);
+      assert.deepEqual(await h.store.profiles.stats(profile.id), {
+        dataStoreId: 62,
+        dataSources: [
+          { id: ds1.id, name: ds1.name, description: ds1.description },
+          { id: ds2.id, name: ds2.name, description: null },
+        ],
+      });
+      assert.equal(await h.store.dataSources.delete(ds1.id), undefined);
+      assert.deepEqual(await h.store.profiles.stats(profile.id), { dataStoreId: 62, dataSources: [{ id: ds2.id, name: ds2.name, description: null }] });
+      assert.equal(await h.store.profiles.stats(MISSING), undefined);
+    });
+
+    test('delete: a stale ifVersion is refused (stale) and nothing changes; delete clears the data sources’ references; a missing id (missing)', async () => {
+      const owner = await makeUser();
+      const app = await makeApp();
+      const profile = await makeProfile(app.id, owner.id);
+      const ds = await makeDataSource(owner.id, 54, profile.id);
+      assert.deepEqual(await h.store.profiles.delete(profile.id, [profile.version + 1]), { refused: 'stale' });
+      assert.deepEqual(await h.store.profiles.delete(profile.id, []), { refused: 'stale' });
+      assert.deepEqual(await h.store.profiles.get(profile.id), profile);
+      assert.equal((await h.store.dataSources.get(ds.id))!.oauthProfileId, profile.id);
+
+      assert.equal(await h.store.profiles.delete(profile.id, [profile.version]), undefined);
+      assert.equal(await h.store.profiles.get(profile.id), undefined);
+      const after = await h.store.dataSources.get(ds.id);
+      assert.deepEqual(after, { ...ds, oauthProfileId: null, version: after?.version });
+      assert.equal((await h.store.dataSources.summary(ds.id))!.oauthProfileId, null);
+      assert.deepEqual(await h.store.profiles.delete(profile.id), { refused: 'missing', what: 'profile', id: profile.id });
+    });
+  });
+
+  describe('dataSources', () => {
+    test('create, get, summary (no options) and list', async () => {
+      const owner = await makeUser();
+      const app = await makeApp(54);
+      const profile = await makeProfile(app.id, owner.id);
+      const input = dataSourceInput(owner.id, 54, profile.id);
+      const ds = await ok(h.store.dataSources.create(input));
+      assert.deepEqual(ds, { id: ds.id, version: ds.version, ...input });
+      assert.deepEqual(await h.store.dataSources.get(ds.id), ds);
+      const { options: _options, ...summary } = ds;
+      assert.deepEqual(await h.store.dataSources.summary(ds.id), summary);
+      const second = await makeDataSource(owner.id, 63, null);
+      const { options: _o2, ...secondSummary } = second;
+      assert.deepEqual(await h.store.dataSources.list(owner.id), [summary, secondSummary]);
+      assert.deepEqual(await h.store.dataSources.list((await makeUser()).id), []);
+      assert.equal(await h.store.dataSources.get(MISSING), undefined);
+      assert.equal(await h.store.dataSources.summary(MISSING), undefined);
+      assert.deepEqual(await h.store.dataSources.create({ ...dataSourceInput(owner.id, 54, null), name: ds.name.toUpperCase() }), { refused: 'name' });
+      assert.equal((await h.store.dataSources.list(owner.id)).length, 2);
+    });
+
+    test('a profile of another data store is refused (profileReference, otherDataStore); one the owner cannot reach too (not otherDataStore)', async () => {
+      const owner = await makeUser();
+      const stranger = await makeUser();
+      const app = await makeApp(54);
+      const own = await makeProfile(app.id, owner.id);
+      const createdByOwner = await makeProfile(app.id, stranger.id, owner.id);
+      const foreign = await makeProfile(app.id, stranger.id);
+
+      assert.deepEqual(await h.store.dataSources.create(dataSourceInput(owner.id, 62, own.id)), {
+        refused: 'profileReference',
+        profileId: own.id,
+        otherDataStore: true,
+      });
+      assert.deepEqual(await h.store.dataSources.create(dataSourceInput(owner.id, 54, foreign.id)), {
+        refused: 'profileReference',
+        profileId: foreign.id,
+        otherDataStore: false,
+      });
+      assert.deepEqual(await h.store.dataSources.create(dataSourceInput(owner.id, 54, MISSING)), {
+        refused: 'profileReference',
+        profileId: MISSING,
+        otherDataStore: false,
+      });
+      assert.deepEqual(await h.store.dataSources.list(owner.id), []);
+      // A profile the owner created for someone else is within its reach.
+      assert.equal((await makeDataSource(owner.id, 54, createdByOwner.id)).oauthProfileId, createdByOwner.id);
+    });
+
+    test('update: applied with a matching ifVersion; a stale one is refused (stale) and nothing changes; an unreachable profile is refused', async () => {
+      const owner = await makeUser();
+      const stranger = await makeUser();
+      const app = await makeApp(54);
+      const profile = await makeProfile(app.id, owner.id);
+      const foreign = await makeProfile(app.id, stranger.id);
+      const ds = await makeDataSource(owner.id, 54, null);
+
+      const change = { name: rnd('renamed '), description: null, options: { ServerName: 'other' }, oauthProfileId: profile.id };
+      const updated = await ok(h.store.dataSources.update(ds.id, change, [ds.version]));
+      assert.deepEqual(updated, { ...ds, ...change, version: ds.version + 1 });
+      assert.deepEqual(await h.store.dataSources.get(ds.id), updated);
+
+      assert.deepEqual(await h.store.dataSources.update(ds.id, { ...change, name: rnd('stale '), options: {} }, [ds.version]), { refused: 'stale' });
+      assert.deepEqual(await h.store.dataSources.update(ds.id, { ...change, oauthProfileId: foreign.id }), {
+        refused: 'profileReference',
+        profileId: foreign.id,
+        otherDataStore: false,
+      });
+      assert.deepEqual(await h.store.dataSources.get(ds.id), updated);
+      assert.deepEqual(await h.store.dataSources.update(MISSING, change), { refused: 'missing', what: 'dataSource', id: MISSING });
+    });
+
+    test('delete: a stale ifVersion is refused (stale) and nothing changes; then it goes; a missing id (missing)', async () => {
+      const owner = await makeUser();
+      const ds = await makeDataSource(owner.id, 54, null);
+      assert.deepEqual(await h.store.dataSources.delete(ds.id, [ds.version + 1]), { refused: 'stale' });
+      assert.deepEqual(await h.store.dataSources.get(ds.id), ds);
+      assert.equal(await h.store.dataSources.delete(ds.id, [ds.version]), undefined);
+      assert.equal(await h.store.dataSources.get(ds.id), undefined);
+      assert.deepEqual(await h.store.dataSources.list(owner.id), []);
+      assert.deepEqual(await h.store.dataSources.delete(ds.id), { refused: 'missing', what: 'dataSource', id: ds.id });
+    });
+  });
+});
