@@ -1,12 +1,13 @@
 #!/usr/bin/env node
-// Runs every test file under test/ with Node's test runner through tsx. Node 20 neither finds .ts files in a
-// folder nor expands a quoted glob, so the files are listed here; a run that finds none fails instead of passing.
+// Runs every test file under test/ (and its folders, which mirror src/: test/http, test/storage, …; test/system holds
+// the real-process tests) with Node's test runner through tsx. Node 20 neither finds .ts files in a folder nor
+// expands a quoted glob, so the files are listed here; a run that finds none fails instead of passing.
 //
 // `node scripts/test.mjs` (npm test) runs two passes: every test file on SQLite, then — when TOKENKEEP_TEST_PG_URL
 // names a PostgreSQL server — the API test files again with TOKENKEEP_TEST_BACKEND=postgres, each harness on a fresh
 // database of that server. An unreachable server fails the run; without the variable the second pass is skipped and
-// the run says so at the end. `node scripts/test.mjs test/x.test.ts …` runs the named files once, in the environment
-// as it is (set TOKENKEEP_TEST_BACKEND=postgres and TOKENKEEP_TEST_PG_URL for PostgreSQL).
+// the run says so at the end. `node scripts/test.mjs test/http/etag.test.ts …` runs the named files once, in the
+// environment as it is (set TOKENKEEP_TEST_BACKEND=postgres and TOKENKEEP_TEST_PG_URL for PostgreSQL).
 import { readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -36,7 +37,7 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-/** Files the PostgreSQL pass leaves out, and why. */
+/** Files the PostgreSQL pass leaves out, and why; by file name, whatever folder of test/ holds the file. */
 const SQLITE_ONLY = {
   'config.test.ts': 'no database involved',
   'blackbox.test.ts': 'real server processes on a SQLite file',
@@ -58,6 +59,15 @@ const SQLITE_ONLY = {
   'sealing.test.ts': 'runs its PostgreSQL variant itself in the first pass',
   'crypto.test.ts': 'the sealing primitives; no database involved',
 };
+
+// A name listed above must name one file only: a second file of that name in another folder would leave the pass too.
+for (const name of Object.keys(SQLITE_ONLY)) {
+  const holders = files.filter((f) => basename(f) === name);
+  if (holders.length > 1) {
+    console.error(`SQLITE_ONLY names ${name}, which several test files are called: ${holders.join(', ')}`);
+    process.exit(1);
+  }
+}
 
 const { TOKENKEEP_TEST_BACKEND: _ignored, ...baseEnv } = process.env;
 console.log(`== test pass 1 (Node ${process.version}): every test file on SQLite ==`);

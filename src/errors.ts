@@ -1,7 +1,7 @@
 /**
  * THE error catalogue. Every error the API can answer with is declared here once: a stable numeric code, the HTTP
  * status it travels with and a message template. HDP's documented codes (2222xxxxx) keep HDP's meaning; codes of
- * our own live in 2230xxxxx. The README lists this table; `test/errors.test.ts` checks that it stays in sync.
+ * our own live in 2230xxxxx. The README lists this table; `test/readme.test.ts` checks that it stays in sync.
  *
  * Messages are built only from ids, names and field paths, never from a token, secret or password.
  */

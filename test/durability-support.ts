@@ -1,5 +1,5 @@
 /**
- * Shared by the durability tests (crash.test.ts, shutdown.test.ts): storage backends as a parameter, real server
+ * Shared by the durability tests (system/crash.test.ts, system/shutdown.test.ts): storage backends as a parameter, real server
  * processes (the built CLI, or the deliberately unsafe fixture) that can be SIGKILLed or SIGTERMed, and small HTTP
  * helpers. Everything binds to 127.0.0.1, every wait has a timeout, and `killChildren()` (for `after` hooks) kills
  * every process started here, by its pid.

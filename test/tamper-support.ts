@@ -1,7 +1,8 @@
 /**
  * Damaging stored rows beside the running store, on either backend: a second connection to the harness's database
  * (the SQLite file, or the PostgreSQL database the harness created), which is what someone with access to the
- * database could do. Used by the tests of sealed values' integrity (crypto.test.ts, damaged-secrets.test.ts).
+ * database could do. Used by the tests of sealed values' integrity (sealing/crypto.test.ts, sealing/sealing.test.ts,
+ * http/damaged-secrets.test.ts).
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';

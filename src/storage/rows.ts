@@ -5,6 +5,13 @@
  */
 import type {
   ConnectionType,
+  Missing,
+  NewDataSource,
+  NewOAuthApp,
+  Role,
+  Status,
+  Tenant,
+  User,
   DataSource,
   DataSourceSummary,
   OAuthApp,
@@ -15,8 +22,114 @@ import type {
   ProfileInput,
 } from '../domain/ports/index.js';
 
+import { nameKey } from './names.js';
+
 type Row = Record<string, unknown>;
 const text = (v: unknown): string | null => (v as string | null) ?? null;
+const maybe = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+/** A list of ids as a database aggregates it: an array (PostgreSQL `ARRAY(…)`) or comma-separated text (SQLite `group_concat`). */
+export const ids = (value: unknown): number[] =>
+  Array.isArray(value) ? value.map(Number) : typeof value === 'string' && value !== '' ? value.split(',').map(Number) : [];
+
+export const toTenant = (row: Row): Tenant => ({
+  id: Number(row.id),
+  name: row.name as string,
+  description: text(row.description),
+  parentTenant: maybe(row.parent_tenant),
+  status: row.status as Status,
+});
+
+/** A role row with its permissions (`perms`) and members (`members`) aggregated. */
+export const toRole = (row: Row): Role => ({
+  id: Number(row.id),
+  name: row.name as string,
+  tenantId: Number(row.tenant_id),
+  description: text(row.description),
+  permissions: ids(row.perms),
+  users: ids(row.members),
+});
+
+/** A user row with its `role_ids` and `permission_ids` aggregated. */
+export const toUser = (row: Row): User => ({
+  id: Number(row.id),
+  userName: row.user_name as string,
+  tenantId: Number(row.tenant_id),
+  status: row.status as Status,
+  passwordHash: row.password_hash as string,
+  failedCount: Number(row.failed_count),
+  failedSince: maybe(row.failed_since),
+  lockedAt: maybe(row.locked_at),
+  lockedUntil: maybe(row.locked_until),
+  roles: ids(row.role_ids),
+  permissions: ids(row.permission_ids),
+});
+
+/** The tables whose rows carry sealed columns and an ETag version. */
+export type VersionedTable = 'oauth_apps' | 'oauth_profiles' | 'datasources';
+/** One such row, and what a refusal calls it when it is missing. */
+export interface VersionedRow {
+  table: VersionedTable;
+  id: number;
+  what: Missing;
+}
+
+/**
+ * An application's written columns, in the order both databases' INSERT and UPDATE name them: name, name_key,
+ * data_store, description, client_id, client_secret, authorize_uri, token_uri, scope, key_version.
+ */
+export const appValues = (input: NewOAuthApp, clientSecret: Buffer | null, keyVersion: number): unknown[] => [
+  input.name,
+  nameKey(input.name),
+  input.dataStore,
+  input.description,
+  input.clientId,
+  clientSecret,
+  input.authorizeURI,
+  input.tokenURI,
+  input.scope,
+  keyVersion,
+];
+
+/** A profile's tokens, sealed together under one key version. */
+export interface SealedTokens {
+  access: Buffer | null;
+  refresh: Buffer;
+  version: number;
+}
+
+/**
+ * A new profile's columns, in the order both databases' INSERT names them: id, owner_id, creator_id, app_id, name,
+ * name_key, description, access_token, refresh_token, key_version.
+ */
+export const profileValues = (id: number, input: ProfileInput & { ownerId: number; creatorId: number }, tokens: SealedTokens): unknown[] => [
+  id,
+  input.ownerId,
+  input.creatorId,
+  input.oauthAppId,
+  input.name,
+  nameKey(input.name),
+  input.description,
+  tokens.access,
+  tokens.refresh,
+  tokens.version,
+];
+
+/**
+ * A new data source's columns after its id, in the order both databases' INSERT names them: owner_id, name, name_key,
+ * data_store, connection_type, description, options, oauth_profile_id, key_version.
+ */
+export const dataSourceValues = (input: NewDataSource, options: Buffer | null, keyVersion: number): unknown[] => [
+  input.ownerId,
+  input.name,
+  nameKey(input.name),
+  input.dataStore,
+  input.connectionType,
+  input.description,
+  options,
+  input.oauthProfileId,
+  keyVersion,
+];
 
 export const toAppSummary = (r: Row): OAuthAppSummary => ({
   id: Number(r.id),

@@ -5,9 +5,8 @@
  * the data sources' references to them) are the schema's foreign keys.
  */
 import type { IntegrityRules, NewOAuthApp, OAuthApp, OAuthAppHeader, OAuthAppSummary, Apps, Refusal, Versions } from '../../domain/ports/index.js';
-import { nameKey } from '../names.js';
 import { enforce } from '../refused.js';
-import { APP_HEADER_COLUMNS, APP_SUMMARY_COLUMNS, toApp, toAppHeader, toAppSummary } from '../rows.js';
+import { APP_HEADER_COLUMNS, APP_SUMMARY_COLUMNS, appValues, toApp, toAppHeader, toAppSummary } from '../rows.js';
 import { byId, type Lookup, type PgDb, type Queryable, type Row } from './db.js';
 import type { PgSealing } from './keyring.js';
 import { deleteVersioned, nextId } from './versioned.js';
@@ -63,20 +62,7 @@ export class PgApps implements Apps {
           c,
           `INSERT INTO oauth_apps (id, tenant_id, name, name_key, data_store, description, client_id, client_secret,
           authorize_uri, token_uri, scope, key_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-          [
-            id,
-            input.tenantId,
-            input.name,
-            nameKey(input.name),
-            input.dataStore,
-            input.description,
-            input.clientId,
-            sealed.client_secret,
-            input.authorizeURI,
-            input.tokenURI,
-            input.scope,
-            keyVersion,
-          ],
+          [id, input.tenantId, ...appValues(input, sealed.client_secret, keyVersion)],
         );
         return (await this.appOn(c, id))!;
       },
@@ -103,19 +89,7 @@ export class PgApps implements Apps {
           c,
           `UPDATE oauth_apps SET name = $1, name_key = $2, data_store = $3, description = $4, client_id = $5,
           client_secret = $6, authorize_uri = $7, token_uri = $8, scope = $9, key_version = $10, version = version + 1 WHERE id = $11`,
-          [
-            input.name,
-            nameKey(input.name),
-            input.dataStore,
-            input.description,
-            input.clientId,
-            sealed.client_secret,
-            input.authorizeURI,
-            input.tokenURI,
-            input.scope,
-            keyVersion,
-            id,
-          ],
+          [...appValues(input, sealed.client_secret, keyVersion), id],
         );
         return (await this.appOn(c, id))!;
       },
@@ -124,6 +98,6 @@ export class PgApps implements Apps {
   }
 
   async delete(id: number, ifVersion?: Versions): Promise<void | Refusal> {
-    return deleteVersioned(this.db, this.rules, 'oauth_apps', id, ifVersion, 'app');
+    return deleteVersioned(this.db, this.rules, { table: 'oauth_apps', id, what: 'app' }, ifVersion);
   }
 }

@@ -4,19 +4,11 @@
  * row as committed; the referenced profile and its app are locked `FOR SHARE` while they are checked (profileUsable).
  */
 import type pg from 'pg';
-import type {
-  DataSource,
-  DataSourceSummary,
-  DataSourceUpdate,
-  DataSources,
-  IntegrityRules,
-  NewDataSource,
-  Refusal,
-  Versions,
-} from '../../domain/ports/index.js';
+import type { DataSource, DataSourceSummary, DataSourceUpdate, DataSources, NewDataSource } from '../../domain/ports/data-sources.js';
+import type { IntegrityRules, Refusal, Versions } from '../../domain/ports/index.js';
 import { nameKey } from '../names.js';
 import { enforce } from '../refused.js';
-import { DATA_SOURCE_SUMMARY_COLUMNS, toDataSource, toDataSourceSummary } from '../rows.js';
+import { DATA_SOURCE_SUMMARY_COLUMNS, dataSourceValues, toDataSource, toDataSourceSummary } from '../rows.js';
 import type { PgDb, Queryable, Row } from './db.js';
 import type { PgSealing } from './keyring.js';
 import { deleteVersioned, nextId } from './versioned.js';
@@ -79,18 +71,7 @@ export class PgDataSources implements DataSources {
           c,
           `INSERT INTO datasources (id, owner_id, name, name_key, data_store, connection_type, description, options,
           oauth_profile_id, key_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-          [
-            id,
-            input.ownerId,
-            input.name,
-            nameKey(input.name),
-            input.dataStore,
-            input.connectionType,
-            input.description,
-            sealed.options,
-            input.oauthProfileId,
-            keyVersion,
-          ],
+          [id, ...dataSourceValues(input, sealed.options, keyVersion)],
         );
         return (await this.dataSourceOn(c, id))!;
       },
@@ -123,6 +104,6 @@ export class PgDataSources implements DataSources {
   }
 
   async delete(id: number, ifVersion?: Versions): Promise<void | Refusal> {
-    return deleteVersioned(this.db, this.rules, 'datasources', id, ifVersion, 'dataSource');
+    return deleteVersioned(this.db, this.rules, { table: 'datasources', id, what: 'dataSource' }, ifVersion);
   }
 }

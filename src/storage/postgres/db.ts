@@ -24,9 +24,6 @@ export type Row = Record<string, unknown>;
 /** A pooled client inside a transaction, or the pool itself for a single autocommit statement. */
 export type Queryable = pg.Pool | pg.PoolClient;
 
-/** An ARRAY(…) column back to numbers (BIGINT arrays arrive as text). */
-export const ids = (value: unknown): number[] => (Array.isArray(value) ? value.map(Number) : []);
-
 /** A row's id, the key of a batched lookup by id. */
 export const byId = (row: Row): number => row.id as number;
 

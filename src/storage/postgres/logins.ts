@@ -6,8 +6,8 @@
 import type { FailureCount, Logins, Principal, Status } from '../../domain/ports/index.js';
 import { UNKNOWN_NAME_PRUNE_BATCH, nameKey, unknownNameDigest } from '../names.js';
 import { failureTimes } from '../rows.js';
-import { ids, type Lookup, type PgDb } from './db.js';
-import { toUser } from './users.js';
+import { ids, toUser } from '../rows.js';
+import type { Lookup, PgDb } from './db.js';
 
 export class PgLogins implements Logins {
   /** A user with its tenant's status and its grants, by name key; concurrent logins share one statement. */

@@ -10,7 +10,7 @@
 import type { IntegrityRules, OAuthProfile, ProfileHeader, ProfileInput, ProfileStats, Profiles, Refusal, Versions } from '../../domain/ports/index.js';
 import { nameKey } from '../names.js';
 import { answerRefusal, enforce } from '../refused.js';
-import { toProfile, toProfileHeader, withTokens } from '../rows.js';
+import { toProfile, toProfileHeader, withTokens, profileValues, type SealedTokens } from '../rows.js';
 import { Batcher } from './batcher.js';
 import { byId, isUnavailable, type Lookup, type PgDb, type Queryable, type Row } from './db.js';
 import type { PgSealing } from './keyring.js';
@@ -19,13 +19,6 @@ import { deleteVersioned, nextId } from './versioned.js';
 /** A profile's header from its own row (SELECT or RETURNING): the owner's tenant by a sub-select. */
 const PROFILE_HEADER_COLUMNS = `id, version, name, app_id, description, owner_id, creator_id,
   (SELECT tenant_id FROM users WHERE users.id = oauth_profiles.owner_id) AS owner_tenant_id`;
-
-/** A profile's tokens, sealed under one key version. */
-interface SealedTokens {
-  access: Buffer | null;
-  refresh: Buffer;
-  version: number;
-}
 
 /** One PUT's new values for a profile row, sealed (see replaceInPlace). */
 interface InPlaceUpdate {
@@ -126,18 +119,7 @@ export class PgProfiles implements Profiles {
           description, access_token, refresh_token, key_version)
         SELECT $1::bigint, $2::bigint, $3::bigint, a.id, $5::text, $6::text, $7::text, $8::bytea, $9::bytea, $10::int
         FROM oauth_apps a WHERE a.id = $4 RETURNING ${PROFILE_HEADER_COLUMNS}`,
-        [
-          id,
-          input.ownerId,
-          input.creatorId,
-          input.oauthAppId,
-          input.name,
-          nameKey(input.name),
-          input.description,
-          tokens.access,
-          tokens.refresh,
-          tokens.version,
-        ],
+        profileValues(id, input, tokens),
       ));
     } catch (err) {
       return answerRefusal(this.db.mapError(err, { names: true }));
@@ -267,7 +249,7 @@ export class PgProfiles implements Profiles {
   }
 
   async delete(id: number, ifVersion?: Versions): Promise<void | Refusal> {
-    return deleteVersioned(this.db, this.rules, 'oauth_profiles', id, ifVersion, 'profile');
+    return deleteVersioned(this.db, this.rules, { table: 'oauth_profiles', id, what: 'profile' }, ifVersion);
   }
 
   async stats(id: number): Promise<ProfileStats | undefined> {

@@ -6,24 +6,14 @@ import type pg from 'pg';
 import type { IntegrityRules, NewRole, Refusal, Role, Roles } from '../../domain/ports/index.js';
 import { nameKey } from '../names.js';
 import { Refused, enforce } from '../refused.js';
-import { ids, type PgDb, type Queryable, type Row } from './db.js';
+import { toRole } from '../rows.js';
+import type { PgDb, Queryable } from './db.js';
 import { IDENTITY, identityHolds, userTenant } from './grants.js';
 
 const ROLE_SELECT = `SELECT r.*,
       ARRAY(SELECT permission FROM role_permissions WHERE role_id = r.id ORDER BY permission) AS perms,
       ARRAY(SELECT user_id FROM user_roles WHERE role_id = r.id ORDER BY user_id) AS members
     FROM roles r`;
-
-function toRole(row: Row): Role {
-  return {
-    id: row.id as number,
-    name: row.name as string,
-    tenantId: row.tenant_id as number,
-    description: (row.description as string | null) ?? null,
-    permissions: ids(row.perms),
-    users: ids(row.members),
-  };
-}
 
 export class PgRoles implements Roles {
   constructor(

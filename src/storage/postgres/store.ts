@@ -39,14 +39,19 @@ export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
   readonly db: PgDb;
   readonly keys: PgSealing;
+  /** principals are read fresh, by one batched, prepared lookup for the requests of the moment */
   readonly logins: PgLogins;
   readonly limits: PgLimits;
   readonly tenants: PgTenants;
   readonly roles: PgRoles;
   readonly users: PgUsers;
+  /** apps, profiles and data sources seal before their statement, reading the ring through its connection */
   readonly apps: PgApps;
   readonly profiles: PgProfiles;
   readonly dataSources: PgDataSources;
+  readonly ping = (): Promise<void> => this.db.ping();
+  readonly probeWrite = (): Promise<void> => this.db.probeWrite();
+  readonly close = (): Promise<void> => this.db.close();
 
   /** `rules`: the domain's integrity rules (src/domain/integrity.ts), applied inside each write's transaction. */
   constructor(url: string, rules: IntegrityRules, options: PostgresOptions = {}) {
@@ -119,17 +124,5 @@ export class PostgresStore implements Store {
       },
       { locks: [LOCK.bootstrap, LOCK.identity] },
     );
-  }
-
-  ping(): Promise<void> {
-    return this.db.ping();
-  }
-
-  probeWrite(): Promise<void> {
-    return this.db.probeWrite();
-  }
-
-  close(): Promise<void> {
-    return this.db.close();
   }
 }

@@ -4,22 +4,13 @@
  * the tenant's transaction.
  */
 import type pg from 'pg';
-import type { IntegrityRules, NewTenant, Refusal, Status, Tenant, TenantUpdate, Tenants } from '../../domain/ports/index.js';
+import type { IntegrityRules, NewTenant, Refusal, Tenant, TenantUpdate, Tenants } from '../../domain/ports/index.js';
 import { nameKey } from '../names.js';
 import { Refused, enforce } from '../refused.js';
-import type { PgDb, Row } from './db.js';
+import { toTenant } from '../rows.js';
+import type { PgDb } from './db.js';
 import { IDENTITY, identityHolds, userTenant } from './grants.js';
 import type { PgRoles } from './roles.js';
-
-function toTenant(row: Row): Tenant {
-  return {
-    id: row.id as number,
-    name: row.name as string,
-    description: (row.description as string | null) ?? null,
-    parentTenant: (row.parent_tenant as number | null) ?? null,
-    status: row.status as Status,
-  };
-}
 
 export class PgTenants implements Tenants {
   constructor(

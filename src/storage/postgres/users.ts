@@ -3,28 +3,12 @@
  * lock and leaves the identity invariants holding (./grants.ts).
  */
 import type pg from 'pg';
-import type { IntegrityRules, NewUser, Refusal, Status, User, UserUpdate, Users } from '../../domain/ports/index.js';
+import type { IntegrityRules, NewUser, Refusal, User, UserUpdate, Users } from '../../domain/ports/index.js';
 import { nameKey } from '../names.js';
 import { Refused, enforce } from '../refused.js';
-import { ids, type PgDb, type Queryable, type Row } from './db.js';
+import { toUser } from '../rows.js';
+import type { PgDb, Queryable } from './db.js';
 import { IDENTITY, identityHolds } from './grants.js';
-
-/** A user row with its `role_ids` and `permission_ids` (as USER_SELECT and the login principal read them). */
-export function toUser(row: Row): User {
-  return {
-    id: row.id as number,
-    userName: row.user_name as string,
-    tenantId: row.tenant_id as number,
-    status: row.status as Status,
-    passwordHash: row.password_hash as string,
-    failedCount: row.failed_count as number,
-    failedSince: (row.failed_since as number | null) ?? null,
-    lockedAt: (row.locked_at as number | null) ?? null,
-    lockedUntil: (row.locked_until as number | null) ?? null,
-    roles: ids(row.role_ids),
-    permissions: ids(row.permission_ids),
-  };
-}
 
 const USER_SELECT = `SELECT u.*,
       ARRAY(SELECT role_id FROM user_roles WHERE user_id = u.id ORDER BY role_id) AS role_ids,

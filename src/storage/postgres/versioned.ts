@@ -2,10 +2,9 @@
  * What the three tables with sealed columns and an ETag version (apps, profiles, data sources) share: the id of the
  * next row, needed before the insert because sealed values are bound to their row id, and the conditional delete.
  */
-import type { IntegrityRules, Missing, Refusal, Versions } from '../../domain/ports/index.js';
+import type { IntegrityRules, Refusal, Versions } from '../../domain/ports/index.js';
+import type { VersionedRow, VersionedTable } from '../rows.js';
 import type { PgDb, Queryable } from './db.js';
-
-export type VersionedTable = 'oauth_apps' | 'oauth_profiles' | 'datasources';
 
 /** The id the insert will use: sealed values are bound to their row id, so it is taken from the sequence first. */
 export async function nextId(db: PgDb, c: Queryable, table: VersionedTable): Promise<number> {
@@ -18,14 +17,8 @@ export async function nextId(db: PgDb, c: Queryable, table: VersionedTable): Pro
  * statement is atomic with its cascades; a transaction around it cost two more round trips), run again if its
  * cascade meets a deadlock. Only when nothing was deleted does a second read tell 404 from 412.
  */
-export async function deleteVersioned(
-  db: PgDb,
-  rules: IntegrityRules,
-  table: VersionedTable,
-  id: number,
-  ifVersion: Versions | undefined,
-  what: Missing,
-): Promise<void | Refusal> {
+export async function deleteVersioned(db: PgDb, rules: IntegrityRules, target: VersionedRow, ifVersion: Versions | undefined): Promise<void | Refusal> {
+  const { table, id, what } = target;
   const deleted = await db.retrying(() =>
     ifVersion === undefined
       ? db.exec(db.pool, `DELETE FROM ${table} WHERE id = $1`, [id])
@@ -37,5 +30,5 @@ export async function deleteVersioned(
   const stale = rules.version(row.version, ifVersion);
   if (stale) return stale;
   // Between the two statements a concurrent write brought the row to an accepted version: the condition holds now.
-  return deleteVersioned(db, rules, table, id, ifVersion, what);
+  return deleteVersioned(db, rules, target, ifVersion);
 }

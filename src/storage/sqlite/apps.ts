@@ -1,9 +1,8 @@
 /** OAuth applications in SQLite; the client secret is sealed by the barrier. Deleting one cascades to its profiles. */
 import type { Apps, IntegrityRules, NewOAuthApp, OAuthApp, OAuthAppHeader, OAuthAppSummary, Refusal, Versions } from '../../domain/ports/index.js';
 import type { Sealing } from '../../sealing/barrier.js';
-import { nameKey } from '../names.js';
 import { enforce } from '../refused.js';
-import { APP_HEADER_COLUMNS, APP_SUMMARY_COLUMNS, toApp, toAppHeader, toAppSummary } from '../rows.js';
+import { APP_HEADER_COLUMNS, APP_SUMMARY_COLUMNS, appValues, toApp, toAppHeader, toAppSummary } from '../rows.js';
 import type { Row, SqliteDb } from './db.js';
 import { deleteVersioned, nextId } from './versioned.js';
 
@@ -52,20 +51,7 @@ export class SqliteApps implements Apps {
           `INSERT INTO oauth_apps (id, tenant_id, name, name_key, data_store, description, client_id, client_secret,
           authorize_uri, token_uri, scope, key_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
-        .run(
-          id,
-          input.tenantId,
-          input.name,
-          nameKey(input.name),
-          input.dataStore,
-          input.description,
-          input.clientId,
-          sealed.client_secret,
-          input.authorizeURI,
-          input.tokenURI,
-          input.scope,
-          keyVersion,
-        );
+        .run(id, input.tenantId, ...appValues(input, sealed.client_secret, keyVersion));
       return this.read(id)!;
     });
   }
@@ -84,24 +70,12 @@ export class SqliteApps implements Apps {
           `UPDATE oauth_apps SET name = ?, name_key = ?, data_store = ?, description = ?, client_id = ?,
           client_secret = ?, authorize_uri = ?, token_uri = ?, scope = ?, key_version = ?, version = version + 1 WHERE id = ?`,
         )
-        .run(
-          input.name,
-          nameKey(input.name),
-          input.dataStore,
-          input.description,
-          input.clientId,
-          sealed.client_secret,
-          input.authorizeURI,
-          input.tokenURI,
-          input.scope,
-          keyVersion,
-          id,
-        );
+        .run(...appValues(input, sealed.client_secret, keyVersion), id);
       return this.read(id)!;
     });
   }
 
   async delete(id: number, ifVersion?: Versions): Promise<void | Refusal> {
-    return deleteVersioned(this.db, this.rules, 'oauth_apps', id, ifVersion, 'app');
+    return deleteVersioned(this.db, this.rules, { table: 'oauth_apps', id, what: 'app' }, ifVersion);
   }
 }

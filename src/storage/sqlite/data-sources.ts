@@ -1,18 +1,10 @@
 /** Data sources in SQLite: their options are sealed by the barrier; one may reference a profile its owner reaches. */
-import type {
-  DataSource,
-  DataSourceSummary,
-  DataSourceUpdate,
-  DataSources,
-  IntegrityRules,
-  NewDataSource,
-  Refusal,
-  Versions,
-} from '../../domain/ports/index.js';
+import type { DataSource, DataSourceSummary, DataSourceUpdate, DataSources, NewDataSource } from '../../domain/ports/data-sources.js';
+import type { IntegrityRules, Refusal, Versions } from '../../domain/ports/index.js';
 import type { Sealing } from '../../sealing/barrier.js';
 import { nameKey } from '../names.js';
 import { enforce } from '../refused.js';
-import { DATA_SOURCE_SUMMARY_COLUMNS, toDataSource, toDataSourceSummary } from '../rows.js';
+import { DATA_SOURCE_SUMMARY_COLUMNS, dataSourceValues, toDataSource, toDataSourceSummary } from '../rows.js';
 import type { Row, SqliteDb } from './db.js';
 import { deleteVersioned, nextId } from './versioned.js';
 
@@ -68,18 +60,7 @@ export class SqliteDataSources implements DataSources {
           `INSERT INTO datasources (id, owner_id, name, name_key, data_store, connection_type, description, options,
           oauth_profile_id, key_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
-        .run(
-          id,
-          input.ownerId,
-          input.name,
-          nameKey(input.name),
-          input.dataStore,
-          input.connectionType,
-          input.description,
-          sealed.options,
-          input.oauthProfileId,
-          keyVersion,
-        );
+        .run(id, ...dataSourceValues(input, sealed.options, keyVersion));
       return this.read(id)!;
     });
   }
@@ -102,6 +83,6 @@ export class SqliteDataSources implements DataSources {
   }
 
   async delete(id: number, ifVersion?: Versions): Promise<void | Refusal> {
-    return deleteVersioned(this.db, this.rules, 'datasources', id, ifVersion, 'dataSource');
+    return deleteVersioned(this.db, this.rules, { table: 'datasources', id, what: 'dataSource' }, ifVersion);
   }
 }

@@ -31,9 +31,6 @@ interface PendingWrite {
 }
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
-/** group_concat() output back to numbers. */
-export const ids = (csv: unknown): number[] => (typeof csv === 'string' && csv !== '' ? csv.split(',').map(Number) : []);
-
 export class SqliteDb {
   readonly connection: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();

@@ -1,9 +1,8 @@
 /** Authentication's state in SQLite: the principal of a name, failed logins of users and of unknown names. */
 import type { FailureCount, Logins, Principal, Status } from '../../domain/ports/index.js';
 import { UNKNOWN_NAME_PRUNE_BATCH, nameKey, unknownNameDigest } from '../names.js';
-import { failureTimes } from '../rows.js';
-import { ids, type Row, type SqliteDb } from './db.js';
-import { toUser } from './users.js';
+import { failureTimes, ids, toUser } from '../rows.js';
+import type { Row, SqliteDb } from './db.js';
 
 interface Grants {
   stamp: number;

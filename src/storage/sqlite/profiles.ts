@@ -6,18 +6,12 @@ import type { IntegrityRules, OAuthProfile, ProfileHeader, ProfileInput, Profile
 import type { Sealing } from '../../sealing/barrier.js';
 import { nameKey } from '../names.js';
 import { Refused, enforce } from '../refused.js';
-import { toProfile, toProfileHeader, withTokens } from '../rows.js';
+import { toProfile, toProfileHeader, withTokens, profileValues, type SealedTokens } from '../rows.js';
 import type { Row, SqliteDb } from './db.js';
 import { deleteVersioned, nextId } from './versioned.js';
 
 const HEADER_SELECT = `SELECT p.id, p.version, p.name, p.app_id, p.description, p.owner_id, p.creator_id, u.tenant_id AS owner_tenant_id
   FROM oauth_profiles p JOIN users u ON u.id = p.owner_id`;
-
-interface SealedTokens {
-  access: Buffer | null;
-  refresh: Buffer;
-  version: number;
-}
 
 /** A write that a unique name index refused: the refusal `name` (the index is the name check). */
 function nameTaken(err: unknown): never {
@@ -85,18 +79,7 @@ export class SqliteProfiles implements Profiles {
             `INSERT INTO oauth_profiles (id, owner_id, creator_id, app_id, name, name_key, description, access_token,
           refresh_token, key_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           )
-          .run(
-            id,
-            input.ownerId,
-            input.creatorId,
-            input.oauthAppId,
-            input.name,
-            nameKey(input.name),
-            input.description,
-            tokens.access,
-            tokens.refresh,
-            tokens.version,
-          );
+          .run(...profileValues(id, input, tokens));
       } catch (err) {
         nameTaken(err);
       }
@@ -173,7 +156,7 @@ export class SqliteProfiles implements Profiles {
   }
 
   async delete(id: number, ifVersion?: Versions): Promise<void | Refusal> {
-    return deleteVersioned(this.db, this.rules, 'oauth_profiles', id, ifVersion, 'profile');
+    return deleteVersioned(this.db, this.rules, { table: 'oauth_profiles', id, what: 'profile' }, ifVersion);
   }
 
   async stats(id: number): Promise<ProfileStats | undefined> {

@@ -2,22 +2,14 @@
 import type { IntegrityRules, NewRole, Refusal, Role, Roles } from '../../domain/ports/index.js';
 import { nameKey } from '../names.js';
 import { Refused, enforce } from '../refused.js';
-import { ids, type Row, type SqliteDb } from './db.js';
+import { toRole } from '../rows.js';
+import type { Row, SqliteDb } from './db.js';
 import { grantsChanged, identityHolds, userTenant } from './grants.js';
 
 const ROLE_SELECT = `SELECT r.*,
     (SELECT group_concat(permission) FROM (SELECT permission FROM role_permissions WHERE role_id = r.id ORDER BY permission)) AS perms,
     (SELECT group_concat(user_id) FROM (SELECT user_id FROM user_roles WHERE role_id = r.id ORDER BY user_id)) AS members
   FROM roles r`;
-
-const toRole = (row: Row): Role => ({
-  id: row.id as number,
-  name: row.name as string,
-  tenantId: row.tenant_id as number,
-  description: (row.description as string | null) ?? null,
-  permissions: ids(row.perms),
-  users: ids(row.members),
-});
 
 export class SqliteRoles implements Roles {
   constructor(

@@ -25,14 +25,20 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly db: SqliteDb;
   readonly keys: Sealing<never, 'sync'>;
+  /** principals are cached per user under the grants stamp every change of grants raises (./grants.ts) */
   readonly logins: SqliteLogins;
   readonly limits: SqliteLimits;
   readonly tenants: SqliteTenants;
   readonly roles: SqliteRoles;
   readonly users: SqliteUsers;
+  /** apps, profiles and data sources seal inside the synchronous write that stores them */
   readonly apps: SqliteApps;
   readonly profiles: SqliteProfiles;
   readonly dataSources: SqliteDataSources;
+  /** the health check's probe write goes through the group commit, like any write */
+  readonly ping = (): Promise<void> => this.db.ping();
+  readonly probeWrite = (): Promise<void> => this.db.probeWrite();
+  readonly close = (): Promise<void> => this.db.close();
 
   /** `rules`: the domain's integrity rules (src/domain/integrity.ts), applied inside each write's transaction. */
   constructor(file: string, rules: IntegrityRules) {
@@ -79,18 +85,6 @@ export class SqliteStore implements Store {
       applied.push(m.version);
     }
     return applied;
-  }
-
-  ping(): Promise<void> {
-    return this.db.ping();
-  }
-
-  probeWrite(): Promise<void> {
-    return this.db.probeWrite();
-  }
-
-  close(): Promise<void> {
-    return this.db.close();
   }
 
   async bootstrap(seed: Seed): Promise<boolean> {

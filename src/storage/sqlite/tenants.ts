@@ -1,18 +1,11 @@
 /** Tenants in SQLite: the row, its administrators, and the system-tenant roles copied into a new tenant. */
-import type { IntegrityRules, NewTenant, Refusal, Status, Tenant, TenantUpdate, Tenants } from '../../domain/ports/index.js';
+import type { IntegrityRules, NewTenant, Refusal, Tenant, TenantUpdate, Tenants } from '../../domain/ports/index.js';
 import { nameKey } from '../names.js';
 import { Refused, enforce } from '../refused.js';
+import { toTenant } from '../rows.js';
 import type { Row, SqliteDb } from './db.js';
 import { grantsChanged, identityHolds, userTenant } from './grants.js';
 import type { SqliteRoles } from './roles.js';
-
-const toTenant = (row: Row): Tenant => ({
-  id: row.id as number,
-  name: row.name as string,
-  description: (row.description as string | null) ?? null,
-  parentTenant: (row.parent_tenant as number | null) ?? null,
-  status: row.status as Status,
-});
 
 export class SqliteTenants implements Tenants {
   constructor(

@@ -1,23 +1,10 @@
 /** Users in SQLite: the row, its roles and explicit permissions; every change raises the grants stamp. */
-import type { IntegrityRules, NewUser, Refusal, Status, User, UserUpdate, Users } from '../../domain/ports/index.js';
+import type { IntegrityRules, NewUser, Refusal, User, UserUpdate, Users } from '../../domain/ports/index.js';
 import { nameKey } from '../names.js';
 import { Refused, enforce } from '../refused.js';
-import { ids, type Row, type SqliteDb } from './db.js';
+import { toUser } from '../rows.js';
+import type { Row, SqliteDb } from './db.js';
 import { grantsChanged, identityHolds } from './grants.js';
-
-export const toUser = (row: Row): User => ({
-  id: row.id as number,
-  userName: row.user_name as string,
-  tenantId: row.tenant_id as number,
-  status: row.status as Status,
-  passwordHash: row.password_hash as string,
-  failedCount: row.failed_count as number,
-  failedSince: (row.failed_since as number | null) ?? null,
-  lockedAt: (row.locked_at as number | null) ?? null,
-  lockedUntil: (row.locked_until as number | null) ?? null,
-  roles: ids(row.role_ids),
-  permissions: ids(row.permission_ids),
-});
 
 const USER_SELECT = `SELECT u.*,
     (SELECT group_concat(role_id) FROM (SELECT role_id FROM user_roles WHERE user_id = u.id ORDER BY role_id)) AS role_ids,

@@ -2,11 +2,10 @@
  * What the three tables with sealed columns and an ETag version (apps, profiles, data sources) share: the id of the
  * next row, needed before the insert because sealed values are bound to their row id, and the conditional delete.
  */
-import type { IntegrityRules, Missing, Refusal, Versions } from '../../domain/ports/index.js';
+import type { IntegrityRules, Refusal, Versions } from '../../domain/ports/index.js';
+import type { VersionedRow, VersionedTable } from '../rows.js';
 import { enforce } from '../refused.js';
 import type { SqliteDb } from './db.js';
-
-export type VersionedTable = 'oauth_apps' | 'oauth_profiles' | 'datasources';
 
 /** The id the next insert will get (inside the write that inserts). */
 export function nextId(db: SqliteDb, table: VersionedTable): number {
@@ -15,14 +14,8 @@ export function nextId(db: SqliteDb, table: VersionedTable): number {
 }
 
 /** Deletes a row if it exists and, when asked, still has one of the accepted versions (checked in the same write). */
-export function deleteVersioned(
-  db: SqliteDb,
-  rules: IntegrityRules,
-  table: VersionedTable,
-  id: number,
-  ifVersion: Versions | undefined,
-  what: Missing,
-): Promise<void | Refusal> {
+export function deleteVersioned(db: SqliteDb, rules: IntegrityRules, row: VersionedRow, ifVersion: Versions | undefined): Promise<void | Refusal> {
+  const { table, id, what } = row;
   return db.decide(() => {
     const row = db.present(db.q(`SELECT version FROM ${table} WHERE id = ?`).get(id) as { version: number } | undefined, what, id);
     enforce(rules.version(row.version, ifVersion));
