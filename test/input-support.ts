@@ -9,3 +9,12 @@ export function hasLoneSurrogate(value: unknown): boolean {
   }
   return false;
 }
+
+/** A `__proto__` or `constructor` key anywhere: Fastify's parser refuses the body as not valid JSON before any other check. */
+export function hasPoisonKey(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(hasPoisonKey);
+  if (value !== null && typeof value === 'object') {
+    return Object.entries(value).some(([k, v]) => k === '__proto__' || k === 'constructor' || hasPoisonKey(v));
+  }
+  return false;
+}

@@ -11,7 +11,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { ADMIN_PASSWORD, basic, DEFAULT_PASSWORD, harness, type Harness } from '../helpers.js';
 import { assertEnvelope } from '../admin-support.js';
 import { withEnoughSuccesses } from '../property-support.js';
-import { hasLoneSurrogate } from '../input-support.js';
+import { hasLoneSurrogate, hasPoisonKey } from '../input-support.js';
 import { isUtf8 } from 'node:buffer';
 import { parse as parseLegacy } from 'node:url';
 import {
@@ -241,7 +241,8 @@ describe('arbitrary bodies', () => {
               const before = await oauthState(h.store);
               const res = await send(t.method, t.url(), t.as, p);
               assert.ok(res.statusCode < 500, `status ${res.statusCode}: ${res.body.slice(0, 300)}`);
-              if (p.kind === 'json' && hasLoneSurrogate(p.value)) {
+              // Prototype poisoning is refused first, as not valid JSON; only without it is the lone surrogate named.
+              if (p.kind === 'json' && hasLoneSurrogate(p.value) && !hasPoisonKey(p.value)) {
                 assert.equal(res.statusCode, 400, res.body);
                 assert.match(assertEnvelope(res, t.name).error.message.value, /lone surrogate/);
               } else if (p.kind === 'bytes' && !isUtf8(p.value)) {
