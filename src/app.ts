@@ -26,6 +26,8 @@ import { limitRoutes } from './http/routes/limits.js';
 import { oauthAppRoutes } from './http/routes/oauthapps.js';
 import { oauthProfileRoutes } from './http/routes/oauthprofiles.js';
 import { dataSourceRoutes } from './http/routes/datasources.js';
+import { tokenRoutes } from './http/routes/tokens.js';
+import { TokenEngine, type EngineOptions } from './engine/refresh.js';
 import type { AppRules } from './domain/oauth-apps.js';
 
 export interface AppDeps {
@@ -40,6 +42,8 @@ export interface AppDeps {
   https?: { cert: Buffer; key: Buffer };
   /** accept `http:` authorize/token URIs on loopback hosts (development against a local authorization server) */
   allowLoopbackHttpUris?: boolean;
+  /** the token engine's calls to token endpoints and its timing (src/engine/refresh.ts) */
+  engine: EngineOptions;
 }
 
 export interface Services {
@@ -48,6 +52,7 @@ export interface Services {
   hashParams: ScryptParams;
   clock: () => number;
   appRules: AppRules;
+  engine: TokenEngine;
 }
 
 declare module 'fastify' {
@@ -124,6 +129,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     hashParams,
     clock,
     appRules: { allowLoopbackHttp: deps.allowLoopbackHttpUris ?? false },
+    engine: new TokenEngine(deps.store, deps.engine),
   });
 
   app.setValidatorCompiler(validatorCompiler);
@@ -189,5 +195,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(oauthAppRoutes);
   await app.register(oauthProfileRoutes);
   await app.register(dataSourceRoutes);
+  await app.register(tokenRoutes);
   return app;
 }

@@ -1,0 +1,233 @@
+/**
+ * The token engine's heart (api.md §8.2–§8.3): a valid access token for a profile, refreshing it when it expires,
+ * with exactly one token-endpoint call per generation across every node that shares the database.
+ *
+ * - A refresh runs under a lease on the profile (owner, expiry by the database's clock) that outlasts the whole
+ *   outbound deadline with its retries; no transaction stays open across the HTTP call. Claiming the lease commits
+ *   an in-flight marker before the call.
+ * - The new tokens are committed by compare-and-swap on the generation and the lease: a PUT, a consent or a delete
+ *   that came first wins, and the refresh result is dropped.
+ * - Callers on this node that want the same generation refreshed share the holder's promise; callers on other nodes
+ *   find the lease taken and wait for the generation to move, reading the result from the database.
+ * - A holder that takes over a lease whose holder died with a call in flight sends the same refresh token once; if
+ *   the AS refuses it, the rotated token was lost (`rotation_lost`) and the profile needs a new consent.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { fail } from '../errors.js';
+import type { AsError, ClientAuth, Store, TokenStatus } from '../domain/ports/index.js';
+import { settingsOf } from './settings.js';
+
+/** What one call to the token endpoint came to (./exchange.ts), already classified (§8.4). */
+export type ExchangeOutcome =
+  | { kind: 'success'; accessToken: string; refreshToken: string | undefined; expiresAt: number }
+  | {
+      kind: 'reconsent' | 'clientError' | 'rateLimited' | 'transient' | 'refused';
+      lastError: AsError;
+      /** how long the AS asked to be left alone (429), or nothing */
+      retryAfterMs?: number;
+      /** false when the request certainly never reached the AS (refused before connecting, connection refused) */
+      sent: boolean;
+    };
+
+export interface ExchangeRequest {
+  tokenURI: string;
+  clientId: string;
+  clientSecret: string;
+  clientAuth: ClientAuth;
+  refreshToken: string;
+  defaultExpiresIn: number;
+}
+
+export type Exchange = (request: ExchangeRequest) => Promise<ExchangeOutcome>;
+
+export interface AccessToken {
+  accessToken: string;
+  tokenType: 'Bearer';
+  expiresAt: string | null;
+  scope: string | null;
+}
+
+export interface EngineOptions {
+  exchange: Exchange;
+  now?: () => number;
+  /** the lease: longer than every attempt's deadline (connect 5 s + headers 10 s + body 10 s) and the backoff between them */
+  leaseMs?: number;
+  /** attempts of one refresh at transient failures (the first included) */
+  attempts?: number;
+  /** backoff before attempt n (1-based, n ≥ 2): full jitter up to base·2^(n-2) */
+  backoffBaseMs?: number;
+  /** how often a caller waiting for another node's lease looks again */
+  pollMs?: number;
+  random?: () => number;
+}
+
+/** A forced refresh is refused this soon after the last refresh of any kind (§8.2). */
+const FORCE_PAUSE_MS = 10_000;
+/** How long a profile in `retrying` waits before the next on-demand call, at most. */
+const MAX_RETRY_PAUSE_MS = 5 * 60_000;
+
+type Round = { done: AccessToken } | { again: true };
+
+export class TokenEngine {
+  /** this process as a lease holder: a name an operator can read in the database, made unique by a random tail */
+  readonly owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  private readonly inFlight = new Map<string, Promise<Round>>();
+  private readonly now: () => number;
+  private readonly leaseMs: number;
+  private readonly attempts: number;
+  private readonly backoffBaseMs: number;
+  private readonly pollMs: number;
+  private readonly random: () => number;
+
+  constructor(
+    private readonly store: Store,
+    private readonly options: EngineOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+    this.leaseMs = options.leaseMs ?? 120_000;
+    this.attempts = options.attempts ?? 3;
+    this.backoffBaseMs = options.backoffBaseMs ?? 500;
+    this.pollMs = options.pollMs ?? 50;
+    this.random = options.random ?? Math.random;
+  }
+
+  /**
+   * A valid access token of the profile (its reachability is the caller's check): the stored one when it stays
+   * valid for `minValidityMs`, else a refreshed one. Catalogue errors for a dead grant, a refused client, a moved
+   * origin, a refused URI, a too-early forced refresh, and an AS that did not answer usably.
+   */
+  async accessToken(profileId: number, request: { minValidityMs: number; force: boolean }): Promise<AccessToken> {
+    let force = request.force;
+    // Each round either answers or sees the generation move (a refresh, a PUT) and looks again; a handful suffices.
+    for (let round = 0; round < 8; round++) {
+      const status = await this.store.tokens.status(profileId);
+      if (!status) throw fail('profileNotFound', profileId);
+      const engine = await settingsOf(this.store, status.oauthAppId);
+      if (!engine) throw fail('profileNotFound', profileId); // its app was deleted meanwhile, and with it the profile
+      this.refuseDead(status, engine.status.state === 'client_error');
+      const app = await this.store.apps.get(status.oauthAppId);
+      if (!app) throw fail('profileNotFound', profileId);
+      if (status.tokenOrigin !== null && new URL(app.tokenURI).origin !== status.tokenOrigin) {
+        await this.store.tokens.mark(profileId, status.generation, 'origin_changed', null);
+        throw fail('originChanged', profileId);
+      }
+      const now = this.now();
+      if (force && status.refreshedAt !== null && now - status.refreshedAt < FORCE_PAUSE_MS) {
+        throw fail('refreshTooSoon', profileId, { 'retry-after': String(Math.ceil((status.refreshedAt + FORCE_PAUSE_MS - now) / 1000)) });
+      }
+      if (!force && status.expiresAt !== null && status.expiresAt - now >= request.minValidityMs) {
+        const profile = await this.store.profiles.get(profileId);
+        if (profile?.accessToken) {
+          return { accessToken: profile.accessToken, tokenType: 'Bearer', expiresAt: new Date(status.expiresAt).toISOString(), scope: app.scope };
+        }
+      }
+      if (status.state === 'retrying' && status.nextRefreshAt !== null && status.nextRefreshAt > now) {
+        throw fail('refreshUnavailable', status.lastError?.error ?? 'retrying', { 'retry-after': String(Math.ceil((status.nextRefreshAt - now) / 1000)) });
+      }
+      const outcome = await this.shared(status, app.scope);
+      if ('done' in outcome) return outcome.done;
+      force = false; // a refresh happened meanwhile (ours or another's): the token it left is fresh
+    }
+    throw fail('refreshUnavailable', 'the profile kept changing during the refresh');
+  }
+
+  /** Profiles in a state that no refresh may leave: their catalogue error. */
+  private refuseDead(status: TokenStatus, clientRefused: boolean): void {
+    if (status.state === 'needs_reconsent') throw fail('needsReconsent', `${status.profileId}: the authorization server answered ${status.lastError?.error ?? 'invalid_grant'}`);
+    if (status.state === 'app_error' || clientRefused) throw fail('appClientError', status.oauthAppId);
+    if (status.state === 'origin_changed') throw fail('originChanged', status.profileId);
+  }
+
+  /** One refresh per profile and generation in this process: callers of the moment share it. */
+  private shared(status: TokenStatus, scope: string | null): Promise<Round> {
+    const key = `${status.profileId}:${status.generation}`;
+    let round = this.inFlight.get(key);
+    if (!round) {
+      round = this.refresh(status, scope).finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, round);
+    }
+    return round;
+  }
+
+  private async refresh(status: TokenStatus, scope: string | null): Promise<Round> {
+    const { profileId, generation } = status;
+    const claim = await this.store.tokens.claim(profileId, generation, this.owner, this.leaseMs);
+    if (!claim.claimed) {
+      if (!claim.status) throw fail('profileNotFound', profileId);
+      if (claim.status.generation === generation) await this.waitForOther(claim.status);
+      return { again: true };
+    }
+    // Holding the lease: read what the call needs (the refresh token, the client's secret) now, not before.
+    const [profile, app, engine] = await Promise.all([this.store.profiles.get(profileId), this.store.apps.get(status.oauthAppId), settingsOf(this.store, status.oauthAppId)]);
+    if (!profile || !app || !engine) throw fail('profileNotFound', profileId);
+    const request: ExchangeRequest = {
+      tokenURI: app.tokenURI,
+      clientId: app.clientId,
+      clientSecret: app.clientSecret,
+      clientAuth: engine.settings.clientAuth,
+      refreshToken: profile.refreshToken,
+      defaultExpiresIn: engine.settings.defaultExpiresIn,
+    };
+    // Taken over from a holder that died mid-call: the token may already be rotated away, so exactly one more try.
+    const outcome = await this.call(request, claim.recovered ? 1 : this.attempts);
+    if (outcome.kind === 'success') {
+      const refreshToken = outcome.refreshToken ?? profile.refreshToken;
+      const retired = refreshToken !== profile.refreshToken ? profile.refreshToken : undefined;
+      const won = await this.store.tokens.complete(profileId, generation, this.owner, { accessToken: outcome.accessToken, refreshToken, expiresAt: outcome.expiresAt, retired });
+      if (!won) return { again: true }; // a PUT or a consent came first: its tokens stand, this result is dropped
+      return { done: { accessToken: outcome.accessToken, tokenType: 'Bearer', expiresAt: new Date(outcome.expiresAt).toISOString(), scope } };
+    }
+    return this.failed(status, outcome, claim.recovered);
+  }
+
+  /** Up to `attempts` calls while the AS fails transiently, with full-jitter exponential backoff between them. */
+  private async call(request: ExchangeRequest, attempts: number): Promise<ExchangeOutcome> {
+    let outcome = await this.options.exchange(request);
+    for (let n = 2; n <= attempts && outcome.kind === 'transient'; n++) {
+      await sleep(this.random() * this.backoffBaseMs * 2 ** (n - 2));
+      outcome = await this.options.exchange(request);
+    }
+    return outcome;
+  }
+
+  private async failed(status: TokenStatus, outcome: Exclude<ExchangeOutcome, { kind: 'success' }>, recovered: boolean): Promise<Round> {
+    const { profileId, generation } = status;
+    const failures = status.failures + 1;
+    const record = (state: TokenStatus['state'], lastError: AsError, nextRefreshAt: number | null, finished = true) =>
+      this.store.tokens.fail(profileId, generation, this.owner, { state, failures, lastError, nextRefreshAt, finished });
+    switch (outcome.kind) {
+      case 'reconsent': {
+        const lastError = recovered ? { ...outcome.lastError, error: 'rotation_lost' } : outcome.lastError;
+        if (!(await record('needs_reconsent', lastError, null))) return { again: true };
+        throw fail('needsReconsent', `${profileId}: the authorization server answered ${lastError.error}`);
+      }
+      case 'clientError':
+        await this.store.appEngines.setStatus(status.oauthAppId, { state: 'client_error', lastError: outcome.lastError });
+        if (!(await record('app_error', outcome.lastError, null))) return { again: true };
+        throw fail('appClientError', status.oauthAppId);
+      case 'refused':
+        if (!(await record('retrying', outcome.lastError, null))) return { again: true };
+        throw fail('tokenEndpointRefused', outcome.lastError.description ?? outcome.lastError.error);
+      case 'rateLimited':
+      case 'transient': {
+        const pause = outcome.retryAfterMs ?? Math.min(MAX_RETRY_PAUSE_MS, this.backoffBaseMs * 2 ** Math.min(failures, 20));
+        // After a takeover the token's fate is still unknown: leave the marker, so the next holder recovers again.
+        if (!(await record('retrying', outcome.lastError, this.now() + pause, !(recovered && outcome.sent)))) return { again: true };
+        throw fail('refreshUnavailable', outcome.lastError.error, { 'retry-after': String(Math.max(1, Math.ceil(pause / 1000))) });
+      }
+    }
+  }
+
+  /** Another node holds the lease of this generation: wait until the generation moves or the lease is free or over. */
+  private async waitForOther(held: TokenStatus): Promise<void> {
+    const until = (held.lease?.until ?? 0) + this.pollMs;
+    for (;;) {
+      await sleep(this.pollMs);
+      const now = await this.store.tokens.status(held.profileId);
+      if (!now || now.generation !== held.generation || now.lease === null || now.state !== held.state || this.now() > until) return;
+    }
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
