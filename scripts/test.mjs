@@ -58,6 +58,11 @@ const SQLITE_ONLY = {
   'bench-smoke.test.ts': 'benchmark smoke run on SQLite',
   'sealing.test.ts': 'runs its PostgreSQL variant itself in the first pass',
   'crypto.test.ts': 'the sealing primitives; no database involved',
+  'token-response.test.ts': "the token engine's pure reader of AS answers; no database involved",
+  'classify.test.ts': "the token engine's pure classification of AS answers; no database involved",
+  'backoff.test.ts': "the token engine's pure retry timing; no database involved",
+  'retry-after.test.ts': 'pure Retry-After parsing; no database involved',
+  'scrub.test.ts': 'the pure scrubbing of AS descriptions; no database involved',
 };
 
 // A name listed above must name one file only: a second file of that name in another folder would leave the pass too.
