@@ -28,6 +28,8 @@ import { oauthProfileRoutes } from './http/routes/oauthprofiles.js';
 import { dataSourceRoutes } from './http/routes/datasources.js';
 import { tokenRoutes } from './http/routes/tokens.js';
 import { TokenEngine, type EngineOptions } from './engine/refresh.js';
+import { tokenExchange } from './engine/exchange.js';
+import { createOutboundClient } from './outbound/client.js';
 import type { AppRules } from './domain/oauth-apps.js';
 
 export interface AppDeps {
@@ -42,8 +44,10 @@ export interface AppDeps {
   https?: { cert: Buffer; key: Buffer };
   /** accept `http:` authorize/token URIs on loopback hosts (development against a local authorization server) */
   allowLoopbackHttpUris?: boolean;
-  /** the token engine's calls to token endpoints and its timing (src/engine/refresh.ts) */
-  engine: EngineOptions;
+  /** CA certificates (PEM) trusted for outbound calls besides Node's roots: TOKENKEEP_OUTBOUND_CA_FILE */
+  outboundCa?: Buffer;
+  /** the token engine's timing, and its calls to token endpoints (by default through src/outbound's client) */
+  engine?: Partial<EngineOptions>;
 }
 
 export interface Services {
@@ -123,13 +127,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     clientErrorHandler: clientErrorHandler(tls),
   });
   const authenticator = new Authenticator({ store: deps.store, hashParams, clock, failuresPerAddress: deps.failuresPerAddress });
+  // The one client that leaves the machine (§8.5); its pooled connections close with the app.
+  const outbound = createOutboundClient({ allowLoopback: deps.allowLoopbackHttpUris ?? false, ...(deps.outboundCa ? { extraCa: deps.outboundCa } : {}) });
+  const engine = new TokenEngine(deps.store, { exchange: tokenExchange(outbound), ...deps.engine });
   app.decorate('services', {
     store: deps.store,
     authenticator,
     hashParams,
     clock,
     appRules: { allowLoopbackHttp: deps.allowLoopbackHttpUris ?? false },
-    engine: new TokenEngine(deps.store, deps.engine),
+    engine,
   });
 
   app.setValidatorCompiler(validatorCompiler);
@@ -154,6 +161,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   installAuth(app, { store: deps.store, authenticator });
   installGracefulClose(app);
+  app.addHook('onClose', () => outbound.close());
   installRequestLog(app);
   app.addHook('preHandler', (request, _reply, done) => {
     try {

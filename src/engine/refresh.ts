@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { fail } from '../errors.js';
 import type { AsError, ClientAuth, Store, TokenStatus } from '../domain/ports/index.js';
+import { TOKEN_CALL_BACKOFF, nextAttempt, worstCaseDelayMs, type BackoffPolicy } from './backoff.js';
 import { settingsOf } from './settings.js';
 
 /** What one call to the token endpoint came to (./exchange.ts), already classified (§8.4). */
@@ -51,12 +52,10 @@ export interface AccessToken {
 export interface EngineOptions {
   exchange: Exchange;
   now?: () => number;
-  /** the lease: longer than every attempt's deadline (connect 5 s + headers 10 s + body 10 s) and the backoff between them */
+  /** attempts of one refresh at transient failures, and the full-jitter backoff between them */
+  backoff?: BackoffPolicy;
+  /** the lease; by default longer than every attempt's deadline (connect 5 s + headers 10 s + body 10 s) and the backoff */
   leaseMs?: number;
-  /** attempts of one refresh at transient failures (the first included) */
-  attempts?: number;
-  /** backoff before attempt n (1-based, n ≥ 2): full jitter up to base·2^(n-2) */
-  backoffBaseMs?: number;
   /** how often a caller waiting for another node's lease looks again */
   pollMs?: number;
   random?: () => number;
@@ -66,6 +65,8 @@ export interface EngineOptions {
 const FORCE_PAUSE_MS = 10_000;
 /** How long a profile in `retrying` waits before the next on-demand call, at most. */
 const MAX_RETRY_PAUSE_MS = 5 * 60_000;
+/** One attempt's deadline (§8.5), plus a margin for the database work around the call. */
+const ATTEMPT_MS = 25_000 + 5_000;
 
 type Round = { done: AccessToken } | { again: true };
 
@@ -75,8 +76,7 @@ export class TokenEngine {
   private readonly inFlight = new Map<string, Promise<Round>>();
   private readonly now: () => number;
   private readonly leaseMs: number;
-  private readonly attempts: number;
-  private readonly backoffBaseMs: number;
+  private readonly backoff: BackoffPolicy;
   private readonly pollMs: number;
   private readonly random: () => number;
 
@@ -85,9 +85,8 @@ export class TokenEngine {
     private readonly options: EngineOptions,
   ) {
     this.now = options.now ?? Date.now;
-    this.leaseMs = options.leaseMs ?? 120_000;
-    this.attempts = options.attempts ?? 3;
-    this.backoffBaseMs = options.backoffBaseMs ?? 500;
+    this.backoff = options.backoff ?? TOKEN_CALL_BACKOFF;
+    this.leaseMs = options.leaseMs ?? this.backoff.maxAttempts * ATTEMPT_MS + worstCaseDelayMs(this.backoff);
     this.pollMs = options.pollMs ?? 50;
     this.random = options.random ?? Math.random;
   }
@@ -170,7 +169,7 @@ export class TokenEngine {
       defaultExpiresIn: engine.settings.defaultExpiresIn,
     };
     // Taken over from a holder that died mid-call: the token may already be rotated away, so exactly one more try.
-    const outcome = await this.call(request, claim.recovered ? 1 : this.attempts);
+    const outcome = await this.call(request, claim.recovered);
     if (outcome.kind === 'success') {
       const refreshToken = outcome.refreshToken ?? profile.refreshToken;
       const retired = refreshToken !== profile.refreshToken ? profile.refreshToken : undefined;
@@ -181,14 +180,15 @@ export class TokenEngine {
     return this.failed(status, outcome, claim.recovered);
   }
 
-  /** Up to `attempts` calls while the AS fails transiently, with full-jitter exponential backoff between them. */
-  private async call(request: ExchangeRequest, attempts: number): Promise<ExchangeOutcome> {
-    let outcome = await this.options.exchange(request);
-    for (let n = 2; n <= attempts && outcome.kind === 'transient'; n++) {
-      await sleep(this.random() * this.backoffBaseMs * 2 ** (n - 2));
-      outcome = await this.options.exchange(request);
+  /** Calls while the AS fails transiently, as the backoff policy allows; a takeover gets exactly one call. */
+  private async call(request: ExchangeRequest, recovered: boolean): Promise<ExchangeOutcome> {
+    for (let made = 1; ; made++) {
+      const outcome = await this.options.exchange(request);
+      if (outcome.kind !== 'transient' || recovered) return outcome;
+      const next = nextAttempt(this.backoff, made, { random: this.random, retryAfterMs: outcome.retryAfterMs });
+      if (!next.retry) return outcome;
+      await sleep(next.delayMs);
     }
-    return outcome;
   }
 
   private async failed(status: TokenStatus, outcome: Exclude<ExchangeOutcome, { kind: 'success' }>, recovered: boolean): Promise<Round> {
@@ -211,7 +211,7 @@ export class TokenEngine {
         throw fail('tokenEndpointRefused', outcome.lastError.description ?? outcome.lastError.error);
       case 'rateLimited':
       case 'transient': {
-        const pause = outcome.retryAfterMs ?? Math.min(MAX_RETRY_PAUSE_MS, this.backoffBaseMs * 2 ** Math.min(failures, 20));
+        const pause = outcome.retryAfterMs ?? Math.min(MAX_RETRY_PAUSE_MS, this.backoff.baseMs * 2 ** Math.min(failures, 20));
         // After a takeover the token's fate is still unknown: leave the marker, so the next holder recovers again.
         if (!(await record('retrying', outcome.lastError, this.now() + pause, !(recovered && outcome.sent)))) return { again: true };
         throw fail('refreshUnavailable', outcome.lastError.error, { 'retry-after': String(Math.max(1, Math.ceil(pause / 1000))) });
