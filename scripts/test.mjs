@@ -58,6 +58,10 @@ const SQLITE_ONLY = {
   'bench-smoke.test.ts': 'benchmark smoke run on SQLite',
   'sealing.test.ts': 'runs its PostgreSQL variant itself in the first pass',
   'crypto.test.ts': 'the sealing primitives; no database involved',
+  'address-policy.test.ts': 'the outbound address policy, pure functions; no database involved',
+  'uri-policy.test.ts': 'the outbound URI policy, pure functions; no database involved',
+  'outbound-ssrf.test.ts': 'the outbound client against loopback listeners; no database involved',
+  'outbound-client.test.ts': 'the outbound client against loopback listeners; no database involved',
 };
 
 // A name listed above must name one file only: a second file of that name in another folder would leave the pass too.
