@@ -106,7 +106,8 @@ describe('outbound client: answers and limits', () => {
   });
 });
 
-describe('outbound client: timeouts', () => {
+// A broken deadline must fail here, not hang the run: each test is bounded well above what it should take.
+describe('outbound client: timeouts', { timeout: 10_000 }, () => {
   const listeners: Counted[] = [];
   const short = { allowLoopback: true, connectTimeoutMs: 300, headersTimeoutMs: 300, bodyTimeoutMs: 600 };
   let client: OutboundClient;
@@ -114,8 +115,9 @@ describe('outbound client: timeouts', () => {
     client = createOutboundClient(short);
   });
   after(async () => {
-    await client?.close();
+    // Listeners first: closing them ends any call still hanging on one, which client.close() would wait for.
     for (const l of listeners) await l.close();
+    await client?.close();
   });
   const listener = async (...args: Parameters<typeof rawListener>): Promise<Counted> => {
     const l = await rawListener(...args);
