@@ -63,6 +63,10 @@ const SQLITE_ONLY = {
   'backoff.test.ts': "the token engine's pure retry timing; no database involved",
   'retry-after.test.ts': 'pure Retry-After parsing; no database involved',
   'scrub.test.ts': 'the pure scrubbing of AS descriptions; no database involved',
+  'address-policy.test.ts': 'the outbound address policy, pure functions; no database involved',
+  'uri-policy.test.ts': 'the outbound URI policy, pure functions; no database involved',
+  'outbound-ssrf.test.ts': 'the outbound client against loopback listeners; no database involved',
+  'outbound-client.test.ts': 'the outbound client against loopback listeners; no database involved',
 };
 
 // A name listed above must name one file only: a second file of that name in another folder would leave the pass too.
