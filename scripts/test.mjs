@@ -58,6 +58,7 @@ const SQLITE_ONLY = {
   'bench-smoke.test.ts': 'benchmark smoke run on SQLite',
   'sealing.test.ts': 'runs its PostgreSQL variant itself in the first pass',
   'crypto.test.ts': 'the sealing primitives; no database involved',
+  'as-support.test.ts': 'no database: the test authorization servers',
 };
 
 // A name listed above must name one file only: a second file of that name in another folder would leave the pass too.
