@@ -67,6 +67,7 @@ const SQLITE_ONLY = {
   'uri-policy.test.ts': 'the outbound URI policy, pure functions; no database involved',
   'outbound-ssrf.test.ts': 'the outbound client against loopback listeners; no database involved',
   'outbound-client.test.ts': 'the outbound client against loopback listeners; no database involved',
+  'as-support.test.ts': 'no database: the test authorization servers',
 };
 
 // A name listed above must name one file only: a second file of that name in another folder would leave the pass too.
