@@ -68,6 +68,7 @@ const SQLITE_ONLY = {
   'outbound-ssrf.test.ts': 'the outbound client against loopback listeners; no database involved',
   'outbound-client.test.ts': 'the outbound client against loopback listeners; no database involved',
   'as-support.test.ts': 'no database: the test authorization servers',
+  'engine-nodes.test.ts': 'real server processes on PostgreSQL; runs in the first pass',
 };
 
 // A name listed above must name one file only: a second file of that name in another folder would leave the pass too.

@@ -129,7 +129,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const authenticator = new Authenticator({ store: deps.store, hashParams, clock, failuresPerAddress: deps.failuresPerAddress });
   // The one client that leaves the machine (§8.5); its pooled connections close with the app.
   const outbound = createOutboundClient({ allowLoopback: deps.allowLoopbackHttpUris ?? false, ...(deps.outboundCa ? { extraCa: deps.outboundCa } : {}) });
-  const engine = new TokenEngine(deps.store, { exchange: tokenExchange(outbound), ...deps.engine });
+  const engine = new TokenEngine(deps.store, { exchange: tokenExchange(outbound), log: app.log, ...deps.engine });
   app.decorate('services', {
     store: deps.store,
     authenticator,

@@ -34,7 +34,15 @@ export function tokenExchange(client: OutboundClient, now: () => number = Date.n
     let outcome: CallOutcome;
     let sent = true;
     if (out.kind === 'response') {
-      outcome = readTokenResponse({ status: out.status, headers: out.headers, body: out.body, sentAt: out.sentAt.getTime(), defaultExpiresIn: r.defaultExpiresIn, receivedAt: now(), secrets });
+      outcome = readTokenResponse({
+        status: out.status,
+        headers: out.headers,
+        body: out.body,
+        sentAt: out.sentAt.getTime(),
+        defaultExpiresIn: r.defaultExpiresIn,
+        receivedAt: now(),
+        secrets,
+      });
     } else if (out.kind === 'refused') {
       outcome = { kind: 'refused', detail: out.detail };
       sent = false;

@@ -59,6 +59,8 @@ export interface EngineOptions {
   /** how often a caller waiting for another node's lease looks again */
   pollMs?: number;
   random?: () => number;
+  /** where each refresh's outcome is logged (profile, generation, outcome, the AS's error code, duration; never a token) */
+  log?: { info(fields: object, message: string): void; warn(fields: object, message: string): void };
 }
 
 /** A forced refresh is refused this soon after the last refresh of any kind (§8.2). */
@@ -133,8 +135,11 @@ export class TokenEngine {
 
   /** Profiles in a state that no refresh may leave: their catalogue error. */
   private refuseDead(status: TokenStatus, clientRefused: boolean): void {
-    if (status.state === 'needs_reconsent') throw fail('needsReconsent', `${status.profileId}: the authorization server answered ${status.lastError?.error ?? 'invalid_grant'}`);
-    if (status.state === 'app_error' || clientRefused) throw fail('appClientError', status.oauthAppId);
+    if (status.state === 'needs_reconsent')
+      throw fail('needsReconsent', `${status.profileId}: the authorization server answered ${status.lastError?.error ?? 'invalid_grant'}`);
+    // An app's refused client holds up every profile of the app, until the app's credentials change (its status then
+    // goes back to ok): derived from the app, never stored per profile, so nothing is left stuck afterwards.
+    if (clientRefused) throw fail('appClientError', status.oauthAppId);
     if (status.state === 'origin_changed') throw fail('originChanged', status.profileId);
   }
 
@@ -158,7 +163,11 @@ export class TokenEngine {
       return { again: true };
     }
     // Holding the lease: read what the call needs (the refresh token, the client's secret) now, not before.
-    const [profile, app, engine] = await Promise.all([this.store.profiles.get(profileId), this.store.apps.get(status.oauthAppId), settingsOf(this.store, status.oauthAppId)]);
+    const [profile, app, engine] = await Promise.all([
+      this.store.profiles.get(profileId),
+      this.store.apps.get(status.oauthAppId),
+      settingsOf(this.store, status.oauthAppId),
+    ]);
     if (!profile || !app || !engine) throw fail('profileNotFound', profileId);
     const request: ExchangeRequest = {
       tokenURI: app.tokenURI,
@@ -169,14 +178,30 @@ export class TokenEngine {
       defaultExpiresIn: engine.settings.defaultExpiresIn,
     };
     // Taken over from a holder that died mid-call: the token may already be rotated away, so exactly one more try.
+    const started = this.now();
     const outcome = await this.call(request, claim.recovered);
+    const fields = { profileId, generation, ms: this.now() - started, recovered: claim.recovered };
     if (outcome.kind === 'success') {
       const refreshToken = outcome.refreshToken ?? profile.refreshToken;
       const retired = refreshToken !== profile.refreshToken ? profile.refreshToken : undefined;
-      const won = await this.store.tokens.complete(profileId, generation, this.owner, { accessToken: outcome.accessToken, refreshToken, expiresAt: outcome.expiresAt, retired });
-      if (!won) return { again: true }; // a PUT or a consent came first: its tokens stand, this result is dropped
+      const won = await this.store.tokens.complete(profileId, generation, this.owner, {
+        accessToken: outcome.accessToken,
+        refreshToken,
+        expiresAt: outcome.expiresAt,
+        retired,
+      });
+      if (!won) {
+        // A PUT or a consent came first: its tokens stand, this result is dropped.
+        this.options.log?.info({ ...fields, outcome: 'dropped' }, 'token refresh dropped: the profile changed meanwhile');
+        return { again: true };
+      }
+      this.options.log?.info({ ...fields, outcome: 'refreshed', rotated: retired !== undefined }, 'token refreshed');
       return { done: { accessToken: outcome.accessToken, tokenType: 'Bearer', expiresAt: new Date(outcome.expiresAt).toISOString(), scope } };
     }
+    this.options.log?.warn(
+      { ...fields, outcome: outcome.kind, error: outcome.lastError.error, httpStatus: outcome.lastError.httpStatus },
+      'token refresh failed',
+    );
     return this.failed(status, outcome, claim.recovered);
   }
 
@@ -195,7 +220,7 @@ export class TokenEngine {
     const { profileId, generation } = status;
     const failures = status.failures + 1;
     const record = (state: TokenStatus['state'], lastError: AsError, nextRefreshAt: number | null, finished = true) =>
-      this.store.tokens.fail(profileId, generation, this.owner, { state, failures, lastError, nextRefreshAt, finished });
+      this.store.tokens.recordFailure(profileId, generation, this.owner, { state, failures, lastError, nextRefreshAt, finished });
     switch (outcome.kind) {
       case 'reconsent': {
         const lastError = recovered ? { ...outcome.lastError, error: 'rotation_lost' } : outcome.lastError;
@@ -204,7 +229,7 @@ export class TokenEngine {
       }
       case 'clientError':
         await this.store.appEngines.setStatus(status.oauthAppId, { state: 'client_error', lastError: outcome.lastError });
-        if (!(await record('app_error', outcome.lastError, null))) return { again: true };
+        if (!(await record(status.state, outcome.lastError, null))) return { again: true };
         throw fail('appClientError', status.oauthAppId);
       case 'refused':
         if (!(await record('retrying', outcome.lastError, null))) return { again: true };

@@ -28,7 +28,7 @@ export interface StatusListEntry {
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
-/** The state to show: a profile that could refresh otherwise is held up by its app's refused credentials. */
+/** The state to show: a profile that could refresh otherwise is held up by its app's refused credentials (derived, not stored). */
 const shown = (status: TokenStatus, appRefused: boolean): TokenState =>
   appRefused && (status.state === 'active' || status.state === 'retrying') ? 'app_error' : status.state;
 

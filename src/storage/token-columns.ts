@@ -33,7 +33,7 @@ export const notRetired = (digest: string): string => `coalesce(retired_refresh,
 /**
  * A PUT's engine columns (api.md §8.3): when its tokens (`digest`, an SQL expression of tokensDigest) differ from the
  * stored ones, the generation goes up by one, the state is active with an unknown expiry and no failure, a lease or a
- * call in flight is dropped (the PUT wins: the lease holder's complete() and fail() then lose their compare-and-swap),
+ * call in flight is dropped (the PUT wins: the lease holder's complete and fail then lose their compare-and-swap),
  * and the tokens are pinned to `origin`. The same tokens leave all of it as it is (a NULL digest, of a row stored before
  * the engine existed, is never equal: its first PUT counts as a change). Every expression reads the row as it was.
  */

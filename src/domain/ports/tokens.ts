@@ -84,7 +84,7 @@ export interface Tokens {
    */
   complete(profileId: number, generation: number, owner: string, next: Refreshed): Promise<boolean>;
   /** Records a failed refresh and releases the lease, under the same condition as complete(); false when it lost. */
-  fail(profileId: number, generation: number, owner: string, failure: Failure): Promise<boolean>;
+  recordFailure(profileId: number, generation: number, owner: string, failure: Failure): Promise<boolean>;
   /**
    * Sets the state without a lease (the app's token URI moved to another origin: `origin_changed`), only while the
    * profile is at `generation`.

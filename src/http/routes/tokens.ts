@@ -64,7 +64,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const force = request.query.force === true;
+      const force = request.query.force === 'true';
       if (force && !holds(request.principal, Perm.MgmtAPI, Perm.ModifyDataSource)) throw fail('forbidden');
       await reachableProfile(store, request.actor, request.params.id);
       return engine.accessToken(request.params.id, { minValidityMs: (request.query.minValidity ?? 60) * 1000, force });

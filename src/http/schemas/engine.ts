@@ -2,7 +2,8 @@
 import { Type } from '@sinclair/typebox';
 import { Id, Nullable, OnBehalfQuery, Text, strictObject } from './common.js';
 
-const Iso = Type.String({ format: 'date-time' });
+/** ISO 8601 in UTC, as `Date#toISOString` writes it. */
+const Iso = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$' });
 export const TokenStateValue = Type.Union([
   Type.Literal('active'),
   Type.Literal('retrying'),
@@ -13,7 +14,7 @@ export const TokenStateValue = Type.Union([
 
 export const AsErrorBody = strictObject(
   { error: Type.String(), description: Nullable(Type.String()), httpStatus: Nullable(Type.Integer()), at: Iso },
-  "What the authorization server answered last (no token value; the description cut to 200 characters)",
+  'What the authorization server answered last (no token value; the description cut to 200 characters)',
 );
 
 export const ProfileStatus = strictObject(
@@ -40,7 +41,11 @@ export const StatusListQuery = Type.Object({ user: OnBehalfQuery.properties.user
 export const TokenQuery = Type.Object({
   user: OnBehalfQuery.properties.user,
   minValidity: Type.Optional(Type.Integer({ minimum: 0, maximum: 3600, description: 'seconds the returned token must stay valid (default 60)' })),
-  force: Type.Optional(Type.Boolean({ description: 'refresh even when the stored token is valid (needs the modify permission)' })),
+  force: Type.Optional(
+    Type.Union([Type.Literal('true'), Type.Literal('false')], {
+      description: 'true: refresh even when the stored token is valid (needs the modify permission)',
+    }),
+  ),
 });
 
 export const AccessTokenBody = strictObject(
