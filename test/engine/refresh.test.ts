@@ -8,7 +8,6 @@ import type { LightMyRequestResponse } from 'fastify';
 import { harness, type Harness } from '../helpers.js';
 import { ADMIN, appBody, createApp, createProfile, expectStatus, json, profileBody } from '../oauth-support.js';
 import { startAuthorizationServer, type AuthorizationServer } from './as-support.js';
-import { answers, startBadAuthorizationServer, type BadAuthorizationServer } from './bad-as.js';
 
 const FAST = { backoff: { baseMs: 5, capMs: 20, maxAttempts: 3 }, pollMs: 10 };
 let n = 0;
