@@ -28,6 +28,9 @@ import { oauthProfileRoutes } from './http/routes/oauthprofiles.js';
 import { dataSourceRoutes } from './http/routes/datasources.js';
 import { tokenRoutes } from './http/routes/tokens.js';
 import { TokenEngine, type EngineOptions } from './engine/refresh.js';
+import { Metrics } from './engine/metrics.js';
+import { profilesByState } from './engine/status.js';
+import { installRequestMetrics, metricsRoutes } from './http/routes/metrics.js';
 import { tokenExchange } from './engine/exchange.js';
 import { createOutboundClient } from './outbound/client.js';
 import type { AppRules } from './domain/oauth-apps.js';
@@ -129,7 +132,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const authenticator = new Authenticator({ store: deps.store, hashParams, clock, failuresPerAddress: deps.failuresPerAddress });
   // The one client that leaves the machine (§8.5); its pooled connections close with the app.
   const outbound = createOutboundClient({ allowLoopback: deps.allowLoopbackHttpUris ?? false, ...(deps.outboundCa ? { extraCa: deps.outboundCa } : {}) });
-  const engine = new TokenEngine(deps.store, { exchange: tokenExchange(outbound), log: app.log, ...deps.engine });
+  const metrics = new Metrics({ profilesByState: () => profilesByState(deps.store) });
+  const engine = new TokenEngine(deps.store, { exchange: tokenExchange(outbound), log: app.log, metrics, ...deps.engine });
   app.decorate('services', {
     store: deps.store,
     authenticator,
@@ -163,6 +167,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   installGracefulClose(app);
   app.addHook('onClose', () => outbound.close());
   installRequestLog(app);
+  installRequestMetrics(app, metrics);
   app.addHook('preHandler', (request, _reply, done) => {
     try {
       checkBodyId(request.params, request.body);
@@ -204,5 +209,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(oauthProfileRoutes);
   await app.register(dataSourceRoutes);
   await app.register(tokenRoutes);
+  await app.register(metricsRoutes, { metrics });
   return app;
 }

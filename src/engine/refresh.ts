@@ -18,6 +18,7 @@ import { fail } from '../errors.js';
 import type { AsError, ClientAuth, Store, TokenStatus } from '../domain/ports/index.js';
 import { TOKEN_CALL_BACKOFF, nextAttempt, worstCaseDelayMs, type BackoffPolicy } from './backoff.js';
 import { settingsOf } from './settings.js';
+import type { RefreshMetrics } from './metrics.js';
 
 /** What one call to the token endpoint came to (./exchange.ts), already classified (§8.4). */
 export type ExchangeOutcome =
@@ -61,6 +62,8 @@ export interface EngineOptions {
   random?: () => number;
   /** where each refresh's outcome is logged (profile, generation, outcome, the AS's error code, duration; never a token) */
   log?: { info(fields: object, message: string): void; warn(fields: object, message: string): void };
+  /** counts and times each refresh that holds the lease, by outcome (api.md §8.8) */
+  metrics?: RefreshMetrics;
 }
 
 /** A forced refresh is refused this soon after the last refresh of any kind (§8.2). */
@@ -162,6 +165,13 @@ export class TokenEngine {
       if (claim.status.generation === generation) await this.waitForOther(claim.status);
       return { again: true };
     }
+    const holding = () => this.holding(status, scope, claim);
+    return this.options.metrics?.refresh(holding) ?? holding();
+  }
+
+  /** The lease held: the call and the commit of its result, one unit that the metrics count and time. */
+  private async holding(status: TokenStatus, scope: string | null, claim: { recovered: boolean }): Promise<Round> {
+    const { profileId, generation } = status;
     // Holding the lease: read what the call needs (the refresh token, the client's secret) now, not before.
     const [profile, app, engine] = await Promise.all([
       this.store.profiles.get(profileId),

@@ -4,7 +4,7 @@
  */
 import type { Identity } from '../domain/access.js';
 import { reachableProfile } from '../domain/oauth-profiles.js';
-import type { AsError, Store, TokenState, TokenStatus } from '../domain/ports/index.js';
+import type { AsError, Store, TokenState } from '../domain/ports/index.js';
 import { fail } from '../errors.js';
 
 export interface StatusView {
@@ -29,8 +29,7 @@ export interface StatusListEntry {
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 /** The state to show: a profile that could refresh otherwise is held up by its app's refused credentials (derived, not stored). */
-const shown = (status: TokenStatus, appRefused: boolean): TokenState =>
-  appRefused && (status.state === 'active' || status.state === 'retrying') ? 'app_error' : status.state;
+const shown = (state: TokenState, appRefused: boolean): TokenState => (appRefused && (state === 'active' || state === 'retrying') ? 'app_error' : state);
 
 async function refusedApps(store: Store, appIds: Iterable<number>): Promise<Set<number>> {
   const refused = new Set<number>();
@@ -44,7 +43,7 @@ export async function statusFor(store: Store, actor: Identity, id: number): Prom
   if (!status) throw fail('profileNotFound', id); // deleted since the check
   const refused = await refusedApps(store, [status.oauthAppId]);
   return {
-    state: shown(status, refused.has(status.oauthAppId)),
+    state: shown(status.state, refused.has(status.oauthAppId)),
     expiresAt: iso(status.expiresAt),
     refreshedAt: iso(status.refreshedAt),
     nextRefreshAt: iso(status.nextRefreshAt),
@@ -65,9 +64,19 @@ export async function statusList(store: Store, actor: Identity, state?: TokenSta
       id: s.profileId,
       name: s.name,
       oauthAppId: s.oauthAppId,
-      state: shown(s, refused.has(s.oauthAppId)),
+      state: shown(s.state, refused.has(s.oauthAppId)),
       expiresAt: iso(s.expiresAt),
       failures: s.failures,
     }))
     .filter((s) => state === undefined || s.state === state);
+}
+
+/** Every profile by the state it shows (a refused app's active or retrying profiles as app_error), for the metrics. */
+export async function profilesByState(store: Store): Promise<Partial<Record<TokenState, number>>> {
+  const counts: Partial<Record<TokenState, number>> = {};
+  for (const c of await store.tokens.census()) {
+    const state = shown(c.state, c.appRefused);
+    counts[state] = (counts[state] ?? 0) + c.count;
+  }
+  return counts;
 }

@@ -5,6 +5,7 @@
  * both databases (SQLite knows IS DISTINCT FROM since 3.39); each backend hands in how its statement names a value
  * (a placeholder, or a column of the batch it updates from), so the rules are written once.
  */
+import type { TokenState } from '../domain/ports/index.js';
 import { createHash } from 'node:crypto';
 
 /**
@@ -115,3 +116,13 @@ export const failureSet = (v: FailureValues, finished: boolean): string =>
     'lease_until = NULL',
     ...(finished ? ['in_flight = NULL'] : []),
   ].join(', ');
+
+/** Profiles counted by stored state and by their app's standing (Tokens.census): one scan, facts only. */
+export const CENSUS = `SELECT p.token_state AS state, coalesce(e.status, 'ok') = 'client_error' AS app_refused, count(*) AS n
+  FROM oauth_profiles p LEFT JOIN app_engines e ON e.app_id = p.app_id GROUP BY 1, 2`;
+
+export const toCensus = (r: Record<string, unknown>): { state: TokenState; appRefused: boolean; count: number } => ({
+  state: r.state as TokenState,
+  appRefused: r.app_refused === true || r.app_refused === 1,
+  count: Number(r.n),
+});

@@ -69,6 +69,8 @@ export interface Failure {
 
 export interface Tokens {
   status(profileId: number): Promise<TokenStatus | undefined>;
+  /** How many profiles are in each stored state, split by whether their app's client is refused (for the metrics). */
+  census(): Promise<{ state: TokenState; appRefused: boolean; count: number }[]>;
   /** The statuses of the profiles a user owns or created, in id order, optionally only those in one state. */
   list(userId: number, state?: TokenState): Promise<TokenStatus[]>;
   /**

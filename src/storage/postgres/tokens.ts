@@ -6,7 +6,7 @@
  */
 import type { AsError, Claim, Failure, Refreshed, TokenState, TokenStatus, Tokens } from '../../domain/ports/index.js';
 import { asErrorJson, toTokenStatus, tokenStatusColumns } from '../rows.js';
-import { failureSet, refreshCommitSet, refreshDigest, tokensDigest } from '../token-columns.js';
+import { CENSUS, failureSet, refreshCommitSet, refreshDigest, toCensus, tokensDigest } from '../token-columns.js';
 import { byId, type Lookup, type PgDb } from './db.js';
 import type { PgSealing } from './keyring.js';
 
@@ -52,6 +52,10 @@ export class PgTokens implements Tokens {
   async status(profileId: number): Promise<TokenStatus | undefined> {
     const row = await this.statusRow(profileId);
     return row && toTokenStatus(row);
+  }
+
+  async census(): Promise<{ state: TokenState; appRefused: boolean; count: number }[]> {
+    return (await this.db.all(this.db.pool, CENSUS)).map(toCensus);
   }
 
   async list(userId: number, state?: TokenState): Promise<TokenStatus[]> {

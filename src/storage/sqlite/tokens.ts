@@ -6,7 +6,7 @@
 import type { AsError, Claim, Failure, Refreshed, TokenState, TokenStatus, Tokens } from '../../domain/ports/index.js';
 import type { Sealing } from '../../sealing/barrier.js';
 import { asErrorJson, toTokenStatus, tokenStatusColumns } from '../rows.js';
-import { failureSet, refreshCommitSet, refreshDigest, tokensDigest } from '../token-columns.js';
+import { CENSUS, failureSet, refreshCommitSet, refreshDigest, toCensus, tokensDigest } from '../token-columns.js';
 import type { Row, SqliteDb } from './db.js';
 
 const STATUS_COLUMNS = tokenStatusColumns('@now');
@@ -36,6 +36,10 @@ export class SqliteTokens implements Tokens {
 
   async status(profileId: number): Promise<TokenStatus | undefined> {
     return this.read(profileId, Date.now());
+  }
+
+  async census(): Promise<{ state: TokenState; appRefused: boolean; count: number }[]> {
+    return (this.db.q(CENSUS).all() as Row[]).map(toCensus);
   }
 
   /** The owner's and the creator's index scans as one UNION ALL, as Profiles.listJson reads them. */
