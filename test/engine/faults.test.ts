@@ -2,16 +2,14 @@
  * The token engine against an authorization server that misbehaves on cue (./bad-as.ts), and its outbound rules:
  * api.md §8.4–§8.6. Through the real app, on SQLite and on PostgreSQL.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LightMyRequestResponse } from 'fastify';
-import { harness, type Harness } from '../helpers.js';
+import type { Harness } from '../helpers.js';
 import { ADMIN, appBody, createApp, createProfile, expectStatus, json, profileBody } from '../oauth-support.js';
 import { answers, startBadAuthorizationServer, type BadAuthorizationServer } from './bad-as.js';
+import { unique, withBadAs } from './engine-support.js';
 
-const FAST = { backoff: { baseMs: 5, capMs: 20, maxAttempts: 3 }, pollMs: 10 };
-let n = 0;
-const unique = (tag: string) => `${tag}${++n}${Date.now().toString(36)}`;
 const token = (h: Harness, id: number, query = ''): Promise<LightMyRequestResponse> =>
   h.call({ method: 'POST', url: `/api/mgmt/oauthprofiles/${id}/token${query}`, as: ADMIN });
 const status = async (h: Harness, id: number) =>
@@ -27,13 +25,9 @@ async function connect(h: Harness, tokenURI: string, refreshToken = unique('RT-'
 describe('token engine against a misbehaving authorization server', () => {
   let h: Harness;
   let as: BadAuthorizationServer;
-  before(async () => {
-    as = await startBadAuthorizationServer();
-    h = await harness({ allowLoopbackHttpUris: true, engine: FAST });
-  });
-  after(async () => {
-    await h?.close();
-    await as?.close();
+  withBadAs((harnessed, server) => {
+    h = harnessed;
+    as = server;
   });
 
   const accepted = [
@@ -255,13 +249,9 @@ describe('token engine against a misbehaving authorization server', () => {
 describe('token engine: a lease holder that died mid-call', () => {
   let h: Harness;
   let as: BadAuthorizationServer;
-  before(async () => {
-    as = await startBadAuthorizationServer();
-    h = await harness({ allowLoopbackHttpUris: true, engine: FAST });
-  });
-  after(async () => {
-    await h?.close();
-    await as?.close();
+  withBadAs((harnessed, server) => {
+    h = harnessed;
+    as = server;
   });
 
   /** A holder that claimed the lease and marked its call in flight, then vanished: its lease runs out at once. */
@@ -298,14 +288,10 @@ describe('token engine: a lease holder that died mid-call', () => {
 describe('token engine: outbound rules without the loopback flag', () => {
   let h: Harness;
   let as: BadAuthorizationServer;
-  before(async () => {
-    as = await startBadAuthorizationServer();
-    h = await harness({ allowLoopbackHttpUris: false, engine: FAST });
-  });
-  after(async () => {
-    await h?.close();
-    await as?.close();
-  });
+  withBadAs((harnessed, server) => {
+    h = harnessed;
+    as = server;
+  }, false);
 
   test('an https token URI on a loopback address is refused before connecting: 409, zero connections, the status says why', async () => {
     const port = new URL(as.tokenURI).port;

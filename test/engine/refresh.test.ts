@@ -8,10 +8,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { harness, type Harness } from '../helpers.js';
 import { ADMIN, appBody, createApp, createProfile, expectStatus, json, profileBody } from '../oauth-support.js';
 import { startAuthorizationServer, type AuthorizationServer } from './as-support.js';
-
-const FAST = { backoff: { baseMs: 5, capMs: 20, maxAttempts: 3 }, pollMs: 10 };
-let n = 0;
-const unique = (tag: string) => `${tag}${++n}${Date.now().toString(36)}`;
+import { FAST, unique } from './engine-support.js';
 
 const token = (h: Harness, id: number, query = '', as = ADMIN): Promise<LightMyRequestResponse> =>
   h.app.inject({ method: 'POST', url: `/api/mgmt/oauthprofiles/${id}/token${query}`, headers: { authorization: basicOf(as) } });

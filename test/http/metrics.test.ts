@@ -9,11 +9,11 @@ import { randomBytes } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
 import { ADMIN_PASSWORD, DEFAULT_PASSWORD, basic, harness, type Harness } from '../helpers.js';
 import { ADMIN, appBody, createApp, createProfile, createRole, createUser, expectStatus, json, profileBody } from '../oauth-support.js';
-import { answers, startBadAuthorizationServer, type BadAuthorizationServer } from '../engine/bad-as.js';
+import { answers, type BadAuthorizationServer } from '../engine/bad-as.js';
+import { unique, withBadAs } from '../engine/engine-support.js';
 import { Metrics, REFRESH_OUTCOMES, TOKEN_STATES } from '../../src/engine/metrics.js';
 
 const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
-const FAST = { backoff: { baseMs: 5, capMs: 20, maxAttempts: 3 }, pollMs: 10 };
 const ENGINE_METRICS = {
   tokenkeep_refreshes_total: 'counter',
   tokenkeep_refresh_duration_seconds: 'histogram',
@@ -21,9 +21,6 @@ const ENGINE_METRICS = {
   tokenkeep_http_requests_total: 'counter',
   tokenkeep_http_request_duration_seconds: 'histogram',
 } as const;
-
-let n = 0;
-const unique = (tag: string) => `${tag}${++n}${randomBytes(4).toString('hex')}`;
 
 interface Sample {
   name: string;
@@ -205,13 +202,9 @@ describe('GET /api/metrics', () => {
 describe('refreshes by outcome against a misbehaving authorization server', () => {
   let h: Harness;
   let as: BadAuthorizationServer;
-  before(async () => {
-    as = await startBadAuthorizationServer();
-    h = await harness({ allowLoopbackHttpUris: true, engine: FAST });
-  });
-  after(async () => {
-    await h?.close();
-    await as?.close();
+  withBadAs((harnessed, server) => {
+    h = harnessed;
+    as = server;
   });
 
   async function connect(tokenURI = as.tokenURI): Promise<{ appId: number; profileId: number }> {
@@ -288,13 +281,9 @@ describe('refreshes by outcome against a misbehaving authorization server', () =
 describe('profiles by state, counted from the store', () => {
   let h: Harness;
   let as: BadAuthorizationServer;
-  before(async () => {
-    as = await startBadAuthorizationServer();
-    h = await harness({ allowLoopbackHttpUris: true, engine: FAST });
-  });
-  after(async () => {
-    await h?.close();
-    await as?.close();
+  withBadAs((harnessed, server) => {
+    h = harnessed;
+    as = server;
   });
 
   test('active, needs_reconsent, and app_error for the profiles of an app whose client was refused', async () => {
@@ -319,14 +308,10 @@ describe('profiles by state, counted from the store', () => {
 describe('refreshes refused by the outbound rules', () => {
   let h: Harness;
   let as: BadAuthorizationServer;
-  before(async () => {
-    as = await startBadAuthorizationServer();
-    h = await harness({ allowLoopbackHttpUris: false, engine: FAST });
-  });
-  after(async () => {
-    await h?.close();
-    await as?.close();
-  });
+  withBadAs((harnessed, server) => {
+    h = harnessed;
+    as = server;
+  }, false);
 
   test('a loopback token URI without the flag: refused, counted in this app only', async () => {
     const app = await createApp(h, ADMIN, appBody(unique('app'), 1, { tokenURI: `https://127.0.0.1:${new URL(as.tokenURI).port}/token` }));
@@ -344,13 +329,9 @@ describe('refreshes refused by the outbound rules', () => {
 describe('no secret, token, user name or query value in a scrape', () => {
   let h: Harness;
   let as: BadAuthorizationServer;
-  before(async () => {
-    as = await startBadAuthorizationServer();
-    h = await harness({ allowLoopbackHttpUris: true, engine: FAST });
-  });
-  after(async () => {
-    await h?.close();
-    await as?.close();
+  withBadAs((harnessed, server) => {
+    h = harnessed;
+    as = server;
   });
 
   test('a workload of distinctive values leaves none of them in the scrape, and every route label is a declared pattern', async () => {
