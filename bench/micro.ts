@@ -123,6 +123,7 @@ async function main(): Promise<void> {
           description: 'd',
           accessToken: accessToken(i),
           refreshToken: refreshToken(i),
+          tokenOrigin: 'https://a.example.com',
           ownerId: user.id,
           creatorId: user.id,
         }),

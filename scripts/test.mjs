@@ -58,6 +58,17 @@ const SQLITE_ONLY = {
   'bench-smoke.test.ts': 'benchmark smoke run on SQLite',
   'sealing.test.ts': 'runs its PostgreSQL variant itself in the first pass',
   'crypto.test.ts': 'the sealing primitives; no database involved',
+  'token-response.test.ts': "the token engine's pure reader of AS answers; no database involved",
+  'classify.test.ts': "the token engine's pure classification of AS answers; no database involved",
+  'backoff.test.ts': "the token engine's pure retry timing; no database involved",
+  'retry-after.test.ts': 'pure Retry-After parsing; no database involved',
+  'scrub.test.ts': 'the pure scrubbing of AS descriptions; no database involved',
+  'address-policy.test.ts': 'the outbound address policy, pure functions; no database involved',
+  'uri-policy.test.ts': 'the outbound URI policy, pure functions; no database involved',
+  'outbound-ssrf.test.ts': 'the outbound client against loopback listeners; no database involved',
+  'outbound-client.test.ts': 'the outbound client against loopback listeners; no database involved',
+  'as-support.test.ts': 'no database: the test authorization servers',
+  'engine-nodes.test.ts': 'real server processes on PostgreSQL; runs in the first pass',
 };
 
 // A name listed above must name one file only: a second file of that name in another folder would leave the pass too.

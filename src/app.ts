@@ -26,6 +26,13 @@ import { limitRoutes } from './http/routes/limits.js';
 import { oauthAppRoutes } from './http/routes/oauthapps.js';
 import { oauthProfileRoutes } from './http/routes/oauthprofiles.js';
 import { dataSourceRoutes } from './http/routes/datasources.js';
+import { tokenRoutes } from './http/routes/tokens.js';
+import { TokenEngine, type EngineOptions } from './engine/refresh.js';
+import { Metrics } from './engine/metrics.js';
+import { profilesByState } from './engine/status.js';
+import { installRequestMetrics, metricsRoutes } from './http/routes/metrics.js';
+import { tokenExchange } from './engine/exchange.js';
+import { createOutboundClient } from './outbound/client.js';
 import type { AppRules } from './domain/oauth-apps.js';
 
 export interface AppDeps {
@@ -40,6 +47,10 @@ export interface AppDeps {
   https?: { cert: Buffer; key: Buffer };
   /** accept `http:` authorize/token URIs on loopback hosts (development against a local authorization server) */
   allowLoopbackHttpUris?: boolean;
+  /** CA certificates (PEM) trusted for outbound calls besides Node's roots: TOKENKEEP_OUTBOUND_CA_FILE */
+  outboundCa?: Buffer;
+  /** the token engine's timing, and its calls to token endpoints (by default through src/outbound's client) */
+  engine?: Partial<EngineOptions>;
 }
 
 export interface Services {
@@ -48,6 +59,7 @@ export interface Services {
   hashParams: ScryptParams;
   clock: () => number;
   appRules: AppRules;
+  engine: TokenEngine;
 }
 
 declare module 'fastify' {
@@ -118,12 +130,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     clientErrorHandler: clientErrorHandler(tls),
   });
   const authenticator = new Authenticator({ store: deps.store, hashParams, clock, failuresPerAddress: deps.failuresPerAddress });
+  // The one client that leaves the machine (§8.5); its pooled connections close with the app.
+  const outbound = createOutboundClient({ allowLoopback: deps.allowLoopbackHttpUris ?? false, ...(deps.outboundCa ? { extraCa: deps.outboundCa } : {}) });
+  const metrics = new Metrics({ profilesByState: () => profilesByState(deps.store) });
+  const engine = new TokenEngine(deps.store, { exchange: tokenExchange(outbound), log: app.log, metrics, ...deps.engine });
   app.decorate('services', {
     store: deps.store,
     authenticator,
     hashParams,
     clock,
     appRules: { allowLoopbackHttp: deps.allowLoopbackHttpUris ?? false },
+    engine,
   });
 
   app.setValidatorCompiler(validatorCompiler);
@@ -148,7 +165,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   installAuth(app, { store: deps.store, authenticator });
   installGracefulClose(app);
+  app.addHook('onClose', () => outbound.close());
   installRequestLog(app);
+  installRequestMetrics(app, metrics);
   app.addHook('preHandler', (request, _reply, done) => {
     try {
       checkBodyId(request.params, request.body);
@@ -189,5 +208,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(oauthAppRoutes);
   await app.register(oauthProfileRoutes);
   await app.register(dataSourceRoutes);
+  await app.register(tokenRoutes);
+  await app.register(metricsRoutes, { metrics });
   return app;
 }

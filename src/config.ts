@@ -27,6 +27,8 @@ export interface Config {
   userPassword?: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   allowLoopbackHttpUris: boolean;
+  /** TOKENKEEP_OUTBOUND_CA_FILE's certificates (PEM), trusted for calls to authorization servers besides Node's roots */
+  outboundCa?: Buffer;
   /** decoded TOKENKEEP_MASTER_KEY */
   masterKey?: Buffer;
   masterKeyFile?: string;
@@ -68,6 +70,12 @@ export const settings = [
     default: '0',
     help: 'Set to 1 to accept http: authorize/token URIs on loopback hosts (development only).',
   },
+  {
+    env: 'TOKENKEEP_OUTBOUND_CA_FILE',
+    flag: undefined,
+    default: '(none)',
+    help: "PEM file of CA certificates trusted for calls to authorization servers, besides Node's roots (a private AS).",
+  },
 ] as const;
 
 /** 127.0.0.0/8, ::1 and localhost: traffic that never leaves the machine. */
@@ -94,6 +102,23 @@ function loadTls(certPath: string | undefined, keyPath: string | undefined): { c
     throw new ConfigError('TOKENKEEP_TLS_CERT', `and TOKENKEEP_TLS_KEY do not form a usable certificate and key: ${(err as Error).message}`);
   }
   return tls;
+}
+
+/** The outbound CA file: readable, and PEM certificates Node accepts as trusted roots. */
+function readCa(path: string): Buffer {
+  let pem: Buffer;
+  try {
+    pem = readFileSync(path);
+  } catch (err) {
+    throw new ConfigError('TOKENKEEP_OUTBOUND_CA_FILE', `cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'error'} ${path}`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError('TOKENKEEP_OUTBOUND_CA_FILE', `holds no PEM certificate: ${path}`);
+  try {
+    createSecureContext({ ca: pem });
+  } catch (err) {
+    throw new ConfigError('TOKENKEEP_OUTBOUND_CA_FILE', `is not usable as CA certificates: ${(err as Error).message}`);
+  }
+  return pem;
 }
 
 /** A SQLite path, or a PostgreSQL URL checked for shape only (the server is asked at start); never echoes the URL. */
@@ -198,6 +223,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: Record<string, string 
   const loopbackText = pick('TOKENKEEP_ALLOW_LOOPBACK_HTTP_URIS') ?? '0';
   if (loopbackText !== '0' && loopbackText !== '1') throw new ConfigError('TOKENKEEP_ALLOW_LOOPBACK_HTTP_URIS', 'must be 0 or 1');
 
+  const caFile = pick('TOKENKEEP_OUTBOUND_CA_FILE');
+  const outboundCa = caFile === undefined || caFile === '' ? undefined : readCa(caFile);
+
   const keyText = pick('TOKENKEEP_MASTER_KEY');
   const masterKey = keyText === undefined || keyText === '' ? undefined : parseKey(keyText);
   if (keyText && !masterKey) throw new ConfigError('TOKENKEEP_MASTER_KEY', 'must be the base64 encoding of exactly 32 bytes');
@@ -233,6 +261,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: Record<string, string 
     userPassword,
     logLevel,
     allowLoopbackHttpUris: loopbackText === '1',
+    outboundCa,
     masterKey,
     masterKeyFile: keyFile === undefined ? undefined : resolve(keyFile),
     tls,

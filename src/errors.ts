@@ -48,6 +48,22 @@ export const catalogue = {
   passwordPolicy: def(223005400, 400, (d) => `The password does not meet the password policy: ${d}`),
   duplicateName: def(223006409, 409, (d) => `The name is already in use: ${d}`),
   conflict: def(223007409, 409, (d) => `The request conflicts with the current state: ${d}`),
+  // the token engine (api.md §8)
+  retiredRefreshToken: def(223008409, 409, () => 'This refresh token was already rotated away by a refresh; write the current one, or connect again.'),
+  needsReconsent: def(223009409, 409, (d) => `OAuth profile ${d}; its grant is dead and it needs a new consent.`),
+  appClientError: def(
+    223010409,
+    409,
+    (id) => `The authorization server refused the client credentials of OAuth application ${id}; correct them to resume refreshing.`,
+  ),
+  originChanged: def(
+    223011409,
+    409,
+    (id) => `OAuth profile ${id}: its application's token URI moved to another origin; its tokens are sent nowhere until new ones are stored.`,
+  ),
+  tokenEndpointRefused: def(223012409, 409, (d) => `The token URI cannot be called: ${d}.`),
+  refreshTooSoon: def(223013429, 429, (id) => `OAuth profile ${id} was refreshed less than 10 seconds ago; a forced refresh waits for Retry-After.`),
+  refreshUnavailable: def(223014503, 503, (d) => `The authorization server did not refresh the tokens (${d}); retry later.`),
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorKind = keyof typeof catalogue;

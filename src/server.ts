@@ -54,6 +54,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     app = await buildApp({
       store,
       allowLoopbackHttpUris: config.allowLoopbackHttpUris,
+      ...(config.outboundCa ? { outboundCa: config.outboundCa } : {}),
       https: config.tls,
       logger: { level: config.logLevel, redact: { paths: redactPaths, censor: '[redacted]' } },
     });

@@ -196,7 +196,18 @@ export async function must<T>(answer: Promise<T | Refusal>): Promise<T> {
 }
 
 /** The repositories of a store (src/domain/ports/store.ts): the objects whose methods answer refusals. */
-const REPOSITORIES = ['logins', 'limits', 'tenants', 'roles', 'users', 'apps', 'profiles', 'dataSources'] as const satisfies readonly (keyof Store)[];
+const REPOSITORIES = [
+  'logins',
+  'limits',
+  'tenants',
+  'roles',
+  'users',
+  'apps',
+  'profiles',
+  'dataSources',
+  'tokens',
+  'appEngines',
+] as const satisfies readonly (keyof Store)[];
 type Repository = (typeof REPOSITORIES)[number];
 
 /** Every method's refusals removed from its answer. */

@@ -63,7 +63,7 @@ const PATH_AND_QUERY = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*$/;
  * url.parse and HTTP clients resolve to different hosts, are refused instead of being guessed at. No fragment
  * (RFC 6749: MUST NOT) and no userinfo (a credential in a URI ends up in logs). Messages never repeat the URI.
  */
-function checkUri(field: string, value: string, rules: AppRules): string {
+export function checkUri(field: string, value: string, rules: AppRules): string {
   const refuse = (problem: string) => fail('invalidJson', `${field}: ${problem}`);
   // eslint-disable-next-line no-control-regex -- matching control characters is the point: they are refused
   if (/[\u0000-\u0020\u007f]/.test(value)) throw refuse('must not contain spaces or control characters');
@@ -114,7 +114,7 @@ export async function createApp(
  * An app the actor manages: 404 when it cannot even see it, 403 when it sees but may not manage it. Its secret stays
  * closed: a damaged one can still be replaced or deleted.
  */
-async function managedApp(store: Store, actor: Identity, id: number): Promise<OAuthAppHeader> {
+export async function managedApp(store: Store, actor: Identity, id: number): Promise<OAuthAppHeader> {
   const app = await visibleApp(store, actor, id);
   if (!manages(actor, app)) throw fail('forbidden');
   return app;

@@ -34,7 +34,7 @@ export async function profileFor(store: Store, actor: Identity, id: number): Pro
  * The access check without opening the tokens: a profile whose stored tokens are damaged can still be replaced
  * (PUT), deleted and inspected (stats) by its owner.
  */
-async function reachableProfile(store: Store, actor: Identity, id: number): Promise<ProfileHeader> {
+export async function reachableProfile(store: Store, actor: Identity, id: number): Promise<ProfileHeader> {
   return assertReachable(actor, id, await store.profiles.header(id));
 }
 
@@ -42,8 +42,11 @@ function assertUsable(app: OAuthAppSummary | undefined, appId: number, ownerTena
   if (!app || !usableBy(app, ownerTenantId)) throw fail('appReferenceInvalid', appId);
 }
 
-async function checkApp(store: Store, appId: number, ownerTenantId: number): Promise<void> {
-  assertUsable(await store.apps.summary(appId), appId, ownerTenantId);
+/** The app's token URI origin, which the stored tokens are pinned to (api.md §8.5), once the app is usable. */
+async function checkApp(store: Store, appId: number, ownerTenantId: number): Promise<string> {
+  const app = await store.apps.summary(appId);
+  assertUsable(app, appId, ownerTenantId);
+  return new URL(app!.tokenURI).origin;
 }
 
 /** The effective user's profiles as the JSON text of a `ProfileSummary[]`. */
@@ -51,8 +54,8 @@ export const listProfilesJson = (store: Store, actor: Identity): Promise<string>
 
 /** The effective user owns the new profile; the authenticated caller is recorded as its creator. */
 export async function createProfile(store: Store, actor: Identity, caller: Identity, input: ProfileInput): Promise<OAuthProfile> {
-  await checkApp(store, input.oauthAppId, actor.tenantId);
-  return settle(store.profiles.create({ ...input, ownerId: actor.id, creatorId: caller.id }), { name: `OAuth profile ${input.name}` });
+  const tokenOrigin = await checkApp(store, input.oauthAppId, actor.tenantId);
+  return settle(store.profiles.create({ ...input, ownerId: actor.id, creatorId: caller.id, tokenOrigin }), { name: `OAuth profile ${input.name}` });
 }
 
 export async function updateProfile(store: Store, actor: Identity, id: number, input: ProfileInput, ifVersion?: Versions): Promise<OAuthProfile> {
@@ -62,7 +65,8 @@ export async function updateProfile(store: Store, actor: Identity, id: number, i
   assertUsable(app, input.oauthAppId, current.ownerTenantId);
   // The header read for the check is the one the store builds on: it decides a move or a rename from it and writes
   // only while the row is still at its version, so the row is not read a second time on the usual path.
-  return settle(store.profiles.update(current, input, ifVersion), { stale: `OAuth profile ${id}`, name: `OAuth profile ${input.name}` });
+  const tokenOrigin = new URL(app!.tokenURI).origin;
+  return settle(store.profiles.update(current, { ...input, tokenOrigin }, ifVersion), { stale: `OAuth profile ${id}`, name: `OAuth profile ${input.name}` });
 }
 
 export async function deleteProfile(store: Store, actor: Identity, id: number, ifVersion?: Versions): Promise<void> {

@@ -71,6 +71,8 @@ export function refusalError(r: Refusal, subject: Subject = {}): ApiError {
       return fail('invalidJson', 'dataStore: data sources use profiles of this application; its data store cannot change');
     case 'concurrentDelete':
       return fail('conflict', 'an object this request refers to was deleted by a concurrent request');
+    case 'retiredRefreshToken':
+      return fail('retiredRefreshToken');
     case 'unstorableText':
       return fail('invalidJson', 'a text value holds a character the database cannot store');
   }

@@ -20,9 +20,15 @@ import type {
   OAuthProfile,
   ProfileHeader,
   ProfileInput,
+  AppStatus,
+  AsError,
+  EngineSettings,
+  TokenState,
+  TokenStatus,
 } from '../domain/ports/index.js';
 
 import { nameKey } from './names.js';
+import { tokensDigest } from './token-columns.js';
 
 type Row = Record<string, unknown>;
 const text = (v: unknown): string | null => (v as string | null) ?? null;
@@ -100,9 +106,14 @@ export interface SealedTokens {
 
 /**
  * A new profile's columns, in the order both databases' INSERT names them: id, owner_id, creator_id, app_id, name,
- * name_key, description, access_token, refresh_token, key_version.
+ * name_key, description, access_token, refresh_token, key_version, token_origin, tokens_digest. The engine's other
+ * columns start at their defaults: generation 1, active, no expiry known.
  */
-export const profileValues = (id: number, input: ProfileInput & { ownerId: number; creatorId: number }, tokens: SealedTokens): unknown[] => [
+export const profileValues = (
+  id: number,
+  input: ProfileInput & { ownerId: number; creatorId: number; tokenOrigin: string },
+  tokens: SealedTokens,
+): unknown[] => [
   id,
   input.ownerId,
   input.creatorId,
@@ -113,6 +124,8 @@ export const profileValues = (id: number, input: ProfileInput & { ownerId: numbe
   tokens.access,
   tokens.refresh,
   tokens.version,
+  input.tokenOrigin,
+  tokensDigest(input.accessToken, input.refreshToken),
 ];
 
 /**
@@ -207,3 +220,39 @@ export const failureTimes = {
 
 /** A data source with its options, opened from the row's `options` (JSON text once opened). */
 export const toDataSource = (r: Row, options: string): DataSource => ({ ...toDataSourceSummary(r), options: JSON.parse(options) as Record<string, string> });
+
+/** An AS error as the `last_error` columns hold it: JSON text, or NULL. */
+export const asErrorJson = (error: AsError | null): string | null => (error === null ? null : JSON.stringify(error));
+const toAsError = (v: unknown): AsError | null => (typeof v === 'string' ? (JSON.parse(v) as AsError) : null);
+
+/**
+ * The columns of a profile's engine record (no token), for SELECT lists. `now` is the SQL expression of the clock
+ * leases are judged by: a lease whose time ran out is nobody's (its owner reads as NULL), as claim() sees it.
+ */
+export const tokenStatusColumns = (now: string): string =>
+  `id, name, app_id, owner_id, creator_id, generation, token_state, expires_at, refreshed_at, next_refresh_at, failures,
+  last_error, token_origin, CASE WHEN lease_until > ${now} THEN lease_owner END AS lease_owner, lease_until, in_flight`;
+
+export const toTokenStatus = (r: Row): TokenStatus => ({
+  profileId: Number(r.id),
+  name: r.name as string,
+  oauthAppId: Number(r.app_id),
+  ownerId: Number(r.owner_id),
+  creatorId: maybe(r.creator_id),
+  generation: Number(r.generation),
+  state: r.token_state as TokenState,
+  expiresAt: maybe(r.expires_at),
+  refreshedAt: maybe(r.refreshed_at),
+  nextRefreshAt: maybe(r.next_refresh_at),
+  failures: Number(r.failures),
+  lastError: toAsError(r.last_error),
+  tokenOrigin: text(r.token_origin),
+  lease: r.lease_owner === null || r.lease_owner === undefined ? null : { owner: r.lease_owner as string, until: Number(r.lease_until) },
+  inFlight: maybe(r.in_flight),
+});
+
+/** An app with its `app_engines` row LEFT JOINed (settings, status, last_error): NULLs while none was written. */
+export const toAppEngine = (r: Row): { settings: EngineSettings | null; status: AppStatus } => ({
+  settings: typeof r.settings === 'string' ? (JSON.parse(r.settings) as EngineSettings) : null,
+  status: { state: (r.status as AppStatus['state'] | null) ?? 'ok', lastError: toAsError(r.last_error) },
+});

@@ -326,6 +326,11 @@ describe('conventions (shared harness)', () => {
           for (const s of ['401', '429']) assert.equal(statuses.includes(s), !unauthenticated, `${where} declares ${s}: ${!unauthenticated}`);
           for (const [status, response] of Object.entries(responses)) {
             if (status === '204') continue;
+            // The Prometheus scrape (api.md §8.8) is text, the one success that is not JSON.
+            if (where === 'GET /api/metrics' && status === '200') {
+              assert.deepEqual(response.content, { 'text/plain': { schema: { type: 'string' } } }, `${where} ${status} is Prometheus text`);
+              continue;
+            }
             const schema = response.content?.['application/json']?.schema;
             assert.ok(schema, `${where} ${status} has a JSON schema`);
             for (const problem of openObjects(schema)) assert.fail(`${where} ${status}: ${problem}`);

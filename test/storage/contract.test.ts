@@ -8,8 +8,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { harness, BACKEND, type Harness } from '../helpers.js';
+import { harness, sqliteStoreOf, BACKEND, type Harness } from '../helpers.js';
+import type { PostgresStore } from '../../src/storage/postgres/store.js';
 import type {
+  AsError,
+  EngineSettings,
+  Refreshed,
+  TokenStatus,
   DataSource,
   FailureCount,
   NewDataSource,
@@ -29,6 +34,9 @@ import { Perm, SYSTEM_TENANT_ID } from '../../src/domain/permissions.js';
 import { Limit } from '../../src/domain/limits.js';
 
 const rnd = (tag: string): string => `${tag}${randomBytes(6).toString('hex')}`;
+
+/** The origin of the token URI the tests' tokens are pinned to. */
+const ORIGIN = 'https://as.example';
 
 /** An id no row has (fits PostgreSQL's integer). */
 const MISSING = 1_999_999_999;
@@ -93,13 +101,18 @@ describe(`storage contract on ${BACKEND}`, () => {
   });
   const makeApp = (dataStore = 54, tenantId = SYSTEM_TENANT_ID): Promise<OAuthApp> => ok(h.store.apps.create(appInput(dataStore, tenantId)));
 
-  const profileInput = (oauthAppId: number, name = rnd('profile ')): ProfileInput => ({
+  /** A profile's writes carry the origin of its app's token URI, which the tokens are pinned to (api.md §8.5). */
+  type PinnedInput = ProfileInput & { tokenOrigin: string };
+  const profileInput = (oauthAppId: number, name = rnd('profile ')): PinnedInput => ({
     name,
     oauthAppId,
     description: rnd('description '),
     accessToken: rnd('AT-'),
     refreshToken: rnd('RT-'),
+    tokenOrigin: ORIGIN,
   });
+  /** The profile a write of `input` stores: the input without the origin, which is the engine's (tokens.status). */
+  const stored = ({ tokenOrigin: _origin, ...input }: PinnedInput): ProfileInput => input;
   const makeProfile = (oauthAppId: number, ownerId: number, creatorId = ownerId, name?: string): Promise<OAuthProfile> =>
     ok(h.store.profiles.create({ ...profileInput(oauthAppId, name), ownerId, creatorId }));
 
@@ -122,12 +135,13 @@ describe(`storage contract on ${BACKEND}`, () => {
   };
 
   /** What a profile's PUT carries, from a profile as read (its tokens kept unless given). */
-  const asInput = (p: OAuthProfile, change: Partial<ProfileInput> = {}): ProfileInput => ({
+  const asInput = (p: OAuthProfile, change: Partial<PinnedInput> = {}): PinnedInput => ({
     name: p.name,
     oauthAppId: p.oauthAppId,
     description: p.description,
     accessToken: p.accessToken,
     refreshToken: p.refreshToken,
+    tokenOrigin: ORIGIN,
     ...change,
   });
 
@@ -760,7 +774,7 @@ describe(`storage contract on ${BACKEND}`, () => {
       assert.deepEqual(profile, {
         id: profile.id,
         version: profile.version,
-        ...input,
+        ...stored(input),
         ownerId: owner.id,
         creatorId: creator.id,
         ownerTenantId: SYSTEM_TENANT_ID,
@@ -803,7 +817,7 @@ describe(`storage contract on ${BACKEND}`, () => {
       const current = await headerOf(profile.id);
       const input = asInput(profile, { name: rnd('renamed '), description: null, accessToken: rnd('AT2-'), refreshToken: rnd('RT2-') });
       const updated = await ok(h.store.profiles.update(current, input));
-      const expected = { ...profile, ...input, version: profile.version + 1 };
+      const expected = { ...profile, ...stored(input), version: profile.version + 1 };
       assert.deepEqual(updated, expected);
       assert.deepEqual(await h.store.profiles.get(profile.id), expected);
       // With a matching ifVersion too.
@@ -822,7 +836,7 @@ describe(`storage contract on ${BACKEND}`, () => {
       const input = asInput(profile, { name: rnd('late '), description: 'late', accessToken: rnd('AT-l-'), refreshToken: rnd('RT-l-') });
       const late = await ok(h.store.profiles.update(outdated, input));
       assert.equal(late.version, between.version + 1);
-      assert.deepEqual(await h.store.profiles.get(profile.id), { ...profile, ...input, version: between.version + 1 });
+      assert.deepEqual(await h.store.profiles.get(profile.id), { ...profile, ...stored(input), version: between.version + 1 });
     });
 
     test('update (c): from an outdated header with ifVersion naming only the old version, refused (stale); the row is unchanged', async () => {
@@ -972,6 +986,473 @@ describe(`storage contract on ${BACKEND}`, () => {
       assert.deepEqual(after, { ...ds, oauthProfileId: null, version: after?.version });
       assert.equal((await h.store.dataSources.summary(ds.id))!.oauthProfileId, null);
       assert.deepEqual(await h.store.profiles.delete(profile.id), { refused: 'missing', what: 'profile', id: profile.id });
+    });
+  });
+
+  describe('tokens and appEngines', () => {
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    const asError = (error: string): AsError => ({ error, description: `about ${error}`, httpStatus: 400, at: '2026-01-01T00:00:00.000Z' });
+    const refreshed = (retired?: string): Refreshed => ({ accessToken: rnd('AT-r-'), refreshToken: rnd('RT-r-'), expiresAt: Date.now() + 3_600_000, retired });
+    const LEASE = 60_000;
+
+    const statusOf = async (id: number): Promise<TokenStatus> => {
+      const status = await h.store.tokens.status(id);
+      assert.ok(status, `profile ${id} has a token status`);
+      return status;
+    };
+    /** A profile of a fresh owner and app, and its status right after create. */
+    const fresh = async (): Promise<{ profile: OAuthProfile; status: TokenStatus }> => {
+      const profile = await makeProfile((await makeApp()).id, (await makeUser()).id);
+      return { profile, status: await statusOf(profile.id) };
+    };
+    /** One value of one row, read past the ports (to see what they leave out, or to make a row as migration 4 left it). */
+    const raw = async (sql: string, id: number): Promise<unknown> => {
+      if (h.backend === 'sqlite') {
+        const statement = sqliteStoreOf(h).db.connection.prepare(sql);
+        return statement.reader ? statement.pluck().get(id) : statement.run(id).changes;
+      }
+      const { rows } = await (h.store as PostgresStore).db.pool.query({ text: sql.replace('?', '$1'), values: [id], rowMode: 'array' });
+      return (rows[0] as unknown[] | undefined)?.[0];
+    };
+
+    test('create: generation 1, active, nothing known yet, pinned to the origin given; a missing profile has no status', async () => {
+      const owner = await makeUser();
+      const creator = await makeUser();
+      const app = await makeApp();
+      const profile = await ok(
+        h.store.profiles.create({ ...profileInput(app.id), tokenOrigin: 'https://other.example:8443', ownerId: owner.id, creatorId: creator.id }),
+      );
+      assert.deepEqual(await h.store.tokens.status(profile.id), {
+        profileId: profile.id,
+        name: profile.name,
+        oauthAppId: app.id,
+        ownerId: owner.id,
+        creatorId: creator.id,
+        generation: 1,
+        state: 'active',
+        expiresAt: null,
+        refreshedAt: null,
+        nextRefreshAt: null,
+        failures: 0,
+        lastError: null,
+        tokenOrigin: 'https://other.example:8443',
+        lease: null,
+        inFlight: null,
+      });
+      assert.equal(await h.store.tokens.status(MISSING), undefined);
+    });
+
+    test('claim: a free lease is taken and the call marked in flight; another owner, another generation or no profile is not claimed', async () => {
+      const { profile, status } = await fresh();
+      const before = Date.now();
+      assert.deepEqual(await h.store.tokens.claim(profile.id, status.generation, 'node-a', LEASE), { claimed: true, recovered: false });
+      const held = await statusOf(profile.id);
+      assert.equal(held.lease?.owner, 'node-a');
+      // The database's clock on PostgreSQL: on this one machine it agrees with the process's within a second.
+      assert.ok(held.lease.until >= before + LEASE - 1000 && held.lease.until <= Date.now() + LEASE + 1000, `lease until ${held.lease.until}`);
+      assert.equal(held.inFlight, status.generation);
+      assert.equal(held.generation, status.generation);
+
+      assert.deepEqual(await h.store.tokens.claim(profile.id, status.generation, 'node-b', LEASE), { claimed: false, status: held });
+      // The holder itself does not take its live lease again (that would read as a takeover of its own call).
+      assert.deepEqual(await h.store.tokens.claim(profile.id, status.generation, 'node-a', LEASE), { claimed: false, status: held });
+      assert.deepEqual(await h.store.tokens.claim(profile.id, status.generation + 1, 'node-b', LEASE), { claimed: false, status: held });
+      assert.deepEqual(await h.store.tokens.claim(MISSING, 1, 'node-b', LEASE), { claimed: false, status: undefined });
+      assert.deepEqual(await statusOf(profile.id), held);
+    });
+
+    test('claim: of many owners at once, exactly one takes the lease', async () => {
+      const { profile, status } = await fresh();
+      const claims = await Promise.all(Array.from({ length: 12 }, (_, i) => h.store.tokens.claim(profile.id, status.generation, `node-${i}`, LEASE)));
+      const winners = claims.flatMap((c, i) => (c.claimed ? [`node-${i}`] : []));
+      assert.equal(winners.length, 1, JSON.stringify(claims));
+      assert.equal((await statusOf(profile.id)).lease?.owner, winners[0]);
+      for (const c of claims) if (!c.claimed) assert.equal(c.status?.lease?.owner, winners[0]);
+    });
+
+    test('claim: a lease whose time ran out is nobody’s, and taking it over with its call in flight is `recovered`', async () => {
+      const { profile, status } = await fresh();
+      assert.deepEqual(await h.store.tokens.claim(profile.id, status.generation, 'node-a', 40), { claimed: true, recovered: false });
+      await sleep(120);
+      const expired = await statusOf(profile.id);
+      assert.equal(expired.lease, null, 'an expired lease reads as nobody’s');
+      assert.equal(expired.inFlight, status.generation);
+      assert.deepEqual(await h.store.tokens.claim(profile.id, status.generation, 'node-b', LEASE), { claimed: true, recovered: true });
+      assert.equal((await statusOf(profile.id)).lease?.owner, 'node-b');
+      // The first holder lost the lease: neither its result nor its failure counts.
+      assert.equal(await h.store.tokens.complete(profile.id, status.generation, 'node-a', refreshed()), false);
+      assert.equal(
+        await h.store.tokens.recordFailure(profile.id, status.generation, 'node-a', {
+          state: 'retrying',
+          failures: 1,
+          lastError: asError('late'),
+          nextRefreshAt: null,
+          finished: true,
+        }),
+        false,
+      );
+      assert.equal((await statusOf(profile.id)).lease?.owner, 'node-b');
+    });
+
+    test('fail: records the state, count, error and next attempt, releases the lease; the in-flight marker goes only when the call finished', async () => {
+      const { profile, status } = await fresh();
+      const gen = status.generation;
+      assert.ok((await h.store.tokens.claim(profile.id, gen, 'node-a', LEASE)).claimed);
+      const next = Date.now() + 30_000;
+      assert.equal(
+        await h.store.tokens.recordFailure(profile.id, gen, 'node-b', {
+          state: 'retrying',
+          failures: 1,
+          lastError: asError('other'),
+          nextRefreshAt: next,
+          finished: true,
+        }),
+        false,
+      );
+      assert.equal(
+        await h.store.tokens.recordFailure(profile.id, gen + 1, 'node-a', {
+          state: 'retrying',
+          failures: 1,
+          lastError: asError('other'),
+          nextRefreshAt: next,
+          finished: true,
+        }),
+        false,
+      );
+      assert.deepEqual(await statusOf(profile.id), { ...status, lease: (await statusOf(profile.id)).lease, inFlight: gen });
+
+      // Not finished (the call may have reached the AS): the marker stays, so the next holder recovers.
+      assert.equal(
+        await h.store.tokens.recordFailure(profile.id, gen, 'node-a', {
+          state: 'retrying',
+          failures: 1,
+          lastError: asError('timeout'),
+          nextRefreshAt: next,
+          finished: false,
+        }),
+        true,
+      );
+      assert.deepEqual(await statusOf(profile.id), {
+        ...status,
+        state: 'retrying',
+        failures: 1,
+        lastError: asError('timeout'),
+        nextRefreshAt: next,
+        lease: null,
+        inFlight: gen,
+      });
+      assert.deepEqual(await h.store.tokens.claim(profile.id, gen, 'node-b', LEASE), { claimed: true, recovered: true });
+
+      // Finished (answered): the marker goes with the lease, so the next claim is a plain one.
+      assert.equal(
+        await h.store.tokens.recordFailure(profile.id, gen, 'node-b', {
+          state: 'needs_reconsent',
+          failures: 2,
+          lastError: asError('invalid_grant'),
+          nextRefreshAt: null,
+          finished: true,
+        }),
+        true,
+      );
+      assert.deepEqual(await statusOf(profile.id), {
+        ...status,
+        state: 'needs_reconsent',
+        failures: 2,
+        lastError: asError('invalid_grant'),
+        lease: null,
+        inFlight: null,
+      });
+      assert.deepEqual(await h.store.tokens.claim(profile.id, gen, 'node-c', LEASE), { claimed: true, recovered: false });
+      // The profile's HDP object did not change: no token, no ETag.
+      assert.deepEqual(await h.store.profiles.get(profile.id), profile);
+    });
+
+    test('complete: once, by the holder, at its generation: new tokens, version + 1, generation + 1, active, no failure, no lease', async () => {
+      const { profile, status } = await fresh();
+      const gen = status.generation;
+      assert.ok((await h.store.tokens.claim(profile.id, gen, 'node-a', LEASE)).claimed);
+      await h.store.tokens.recordFailure(profile.id, gen, 'node-a', {
+        state: 'retrying',
+        failures: 3,
+        lastError: asError('slow'),
+        nextRefreshAt: Date.now(),
+        finished: false,
+      });
+      assert.ok((await h.store.tokens.claim(profile.id, gen, 'node-a', LEASE)).claimed);
+      const next = refreshed();
+      assert.equal(await h.store.tokens.complete(profile.id, gen, 'node-b', next), false, 'not the holder');
+      assert.equal(await h.store.tokens.complete(profile.id, gen + 1, 'node-a', next), false, 'not its generation');
+      assert.deepEqual(await h.store.profiles.get(profile.id), profile);
+
+      const before = Date.now();
+      assert.equal(await h.store.tokens.complete(profile.id, gen, 'node-a', next), true);
+      assert.deepEqual(await h.store.profiles.get(profile.id), {
+        ...profile,
+        accessToken: next.accessToken,
+        refreshToken: next.refreshToken,
+        version: profile.version + 1,
+      });
+      assert.equal((await headerOf(profile.id)).version, profile.version + 1);
+      const done = await statusOf(profile.id);
+      assert.ok(done.refreshedAt !== null && done.refreshedAt >= before && done.refreshedAt <= Date.now(), `refreshedAt ${done.refreshedAt}`);
+      assert.deepEqual(done, { ...status, generation: gen + 1, expiresAt: next.expiresAt, refreshedAt: done.refreshedAt });
+      // Its CAS wins once: the generation moved.
+      assert.equal(await h.store.tokens.complete(profile.id, gen, 'node-a', refreshed()), false);
+      assert.deepEqual((await h.store.profiles.get(profile.id))!.refreshToken, next.refreshToken);
+    });
+
+    test('complete: sealed like a PUT, so a key rotation in between changes nothing of what is read', async () => {
+      const { profile, status } = await fresh();
+      assert.ok((await h.store.tokens.claim(profile.id, status.generation, 'node-a', LEASE)).claimed);
+      await h.store.keys.addVersion();
+      const next = refreshed();
+      assert.equal(await h.store.tokens.complete(profile.id, status.generation, 'node-a', next), true);
+      assert.deepEqual(await h.store.profiles.get(profile.id), {
+        ...profile,
+        accessToken: next.accessToken,
+        refreshToken: next.refreshToken,
+        version: profile.version + 1,
+      });
+      const versions = await h.store.keys.status();
+      assert.equal(Number(await raw('SELECT key_version FROM oauth_profiles WHERE id = ?', profile.id)), versions.find((v) => v.active)!.version);
+    });
+
+    test('a PUT that comes first wins: complete() then loses and the PUT’s tokens stand', async () => {
+      const { profile, status } = await fresh();
+      assert.ok((await h.store.tokens.claim(profile.id, status.generation, 'node-a', LEASE)).claimed);
+      const put = await ok(h.store.profiles.update(await headerOf(profile.id), asInput(profile, { refreshToken: rnd('RT-put-') })));
+      assert.equal(await h.store.tokens.complete(profile.id, status.generation, 'node-a', refreshed()), false);
+      assert.deepEqual(await h.store.profiles.get(profile.id), put);
+      assert.equal((await statusOf(profile.id)).generation, status.generation + 1);
+    });
+
+    test('a PUT with the same tokens keeps the engine’s record; with other tokens it starts a generation: active, nothing known, no lease', async () => {
+      const { profile, status } = await fresh();
+      const gen = status.generation;
+      assert.ok((await h.store.tokens.claim(profile.id, gen, 'node-a', LEASE)).claimed);
+      const next = refreshed();
+      assert.ok(await h.store.tokens.complete(profile.id, gen, 'node-a', next));
+      assert.ok((await h.store.tokens.claim(profile.id, gen + 1, 'node-a', LEASE)).claimed);
+      await h.store.tokens.recordFailure(profile.id, gen + 1, 'node-a', {
+        state: 'retrying',
+        failures: 2,
+        lastError: asError('slow'),
+        nextRefreshAt: Date.now() + 5000,
+        finished: false,
+      });
+      assert.ok((await h.store.tokens.claim(profile.id, gen + 1, 'node-b', LEASE)).claimed);
+      const busy = await statusOf(profile.id);
+      const current = (await h.store.profiles.get(profile.id))!;
+
+      // Same tokens, another name and description: the record stays, the lease too; the origin given is not taken.
+      const renamed = await ok(
+        h.store.profiles.update(
+          await headerOf(profile.id),
+          asInput(current, { name: rnd('renamed '), description: 'new', tokenOrigin: 'https://moved.example' }),
+        ),
+      );
+      assert.equal(renamed.version, current.version + 1);
+      assert.deepEqual(await statusOf(profile.id), { ...busy, name: renamed.name });
+
+      // Another access token alone is other tokens.
+      const put = await ok(
+        h.store.profiles.update(await headerOf(profile.id), asInput(renamed, { accessToken: rnd('AT-put-'), tokenOrigin: 'https://moved.example' })),
+      );
+      assert.deepEqual(await statusOf(profile.id), {
+        ...busy,
+        name: renamed.name,
+        generation: busy.generation + 1,
+        state: 'active',
+        expiresAt: null,
+        nextRefreshAt: null,
+        failures: 0,
+        lastError: null,
+        tokenOrigin: 'https://moved.example',
+        lease: null,
+        inFlight: null,
+      });
+      // The lease holder of the old generation lost.
+      assert.equal(await h.store.tokens.complete(profile.id, gen + 1, 'node-b', refreshed()), false);
+      assert.deepEqual(await h.store.profiles.get(profile.id), put);
+
+      // No access token and an empty one are other tokens, too.
+      const none = await ok(h.store.profiles.update(await headerOf(profile.id), asInput(put, { accessToken: null })));
+      assert.equal((await statusOf(profile.id)).generation, busy.generation + 2);
+      await ok(h.store.profiles.update(await headerOf(profile.id), asInput(none, { accessToken: '' })));
+      assert.equal((await statusOf(profile.id)).generation, busy.generation + 3);
+    });
+
+    test('a row from before migration 4 (no digest): its first PUT counts as a change, even with the same tokens', async () => {
+      const { profile, status } = await fresh();
+      await raw('UPDATE oauth_profiles SET tokens_digest = NULL WHERE id = ?', profile.id);
+      await ok(h.store.profiles.update(await headerOf(profile.id), asInput(profile)));
+      assert.equal((await statusOf(profile.id)).generation, status.generation + 1);
+      await ok(h.store.profiles.update(await headerOf(profile.id), asInput(profile)));
+      assert.equal((await statusOf(profile.id)).generation, status.generation + 1);
+    });
+
+    test('a refresh token the engine rotated away is refused in a PUT (retiredRefreshToken), also from an outdated header; the 16 newest are remembered', async () => {
+      const { profile, status } = await fresh();
+      let gen = status.generation;
+      let tokens = { accessToken: profile.accessToken, refreshToken: profile.refreshToken };
+      const retired: string[] = [];
+      for (let i = 0; i < 17; i++) {
+        assert.ok((await h.store.tokens.claim(profile.id, gen, 'node-a', LEASE)).claimed);
+        const next = refreshed(tokens.refreshToken);
+        assert.ok(await h.store.tokens.complete(profile.id, gen, 'node-a', next));
+        retired.push(tokens.refreshToken);
+        tokens = { accessToken: next.accessToken, refreshToken: next.refreshToken };
+        gen++;
+      }
+      const before = await h.store.profiles.get(profile.id);
+      assert.deepEqual(before, { ...profile, ...tokens, version: profile.version + 17 });
+      const outdated = await headerOf(profile.id);
+      for (const old of [retired[16], retired[1]]) {
+        assert.deepEqual(await h.store.profiles.update(await headerOf(profile.id), asInput(before!, { refreshToken: old })), {
+          refused: 'retiredRefreshToken',
+        });
+      }
+      // A PUT in between moves the row: the outdated header's write misses, and the why-read names the refusal.
+      const between = await ok(h.store.profiles.update(outdated, asInput(before!, { description: 'between' })));
+      assert.deepEqual(await h.store.profiles.update(outdated, asInput(before!, { refreshToken: retired[5], description: 'late' })), {
+        refused: 'retiredRefreshToken',
+      });
+      // A move to another app checks it too, from the current header and from an outdated one.
+      const other = await makeApp();
+      for (const from of [await headerOf(profile.id), outdated]) {
+        assert.deepEqual(await h.store.profiles.update(from, asInput(before!, { refreshToken: retired[9], oauthAppId: other.id })), {
+          refused: 'retiredRefreshToken',
+        });
+      }
+      assert.deepEqual(await h.store.profiles.get(profile.id), between);
+      assert.equal((await statusOf(profile.id)).generation, gen);
+      // With an If-Match that no longer holds, stale comes first.
+      assert.deepEqual(await h.store.profiles.update(outdated, asInput(before!, { refreshToken: retired[5] }), [outdated.version]), { refused: 'stale' });
+      // The oldest fell out of the 16; the current one is no retired one.
+      const back = await ok(h.store.profiles.update(await headerOf(profile.id), asInput(between, { refreshToken: retired[0] })));
+      assert.equal(back.refreshToken, retired[0]);
+      assert.equal((await statusOf(profile.id)).generation, gen + 1);
+      await ok(h.store.profiles.update(await headerOf(profile.id), asInput(back, { refreshToken: tokens.refreshToken })));
+    });
+
+    test('complete: a token handed back unchanged is not remembered as rotated away', async () => {
+      const { profile, status } = await fresh();
+      assert.ok((await h.store.tokens.claim(profile.id, status.generation, 'node-a', LEASE)).claimed);
+      const next = { ...refreshed(), refreshToken: profile.refreshToken, retired: profile.refreshToken };
+      assert.ok(await h.store.tokens.complete(profile.id, status.generation, 'node-a', next));
+      const stored = (await h.store.profiles.get(profile.id))!;
+      await ok(h.store.profiles.update(await headerOf(profile.id), asInput(stored, { description: 'same refresh token' })));
+    });
+
+    test('mark: sets the state and error at the generation given, without a lease; at another generation nothing changes', async () => {
+      const { profile, status } = await fresh();
+      await h.store.tokens.mark(profile.id, status.generation + 1, 'origin_changed', null);
+      assert.deepEqual(await statusOf(profile.id), status);
+      await h.store.tokens.mark(profile.id, status.generation, 'origin_changed', asError('origin'));
+      assert.deepEqual(await statusOf(profile.id), { ...status, state: 'origin_changed', lastError: asError('origin') });
+      await h.store.tokens.mark(profile.id, status.generation, 'active', null);
+      assert.deepEqual(await statusOf(profile.id), status);
+      await h.store.tokens.mark(MISSING, 1, 'active', null);
+      assert.deepEqual(await h.store.profiles.get(profile.id), profile);
+    });
+
+    test("list: the owner's and the creator's, in id order, optionally in one state", async () => {
+      const a = await makeUser();
+      const b = await makeUser();
+      const app = await makeApp();
+      const own = await makeProfile(app.id, a.id);
+      const createdForB = await makeProfile(app.id, b.id, a.id);
+      const createdByB = await makeProfile(app.id, a.id, b.id);
+      await makeProfile(app.id, b.id);
+      await h.store.tokens.mark(createdForB.id, 1, 'needs_reconsent', asError('invalid_grant'));
+      const statuses = await Promise.all([own, createdForB, createdByB].map((p) => statusOf(p.id)));
+      assert.deepEqual(await h.store.tokens.list(a.id), statuses);
+      assert.deepEqual(await h.store.tokens.list(a.id, 'needs_reconsent'), [statuses[1]]);
+      assert.deepEqual(await h.store.tokens.list(a.id, 'active'), [statuses[0], statuses[2]]);
+      assert.deepEqual(await h.store.tokens.list(a.id, 'retrying'), []);
+      assert.deepEqual(await h.store.tokens.list((await makeUser()).id), []);
+    });
+
+    test('appEngines: none set reads null settings and ok; set replaces, setStatus records; a missing app is refused (missing)', async () => {
+      const app = await makeApp();
+      const settings: EngineSettings = {
+        clientAuth: 'client_secret_post',
+        defaultExpiresIn: 1800,
+        refreshMargin: 120,
+        proactive: true,
+        maxConcurrentRefreshes: 2,
+        revocationURI: 'https://as.example/revoke',
+        issuer: 'https://as.example',
+        authorizeParams: { access_type: 'offline', prompt: 'consent' },
+      };
+      const ok_ = { state: 'ok', lastError: null } as const;
+      assert.deepEqual(await h.store.appEngines.get(app.id), { settings: null, status: ok_ });
+      assert.equal(await h.store.appEngines.get(MISSING), undefined);
+
+      assert.equal(await h.store.appEngines.set(app.id, settings), undefined);
+      assert.deepEqual(await h.store.appEngines.get(app.id), { settings, status: ok_ });
+      const replaced = { ...settings, clientAuth: 'client_secret_basic', proactive: false, revocationURI: null, issuer: null, authorizeParams: {} } as const;
+      assert.equal(await h.store.appEngines.set(app.id, replaced), undefined);
+      assert.deepEqual(await h.store.appEngines.get(app.id), { settings: replaced, status: ok_ });
+      assert.deepEqual(await h.store.appEngines.set(MISSING, settings), { refused: 'missing', what: 'app', id: MISSING });
+      assert.equal(await h.store.appEngines.get(MISSING), undefined);
+
+      const refused = { state: 'client_error', lastError: asError('invalid_client') } as const;
+      await h.store.appEngines.setStatus(app.id, refused);
+      assert.deepEqual(await h.store.appEngines.get(app.id), { settings: replaced, status: refused });
+      await h.store.appEngines.setStatus(MISSING, refused);
+      assert.equal(await h.store.appEngines.get(MISSING), undefined);
+
+      // A status before any settings: the settings stay unset.
+      const other = await makeApp();
+      await h.store.appEngines.setStatus(other.id, refused);
+      assert.deepEqual(await h.store.appEngines.get(other.id), { settings: null, status: refused });
+    });
+
+    test('appEngines: an app update sets the status back to ok (its credentials may have changed) and keeps the settings; an app delete takes its row', async () => {
+      const app = await makeApp();
+      const settings: EngineSettings = {
+        clientAuth: 'client_secret_basic',
+        defaultExpiresIn: 3600,
+        refreshMargin: 300,
+        proactive: false,
+        maxConcurrentRefreshes: 4,
+        revocationURI: null,
+        issuer: null,
+        authorizeParams: {},
+      };
+      await ok(h.store.appEngines.set(app.id, settings));
+      await h.store.appEngines.setStatus(app.id, { state: 'client_error', lastError: asError('invalid_client') });
+      const { id: _id, version: _v, ...input } = app;
+      await ok(h.store.apps.update(app.id, { ...input, clientSecret: rnd('new-secret-') }));
+      assert.deepEqual(await h.store.appEngines.get(app.id), { settings, status: { state: 'ok', lastError: null } });
+      // A refused update changes nothing.
+      await h.store.appEngines.setStatus(app.id, { state: 'client_error', lastError: asError('invalid_client') });
+      assert.deepEqual(await h.store.apps.update(app.id, input, [app.version]), { refused: 'stale' });
+      assert.equal((await h.store.appEngines.get(app.id))!.status.state, 'client_error');
+
+      assert.equal(Number(await raw('SELECT count(*) FROM app_engines WHERE app_id = ?', app.id)), 1);
+      assert.equal(await h.store.apps.delete(app.id), undefined);
+      assert.equal(Number(await raw('SELECT count(*) FROM app_engines WHERE app_id = ?', app.id)), 0);
+      assert.equal(await h.store.appEngines.get(app.id), undefined);
+    });
+
+    test('a deleted profile has no status, and its lease holder’s result is dropped', async () => {
+      const { profile, status } = await fresh();
+      assert.ok((await h.store.tokens.claim(profile.id, status.generation, 'node-a', LEASE)).claimed);
+      assert.equal(await h.store.profiles.delete(profile.id), undefined);
+      assert.equal(await h.store.tokens.complete(profile.id, status.generation, 'node-a', refreshed()), false);
+      assert.equal(
+        await h.store.tokens.recordFailure(profile.id, status.generation, 'node-a', {
+          state: 'retrying',
+          failures: 1,
+          lastError: asError('x'),
+          nextRefreshAt: null,
+          finished: true,
+        }),
+        false,
+      );
+      assert.equal(await h.store.tokens.status(profile.id), undefined);
     });
   });
 

@@ -68,6 +68,7 @@ const profileInput = (name: string, oauthAppId: number, refreshToken = `refresh-
   description: null,
   accessToken: null,
   refreshToken,
+  tokenOrigin: 'https://auth.example',
 });
 
 /** A fresh database on the test server, removed by dispose(). */
@@ -520,7 +521,7 @@ describe('PostgreSQL store: several nodes on one database', { skip }, () => {
     const writes = [
       ...profiles.map((p, i) => a.profiles.update(p, profileInput(p.name, appId, `new-${i}`))),
       ...[1, 2, 3].map((k) => a.profiles.update(p0, profileInput(p0.name, appId, `p0-again-${k}`))),
-      a.profiles.update(odd, oddInput),
+      a.profiles.update(odd, { ...oddInput, tokenOrigin: 'https://auth.example' }),
       a.profiles.update(p1, profileInput('BATCH_TAKEN', appId)),
       a.profiles.update(p2, profileInput(p2.name, appId), [p2.version + 7, p2.version + 8]),
       a.profiles.update({ ...p2, id: 999_999_999 }, profileInput('gone', appId)),

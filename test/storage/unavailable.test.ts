@@ -125,7 +125,7 @@ describe('an unavailable database', { timeout: 110_000 }, () => {
     const header = (await h.store.profiles.header(profileId))!;
     await h.store.close();
     const s = h.store;
-    const input = { name: 'x', oauthAppId: appId, description: null, accessToken: null, refreshToken: 'r' };
+    const input = { name: 'x', oauthAppId: appId, description: null, accessToken: null, refreshToken: 'r', tokenOrigin: 'https://as.example' };
     const app = {
       name: 'y',
       dataStore: 54,
@@ -264,7 +264,7 @@ describe('an unavailable database', { timeout: 110_000 }, () => {
   test('SQLITE_FULL rolls back the whole group commit: every write of the batch is refused and none of them applied', async () => {
     const h = await start();
     const app = await must(h.store.apps.create({ ...appBody('batch'), description: null }));
-    const small = { name: 'small', oauthAppId: app.id, description: null, accessToken: null, refreshToken: 'r' };
+    const small = { name: 'small', oauthAppId: app.id, description: null, accessToken: null, refreshToken: 'r', tokenOrigin: 'https://as.example' };
     const existing = await must(h.store.profiles.create({ ...small, ownerId: 1, creatorId: 1 }));
     const db = (h.store as SqliteStore).db.connection;
     db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);

@@ -18,6 +18,7 @@ import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { redactPaths } from '../../src/app.js';
 import { harness, ADMIN_PASSWORD, USER_PASSWORD, type Harness } from '../helpers.js';
 import { api, ensureBuilt, killAll, startServer, type Running } from '../process-support.js';
+import { answers, startBadAuthorizationServer, type BadAuthorizationServer } from '../engine/bad-as.js';
 
 const rnd = (tag: string): string => `${tag}${randomBytes(10).toString('hex')}`;
 const b64 = (user: string, password: string): string => Buffer.from(`${user}:${password}`, 'utf8').toString('base64');
@@ -509,5 +510,89 @@ describe('logs at level trace (real process)', { timeout: 300_000 }, () => {
     assert.match(output, /"status":200/);
     const lines = output.split('\n');
     for (const [i, line] of lines.entries()) secrets.assertAbsent(line, `output line ${i}`);
+  });
+});
+
+describe('token engine: no token or secret in logs, errors or statuses, even when the AS echoes them', () => {
+  let h: Harness;
+  let as: BadAuthorizationServer;
+  const log = capture();
+  const secrets = new Secrets();
+  before(async () => {
+    as = await startBadAuthorizationServer();
+    h = await harness({
+      logger: { level: 'trace', stream: log.stream, redact: { paths: redactPaths, censor: '[redacted]' } },
+      allowLoopbackHttpUris: true,
+      engine: { backoff: { baseMs: 5, capMs: 20, maxAttempts: 3 } },
+    });
+  });
+  after(async () => {
+    await h.close();
+    await as.close();
+  });
+
+  test('refreshes that fail, succeed and die leave no secret anywhere', async () => {
+    const admin = secrets.auth('d2cadmin', ADMIN_PASSWORD);
+    const send = (opts: InjectOptions) => h.app.inject({ ...opts, headers: { ...(opts.headers ?? {}), authorization: admin } });
+    const clientSecret = secrets.add(rnd('CS'));
+    const refreshToken = secrets.add(rnd('RT'));
+    const accessToken = secrets.add(rnd('AT'));
+    const app = await send({
+      method: 'POST',
+      url: '/api/mgmt/oauthapps',
+      payload: { name: rnd('a'), dataStore: 54, clientId: 'client', clientSecret, authorizeURI: as.origin + '/auth', tokenURI: as.tokenURI },
+    });
+    assert.equal(app.statusCode, 201, app.body);
+    const profile = await send({
+      method: 'POST',
+      url: '/api/mgmt/oauthprofiles',
+      payload: { name: rnd('p'), oauthAppId: JSON.parse(app.body).id, accessToken, refreshToken },
+    });
+    assert.equal(profile.statusCode, 201, profile.body);
+    const id = JSON.parse(profile.body).id as number;
+    const echo = 'the token {refresh_token} of client {client_secret} is malformed';
+    as.script(
+      answers.oauthError(400, 'invalid_request', echo),
+      answers.oauthError(500, 'server_error', echo),
+      answers.oauthError(400, 'invalid_request', echo),
+    );
+    const bodies: string[] = [];
+    const failed = await send({ method: 'POST', url: `/api/mgmt/oauthprofiles/${id}/token` });
+    assert.equal(failed.statusCode, 503, failed.body);
+    bodies.push(failed.body);
+    const status = await send({ method: 'GET', url: `/api/mgmt/oauthprofiles/${id}/status` });
+    bodies.push(status.body);
+    assert.equal(JSON.parse(status.body).lastError.error, 'invalid_request', 'the AS error is kept, its echo of the secrets is not');
+    // After the pause the status names, a refresh that succeeds, then one the AS refuses with an echo.
+    await h.store.tokens.recordFailure(id, JSON.parse(status.body).generation, 'nobody', {
+      state: 'retrying',
+      failures: 0,
+      lastError: { error: 'x', description: null, httpStatus: null, at: new Date().toISOString() },
+      nextRefreshAt: null,
+      finished: true,
+    });
+    await h.store.tokens.mark(id, JSON.parse(status.body).generation, 'active', null);
+    as.script(answers.tokens(), answers.errorIn200('invalid_grant', echo));
+    const refreshed = await send({ method: 'POST', url: `/api/mgmt/oauthprofiles/${id}/token` });
+    bodies.push(refreshed.body);
+    for (const issued of as.issued()) {
+      secrets.add(issued.accessToken);
+      if (issued.refreshToken) secrets.add(issued.refreshToken);
+    }
+    const dead = await send({ method: 'POST', url: `/api/mgmt/oauthprofiles/${id}/token?minValidity=3600` });
+    assert.equal(dead.statusCode, 409, dead.body);
+    bodies.push(dead.body, (await send({ method: 'GET', url: `/api/mgmt/oauthprofiles/${id}/status` })).body);
+    bodies.push((await send({ method: 'GET', url: '/api/mgmt/oauthprofiles/status' })).body);
+    const lines = log.lines();
+    assert.ok(
+      lines.some((l) => l.includes('token refresh failed')),
+      'the failures are logged',
+    );
+    assert.ok(
+      lines.some((l) => l.includes('token refreshed')),
+      'the success is logged',
+    );
+    for (const [i, line] of lines.entries()) secrets.assertAbsent(line, `log line ${i}`);
+    for (const [i, body] of bodies.entries()) secrets.assertAbsent(body.replace(JSON.parse(refreshed.body).accessToken ?? '\u0000', ''), `answer ${i}`);
   });
 });

@@ -89,6 +89,7 @@ describe('a write racing a key version added by another process', () => {
       description: null,
       accessToken: 'a0',
       refreshToken: 'r0',
+      tokenOrigin: 'https://a.example.com',
       ownerId: owner,
       creatorId: owner,
     });
@@ -107,7 +108,14 @@ describe('a write racing a key version added by another process', () => {
     let calls = 0;
     Date.now = () => (calls++ === 0 ? t0 : t0 + 60_000);
     try {
-      await server.profiles.update(profile, { name: 'race', oauthAppId: app.id, description: null, accessToken: 'a1', refreshToken: 'r1' });
+      await server.profiles.update(profile, {
+        name: 'race',
+        oauthAppId: app.id,
+        description: null,
+        accessToken: 'a1',
+        refreshToken: 'r1',
+        tokenOrigin: 'https://a.example.com',
+      });
     } finally {
       Date.now = realNow;
     }
@@ -168,6 +176,7 @@ describe('a rotation beside a serving store in the same process', () => {
             description: null,
             accessToken: `a${i}`,
             refreshToken: `r${i}`,
+            tokenOrigin: 'https://a.example.com',
             ownerId: owner,
             creatorId: owner,
           })
@@ -188,6 +197,7 @@ describe('a rotation beside a serving store in the same process', () => {
             description: null,
             accessToken: null,
             refreshToken: `w${seq}`,
+            tokenOrigin: 'https://a.example.com',
           });
           last.set(id, `w${seq}`);
         } else {
@@ -197,6 +207,7 @@ describe('a rotation beside a serving store in the same process', () => {
             description: null,
             accessToken: `na${seq}`,
             refreshToken: `n${seq}`,
+            tokenOrigin: 'https://a.example.com',
             ownerId: owner,
             creatorId: owner,
           });

@@ -9,4 +9,5 @@ export type * from './roles.js';
 export type * from './rules.js';
 export type * from './store.js';
 export type * from './tenants.js';
+export type * from './tokens.js';
 export type * from './users.js';

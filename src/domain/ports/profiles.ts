@@ -54,7 +54,8 @@ export interface Profiles {
   listJson(userId: number): Promise<string>;
   get(id: number): Promise<OAuthProfile | undefined>;
   header(id: number): Promise<ProfileHeader | undefined>;
-  create(input: ProfileInput & { ownerId: number; creatorId: number }): Promise<OAuthProfile | Refusal>;
+  /** `tokenOrigin`: the origin of the app's token URI, which the tokens are pinned to (api.md §8.5). Generation 1, active. */
+  create(input: ProfileInput & { ownerId: number; creatorId: number; tokenOrigin: string }): Promise<OAuthProfile | Refusal>;
   /**
    * Replaces the profile `current` (its header as the caller read it) with `input`, in one pass: what changes (a move
    * to another app, a new name) is decided from `current`, the tokens are sealed once, and one conditional write
@@ -62,8 +63,13 @@ export interface Profiles {
    * row (`missing`), If-Match no longer met (`stale`), or a concurrent change, after which it starts again from the
    * row as it is now. Refuses (`profileMove`) a move to an app of another data store while data sources reference
    * the profile, and (`name`) a name another profile of the owner has.
+   *
+   * The token engine (api.md §8.3): when the tokens differ from the stored ones, the generation goes up by one, the
+   * state becomes active with an unknown expiry and no failure, a refresh lease or call in flight is dropped (the
+   * PUT wins), and the tokens are pinned to `tokenOrigin`. A refresh token the engine rotated away is refused
+   * (`retiredRefreshToken`).
    */
-  update(current: ProfileHeader, input: ProfileInput, ifVersion?: Versions): Promise<OAuthProfile | Refusal>;
+  update(current: ProfileHeader, input: ProfileInput & { tokenOrigin: string }, ifVersion?: Versions): Promise<OAuthProfile | Refusal>;
   /** Deletes the profile; data sources that referenced it lose the reference. */
   delete(id: number, ifVersion?: Versions): Promise<void | Refusal>;
   /** undefined when there is no such profile */

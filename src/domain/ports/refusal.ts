@@ -33,5 +33,7 @@ export type Refusal =
   | { refused: 'appDataStoreInUse' }
   /** a row this write refers to was deleted by a concurrent transaction after the checks ran (PostgreSQL) */
   | { refused: 'concurrentDelete' }
+  /** a PUT of a refresh token the engine already rotated away: written back, a stale copy would kill the grant */
+  | { refused: 'retiredRefreshToken' }
   /** a text value the database cannot store (U+0000 on PostgreSQL) */
   | { refused: 'unstorableText' };

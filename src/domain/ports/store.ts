@@ -24,6 +24,7 @@ import type { Profiles } from './profiles.js';
 import type { Roles } from './roles.js';
 import type { Seed } from './rules.js';
 import type { Tenants } from './tenants.js';
+import type { AppEngines, Tokens } from './tokens.js';
 import type { Users } from './users.js';
 
 export interface Store {
@@ -53,4 +54,8 @@ export interface Store {
   readonly apps: Apps;
   readonly profiles: Profiles;
   readonly dataSources: DataSources;
+  /** the token engine's state of each profile (api.md §8) */
+  readonly tokens: Tokens;
+  /** each app's engine settings and standing with its AS (api.md §8.6) */
+  readonly appEngines: AppEngines;
 }

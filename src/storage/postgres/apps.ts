@@ -91,6 +91,8 @@ export class PgApps implements Apps {
           client_secret = $6, authorize_uri = $7, token_uri = $8, scope = $9, key_version = $10, version = version + 1 WHERE id = $11`,
           [...appValues(input, sealed.client_secret, keyVersion), id],
         );
+        // The client credentials may have changed: an AS that refused the old ones (client_error) gets asked again.
+        await this.db.run(c, "UPDATE app_engines SET status = 'ok', last_error = NULL WHERE app_id = $1 AND status <> 'ok'", [id]);
         return (await this.appOn(c, id))!;
       },
       { names: true },

@@ -161,4 +161,35 @@ ALTER TABLE users ADD COLUMN failure_times TEXT;`,
 );
 CREATE INDEX unknown_name_failures_last ON unknown_name_failures(last_failure);`,
   },
+  {
+    version: 4,
+    name: 'token engine: the refresh state of profiles, the engine settings of apps',
+    // api.md §8, beside the HDP columns so that a full-replace PUT never clears it. Times are epoch milliseconds; a
+    // lease is judged by the database's clock on PostgreSQL. tokens_digest (SHA-256 of the tokens, src/storage/
+    // token-columns.ts) lets a PUT tell whether it changes the tokens without opening them; NULL on rows from before
+    // this migration, which never equals a digest, so their first PUT counts as a change. retired_refresh holds the
+    // digests of the newest refresh tokens the engine rotated away, space-separated: a PUT of one is refused.
+    // app_engines has a row only once an app's settings or status were written: none means the defaults and 'ok'.
+    sql: `ALTER TABLE oauth_profiles
+  ADD COLUMN generation INTEGER NOT NULL DEFAULT 1,
+  ADD COLUMN token_state TEXT NOT NULL DEFAULT 'active'
+    CHECK (token_state IN ('active', 'retrying', 'needs_reconsent', 'app_error', 'origin_changed')),
+  ADD COLUMN expires_at BIGINT,
+  ADD COLUMN refreshed_at BIGINT,
+  ADD COLUMN next_refresh_at BIGINT,
+  ADD COLUMN failures INTEGER NOT NULL DEFAULT 0,
+  ADD COLUMN last_error TEXT,
+  ADD COLUMN token_origin TEXT,
+  ADD COLUMN lease_owner TEXT,
+  ADD COLUMN lease_until BIGINT,
+  ADD COLUMN in_flight INTEGER,
+  ADD COLUMN tokens_digest TEXT,
+  ADD COLUMN retired_refresh TEXT;
+CREATE TABLE app_engines (
+  app_id BIGINT PRIMARY KEY REFERENCES oauth_apps(id) ON DELETE CASCADE,
+  settings TEXT,
+  status TEXT NOT NULL DEFAULT 'ok' CHECK (status IN ('ok', 'client_error')),
+  last_error TEXT
+);`,
+  },
 ];

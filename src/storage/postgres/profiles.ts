@@ -11,6 +11,7 @@ import type { IntegrityRules, OAuthProfile, ProfileHeader, ProfileInput, Profile
 import { nameKey } from '../names.js';
 import { answerRefusal, enforce } from '../refused.js';
 import { toProfile, toProfileHeader, withTokens, profileValues, type SealedTokens } from '../rows.js';
+import { notRetired, refreshDigest, tokenChangeSet, tokensDigest } from '../token-columns.js';
 import { Batcher } from './batcher.js';
 import { byId, isUnavailable, type Lookup, type PgDb, type Queryable, type Row } from './db.js';
 import type { PgSealing } from './keyring.js';
@@ -19,6 +20,9 @@ import { deleteVersioned, nextId } from './versioned.js';
 /** A profile's header from its own row (SELECT or RETURNING): the owner's tenant by a sub-select. */
 const PROFILE_HEADER_COLUMNS = `id, version, name, app_id, description, owner_id, creator_id,
   (SELECT tenant_id FROM users WHERE users.id = oauth_profiles.owner_id) AS owner_tenant_id`;
+
+/** After a PUT's write missed: the header as it is now, and whether the PUT's refresh token is one the engine retired. */
+const WHY_MISSED = `SELECT ${PROFILE_HEADER_COLUMNS}, NOT (${notRetired('$2::text')}) AS retired FROM oauth_profiles WHERE id = $1`;
 
 /** One PUT's new values for a profile row, sealed (see replaceInPlace). */
 interface InPlaceUpdate {
@@ -30,20 +34,35 @@ interface InPlaceUpdate {
   access: Buffer | null;
   refresh: Buffer;
   keyVersion: number;
+  /** tokensDigest of the PUT's tokens, refreshDigest of its refresh token, and the origin they are pinned to */
+  digest: string;
+  refreshDigest: string;
+  origin: string;
 }
 
+/** What a PUT names its engine columns by, inside the statements below (see ../token-columns.ts). */
+type Engine = Pick<InPlaceUpdate, 'digest' | 'refreshDigest' | 'origin'>;
+const engineOf = (input: ProfileInput & { tokenOrigin: string }): Engine => ({
+  digest: tokensDigest(input.accessToken, input.refreshToken),
+  refreshDigest: refreshDigest(input.refreshToken),
+  origin: input.tokenOrigin,
+});
+
 /**
- * Updates in place every row of the batch that exists and is still at the version its PUT was based on; one statement
- * and one commit for all of them (a group commit). Returns the updated rows' headers. The rows are locked first, in id
- * order: batches in flight at once (of this server or another) then never wait for each other in a cycle.
+ * Updates in place every row of the batch that exists, is still at the version its PUT was based on and is not given
+ * a refresh token the engine rotated away; one statement and one commit for all of them (a group commit). Returns the
+ * updated rows' headers. The rows are locked first, in id order: batches in flight at once (of this server or
+ * another) then never wait for each other in a cycle. The engine's columns are reset where the tokens change.
  */
 const UPDATE_IN_PLACE = `WITH locked AS MATERIALIZED (
     SELECT id FROM oauth_profiles WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE)
   UPDATE oauth_profiles p SET name = v.name, name_key = v.name_key, description = v.description,
-    access_token = v.access_token, refresh_token = v.refresh_token, key_version = v.key_version, version = p.version + 1
-  FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::bytea[], $8::int[])
-    AS v(id, based_on, name, name_key, description, access_token, refresh_token, key_version)
-  WHERE p.id = v.id AND p.id IN (SELECT id FROM locked) AND p.version = v.based_on
+    access_token = v.access_token, refresh_token = v.refresh_token, key_version = v.key_version, version = p.version + 1,
+    ${tokenChangeSet('v.new_digest', 'v.origin')}
+  FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::bytea[], $8::int[], $9::text[],
+      $10::text[], $11::text[])
+    AS v(id, based_on, name, name_key, description, access_token, refresh_token, key_version, new_digest, refresh_digest, origin)
+  WHERE p.id = v.id AND p.id IN (SELECT id FROM locked) AND p.version = v.based_on AND ${notRetired('v.refresh_digest')}
   RETURNING p.id, p.version, p.name, p.app_id, p.description, p.owner_id, p.creator_id,
     (SELECT tenant_id FROM users WHERE users.id = p.owner_id) AS owner_tenant_id`;
 
@@ -107,7 +126,7 @@ export class PgProfiles implements Profiles {
    * keep the app and the owner from going away before it commits. The app is not locked FOR SHARE: a new profile has
    * no data sources yet, so nothing it holds depends on the app's data store.
    */
-  async create(input: ProfileInput & { ownerId: number; creatorId: number }): Promise<OAuthProfile | Refusal> {
+  async create(input: ProfileInput & { ownerId: number; creatorId: number; tokenOrigin: string }): Promise<OAuthProfile | Refusal> {
     const id = await nextId(this.db, this.db.pool, 'oauth_profiles');
     const tokens = await this.sealTokens(this.db.pool, id, input);
     let header: Row | undefined;
@@ -116,8 +135,8 @@ export class PgProfiles implements Profiles {
         rows: [header],
       } = await this.db.pool.query(
         `INSERT INTO oauth_profiles (id, owner_id, creator_id, app_id, name, name_key,
-          description, access_token, refresh_token, key_version)
-        SELECT $1::bigint, $2::bigint, $3::bigint, a.id, $5::text, $6::text, $7::text, $8::bytea, $9::bytea, $10::int
+          description, access_token, refresh_token, key_version, token_origin, tokens_digest)
+        SELECT $1::bigint, $2::bigint, $3::bigint, a.id, $5::text, $6::text, $7::text, $8::bytea, $9::bytea, $10::int, $11::text, $12::text
         FROM oauth_apps a WHERE a.id = $4 RETURNING ${PROFILE_HEADER_COLUMNS}`,
         profileValues(id, input, tokens),
       ));
@@ -132,7 +151,7 @@ export class PgProfiles implements Profiles {
    * One pass: If-Match is judged against `current` before anything is written or sealed, the tokens are sealed once
    * (the row id is known), then each attempt is one write conditional on the row's version.
    */
-  async update(current: ProfileHeader, input: ProfileInput, ifVersion?: Versions): Promise<OAuthProfile | Refusal> {
+  async update(current: ProfileHeader, input: ProfileInput & { tokenOrigin: string }, ifVersion?: Versions): Promise<OAuthProfile | Refusal> {
     const stale = this.rules.version(current.version, ifVersion);
     if (stale) return stale;
     const tokens = await this.sealTokens(this.db.pool, current.id, input);
@@ -140,18 +159,28 @@ export class PgProfiles implements Profiles {
   }
 
   /**
-   * One attempt, conditional on the row still being at `current.version`: what it changes is decided from `current`.
-   * Only when it misses is the header read again: no row is `missing`, a version If-Match no longer accepts is
-   * `stale`, and otherwise a concurrent write changed the row, so the attempt starts again from the row as it is now,
-   * with the same sealed tokens. (A miss means another write committed in between: every round makes progress.)
+   * One attempt, conditional on the row still being at `current.version` and the refresh token not being one the
+   * engine rotated away: what it changes is decided from `current`. Only when it misses is the row read again: no row
+   * is `missing`, a version If-Match no longer accepts is `stale`, a retired refresh token is `retiredRefreshToken`,
+   * and otherwise a concurrent write changed the row, so the attempt starts again from the row as it is now, with the
+   * same sealed tokens. (A miss means another write committed in between: every round makes progress.)
    */
-  private async replace(current: ProfileHeader, input: ProfileInput, ifVersion: Versions | undefined, tokens: SealedTokens): Promise<OAuthProfile | Refusal> {
-    const written = input.oauthAppId === current.oauthAppId ? await this.replaceInPlace(current, input, tokens) : await this.move(current, input, tokens);
+  private async replace(
+    current: ProfileHeader,
+    input: ProfileInput & { tokenOrigin: string },
+    ifVersion: Versions | undefined,
+    tokens: SealedTokens,
+  ): Promise<OAuthProfile | Refusal> {
+    const engine = engineOf(input);
+    const written =
+      input.oauthAppId === current.oauthAppId ? await this.replaceInPlace(current, input, tokens, engine) : await this.move(current, input, tokens, engine);
     if (written) return written;
-    const fresh = await this.header(current.id);
-    if (!fresh) return { refused: 'missing', what: 'profile', id: current.id };
+    const row = await this.db.one(this.db.pool, WHY_MISSED, [current.id, engine.refreshDigest]);
+    if (!row) return { refused: 'missing', what: 'profile', id: current.id };
+    const fresh = toProfileHeader(row);
     const stale = this.rules.version(fresh.version, ifVersion);
     if (stale) return stale;
+    if (row.retired) return { refused: 'retiredRefreshToken' };
     return this.replace(fresh, input, ifVersion, tokens);
   }
 
@@ -172,6 +201,9 @@ export class PgProfiles implements Profiles {
         column('access'),
         column('refresh'),
         column('keyVersion'),
+        column('digest'),
+        column('refreshDigest'),
+        column('origin'),
       ]);
       const byRowId = new Map(rows.map((row) => [byId(row), row]));
       return items.map((item) => byRowId.get(item.id));
@@ -190,7 +222,7 @@ export class PgProfiles implements Profiles {
    * A batch whose statement fails is run again item by item (./batcher.ts), so a taken name fails its own item alone:
    * that item's error arrives here and becomes its refusal, as it became its 409 before.
    */
-  private async replaceInPlace(current: ProfileHeader, input: ProfileInput, tokens: SealedTokens): Promise<OAuthProfile | Refusal | undefined> {
+  private async replaceInPlace(current: ProfileHeader, input: ProfileInput, tokens: SealedTokens, engine: Engine): Promise<OAuthProfile | Refusal | undefined> {
     let header: Row | undefined;
     try {
       header = await this.updateInPlace.add({
@@ -201,6 +233,7 @@ export class PgProfiles implements Profiles {
         access: tokens.access,
         refresh: tokens.refresh,
         keyVersion: tokens.version,
+        ...engine,
       });
     } catch (err) {
       return answerRefusal(this.db.mapError(err, { names: true }));
@@ -210,15 +243,20 @@ export class PgProfiles implements Profiles {
 
   /**
    * A PUT that moves the profile to another application: one transaction that locks the row (FOR UPDATE) and goes on
-   * only while it is still at `current.version` (else undefined, and the caller finds out why), checks the move with
-   * the domain's rule (`profileMove`), and writes the tokens sealed before. The unique index answers a taken name.
+   * only while it is still at `current.version` and the refresh token is not a retired one (else undefined, and the
+   * caller finds out why), checks the move with the domain's rule (`profileMove`), and writes the tokens sealed before.
+   * The unique index answers a taken name.
    */
-  private async move(current: ProfileHeader, input: ProfileInput, tokens: SealedTokens): Promise<OAuthProfile | Refusal | undefined> {
+  private async move(current: ProfileHeader, input: ProfileInput, tokens: SealedTokens, engine: Engine): Promise<OAuthProfile | Refusal | undefined> {
     const id = current.id;
     return this.db.decide(
       async (c) => {
-        const row = await this.db.one<{ version: number }>(c, 'SELECT version FROM oauth_profiles WHERE id = $1 FOR UPDATE', [id]);
-        if (row?.version !== current.version) return undefined;
+        const row = await this.db.one<{ version: number; fresh: boolean }>(
+          c,
+          `SELECT version, ${notRetired('$2::text')} AS fresh FROM oauth_profiles WHERE id = $1 FOR UPDATE`,
+          [id, engine.refreshDigest],
+        );
+        if (row?.version !== current.version || !row.fresh) return undefined;
         // The new app FOR SHARE: neither its data store changes nor it goes away before commit. Data sources are
         // added to this profile only under its FOR SHARE lock, which our FOR UPDATE excludes.
         const app = await this.db.one(c, 'SELECT 1 FROM oauth_apps WHERE id = $1 FOR SHARE', [input.oauthAppId]);
@@ -231,11 +269,13 @@ export class PgProfiles implements Profiles {
             [input.oauthAppId, id],
           ));
         enforce(this.rules.profileMove(input.oauthAppId, app !== undefined, broken?.id as number | undefined));
+        const values = [input.oauthAppId, input.name, nameKey(input.name), input.description, tokens.access, tokens.refresh, tokens.version, id];
         const header = await this.db.one(
           c,
           `UPDATE oauth_profiles SET app_id = $1, name = $2, name_key = $3, description = $4, access_token = $5,
-          refresh_token = $6, key_version = $7, version = version + 1 WHERE id = $8 RETURNING ${PROFILE_HEADER_COLUMNS}`,
-          [input.oauthAppId, input.name, nameKey(input.name), input.description, tokens.access, tokens.refresh, tokens.version, id],
+          refresh_token = $6, key_version = $7, version = version + 1, ${tokenChangeSet('$9::text', '$10::text')}
+          WHERE id = $8 RETURNING ${PROFILE_HEADER_COLUMNS}`,
+          [...values, engine.digest, engine.origin],
         );
         return withTokens(toProfileHeader(header!), input);
       },

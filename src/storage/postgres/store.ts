@@ -23,6 +23,7 @@ import type { IntegrityRules, Seed, Store } from '../../domain/ports/index.js';
 import { Sealing } from '../../sealing/barrier.js';
 import { runAsync } from '../../sealing/steps.js';
 import { nameKey } from '../names.js';
+import { PgAppEngines } from './app-engines.js';
 import { PgApps } from './apps.js';
 import { PgDataSources } from './data-sources.js';
 import { LOCK, PgDb, type PostgresOptions } from './db.js';
@@ -33,6 +34,7 @@ import { migrations } from './migrations.js';
 import { PgProfiles } from './profiles.js';
 import { PgRoles } from './roles.js';
 import { PgTenants } from './tenants.js';
+import { PgTokens } from './tokens.js';
 import { PgUsers } from './users.js';
 
 export class PostgresStore implements Store {
@@ -49,6 +51,9 @@ export class PostgresStore implements Store {
   readonly apps: PgApps;
   readonly profiles: PgProfiles;
   readonly dataSources: PgDataSources;
+  /** the token engine's columns of each profile; each app's engine settings and status */
+  readonly tokens: PgTokens;
+  readonly appEngines: PgAppEngines;
   readonly ping = (): Promise<void> => this.db.ping();
   readonly probeWrite = (): Promise<void> => this.db.probeWrite();
   readonly close = (): Promise<void> => this.db.close();
@@ -65,6 +70,8 @@ export class PostgresStore implements Store {
     this.apps = new PgApps(this.db, rules, this.keys);
     this.profiles = new PgProfiles(this.db, rules, this.keys);
     this.dataSources = new PgDataSources(this.db, rules, this.keys);
+    this.tokens = new PgTokens(this.db, this.keys);
+    this.appEngines = new PgAppEngines(this.db);
   }
 
   async migrate(): Promise<number[]> {

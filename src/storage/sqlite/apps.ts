@@ -71,6 +71,8 @@ export class SqliteApps implements Apps {
           client_secret = ?, authorize_uri = ?, token_uri = ?, scope = ?, key_version = ?, version = version + 1 WHERE id = ?`,
         )
         .run(...appValues(input, sealed.client_secret, keyVersion), id);
+      // The client credentials may have changed: an AS that refused the old ones (client_error) gets asked again.
+      this.db.q("UPDATE app_engines SET status = 'ok', last_error = NULL WHERE app_id = ? AND status <> 'ok'").run(id);
       return this.read(id)!;
     });
   }

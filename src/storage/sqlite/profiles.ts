@@ -7,11 +7,16 @@ import type { Sealing } from '../../sealing/barrier.js';
 import { nameKey } from '../names.js';
 import { Refused, enforce } from '../refused.js';
 import { toProfile, toProfileHeader, withTokens, profileValues, type SealedTokens } from '../rows.js';
+import { notRetired, refreshDigest, tokenChangeSet, tokensDigest } from '../token-columns.js';
 import type { Row, SqliteDb } from './db.js';
 import { deleteVersioned, nextId } from './versioned.js';
 
-const HEADER_SELECT = `SELECT p.id, p.version, p.name, p.app_id, p.description, p.owner_id, p.creator_id, u.tenant_id AS owner_tenant_id
+/** A profile header's columns and the FROM they are read from (the owner's tenant joined in). */
+const HEADER_FROM = `p.id, p.version, p.name, p.app_id, p.description, p.owner_id, p.creator_id, u.tenant_id AS owner_tenant_id
   FROM oauth_profiles p JOIN users u ON u.id = p.owner_id`;
+const HEADER_SELECT = `SELECT ${HEADER_FROM}`;
+/** After a PUT's write missed: the header as it is now, and whether the PUT's refresh token is one the engine retired. */
+const WHY_MISSED = `SELECT NOT (${notRetired('@refreshDigest')}) AS retired, ${HEADER_FROM} WHERE p.id = @id`;
 
 /** A write that a unique name index refused: the refusal `name` (the index is the name check). */
 function nameTaken(err: unknown): never {
@@ -68,7 +73,7 @@ export class SqliteProfiles implements Profiles {
     return { access: sealed.access_token, refresh: sealed.refresh_token!, version: keyVersion };
   }
 
-  async create(input: ProfileInput & { ownerId: number; creatorId: number }): Promise<OAuthProfile | Refusal> {
+  async create(input: ProfileInput & { ownerId: number; creatorId: number; tokenOrigin: string }): Promise<OAuthProfile | Refusal> {
     return this.db.decide(() => {
       if (!this.db.q('SELECT 1 FROM oauth_apps WHERE id = ?').get(input.oauthAppId)) throw new Refused({ refused: 'appReference', appId: input.oauthAppId });
       const id = nextId(this.db, 'oauth_profiles');
@@ -77,7 +82,7 @@ export class SqliteProfiles implements Profiles {
         this.db
           .q(
             `INSERT INTO oauth_profiles (id, owner_id, creator_id, app_id, name, name_key, description, access_token,
-          refresh_token, key_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          refresh_token, key_version, token_origin, tokens_digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           )
           .run(...profileValues(id, input, tokens));
       } catch (err) {
@@ -89,23 +94,30 @@ export class SqliteProfiles implements Profiles {
 
   /**
    * One pass (see the port): the tokens are sealed once, the write applies only while the row is at the version the
-   * caller read. Inside this synchronous write nothing else runs, so a second attempt, from the row as it is now,
-   * cannot miss: a first miss means a concurrent request changed the row between the caller's read and this write.
+   * caller read and the refresh token is none the engine rotated away. Inside this synchronous write nothing else runs,
+   * so a second attempt, from the row as it is now, cannot miss: a first miss means a concurrent request changed the
+   * row between the caller's read and this write, or the refresh token is a retired one (the why-read tells which).
    */
-  async update(current: ProfileHeader, input: ProfileInput, ifVersion?: Versions): Promise<OAuthProfile | Refusal> {
+  async update(current: ProfileHeader, input: ProfileInput & { tokenOrigin: string }, ifVersion?: Versions): Promise<OAuthProfile | Refusal> {
     return this.db.decide(() => {
       enforce(this.rules.version(current.version, ifVersion));
       const tokens = this.sealTokens(current.id, input);
       const written = this.replace(current, input, tokens);
       if (written) return written;
-      const now = this.db.present(this.readHeader(current.id), 'profile', current.id);
+      const row = this.db.present(
+        this.db.q(WHY_MISSED).get({ id: current.id, refreshDigest: refreshDigest(input.refreshToken) }) as Row | undefined,
+        'profile',
+        current.id,
+      );
+      const now = toProfileHeader(row);
       enforce(this.rules.version(now.version, ifVersion));
+      if (row.retired) throw new Refused({ refused: 'retiredRefreshToken' });
       return this.replace(now, input, tokens)!;
     });
   }
 
-  /** The conditional write of one attempt: undefined when the row is no longer at `from.version`. */
-  private replace(from: ProfileHeader, input: ProfileInput, tokens: SealedTokens): OAuthProfile | undefined {
+  /** The conditional write of one attempt: undefined when the row is no longer at `from.version` or the refresh token is retired. */
+  private replace(from: ProfileHeader, input: ProfileInput & { tokenOrigin: string }, tokens: SealedTokens): OAuthProfile | undefined {
     const id = from.id;
     // The same app needs no check: the row references it, so it exists.
     const moved = input.oauthAppId !== from.oauthAppId;
@@ -122,12 +134,14 @@ export class SqliteProfiles implements Profiles {
     }
     // Only what changes is written: SQLite rewrites the index entries of every indexed column named in SET, changed
     // or not, and at 1M rows that tripled the cost of a token replace (app_id, name_key, key_version are indexed).
-    // A new name is checked by the unique index (owner, name key) itself.
+    // A new name is checked by the unique index (owner, name key) itself. The engine's columns are not indexed: they
+    // are named always, reset only when the tokens change (decided by the row's digest, in the statement).
     const set = [
       'description = @description',
       'access_token = @access',
       'refresh_token = @refresh',
       'version = version + 1',
+      tokenChangeSet('@digest', '@origin'),
       ...(renamed ? ['name = @name', 'name_key = @nameKey'] : []),
       ...(moved ? ['app_id = @appId'] : []),
     ].join(', ');
@@ -141,12 +155,16 @@ export class SqliteProfiles implements Profiles {
       nameKey: nameKey(input.name),
       appId: input.oauthAppId,
       keyVersion: tokens.version,
+      digest: tokensDigest(input.accessToken, input.refreshToken),
+      origin: input.tokenOrigin,
+      refreshDigest: refreshDigest(input.refreshToken),
     };
+    const where = `id = @id AND version = @basedOn AND ${notRetired('@refreshDigest')}`;
     try {
       // The key version changes only after a rotation: try the row as it is most often first.
       const changes =
-        this.db.q(`UPDATE oauth_profiles SET ${set} WHERE id = @id AND version = @basedOn AND key_version = @keyVersion`).run(values).changes ||
-        this.db.q(`UPDATE oauth_profiles SET ${set}, key_version = @keyVersion WHERE id = @id AND version = @basedOn`).run(values).changes;
+        this.db.q(`UPDATE oauth_profiles SET ${set} WHERE ${where} AND key_version = @keyVersion`).run(values).changes ||
+        this.db.q(`UPDATE oauth_profiles SET ${set}, key_version = @keyVersion WHERE ${where}`).run(values).changes;
       if (changes === 0) return undefined;
     } catch (err) {
       nameTaken(err);

@@ -9,6 +9,7 @@ import type { IntegrityRules, Seed, Store } from '../../domain/ports/index.js';
 import { Sealing } from '../../sealing/barrier.js';
 import { runSync } from '../../sealing/steps.js';
 import { nameKey } from '../names.js';
+import { SqliteAppEngines } from './app-engines.js';
 import { SqliteApps } from './apps.js';
 import { SqliteDataSources } from './data-sources.js';
 import { SqliteDb } from './db.js';
@@ -19,6 +20,7 @@ import { migrations } from './migrations.js';
 import { SqliteProfiles } from './profiles.js';
 import { SqliteRoles } from './roles.js';
 import { SqliteTenants } from './tenants.js';
+import { SqliteTokens } from './tokens.js';
 import { SqliteUsers } from './users.js';
 
 export class SqliteStore implements Store {
@@ -35,6 +37,9 @@ export class SqliteStore implements Store {
   readonly apps: SqliteApps;
   readonly profiles: SqliteProfiles;
   readonly dataSources: SqliteDataSources;
+  /** the token engine's columns of each profile; each app's engine settings and status */
+  readonly tokens: SqliteTokens;
+  readonly appEngines: SqliteAppEngines;
   /** the health check's probe write goes through the group commit, like any write */
   readonly ping = (): Promise<void> => this.db.ping();
   readonly probeWrite = (): Promise<void> => this.db.probeWrite();
@@ -52,6 +57,8 @@ export class SqliteStore implements Store {
     this.apps = new SqliteApps(db, keys, rules);
     this.profiles = new SqliteProfiles(db, keys, rules);
     this.dataSources = new SqliteDataSources(db, keys, rules);
+    this.tokens = new SqliteTokens(db, keys);
+    this.appEngines = new SqliteAppEngines(db);
   }
 
   static peekKeyCheck(file: string): Buffer | undefined {
