@@ -15,7 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { fail } from '../errors.js';
-import type { AsError, ClientAuth, Store, TokenStatus } from '../domain/ports/index.js';
+import type { AsError, ClientAuth, OAuthApp, OAuthProfile, Store, TokenStatus } from '../domain/ports/index.js';
 import { TOKEN_CALL_BACKOFF, nextAttempt, worstCaseDelayMs, type BackoffPolicy } from './backoff.js';
 import { settingsOf } from './settings.js';
 import type { RefreshMetrics } from './metrics.js';
@@ -172,12 +172,17 @@ export class TokenEngine {
   /** The lease held: the call and the commit of its result, one unit that the metrics count and time. */
   private async holding(status: TokenStatus, scope: string | null, claim: { recovered: boolean }): Promise<Round> {
     const { profileId, generation } = status;
-    // Holding the lease: read what the call needs (the refresh token, the client's secret) now, not before.
-    const [profile, app, engine] = await Promise.all([
-      this.store.profiles.get(profileId),
-      this.store.apps.get(status.oauthAppId),
-      settingsOf(this.store, status.oauthAppId),
-    ]);
+    // Holding the lease: read what the call needs (the refresh token, the client's secret) now, not before. Should a
+    // read fail (a damaged secret, the database), nothing was sent: the lease goes back, so that the next caller
+    // neither waits for it nor takes the profile over as if a call had been lost.
+    let reads: [OAuthProfile | undefined, OAuthApp | undefined, Awaited<ReturnType<typeof settingsOf>>];
+    try {
+      reads = await Promise.all([this.store.profiles.get(profileId), this.store.apps.get(status.oauthAppId), settingsOf(this.store, status.oauthAppId)]);
+    } catch (err) {
+      await this.store.tokens.release(profileId, generation, this.owner).catch(() => undefined);
+      throw err;
+    }
+    const [profile, app, engine] = reads;
     if (!profile || !app || !engine) throw fail('profileNotFound', profileId);
     const request: ExchangeRequest = {
       tokenURI: app.tokenURI,

@@ -5,10 +5,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LightMyRequestResponse } from 'fastify';
-import type { Harness } from '../helpers.js';
+import { ADMIN_PASSWORD, basic, type Harness } from '../helpers.js';
 import { ADMIN, appBody, createApp, createProfile, expectStatus, json, profileBody } from '../oauth-support.js';
 import { answers, startBadAuthorizationServer, type BadAuthorizationServer } from './bad-as.js';
 import { unique, withBadAs } from './engine-support.js';
+import { flip, readColumn, withColumns } from '../tamper-support.js';
 
 const token = (h: Harness, id: number, query = ''): Promise<LightMyRequestResponse> =>
   h.call({ method: 'POST', url: `/api/mgmt/oauthprofiles/${id}/token${query}`, as: ADMIN });
@@ -282,6 +283,39 @@ describe('token engine: a lease holder that died mid-call', () => {
     assert.equal(s.state, 'needs_reconsent');
     assert.equal(s.lastError.error, 'rotation_lost');
     assert.equal(as.requests().length - before, 1);
+  });
+});
+
+describe('token engine: a profile whose stored tokens are damaged', () => {
+  let h: Harness;
+  let as: BadAuthorizationServer;
+  withBadAs((harnessed, server) => {
+    h = harnessed;
+    as = server;
+  });
+
+  test('500 secretUnreadable at once, every time: the lease goes back, nothing is sent, nobody waits for it', async () => {
+    const c = await connect(h, as.tokenURI);
+    const before = as.requests().length;
+    const original = await readColumn(h, 'oauth_profiles', 'refresh_token', c.profileId);
+    await withColumns(h, 'oauth_profiles', c.profileId, { refresh_token: flip(original, original.length - 1) }, async () => {
+      for (let i = 0; i < 2; i++) {
+        const started = Date.now();
+        const res = await h.app.inject({
+          method: 'POST',
+          url: `/api/mgmt/oauthprofiles/${c.profileId}/token`,
+          headers: { authorization: basic(ADMIN, ADMIN_PASSWORD) },
+        });
+        assert.equal(res.statusCode, 500, res.body);
+        assert.equal(code(res), 223000520);
+        assert.ok(Date.now() - started < 5_000, 'answered without waiting for a lease');
+      }
+      const s = (await h.store.tokens.status(c.profileId))!;
+      assert.equal(s.lease, null, 'the lease was given back');
+      assert.equal(s.inFlight, null, 'no call is marked in flight');
+    });
+    assert.equal(as.requests().length, before, 'nothing was sent');
+    expectStatus(await token(h, c.profileId), 200, 'repaired: it refreshes normally');
   });
 });
 

@@ -88,6 +88,12 @@ export interface Tokens {
   /** Records a failed refresh and releases the lease, under the same condition as complete(); false when it lost. */
   recordFailure(profileId: number, generation: number, owner: string, failure: Failure): Promise<boolean>;
   /**
+   * Gives the lease back with the call marked as never made, when the holder failed before sending anything (its
+   * reads failed): the next caller refreshes normally instead of waiting for the lease and treating it as a takeover.
+   * Only while `owner` holds the lease of `generation`.
+   */
+  release(profileId: number, generation: number, owner: string): Promise<void>;
+  /**
    * Sets the state without a lease (the app's token URI moved to another origin: `origin_changed`), only while the
    * profile is at `generation`.
    */

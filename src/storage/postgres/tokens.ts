@@ -103,6 +103,14 @@ export class PgTokens implements Tokens {
     return (await this.db.exec(this.db.pool, sql, params)) > 0;
   }
 
+  async release(profileId: number, generation: number, owner: string): Promise<void> {
+    await this.db.exec(this.db.pool, `UPDATE oauth_profiles SET lease_owner = NULL, lease_until = NULL, in_flight = NULL WHERE ${LEASE_HELD}`, [
+      profileId,
+      generation,
+      owner,
+    ]);
+  }
+
   async mark(profileId: number, generation: number, state: TokenState, lastError: AsError | null): Promise<void> {
     await this.db.exec(this.db.pool, 'UPDATE oauth_profiles SET token_state = $3, last_error = $4 WHERE id = $1 AND generation = $2', [
       profileId,

@@ -112,6 +112,14 @@ export class SqliteTokens implements Tokens {
     );
   }
 
+  async release(profileId: number, generation: number, owner: string): Promise<void> {
+    await this.db.write(() =>
+      this.db
+        .q(`UPDATE oauth_profiles SET lease_owner = NULL, lease_until = NULL, in_flight = NULL WHERE ${LEASE_HELD}`)
+        .run({ id: profileId, generation, owner }),
+    );
+  }
+
   async mark(profileId: number, generation: number, state: TokenState, lastError: AsError | null): Promise<void> {
     await this.db.write(() =>
       this.db
