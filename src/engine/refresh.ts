@@ -110,7 +110,8 @@ export class TokenEngine {
       const engine = await settingsOf(this.store, status.oauthAppId);
       if (!engine) throw fail('profileNotFound', profileId); // its app was deleted meanwhile, and with it the profile
       this.refuseDead(status, engine.status.state === 'client_error');
-      const app = await this.store.apps.get(status.oauthAppId);
+      // The summary: the token URI and scope, without opening the client secret (only a refresh needs it).
+      const app = await this.store.apps.summary(status.oauthAppId);
       if (!app) throw fail('profileNotFound', profileId);
       if (status.tokenOrigin !== null && new URL(app.tokenURI).origin !== status.tokenOrigin) {
         await this.store.tokens.mark(profileId, status.generation, 'origin_changed', null);
