@@ -117,12 +117,11 @@ describe('path ids: canonical decimal only', () => {
     const near = fc
       .tuple(fc.constantFrom('', '0', '+', '-', ' ', '\t', '00'), fc.constantFrom('', '.0', '.', 'e0', ' ', '\n', '0'))
       .map(([pre, post]) => `${pre}${profile}${post}`);
-    const text = fc.oneof(
-      fc.string({ minLength: 1, maxLength: 12 }),
-      fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }),
-      near,
-      fc.integer().map(String),
-    );
+    // "." and ".." are dot segments, not ids: a client resolves `/oauthprofiles/.` to the list (RFC 3986 §5.2.4), and
+    // so does the router; a seed that drew "." once failed CI here.
+    const text = fc
+      .oneof(fc.string({ minLength: 1, maxLength: 12 }), fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }), near, fc.integer().map(String))
+      .filter((s) => s !== '.' && s !== '..');
     let found = 0;
     await fc.assert(
       fc.asyncProperty(text, async (s) => {
