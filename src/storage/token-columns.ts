@@ -35,10 +35,11 @@ export const notRetired = (digest: string): string => `coalesce(retired_refresh,
  * A PUT's engine columns (api.md §8.3): when its tokens (`digest`, an SQL expression of tokensDigest) differ from the
  * stored ones, the generation goes up by one, the state is active with an unknown expiry and no failure, a lease or a
  * call in flight is dropped (the PUT wins: the lease holder's complete and fail then lose their compare-and-swap),
- * and the tokens are pinned to `origin`. The same tokens leave all of it as it is (a NULL digest, of a row stored before
+ * the tokens are pinned to `origin`, and a proactive app's background refresh is due at once (dueIfProactive). The
+ * same tokens leave all of it as it is (a NULL digest, of a row stored before
  * the engine existed, is never equal: its first PUT counts as a change). Every expression reads the row as it was.
  */
-export function tokenChangeSet(digest: string, origin: string): string {
+export function tokenChangeSet(digest: string, origin: string, app: string, now: string): string {
   const changed = `tokens_digest IS DISTINCT FROM ${digest}`;
   const reset = (column: string, value: string): string => `${column} = CASE WHEN ${changed} THEN ${value} ELSE ${column} END`;
   return [
@@ -47,7 +48,7 @@ export function tokenChangeSet(digest: string, origin: string): string {
     reset('expires_at', 'NULL'),
     reset('failures', '0'),
     reset('last_error', 'NULL'),
-    reset('next_refresh_at', 'NULL'),
+    reset('next_refresh_at', dueIfProactive(app, now)),
     reset('lease_owner', 'NULL'),
     reset('lease_until', 'NULL'),
     reset('in_flight', 'NULL'),
@@ -55,6 +56,14 @@ export function tokenChangeSet(digest: string, origin: string): string {
     `tokens_digest = ${digest}`,
   ].join(', ');
 }
+
+/**
+ * When new tokens of unknown expiry (a create, a PUT) are due for the background refresh (api.md §8.7): at once (`now`)
+ * when the profile's app (`app`, an SQL expression of its id) is proactive, else never (NULL). The refresh learns the
+ * expiry and plans the next one.
+ */
+export const dueIfProactive = (app: string, now: string): string =>
+  `(SELECT ${now} FROM app_engines WHERE app_engines.app_id = ${app} AND app_engines.proactive)`;
 
 /** How a refresh's commit names its values in SQL (see refreshCommitSet). */
 export interface RefreshCommitValues {
@@ -67,6 +76,8 @@ export interface RefreshCommitValues {
   digest: string;
   /** refreshDigest of the token the AS rotated away, or NULL */
   retired: string;
+  /** the background refresh's next time, or NULL */
+  nextRefreshAt: string;
 }
 
 /**
@@ -85,7 +96,7 @@ export const refreshCommitSet = (v: RefreshCommitValues): string =>
     `refreshed_at = ${v.now}`,
     'failures = 0',
     'last_error = NULL',
-    'next_refresh_at = NULL',
+    `next_refresh_at = ${v.nextRefreshAt}`,
     'lease_owner = NULL',
     'lease_until = NULL',
     'in_flight = NULL',
@@ -125,4 +136,28 @@ export const toCensus = (r: Record<string, unknown>): { state: TokenState; appRe
   state: r.state as TokenState,
   appRefused: r.app_refused === true || r.app_refused === 1,
   count: Number(r.n),
+});
+
+/**
+ * The profiles whose background refresh is due (Tokens.due), earliest first: `now` is the SQL expression of the
+ * database's clock, `skip` a condition on p.app_id that leaves out the busy apps, `limit` the placeholder of the count.
+ * The range on next_refresh_at is read through the partial index oauth_profiles_due (migration 5).
+ */
+export const dueQuery = (now: string, skip: string, limit: string): string =>
+  `SELECT p.id, p.generation, p.app_id FROM oauth_profiles p JOIN app_engines e ON e.app_id = p.app_id
+  WHERE p.next_refresh_at <= ${now} AND e.proactive AND e.status = 'ok' AND p.token_state IN ('active', 'retrying')
+    AND (p.lease_owner IS NULL OR p.lease_until <= ${now}) AND ${skip}
+  ORDER BY p.next_refresh_at LIMIT ${limit}`;
+
+/**
+ * An app's settings changed (Tokens.plan): its active profiles are due `margin` (SQL expression, ms) before their
+ * expiry, or at `now` when that is unknown; with `margin` NULL, none is due. `retrying` keeps its next attempt.
+ */
+export const planSet = (margin: string, now: string): string =>
+  `next_refresh_at = CASE WHEN ${margin} IS NULL THEN NULL ELSE coalesce(expires_at - ${margin}, ${now}) END`;
+
+export const toDue = (r: Record<string, unknown>): { profileId: number; generation: number; oauthAppId: number } => ({
+  profileId: Number(r.id),
+  generation: Number(r.generation),
+  oauthAppId: Number(r.app_id),
 });

@@ -992,7 +992,13 @@ describe(`storage contract on ${BACKEND}`, () => {
   describe('tokens and appEngines', () => {
     const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
     const asError = (error: string): AsError => ({ error, description: `about ${error}`, httpStatus: 400, at: '2026-01-01T00:00:00.000Z' });
-    const refreshed = (retired?: string): Refreshed => ({ accessToken: rnd('AT-r-'), refreshToken: rnd('RT-r-'), expiresAt: Date.now() + 3_600_000, retired });
+    const refreshed = (retired?: string, nextRefreshAt: number | null = null): Refreshed => ({
+      accessToken: rnd('AT-r-'),
+      refreshToken: rnd('RT-r-'),
+      expiresAt: Date.now() + 3_600_000,
+      nextRefreshAt,
+      retired,
+    });
     const LEASE = 60_000;
 
     const statusOf = async (id: number): Promise<TokenStatus> => {
@@ -1371,6 +1377,120 @@ describe(`storage contract on ${BACKEND}`, () => {
       assert.deepEqual(await h.store.tokens.list(a.id, 'active'), [statuses[0], statuses[2]]);
       assert.deepEqual(await h.store.tokens.list(a.id, 'retrying'), []);
       assert.deepEqual(await h.store.tokens.list((await makeUser()).id), []);
+    });
+
+    describe('the background refresh: due and plan', () => {
+      const proactive = (on: boolean): EngineSettings => ({
+        clientAuth: 'client_secret_basic',
+        defaultExpiresIn: 3600,
+        refreshMargin: 300,
+        proactive: on,
+        maxConcurrentRefreshes: 4,
+        revocationURI: null,
+        issuer: null,
+        authorizeParams: {},
+      });
+      /** The due profiles of these apps (other tests' profiles share the database). */
+      const dueOf = async (apps: number[], skip: number[] = []): Promise<number[]> =>
+        (await h.store.tokens.due(10_000, skip)).filter((d) => apps.includes(d.oauthAppId)).map((d) => d.profileId);
+      const refreshWith = async (id: number, nextRefreshAt: number | null): Promise<void> => {
+        const status = await statusOf(id);
+        assert.deepEqual(await h.store.tokens.claim(id, status.generation, 'node-a', LEASE), { claimed: true, recovered: false });
+        assert.equal(await h.store.tokens.complete(id, status.generation, 'node-a', refreshed(undefined, nextRefreshAt)), true);
+      };
+
+      test("new tokens of a proactive app's profile are due at once; a non-proactive app's never", async () => {
+        const [on, off] = [await makeApp(), await makeApp()];
+        assert.equal(await h.store.appEngines.set(on.id, proactive(true)), undefined);
+        assert.equal(await h.store.appEngines.set(off.id, proactive(false)), undefined);
+        const owner = await makeUser();
+        const before = Date.now();
+        const a = await makeProfile(on.id, owner.id);
+        const b = await makeProfile(off.id, owner.id);
+        const planned = (await statusOf(a.id)).nextRefreshAt;
+        assert.ok(planned !== null && planned >= before - 1000 && planned <= Date.now() + 1000, `planned at ${planned}`);
+        assert.equal((await statusOf(b.id)).nextRefreshAt, null);
+        assert.deepEqual(await dueOf([on.id, off.id]), [a.id]);
+
+        // A PUT with other tokens plans it again; moved to the non-proactive app it is not due.
+        await refreshWith(a.id, Date.now() + 3_600_000);
+        assert.deepEqual(await dueOf([on.id]), []);
+        await ok(h.store.profiles.update(await headerOf(a.id), asInput((await h.store.profiles.get(a.id)) as OAuthProfile, { refreshToken: rnd('RT-p-') })));
+        assert.deepEqual(await dueOf([on.id]), [a.id]);
+        const current = (await h.store.profiles.get(a.id)) as OAuthProfile;
+        await ok(h.store.profiles.update(await headerOf(a.id), asInput(current, { oauthAppId: off.id, refreshToken: rnd('RT-m-') })));
+        assert.equal((await statusOf(a.id)).nextRefreshAt, null);
+        assert.deepEqual(await dueOf([on.id, off.id]), []);
+      });
+
+      test('due: earliest first; not leased, not dead, not of a refused client, not skipped, not yet due', async () => {
+        const app = await makeApp();
+        assert.equal(await h.store.appEngines.set(app.id, proactive(true)), undefined);
+        const owner = await makeUser();
+        const [early, late, leased, dead, later] = [
+          await makeProfile(app.id, owner.id),
+          await makeProfile(app.id, owner.id),
+          await makeProfile(app.id, owner.id),
+          await makeProfile(app.id, owner.id),
+          await makeProfile(app.id, owner.id),
+        ];
+        await refreshWith(late.id, Date.now() - 1_000);
+        await refreshWith(early.id, Date.now() - 5_000);
+        await refreshWith(later.id, Date.now() + 60_000);
+        const held = await statusOf(leased.id);
+        assert.deepEqual(await h.store.tokens.claim(leased.id, held.generation, 'node-b', LEASE), { claimed: true, recovered: false });
+        const gone = await statusOf(dead.id);
+        assert.deepEqual(await h.store.tokens.claim(dead.id, gone.generation, 'node-a', LEASE), { claimed: true, recovered: false });
+        const failure = { state: 'needs_reconsent', failures: 1, lastError: asError('invalid_grant'), nextRefreshAt: null, finished: true } as const;
+        assert.equal(await h.store.tokens.recordFailure(dead.id, gone.generation, 'node-a', failure), true);
+
+        assert.deepEqual(await dueOf([app.id]), [early.id, late.id]);
+        const [first] = (await h.store.tokens.due(10_000, [])).filter((d) => d.oauthAppId === app.id);
+        assert.deepEqual(first, { profileId: early.id, generation: (await statusOf(early.id)).generation, oauthAppId: app.id });
+        assert.deepEqual(await dueOf([app.id], [app.id]), []);
+        assert.deepEqual(await dueOf([app.id], [MISSING, app.id + 1_000_000]), [early.id, late.id]);
+        await h.store.appEngines.setStatus(app.id, { state: 'client_error', lastError: asError('invalid_client') });
+        assert.deepEqual(await dueOf([app.id]), []);
+        await h.store.appEngines.setStatus(app.id, { state: 'ok', lastError: null });
+        assert.equal(await h.store.appEngines.set(app.id, proactive(false)), undefined);
+        assert.deepEqual(await dueOf([app.id]), []);
+      });
+
+      test("plan: an app's active profiles due refreshMargin before expiry (now when unknown), or none; retrying keeps its attempt", async () => {
+        const app = await makeApp();
+        const owner = await makeUser();
+        const [known, unknown, retrying] = [await makeProfile(app.id, owner.id), await makeProfile(app.id, owner.id), await makeProfile(app.id, owner.id)];
+        await refreshWith(known.id, null);
+        const expiresAt = (await statusOf(known.id)).expiresAt!;
+        const r = await statusOf(retrying.id);
+        assert.deepEqual(await h.store.tokens.claim(retrying.id, r.generation, 'node-a', LEASE), { claimed: true, recovered: false });
+        const attempt = Date.now() + 42_000;
+        const failure = { state: 'retrying', failures: 1, lastError: asError('server_error'), nextRefreshAt: attempt, finished: true } as const;
+        assert.equal(await h.store.tokens.recordFailure(retrying.id, r.generation, 'node-a', failure), true);
+        const other = await makeProfile((await makeApp()).id, owner.id);
+
+        const before = Date.now();
+        await h.store.tokens.plan(app.id, 300_000);
+        assert.equal((await statusOf(known.id)).nextRefreshAt, expiresAt - 300_000);
+        const now = (await statusOf(unknown.id)).nextRefreshAt;
+        assert.ok(now !== null && now >= before - 1000 && now <= Date.now() + 1000, `unknown expiry planned at ${now}`);
+        assert.equal((await statusOf(retrying.id)).nextRefreshAt, attempt);
+        assert.equal((await statusOf(other.id)).nextRefreshAt, null);
+
+        await h.store.tokens.plan(app.id, null);
+        assert.equal((await statusOf(known.id)).nextRefreshAt, null);
+        assert.equal((await statusOf(unknown.id)).nextRefreshAt, null);
+        assert.equal((await statusOf(retrying.id)).nextRefreshAt, attempt);
+      });
+
+      test('mark: a marked state has no refresh planned', async () => {
+        const app = await makeApp();
+        assert.equal(await h.store.appEngines.set(app.id, proactive(true)), undefined);
+        const profile = await makeProfile(app.id, (await makeUser()).id);
+        assert.notEqual((await statusOf(profile.id)).nextRefreshAt, null);
+        await h.store.tokens.mark(profile.id, (await statusOf(profile.id)).generation, 'origin_changed', null);
+        assert.equal((await statusOf(profile.id)).nextRefreshAt, null);
+      });
     });
 
     test('appEngines: none set reads null settings and ok; set replaces, setStatus records; a missing app is refused (missing)', async () => {

@@ -53,6 +53,8 @@ export interface Refreshed {
   /** the new refresh token, or the stored one when the answer carried none */
   refreshToken: string;
   expiresAt: number;
+  /** when the background refresh should refresh it next (api.md §8.7); null when nothing is scheduled */
+  nextRefreshAt: number | null;
   /** the refresh token sent, when the AS rotated it away: it is remembered (as a digest) so a PUT of it is refused */
   retired: string | undefined;
 }
@@ -65,6 +67,13 @@ export interface Failure {
   nextRefreshAt: number | null;
   /** the call is known to have ended (answered, or never sent): the in-flight marker goes with the lease */
   finished: boolean;
+}
+
+/** A profile whose background refresh is due (Tokens.due). */
+export interface Due {
+  profileId: number;
+  generation: number;
+  oauthAppId: number;
 }
 
 export interface Tokens {
@@ -93,6 +102,19 @@ export interface Tokens {
    * Only while `owner` holds the lease of `generation`.
    */
   release(profileId: number, generation: number, owner: string): Promise<void>;
+  /**
+   * Profiles whose background refresh is due (api.md §8.7), earliest first, at most `limit`: their next refresh time
+   * has come (the database's clock), their app is proactive and its client not refused, their state is active or
+   * retrying and nobody holds their lease. `skipApps`: apps whose profiles are left out (their origin is busy).
+   * Read through the index on the next refresh time; claiming is claim()'s.
+   */
+  due(limit: number, skipApps: readonly number[]): Promise<Due[]>;
+  /**
+   * Plans the background refresh of an app's active profiles after its settings changed: with `marginMs`, each is due
+   * `marginMs` before its expiry (now when its expiry is unknown); with null, none is. Profiles in `retrying` keep
+   * their next attempt.
+   */
+  plan(appId: number, marginMs: number | null): Promise<void>;
   /**
    * Sets the state without a lease (the app's token URI moved to another origin: `origin_changed`), only while the
    * profile is at `generation`.

@@ -25,9 +25,9 @@ export class PgAppEngines implements AppEngines {
     try {
       written = await this.db.exec(
         this.db.pool,
-        `INSERT INTO app_engines (app_id, settings) SELECT id, $2 FROM oauth_apps WHERE id = $1
-        ON CONFLICT (app_id) DO UPDATE SET settings = excluded.settings`,
-        [appId, JSON.stringify(settings)],
+        `INSERT INTO app_engines (app_id, settings, proactive) SELECT id, $2, $3 FROM oauth_apps WHERE id = $1
+        ON CONFLICT (app_id) DO UPDATE SET settings = excluded.settings, proactive = excluded.proactive`,
+        [appId, JSON.stringify(settings), settings.proactive],
       );
     } catch (err) {
       const refusal = answerRefusal(err);

@@ -27,6 +27,9 @@ export type Queryable = pg.Pool | pg.PoolClient;
 /** A row's id, the key of a batched lookup by id. */
 export const byId = (row: Row): number => row.id as number;
 
+/** The database's clock in epoch milliseconds; clock_timestamp(), not now(): the time of the statement, not of its transaction. */
+export const DB_NOW = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
+
 /** Advisory lock keys (transaction-level). One namespace number, then the lock's own number. */
 export const LOCK = {
   migrations: 1,

@@ -192,4 +192,17 @@ CREATE TABLE app_engines (
   last_error TEXT
 );`,
   },
+  {
+    version: 5,
+    name: 'background refresh: which apps are proactive, the index of due profiles',
+    // api.md §8.7. app_engines.proactive mirrors settings.proactive, so the due query joins a column instead of
+    // reading JSON. next_refresh_at is set only where a refresh is planned (a proactive app's profiles, a retry's next
+    // attempt), so the partial index holds those and the due query reads a range of it. The profiles of apps already
+    // proactive are planned as a change of settings plans them (src/storage/token-columns.ts planSet).
+    sql: `ALTER TABLE app_engines ADD COLUMN proactive BOOLEAN NOT NULL DEFAULT false;
+UPDATE app_engines SET proactive = true WHERE (settings::jsonb ->> 'proactive')::boolean;
+UPDATE oauth_profiles p SET next_refresh_at = coalesce(p.expires_at - 1000 * (e.settings::jsonb ->> 'refreshMargin')::bigint, (extract(epoch from clock_timestamp()) * 1000)::bigint)
+  FROM app_engines e WHERE e.app_id = p.app_id AND e.proactive AND p.token_state = 'active';
+CREATE INDEX oauth_profiles_due ON oauth_profiles(next_refresh_at) WHERE next_refresh_at IS NOT NULL;`,
+  },
 ];

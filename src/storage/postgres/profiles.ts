@@ -11,9 +11,9 @@ import type { IntegrityRules, OAuthProfile, ProfileHeader, ProfileInput, Profile
 import { nameKey } from '../names.js';
 import { answerRefusal, enforce } from '../refused.js';
 import { toProfile, toProfileHeader, withTokens, profileValues, type SealedTokens } from '../rows.js';
-import { notRetired, refreshDigest, tokenChangeSet, tokensDigest } from '../token-columns.js';
+import { dueIfProactive, notRetired, refreshDigest, tokenChangeSet, tokensDigest } from '../token-columns.js';
 import { Batcher } from './batcher.js';
-import { byId, isUnavailable, type Lookup, type PgDb, type Queryable, type Row } from './db.js';
+import { DB_NOW, byId, isUnavailable, type Lookup, type PgDb, type Queryable, type Row } from './db.js';
 import type { PgSealing } from './keyring.js';
 import { deleteVersioned, nextId } from './versioned.js';
 
@@ -58,7 +58,7 @@ const UPDATE_IN_PLACE = `WITH locked AS MATERIALIZED (
     SELECT id FROM oauth_profiles WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE)
   UPDATE oauth_profiles p SET name = v.name, name_key = v.name_key, description = v.description,
     access_token = v.access_token, refresh_token = v.refresh_token, key_version = v.key_version, version = p.version + 1,
-    ${tokenChangeSet('v.new_digest', 'v.origin')}
+    ${tokenChangeSet('v.new_digest', 'v.origin', 'p.app_id', DB_NOW)}
   FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::bytea[], $8::int[], $9::text[],
       $10::text[], $11::text[])
     AS v(id, based_on, name, name_key, description, access_token, refresh_token, key_version, new_digest, refresh_digest, origin)
@@ -135,8 +135,9 @@ export class PgProfiles implements Profiles {
         rows: [header],
       } = await this.db.pool.query(
         `INSERT INTO oauth_profiles (id, owner_id, creator_id, app_id, name, name_key,
-          description, access_token, refresh_token, key_version, token_origin, tokens_digest)
-        SELECT $1::bigint, $2::bigint, $3::bigint, a.id, $5::text, $6::text, $7::text, $8::bytea, $9::bytea, $10::int, $11::text, $12::text
+          description, access_token, refresh_token, key_version, token_origin, tokens_digest, next_refresh_at)
+        SELECT $1::bigint, $2::bigint, $3::bigint, a.id, $5::text, $6::text, $7::text, $8::bytea, $9::bytea, $10::int, $11::text, $12::text,
+          ${dueIfProactive('a.id', DB_NOW)}
         FROM oauth_apps a WHERE a.id = $4 RETURNING ${PROFILE_HEADER_COLUMNS}`,
         profileValues(id, input, tokens),
       ));
@@ -273,7 +274,7 @@ export class PgProfiles implements Profiles {
         const header = await this.db.one(
           c,
           `UPDATE oauth_profiles SET app_id = $1, name = $2, name_key = $3, description = $4, access_token = $5,
-          refresh_token = $6, key_version = $7, version = version + 1, ${tokenChangeSet('$9::text', '$10::text')}
+          refresh_token = $6, key_version = $7, version = version + 1, ${tokenChangeSet('$9::text', '$10::text', '$1', DB_NOW)}
           WHERE id = $8 RETURNING ${PROFILE_HEADER_COLUMNS}`,
           [...values, engine.digest, engine.origin],
         );

@@ -4,14 +4,12 @@
  * it, so nodes sharing the database agree on who holds a lease and whose result counts. Leases are judged by the
  * database's clock: the nodes' clocks may differ, the database's is one.
  */
-import type { AsError, Claim, Failure, Refreshed, TokenState, TokenStatus, Tokens } from '../../domain/ports/index.js';
+import type { AsError, Claim, Due, Failure, Refreshed, TokenState, TokenStatus, Tokens } from '../../domain/ports/index.js';
 import { asErrorJson, toTokenStatus, tokenStatusColumns } from '../rows.js';
-import { CENSUS, failureSet, refreshCommitSet, refreshDigest, toCensus, tokensDigest } from '../token-columns.js';
-import { byId, type Lookup, type PgDb } from './db.js';
+import { CENSUS, dueQuery, failureSet, planSet, refreshCommitSet, refreshDigest, toCensus, toDue, tokensDigest } from '../token-columns.js';
+import { DB_NOW, byId, type Lookup, type PgDb } from './db.js';
 import type { PgSealing } from './keyring.js';
 
-/** The database's clock in epoch milliseconds; clock_timestamp(), not now(): the time of the statement, not of its transaction. */
-const DB_NOW = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
 const STATUS_COLUMNS = tokenStatusColumns(DB_NOW);
 
 /**
@@ -33,7 +31,10 @@ const COMPLETE = `UPDATE oauth_profiles SET ${refreshCommitSet({
   now: '$7::bigint',
   digest: '$8::text',
   retired: '$9::text',
+  nextRefreshAt: '$11::bigint',
 })}, key_version = $10 WHERE ${LEASE_HELD}`;
+
+const DUE = dueQuery(DB_NOW, 'NOT (p.app_id = ANY($2::bigint[]))', '$1');
 
 const failure = (finished: boolean): string =>
   `UPDATE oauth_profiles SET ${failureSet({ state: '$4', failures: '$5', lastError: '$6', nextRefreshAt: '$7::bigint' }, finished)} WHERE ${LEASE_HELD}`;
@@ -93,6 +94,7 @@ export class PgTokens implements Tokens {
       // A token the AS handed back unchanged was not rotated away: remembering it would refuse a PUT of the current one.
       next.retired === undefined || next.retired === next.refreshToken ? null : refreshDigest(next.retired),
       keyVersion,
+      next.nextRefreshAt,
     ]);
     return committed > 0;
   }
@@ -111,12 +113,19 @@ export class PgTokens implements Tokens {
     ]);
   }
 
-  async mark(profileId: number, generation: number, state: TokenState, lastError: AsError | null): Promise<void> {
-    await this.db.exec(this.db.pool, 'UPDATE oauth_profiles SET token_state = $3, last_error = $4 WHERE id = $1 AND generation = $2', [
-      profileId,
-      generation,
-      state,
-      asErrorJson(lastError),
+  async due(limit: number, skipApps: readonly number[]): Promise<Due[]> {
+    return (await this.db.prepared('tokenkeep_token_due', DUE, [limit, skipApps])).map(toDue);
+  }
+
+  async plan(appId: number, marginMs: number | null): Promise<void> {
+    await this.db.exec(this.db.pool, `UPDATE oauth_profiles SET ${planSet('$2::bigint', DB_NOW)} WHERE app_id = $1 AND token_state = 'active'`, [
+      appId,
+      marginMs,
     ]);
+  }
+
+  async mark(profileId: number, generation: number, state: TokenState, lastError: AsError | null): Promise<void> {
+    const sql = 'UPDATE oauth_profiles SET token_state = $3, last_error = $4, next_refresh_at = NULL WHERE id = $1 AND generation = $2';
+    await this.db.exec(this.db.pool, sql, [profileId, generation, state, asErrorJson(lastError)]);
   }
 }

@@ -22,10 +22,10 @@ export class SqliteAppEngines implements AppEngines {
     return this.db.decide(() => {
       const written = this.db
         .q(
-          `INSERT INTO app_engines (app_id, settings) SELECT id, @settings FROM oauth_apps WHERE id = @app
-          ON CONFLICT (app_id) DO UPDATE SET settings = excluded.settings`,
+          `INSERT INTO app_engines (app_id, settings, proactive) SELECT id, @settings, @proactive FROM oauth_apps WHERE id = @app
+          ON CONFLICT (app_id) DO UPDATE SET settings = excluded.settings, proactive = excluded.proactive`,
         )
-        .run({ app: appId, settings: JSON.stringify(settings) }).changes;
+        .run({ app: appId, settings: JSON.stringify(settings), proactive: settings.proactive ? 1 : 0 }).changes;
       if (written === 0) throw new Refused({ refused: 'missing', what: 'app', id: appId });
     });
   }

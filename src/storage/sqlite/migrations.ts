@@ -187,4 +187,18 @@ CREATE TABLE app_engines (
   last_error TEXT
 );`,
   },
+  {
+    version: 5,
+    name: 'background refresh: which apps are proactive, the index of due profiles',
+    // api.md §8.7. app_engines.proactive mirrors settings.proactive, so the due query joins a column instead of
+    // reading JSON. next_refresh_at is set only where a refresh is planned (a proactive app's profiles, a retry's next
+    // attempt), so the partial index holds those and the due query reads a range of it. The profiles of apps already
+    // proactive are planned as a change of settings plans them (src/storage/token-columns.ts planSet).
+    sql: `ALTER TABLE app_engines ADD COLUMN proactive INTEGER NOT NULL DEFAULT 0 CHECK (proactive IN (0, 1));
+UPDATE app_engines SET proactive = 1 WHERE json_extract(settings, '$.proactive') = 1;
+UPDATE oauth_profiles SET next_refresh_at = coalesce(expires_at - (SELECT 1000 * json_extract(e.settings, '$.refreshMargin') FROM app_engines e
+  WHERE e.app_id = oauth_profiles.app_id), CAST(unixepoch('subsec') * 1000 AS INTEGER))
+  WHERE token_state = 'active' AND app_id IN (SELECT app_id FROM app_engines WHERE proactive = 1);
+CREATE INDEX oauth_profiles_due ON oauth_profiles(next_refresh_at) WHERE next_refresh_at IS NOT NULL;`,
+  },
 ];

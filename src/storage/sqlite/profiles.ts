@@ -7,7 +7,7 @@ import type { Sealing } from '../../sealing/barrier.js';
 import { nameKey } from '../names.js';
 import { Refused, enforce } from '../refused.js';
 import { toProfile, toProfileHeader, withTokens, profileValues, type SealedTokens } from '../rows.js';
-import { notRetired, refreshDigest, tokenChangeSet, tokensDigest } from '../token-columns.js';
+import { dueIfProactive, notRetired, refreshDigest, tokenChangeSet, tokensDigest } from '../token-columns.js';
 import type { Row, SqliteDb } from './db.js';
 import { deleteVersioned, nextId } from './versioned.js';
 
@@ -82,9 +82,10 @@ export class SqliteProfiles implements Profiles {
         this.db
           .q(
             `INSERT INTO oauth_profiles (id, owner_id, creator_id, app_id, name, name_key, description, access_token,
-          refresh_token, key_version, token_origin, tokens_digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          refresh_token, key_version, token_origin, tokens_digest, next_refresh_at)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${dueIfProactive('?', '?')})`,
           )
-          .run(...profileValues(id, input, tokens));
+          .run(...profileValues(id, input, tokens), Date.now(), input.oauthAppId); // dueIfProactive: its now, then its app
       } catch (err) {
         nameTaken(err);
       }
@@ -141,7 +142,7 @@ export class SqliteProfiles implements Profiles {
       'access_token = @access',
       'refresh_token = @refresh',
       'version = version + 1',
-      tokenChangeSet('@digest', '@origin'),
+      tokenChangeSet('@digest', '@origin', '@appId', '@now'),
       ...(renamed ? ['name = @name', 'name_key = @nameKey'] : []),
       ...(moved ? ['app_id = @appId'] : []),
     ].join(', ');
@@ -158,6 +159,7 @@ export class SqliteProfiles implements Profiles {
       digest: tokensDigest(input.accessToken, input.refreshToken),
       origin: input.tokenOrigin,
       refreshDigest: refreshDigest(input.refreshToken),
+      now: Date.now(),
     };
     const where = `id = @id AND version = @basedOn AND ${notRetired('@refreshDigest')}`;
     try {

@@ -3,10 +3,10 @@
  * write runs inside the group commit's synchronous transaction, so a read and the conditional write after it are one
  * atomic step. Leases are judged by this process's clock: one machine's processes share it (SQLite has one host).
  */
-import type { AsError, Claim, Failure, Refreshed, TokenState, TokenStatus, Tokens } from '../../domain/ports/index.js';
+import type { AsError, Claim, Due, Failure, Refreshed, TokenState, TokenStatus, Tokens } from '../../domain/ports/index.js';
 import type { Sealing } from '../../sealing/barrier.js';
 import { asErrorJson, toTokenStatus, tokenStatusColumns } from '../rows.js';
-import { CENSUS, failureSet, refreshCommitSet, refreshDigest, toCensus, tokensDigest } from '../token-columns.js';
+import { CENSUS, dueQuery, failureSet, planSet, refreshCommitSet, refreshDigest, toCensus, toDue, tokensDigest } from '../token-columns.js';
 import type { Row, SqliteDb } from './db.js';
 
 const STATUS_COLUMNS = tokenStatusColumns('@now');
@@ -21,6 +21,7 @@ const COMMIT_SET = refreshCommitSet({
   now: '@now',
   digest: '@digest',
   retired: '@retired',
+  nextRefreshAt: '@nextRefreshAt',
 });
 
 export class SqliteTokens implements Tokens {
@@ -86,6 +87,7 @@ export class SqliteTokens implements Tokens {
         digest: tokensDigest(next.accessToken, next.refreshToken),
         // A token the AS handed back unchanged was not rotated away: remembering it would refuse a PUT of the current one.
         retired: next.retired === undefined || next.retired === next.refreshToken ? null : refreshDigest(next.retired),
+        nextRefreshAt: next.nextRefreshAt,
         keyVersion,
       };
       // As a profile's PUT: key_version is indexed, so it is named only when a rotation changed it.
@@ -120,10 +122,24 @@ export class SqliteTokens implements Tokens {
     );
   }
 
+  async due(limit: number, skipApps: readonly number[]): Promise<Due[]> {
+    const skip = skipApps.length === 0 ? 'TRUE' : 'p.app_id NOT IN (SELECT value FROM json_each(@skip))';
+    const rows = this.db.q(dueQuery('@now', skip, '@limit')).all({ now: Date.now(), limit, ...(skipApps.length ? { skip: JSON.stringify(skipApps) } : {}) });
+    return (rows as Row[]).map(toDue);
+  }
+
+  async plan(appId: number, marginMs: number | null): Promise<void> {
+    await this.db.write(() =>
+      this.db
+        .q(`UPDATE oauth_profiles SET ${planSet('@margin', '@now')} WHERE app_id = @app AND token_state = 'active'`)
+        .run({ app: appId, margin: marginMs, now: Date.now() }),
+    );
+  }
+
   async mark(profileId: number, generation: number, state: TokenState, lastError: AsError | null): Promise<void> {
     await this.db.write(() =>
       this.db
-        .q('UPDATE oauth_profiles SET token_state = ?, last_error = ? WHERE id = ? AND generation = ?')
+        .q('UPDATE oauth_profiles SET token_state = ?, last_error = ?, next_refresh_at = NULL WHERE id = ? AND generation = ?')
         .run(state, asErrorJson(lastError), profileId, generation),
     );
   }
