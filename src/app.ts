@@ -28,6 +28,7 @@ import { oauthProfileRoutes } from './http/routes/oauthprofiles.js';
 import { dataSourceRoutes } from './http/routes/datasources.js';
 import { tokenRoutes } from './http/routes/tokens.js';
 import { TokenEngine, type EngineOptions } from './engine/refresh.js';
+import { BackgroundRefresh, type BackgroundOptions } from './engine/background.js';
 import { Metrics } from './engine/metrics.js';
 import { profilesByState } from './engine/status.js';
 import { installRequestMetrics, metricsRoutes } from './http/routes/metrics.js';
@@ -51,6 +52,8 @@ export interface AppDeps {
   outboundCa?: Buffer;
   /** the token engine's timing, and its calls to token endpoints (by default through src/outbound's client) */
   engine?: Partial<EngineOptions>;
+  /** run the background refresh of proactive apps (api.md §8.7) while the app is ready; off unless given */
+  background?: Partial<BackgroundOptions>;
 }
 
 export interface Services {
@@ -166,6 +169,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   installAuth(app, { store: deps.store, authenticator });
   installGracefulClose(app);
   app.addHook('onClose', () => outbound.close());
+  if (deps.background) {
+    const background = new BackgroundRefresh(deps.store, engine, { log: app.log, ...deps.background });
+    app.addHook('onReady', async () => background.start());
+    // Before the outbound client and the store close: no new look, and the refreshes in flight may end.
+    app.addHook('preClose', () => background.stop());
+  }
   installRequestLog(app);
   installRequestMetrics(app, metrics);
   app.addHook('preHandler', (request, _reply, done) => {

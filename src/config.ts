@@ -29,6 +29,8 @@ export interface Config {
   allowLoopbackHttpUris: boolean;
   /** TOKENKEEP_OUTBOUND_CA_FILE's certificates (PEM), trusted for calls to authorization servers besides Node's roots */
   outboundCa?: Buffer;
+  /** TOKENKEEP_BACKGROUND_REFRESH: this node refreshes proactive apps' profiles in the background */
+  backgroundRefresh: boolean;
   /** decoded TOKENKEEP_MASTER_KEY */
   masterKey?: Buffer;
   masterKeyFile?: string;
@@ -75,6 +77,12 @@ export const settings = [
     flag: undefined,
     default: '(none)',
     help: "PEM file of CA certificates trusted for calls to authorization servers, besides Node's roots (a private AS).",
+  },
+  {
+    env: 'TOKENKEEP_BACKGROUND_REFRESH',
+    flag: undefined,
+    default: '1',
+    help: "Set to 0 to stop this node refreshing proactive apps' profiles in the background (other nodes still do).",
   },
 ] as const;
 
@@ -223,6 +231,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: Record<string, string 
   const loopbackText = pick('TOKENKEEP_ALLOW_LOOPBACK_HTTP_URIS') ?? '0';
   if (loopbackText !== '0' && loopbackText !== '1') throw new ConfigError('TOKENKEEP_ALLOW_LOOPBACK_HTTP_URIS', 'must be 0 or 1');
 
+  const backgroundText = pick('TOKENKEEP_BACKGROUND_REFRESH') ?? '1';
+  if (backgroundText !== '0' && backgroundText !== '1') throw new ConfigError('TOKENKEEP_BACKGROUND_REFRESH', 'must be 0 or 1');
   const caFile = pick('TOKENKEEP_OUTBOUND_CA_FILE');
   const outboundCa = caFile === undefined || caFile === '' ? undefined : readCa(caFile);
 
@@ -262,6 +272,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: Record<string, string 
     logLevel,
     allowLoopbackHttpUris: loopbackText === '1',
     outboundCa,
+    backgroundRefresh: backgroundText === '1',
     masterKey,
     masterKeyFile: keyFile === undefined ? undefined : resolve(keyFile),
     tls,

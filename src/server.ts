@@ -55,6 +55,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       store,
       allowLoopbackHttpUris: config.allowLoopbackHttpUris,
       ...(config.outboundCa ? { outboundCa: config.outboundCa } : {}),
+      ...(config.backgroundRefresh ? { background: {} } : {}),
       https: config.tls,
       logger: { level: config.logLevel, redact: { paths: redactPaths, censor: '[redacted]' } },
     });

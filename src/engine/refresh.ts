@@ -14,10 +14,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { fail } from '../errors.js';
-import type { AsError, ClientAuth, OAuthApp, OAuthProfile, Store, TokenStatus } from '../domain/ports/index.js';
+import { ApiError, fail } from '../errors.js';
+import type { AsError, ClientAuth, Due, OAuthApp, OAuthAppSummary, OAuthProfile, Store, TokenStatus } from '../domain/ports/index.js';
 import { TOKEN_CALL_BACKOFF, nextAttempt, worstCaseDelayMs, type BackoffPolicy } from './backoff.js';
 import { settingsOf } from './settings.js';
+import { nextRefreshAt } from './next-refresh.js';
 import type { RefreshMetrics } from './metrics.js';
 
 /** What one call to the token endpoint came to (./exchange.ts), already classified (§8.4). */
@@ -105,18 +106,7 @@ export class TokenEngine {
     let force = request.force;
     // Each round either answers or sees the generation move (a refresh, a PUT) and looks again; a handful suffices.
     for (let round = 0; round < 8; round++) {
-      const status = await this.store.tokens.status(profileId);
-      if (!status) throw fail('profileNotFound', profileId);
-      const engine = await settingsOf(this.store, status.oauthAppId);
-      if (!engine) throw fail('profileNotFound', profileId); // its app was deleted meanwhile, and with it the profile
-      this.refuseDead(status, engine.status.state === 'client_error');
-      // The summary: the token URI and scope, without opening the client secret (only a refresh needs it).
-      const app = await this.store.apps.summary(status.oauthAppId);
-      if (!app) throw fail('profileNotFound', profileId);
-      if (status.tokenOrigin !== null && new URL(app.tokenURI).origin !== status.tokenOrigin) {
-        await this.store.tokens.mark(profileId, status.generation, 'origin_changed', null);
-        throw fail('originChanged', profileId);
-      }
+      const { status, app } = await this.look(profileId);
       const now = this.now();
       if (force && status.refreshedAt !== null && now - status.refreshedAt < FORCE_PAUSE_MS) {
         throw fail('refreshTooSoon', profileId, { 'retry-after': String(Math.ceil((status.refreshedAt + FORCE_PAUSE_MS - now) / 1000)) });
@@ -130,11 +120,45 @@ export class TokenEngine {
       if (status.state === 'retrying' && status.nextRefreshAt !== null && status.nextRefreshAt > now) {
         throw fail('refreshUnavailable', status.lastError?.error ?? 'retrying', { 'retry-after': String(Math.ceil((status.nextRefreshAt - now) / 1000)) });
       }
-      const outcome = await this.shared(status, app.scope);
+      const outcome = await this.shared(status, app.scope, true);
       if ('done' in outcome) return outcome.done;
       force = false; // a refresh happened meanwhile (ours or another's): the token it left is fresh
     }
     throw fail('refreshUnavailable', 'the profile kept changing during the refresh');
+  }
+
+  /**
+   * The background refresh of one due profile (api.md §8.7): refreshed as a token request would, except that a lease
+   * held by another caller is left to it. Never throws: what happened is logged (a failed refresh by holding()).
+   */
+  async refreshDue(due: Due): Promise<void> {
+    try {
+      const { status, app } = await this.look(due.profileId);
+      if (status.generation !== due.generation) return; // refreshed or replaced since it was found due
+      await this.shared(status, app.scope, false);
+    } catch (err) {
+      // A refusal was logged where it was decided; anything else is unexpected here and an operator's to see.
+      if (!(err instanceof ApiError)) this.options.log?.warn({ profileId: due.profileId, err }, 'background refresh failed');
+    }
+  }
+
+  /**
+   * What every refresh checks first: the profile's status and its app's summary (the token URI and scope, without
+   * opening the client secret: only a refresh needs it). Refuses a dead grant, a refused client, a moved origin.
+   */
+  private async look(profileId: number): Promise<{ status: TokenStatus; app: OAuthAppSummary }> {
+    const status = await this.store.tokens.status(profileId);
+    if (!status) throw fail('profileNotFound', profileId);
+    const engine = await settingsOf(this.store, status.oauthAppId);
+    if (!engine) throw fail('profileNotFound', profileId); // its app was deleted meanwhile, and with it the profile
+    this.refuseDead(status, engine.status.state === 'client_error');
+    const app = await this.store.apps.summary(status.oauthAppId);
+    if (!app) throw fail('profileNotFound', profileId);
+    if (status.tokenOrigin !== null && new URL(app.tokenURI).origin !== status.tokenOrigin) {
+      await this.store.tokens.mark(profileId, status.generation, 'origin_changed', null);
+      throw fail('originChanged', profileId);
+    }
+    return { status, app };
   }
 
   /** Profiles in a state that no refresh may leave: their catalogue error. */
@@ -147,23 +171,26 @@ export class TokenEngine {
     if (status.state === 'origin_changed') throw fail('originChanged', status.profileId);
   }
 
-  /** One refresh per profile and generation in this process: callers of the moment share it. */
-  private shared(status: TokenStatus, scope: string | null): Promise<Round> {
+  /**
+   * One refresh per profile and generation in this process: callers of the moment share it. `wait`: when another
+   * node holds the lease, wait for its result (a token request) rather than leave it (the background refresh).
+   */
+  private shared(status: TokenStatus, scope: string | null, wait: boolean): Promise<Round> {
     const key = `${status.profileId}:${status.generation}`;
     let round = this.inFlight.get(key);
     if (!round) {
-      round = this.refresh(status, scope).finally(() => this.inFlight.delete(key));
+      round = this.refresh(status, scope, wait).finally(() => this.inFlight.delete(key));
       this.inFlight.set(key, round);
     }
     return round;
   }
 
-  private async refresh(status: TokenStatus, scope: string | null): Promise<Round> {
+  private async refresh(status: TokenStatus, scope: string | null, wait: boolean): Promise<Round> {
     const { profileId, generation } = status;
     const claim = await this.store.tokens.claim(profileId, generation, this.owner, this.leaseMs);
     if (!claim.claimed) {
       if (!claim.status) throw fail('profileNotFound', profileId);
-      if (claim.status.generation === generation) await this.waitForOther(claim.status);
+      if (wait && claim.status.generation === generation) await this.waitForOther(claim.status);
       return { again: true };
     }
     const holding = () => this.holding(status, scope, claim);
@@ -204,6 +231,7 @@ export class TokenEngine {
         accessToken: outcome.accessToken,
         refreshToken,
         expiresAt: outcome.expiresAt,
+        nextRefreshAt: engine.settings.proactive ? nextRefreshAt(outcome.expiresAt, this.now(), engine.settings.refreshMargin * 1000, this.random) : null,
         retired,
       });
       if (!won) {
@@ -245,7 +273,8 @@ export class TokenEngine {
       }
       case 'clientError':
         await this.store.appEngines.setStatus(status.oauthAppId, { state: 'client_error', lastError: outcome.lastError });
-        if (!(await record(status.state, outcome.lastError, null))) return { again: true };
+        // The grant is not dead: its next refresh stays planned, for when the app's credentials are mended.
+        if (!(await record(status.state, outcome.lastError, status.nextRefreshAt))) return { again: true };
         throw fail('appClientError', status.oauthAppId);
       case 'refused':
         if (!(await record('retrying', outcome.lastError, null))) return { again: true };

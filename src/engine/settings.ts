@@ -50,7 +50,13 @@ export async function engineFor(store: Store, actor: Identity, appId: number): P
 export async function replaceEngine(store: Store, actor: Identity, appId: number, input: SettingsInput, rules: AppRules): Promise<EngineView> {
   await managedApp(store, actor, appId);
   const settings = checkSettings(input, rules);
+  const before = (await store.appEngines.get(appId))?.settings ?? DEFAULT_SETTINGS;
   await settle(store.appEngines.set(appId, settings));
+  // The background refresh (api.md §8.7) follows: planned from each token's expiry when it starts or its margin
+  // changes, no longer planned when it stops. Each refresh plans the next with its jitter.
+  if (settings.proactive !== before.proactive || (settings.proactive && settings.refreshMargin !== before.refreshMargin)) {
+    await store.tokens.plan(appId, settings.proactive ? settings.refreshMargin * 1000 : null);
+  }
   return engineFor(store, actor, appId);
 }
 

@@ -123,6 +123,8 @@ export interface BadAuthorizationServer {
   requests(): RecordedRequest[];
   /** TCP connections accepted */
   connections(): number;
+  /** the most requests that were open at once (received, not yet answered), on both endpoints */
+  mostOpen(): number;
   issued(): IssuedTokens[];
   close(): Promise<void>;
 }
@@ -142,11 +144,15 @@ export async function startBadAuthorizationServer(): Promise<BadAuthorizationSer
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   let connections = 0;
+  let open = 0;
+  let mostOpen = 0;
   let closing = false;
   let seq = 0;
 
   const server = createServer((req, res) => {
     const connection = (req.socket as Socket & { tokenkeepConnection?: number }).tokenkeepConnection ?? 0;
+    mostOpen = Math.max(mostOpen, ++open);
+    res.on('close', () => open--);
     readBody(req)
       .then(async (body) => {
         const path = new URL(req.url ?? '/', 'http://x').pathname;
@@ -228,6 +234,7 @@ export async function startBadAuthorizationServer(): Promise<BadAuthorizationSer
     pending: () => ({ token: queues.get(TOKEN_PATH)!.length, revocation: queues.get(REVOCATION_PATH)!.length }),
     requests: () => [...recorded],
     connections: () => connections,
+    mostOpen: () => mostOpen,
     issued: () => [...issued],
     async close() {
       closing = true;
