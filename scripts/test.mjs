@@ -61,6 +61,7 @@ const SQLITE_ONLY = {
   'token-response.test.ts': "the token engine's pure reader of AS answers; no database involved",
   'classify.test.ts': "the token engine's pure classification of AS answers; no database involved",
   'backoff.test.ts': "the token engine's pure retry timing; no database involved",
+  'next-refresh.test.ts': "the token engine's pure planning of the next background refresh; no database involved",
   'retry-after.test.ts': 'pure Retry-After parsing; no database involved',
   'scrub.test.ts': 'the pure scrubbing of AS descriptions; no database involved',
   'address-policy.test.ts': 'the outbound address policy, pure functions; no database involved',
