@@ -33,6 +33,7 @@ import { Metrics } from './engine/metrics.js';
 import { profilesByState } from './engine/status.js';
 import { installRequestMetrics, metricsRoutes } from './http/routes/metrics.js';
 import { tokenExchange } from './engine/exchange.js';
+import { tokenRevocation } from './engine/revoke.js';
 import { createOutboundClient } from './outbound/client.js';
 import type { AppRules } from './domain/oauth-apps.js';
 
@@ -136,7 +137,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // The one client that leaves the machine (§8.5); its pooled connections close with the app.
   const outbound = createOutboundClient({ allowLoopback: deps.allowLoopbackHttpUris ?? false, ...(deps.outboundCa ? { extraCa: deps.outboundCa } : {}) });
   const metrics = new Metrics({ profilesByState: () => profilesByState(deps.store) });
-  const engine = new TokenEngine(deps.store, { exchange: tokenExchange(outbound), log: app.log, metrics, ...deps.engine });
+  const engine = new TokenEngine(deps.store, {
+    exchange: tokenExchange(outbound),
+    revoke: tokenRevocation(outbound),
+    log: app.log,
+    metrics,
+    ...deps.engine,
+  });
   app.decorate('services', {
     store: deps.store,
     authenticator,

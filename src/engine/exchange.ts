@@ -5,23 +5,11 @@
  */
 import type { OutboundClient } from '../outbound/client.js';
 import { classify, type CallOutcome } from './classify.js';
+import { clientRequest } from './client-auth.js';
 import type { Exchange, ExchangeOutcome, ExchangeRequest } from './refresh.js';
 import { readTokenResponse } from './token-response.js';
 
-/** RFC 6749 §2.3.1: the client id and secret are form-encoded before they are joined for Basic. */
-const formEncode = (value: string): string => encodeURIComponent(value).replace(/%20/g, '+');
-
-function requestOf(r: ExchangeRequest): { headers: Record<string, string>; body: string } {
-  const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: r.refreshToken });
-  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
-  if (r.clientAuth === 'client_secret_basic') {
-    headers.authorization = `Basic ${Buffer.from(`${formEncode(r.clientId)}:${formEncode(r.clientSecret)}`).toString('base64')}`;
-  } else {
-    form.set('client_id', r.clientId);
-    form.set('client_secret', r.clientSecret);
-  }
-  return { headers, body: form.toString() };
-}
+const requestOf = (r: ExchangeRequest) => clientRequest({ grant_type: 'refresh_token', refresh_token: r.refreshToken }, r);
 
 /** Network failures that mean the request never reached the server: the refresh token was certainly not used. */
 const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);

@@ -130,7 +130,7 @@ describe('token engine with a rotating authorization server', () => {
     );
   });
 
-  test('a PUT during a refresh in flight wins: the refresh result is dropped', async () => {
+  test('a PUT during a refresh in flight wins: the refresh result is dropped and its new refresh token revoked', async () => {
     let release!: () => void;
     let arrived!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
@@ -144,6 +144,11 @@ describe('token engine with a rotating authorization server', () => {
     });
     try {
       const c = await connect(h, slow);
+      expectStatus(
+        await h.call({ method: 'PUT', url: `/api/mgmt/oauthapps/${c.appId}/engine`, as: ADMIN, payload: { revocationURI: slow.revocationURI } }),
+        200,
+        'engine settings with a revocation URI',
+      );
       const pending = token(h, c.profileId);
       await seen;
       const fresh = await slow.obtainTokens();
@@ -164,6 +169,10 @@ describe('token engine with a rotating authorization server', () => {
       const next = refreshes.find((r) => r.presentedRefreshToken === fresh.refreshToken);
       assert.ok(next, "the PUT's token was refreshed next");
       assert.equal(stored.refreshToken, next.issuedRefreshToken, 'what the PUT token was refreshed into is stored');
+      // §8.3: the dropped result's new refresh token is revoked at the AS (in the background: poll), the PUT's is not.
+      for (let i = 0; (await slow.isActive(held.issuedRefreshToken)) && i < 100; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(await slow.isActive(held.issuedRefreshToken), false, "the dropped refresh's token was revoked");
+      assert.equal(await slow.isActive(stored.refreshToken), true, 'the stored token still works');
     } finally {
       release();
       await slow.close();
