@@ -51,7 +51,7 @@ export class BackgroundRefresh {
 
   constructor(
     private readonly store: Store,
-    private readonly engine: TokenEngine,
+    private readonly engine: Pick<TokenEngine, 'refreshDue'>,
     options: Partial<BackgroundOptions> = {},
   ) {
     this.options = { ...BACKGROUND_DEFAULTS, ...options };
