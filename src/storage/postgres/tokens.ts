@@ -34,7 +34,11 @@ const COMPLETE = `UPDATE oauth_profiles SET ${refreshCommitSet({
   nextRefreshAt: '$11::bigint',
 })}, key_version = $10 WHERE ${LEASE_HELD}`;
 
-const DUE = dueQuery(DB_NOW, 'NOT (p.app_id = ANY($2::bigint[]))', '$1');
+/**
+ * The due profiles by the statement's start time: statement_timestamp() is stable, so the planner bounds the index
+ * scan with it (clock_timestamp() is volatile, evaluated per row, and would read the whole table).
+ */
+const DUE = dueQuery('(extract(epoch from statement_timestamp()) * 1000)::bigint', 'NOT (p.app_id = ANY($2::bigint[]))', '$1');
 
 const failure = (finished: boolean): string =>
   `UPDATE oauth_profiles SET ${failureSet({ state: '$4', failures: '$5', lastError: '$6', nextRefreshAt: '$7::bigint' }, finished)} WHERE ${LEASE_HELD}`;
