@@ -127,6 +127,8 @@ async function main(): Promise<void> {
     }
     // As autovacuum would after a bulk load: the planner's statistics.
     if (values.backend === 'postgres') await (store as PostgresStore).db.pool.query('ANALYZE oauth_profiles');
+    // The seed's write-ahead log folded into the database first, so that its checkpoint is not measured as the claims'.
+    else (store as SqliteStore).db.connection.pragma('wal_checkpoint(TRUNCATE)');
     log(`seeded ${PROFILES} profiles (${DUE} due) in ${((Date.now() - started) / 1000).toFixed(0)} s`);
     await store.appEngines.set(app.id, {
       clientAuth: 'client_secret_basic',
