@@ -4,8 +4,9 @@
  * index on the next refresh time, earliest first) and hands each to the engine, whose lease makes sure two nodes
  * never refresh the same one: a profile another node holds is left to it.
  *
- * - An idle node costs one query per `intervalMs` (1 s by default); while work is waiting it looks again as refreshes
- *   end, but never sooner than `gapMs` after the last look.
+ * - An idle node costs one query per `intervalMs` (1 s by default). What a look finds is started as each origin's cap
+ *   allows, the rest as refreshes of its origin end; when a look read a full batch, the next comes once all of it has
+ *   started, but never sooner than `gapMs` after the last.
  * - At most the app's `maxConcurrentRefreshes` calls per token-endpoint origin are in flight on this node: the apps of
  *   a busy origin are left out of the next query, so they do not crowd out the others.
  * - The engine plans each next refresh (with its jitter) when it commits; profiles that no refresh may leave
@@ -35,6 +36,11 @@ interface AppLimit {
   cap: number;
 }
 
+interface Queued {
+  due: Due;
+  limit: AppLimit;
+}
+
 export class BackgroundRefresh {
   private readonly options: BackgroundOptions;
   private timer: NodeJS.Timeout | undefined;
@@ -48,6 +54,10 @@ export class BackgroundRefresh {
   /** each app's origin and cap as last read: which apps to leave out while their origin is busy */
   private readonly apps = new Map<number, AppLimit>();
   private failing = false;
+  /** what the last look found and has not started yet (its origin was busy) */
+  private queue: Queued[] = [];
+  /** the last look read a full batch: more may be due */
+  private full = false;
 
   constructor(
     private readonly store: Store,
@@ -88,7 +98,7 @@ export class BackgroundRefresh {
     this.timer.unref();
   }
 
-  /** After a refresh ended: look again soon when the last look may have left due profiles behind. */
+  /** Look again soon: the last look may have left due profiles behind. */
   private soon(): void {
     if (this.looking || this.stopped) return;
     this.schedule(Math.max(0, this.lastLook + this.options.gapMs - Date.now()));
@@ -96,23 +106,19 @@ export class BackgroundRefresh {
 
   private async look(): Promise<void> {
     this.lastLook = Date.now();
-    let again = false;
     try {
-      const busy = [...this.apps].filter(([, limit]) => (this.perOrigin.get(limit.origin) ?? 0) >= limit.cap).map(([id]) => id);
+      const busy = [...this.apps].filter(([, limit]) => this.busy(limit)).map(([id]) => id);
       const due = await this.store.tokens.due(this.options.batch, busy);
-      let started = 0;
       const limits = new Map<number, AppLimit | undefined>();
+      const queue: Queued[] = [];
       for (const d of due) {
         if (this.running.has(d.profileId)) continue;
         if (!limits.has(d.oauthAppId)) limits.set(d.oauthAppId, await this.limitOf(d.oauthAppId));
         const limit = limits.get(d.oauthAppId);
-        if (limit && (this.perOrigin.get(limit.origin) ?? 0) < limit.cap) {
-          this.begin(d, limit.origin);
-          started++;
-        }
+        if (limit) queue.push({ due: d, limit });
       }
-      // A full batch may have left due profiles behind: look again soon, unless nothing could start.
-      again = due.length === this.options.batch && started > 0;
+      this.queue = queue;
+      this.full = due.length === this.options.batch;
       if (this.failing) this.options.log?.info({}, 'background refresh: the database answers again');
       this.failing = false;
     } catch (err) {
@@ -120,7 +126,30 @@ export class BackgroundRefresh {
       if (!this.failing) this.options.log?.warn({ err }, 'background refresh: cannot read the due profiles');
       this.failing = true;
     }
-    this.schedule(again ? this.options.gapMs : this.options.intervalMs);
+    this.drain();
+    this.schedule(this.options.intervalMs);
+  }
+
+  private busy(limit: AppLimit): boolean {
+    return (this.perOrigin.get(limit.origin) ?? 0) >= limit.cap;
+  }
+
+  /**
+   * Starts what the last look found, as far as each origin's cap allows; the rest waits for a refresh of its origin
+   * to end. Found due a moment ago, a profile may have been refreshed since (by another node): the engine re-reads it
+   * and its lease decides. Once all is started and the look was full, the next look comes soon.
+   */
+  private drain(): void {
+    if (this.stopped) return;
+    this.queue = this.queue.filter((q) => {
+      if (this.busy(q.limit)) return true;
+      this.begin(q.due, q.limit.origin);
+      return false;
+    });
+    if (this.queue.length === 0 && this.full) {
+      this.full = false;
+      this.soon();
+    }
   }
 
   /** The app's token-endpoint origin and its cap, read afresh once per look; undefined when the app is gone. */
@@ -142,7 +171,7 @@ export class BackgroundRefresh {
       const left = (this.perOrigin.get(origin) ?? 1) - 1;
       if (left === 0) this.perOrigin.delete(origin);
       else this.perOrigin.set(origin, left);
-      this.soon();
+      this.drain();
     });
     this.running.set(due.profileId, done);
   }
