@@ -29,6 +29,7 @@ import { dataSourceRoutes } from './http/routes/datasources.js';
 import { tokenRoutes } from './http/routes/tokens.js';
 import { TokenEngine, type EngineOptions } from './engine/refresh.js';
 import { BackgroundRefresh, type BackgroundOptions } from './engine/background.js';
+import { RevocationOutbox, type OutboxOptions } from './engine/revocation-outbox.js';
 import { Metrics } from './engine/metrics.js';
 import { profilesByState } from './engine/status.js';
 import { installRequestMetrics, metricsRoutes } from './http/routes/metrics.js';
@@ -55,6 +56,8 @@ export interface AppDeps {
   engine?: Partial<EngineOptions>;
   /** run the background refresh of proactive apps (api.md §8.7) while the app is ready; off unless given */
   background?: Partial<BackgroundOptions>;
+  /** run the revocation outbox's worker (api.md §9) while the app is ready; off unless given */
+  outbox?: Partial<OutboxOptions>;
 }
 
 export interface Services {
@@ -137,9 +140,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // The one client that leaves the machine (§8.5); its pooled connections close with the app.
   const outbound = createOutboundClient({ allowLoopback: deps.allowLoopbackHttpUris ?? false, ...(deps.outboundCa ? { extraCa: deps.outboundCa } : {}) });
   const metrics = new Metrics({ profilesByState: () => profilesByState(deps.store) });
+  const revoke = tokenRevocation(outbound);
   const engine = new TokenEngine(deps.store, {
     exchange: tokenExchange(outbound),
-    revoke: tokenRevocation(outbound),
+    revoke,
     log: app.log,
     metrics,
     ...deps.engine,
@@ -181,6 +185,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     app.addHook('onReady', async () => background.start());
     // Before the outbound client and the store close: no new look, and the refreshes in flight may end.
     app.addHook('preClose', () => background.stop());
+  }
+  if (deps.outbox) {
+    const outbox = new RevocationOutbox(deps.store, revoke, { log: app.log, ...deps.outbox });
+    app.addHook('onReady', async () => outbox.start());
+    app.addHook('preClose', () => outbox.stop());
   }
   installRequestLog(app);
   installRequestMetrics(app, metrics);

@@ -82,7 +82,7 @@ export const settings = [
     env: 'TOKENKEEP_BACKGROUND_REFRESH',
     flag: undefined,
     default: '1',
-    help: "Set to 0 to stop this node refreshing proactive apps' profiles in the background (other nodes still do).",
+    help: "Set to 0 to keep this node out of the background work: refreshing proactive apps' profiles, revoking deleted profiles' tokens (other nodes still do).",
   },
 ] as const;
 

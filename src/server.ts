@@ -55,7 +55,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       store,
       allowLoopbackHttpUris: config.allowLoopbackHttpUris,
       ...(config.outboundCa ? { outboundCa: config.outboundCa } : {}),
-      ...(config.backgroundRefresh ? { background: {} } : {}),
+      ...(config.backgroundRefresh ? { background: {}, outbox: {} } : {}),
       https: config.tls,
       logger: { level: config.logLevel, redact: { paths: redactPaths, censor: '[redacted]' } },
     });

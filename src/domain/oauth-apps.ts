@@ -10,6 +10,7 @@ import { mayAdminister, type Identity } from './access.js';
 import { isDataStore } from './datastores.js';
 import { Perm, SYSTEM_TENANT_ID } from './permissions.js';
 import { settle } from './refusals.js';
+import { revocationPlan } from './revocation.js';
 
 export const usableBy = (app: Pick<OAuthApp, 'tenantId'>, tenantId: number): boolean => app.tenantId === SYSTEM_TENANT_ID || app.tenantId === tenantId;
 
@@ -138,5 +139,6 @@ export async function updateApp(
 
 export async function deleteApp(store: Store, actor: Identity, id: number, ifVersion?: Versions): Promise<void> {
   await managedApp(store, actor, id);
-  await settle(store.apps.delete(id, ifVersion), { stale: `OAuth application ${id}` });
+  const revoke = await revocationPlan(store, id);
+  await settle(store.apps.delete(id, ifVersion, revoke), { stale: `OAuth application ${id}` });
 }

@@ -8,6 +8,7 @@ import type { OAuthAppSummary, OAuthProfile, ProfileHeader, ProfileInput, Profil
 import type { Identity } from './access.js';
 import { usableBy } from './oauth-apps.js';
 import { settle } from './refusals.js';
+import { revocationPlan } from './revocation.js';
 
 export const reachableBy = (who: Identity, profile: Pick<OAuthProfile, 'ownerId' | 'creatorId'>): boolean =>
   profile.ownerId === who.id || profile.creatorId === who.id;
@@ -70,8 +71,9 @@ export async function updateProfile(store: Store, actor: Identity, id: number, i
 }
 
 export async function deleteProfile(store: Store, actor: Identity, id: number, ifVersion?: Versions): Promise<void> {
-  await reachableProfile(store, actor, id);
-  await settle(store.profiles.delete(id, ifVersion), { stale: `OAuth profile ${id}` });
+  const profile = await reachableProfile(store, actor, id);
+  const revoke = await revocationPlan(store, profile.oauthAppId);
+  await settle(store.profiles.delete(id, ifVersion, revoke), { stale: `OAuth profile ${id}` });
 }
 
 export async function profileStats(store: Store, actor: Identity, id: number): Promise<ProfileStats> {

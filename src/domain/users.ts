@@ -11,6 +11,7 @@ import { Limit } from './limits.js';
 import { passwordProblem } from './password-policy.js';
 import { assertPermissionIds } from './roles.js';
 import { settle } from './refusals.js';
+import { revocationWindow } from './revocation.js';
 
 export interface Grants {
   roles: number[];
@@ -140,5 +141,6 @@ export async function setPassword(ctx: Ctx, id: number, password: string): Promi
 
 export async function deleteUser(store: Store, actor: Identity, id: number): Promise<void> {
   await userFor(store, actor, id, Perm.DeleteUsers);
-  await settle(store.users.delete(id));
+  // The profiles it owns go with it: those of apps with a revocation URI are revoked at their AS (api.md §9).
+  await settle(store.users.delete(id, revocationWindow()));
 }

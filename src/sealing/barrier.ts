@@ -23,6 +23,7 @@ export const SEALED = {
   oauth_apps: ['client_secret'],
   oauth_profiles: ['access_token', 'refresh_token'],
   datasources: ['options'],
+  revocations: ['client_secret', 'refresh_token', 'access_token'],
 } as const;
 export type SealedTable = keyof typeof SEALED;
 const SEALED_TABLES = Object.keys(SEALED) as SealedTable[];

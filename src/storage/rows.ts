@@ -72,7 +72,7 @@ export const toUser = (row: Row): User => ({
 });
 
 /** The tables whose rows carry sealed columns and an ETag version. */
-export type VersionedTable = 'oauth_apps' | 'oauth_profiles' | 'datasources';
+export type VersionedTable = 'oauth_apps' | 'oauth_profiles' | 'datasources' | 'revocations';
 /** One such row, and what a refusal calls it when it is missing. */
 export interface VersionedRow {
   table: VersionedTable;

@@ -134,7 +134,8 @@ const REVOCATION_PATH = '/revoke';
 /** The engine sends a few hundred bytes; a request body beyond this is not one of its requests. */
 const MAX_REQUEST_BYTES = 64 * 1024;
 
-export async function startBadAuthorizationServer(): Promise<BadAuthorizationServer> {
+/** `port`: a given loopback port (a test that starts the AS only after the engine found it down); default any free one. */
+export async function startBadAuthorizationServer(port = 0): Promise<BadAuthorizationServer> {
   const queues = new Map<string, Answer[]>([
     [TOKEN_PATH, []],
     [REVOCATION_PATH, []],
@@ -221,7 +222,7 @@ export async function startBadAuthorizationServer(): Promise<BadAuthorizationSer
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(port, '127.0.0.1', () => resolve());
   });
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 

@@ -1576,6 +1576,109 @@ describe(`storage contract on ${BACKEND}`, () => {
     });
   });
 
+  describe('revocations', () => {
+    const withUri = async (revocationURI: string | null): Promise<OAuthApp> => {
+      const app = await makeApp();
+      const settings: EngineSettings = {
+        clientAuth: 'client_secret_post',
+        defaultExpiresIn: 3600,
+        refreshMargin: 300,
+        proactive: false,
+        maxConcurrentRefreshes: 4,
+        revocationURI,
+        issuer: null,
+        authorizeParams: {},
+      };
+      assert.equal(await h.store.appEngines.set(app.id, settings), undefined);
+      return app;
+    };
+    const plan = (at = Date.now() - 1000) => ({ firstAttemptAt: at, giveUpAt: at + 86_400_000 });
+    /** Claims everything due for `owner` and keeps what belongs to these profiles (other tests share the database). */
+    const claimOf = async (owner: string, profileIds: number[]) =>
+      (await h.store.revocations.claim(1000, owner, 60_000)).pending.filter((p) => profileIds.includes(p.profileId));
+
+    test("a profile's delete with a plan queues its tokens and its app's client, opened when claimed; without a plan, nothing", async () => {
+      const app = await withUri('https://as.example/revoke');
+      const owner = await makeUser();
+      const [queued, plain] = [await makeProfile(app.id, owner.id), await makeProfile(app.id, owner.id)];
+      const at = Date.now() - 1000;
+      assert.equal(await h.store.profiles.delete(queued.id, undefined, plan(at)), undefined);
+      assert.equal(await h.store.profiles.delete(plain.id), undefined);
+      const [claimed, ...more] = await claimOf('node-a', [queued.id, plain.id]);
+      assert.deepEqual(more, []);
+      assert.deepEqual(
+        { ...claimed, id: 0 },
+        {
+          id: 0,
+          profileId: queued.id,
+          appId: app.id,
+          revocationURI: 'https://as.example/revoke',
+          clientId: app.clientId,
+          clientSecret: app.clientSecret,
+          clientAuth: 'client_secret_post',
+          refreshToken: queued.refreshToken,
+          accessToken: queued.accessToken,
+          attempts: 0,
+          giveUpAt: at + 86_400_000,
+        },
+      );
+      // Leased: another node claims nothing until it is released.
+      assert.deepEqual(await claimOf('node-b', [queued.id]), []);
+      const next = Date.now() + 60_000;
+      await h.store.revocations.retry(claimed.id, 'node-b', 5, Date.now() - 1, 'not the holder');
+      assert.deepEqual(await claimOf('node-b', [queued.id]), [], "another node's retry changes nothing");
+      await h.store.revocations.retry(claimed.id, 'node-a', 1, next, 'HTTP 503');
+      assert.deepEqual(await claimOf('node-b', [queued.id]), [], 'not due before its next attempt');
+      await h.store.revocations.retry(claimed.id, 'node-a', 1, Date.now() - 1, 'HTTP 503');
+      assert.deepEqual(await claimOf('node-a', [queued.id]), [], 'a retry once the lease is released changes nothing');
+    });
+
+    test("an app's delete with a plan queues every profile; an app without a revocation URI queues none; remove and count", async () => {
+      const app = await withUri('https://as.example/revoke');
+      const none = await withUri(null);
+      const owner = await makeUser();
+      const ids = [(await makeProfile(app.id, owner.id)).id, (await makeProfile(app.id, owner.id)).id];
+      const quiet = (await makeProfile(none.id, owner.id)).id;
+      const before = await h.store.revocations.count();
+      assert.equal(await h.store.apps.delete(app.id, undefined, plan()), undefined);
+      assert.equal(await h.store.profiles.delete(quiet, undefined, plan()), undefined);
+      assert.equal(await h.store.revocations.count(), before + 2);
+      assert.equal(await h.store.profiles.get(ids[0]), undefined, 'the cascade deleted the profiles');
+      const claimed = await claimOf('node-c', [...ids, quiet]);
+      assert.deepEqual(
+        claimed.map((c) => c.profileId).sort((a, b) => a - b),
+        ids,
+      );
+      for (const c of claimed) await h.store.revocations.remove(c.id);
+      assert.equal(await h.store.revocations.count(), before);
+    });
+
+    test('a queued revocation is re-encrypted by a key rotation like any sealed row, and opens after the old key is retired', async () => {
+      const app = await withUri('https://as.example/revoke');
+      const profile = await makeProfile(app.id, (await makeUser()).id);
+      assert.equal(await h.store.profiles.delete(profile.id, undefined, plan()), undefined);
+      const old = (await h.store.keys.status()).find((k) => k.active)!.version;
+      const next = await h.store.keys.addVersion();
+      while ((await h.store.keys.reencryptBatch(50)) > 0);
+      assert.equal((await h.store.keys.status()).find((k) => k.version === old)?.rows ?? 0, 0, 'nothing left under the old key');
+      await h.store.keys.retire(old);
+      const [claimed] = await claimOf('node-k', [profile.id]);
+      assert.equal(claimed?.refreshToken, profile.refreshToken);
+      assert.equal(claimed.clientSecret, app.clientSecret);
+      assert.ok((await h.store.keys.status()).some((k) => k.version === next && k.active));
+      await h.store.revocations.remove(claimed.id);
+    });
+
+    test('a stale If-Match refuses the delete and queues nothing', async () => {
+      const app = await withUri('https://as.example/revoke');
+      const profile = await makeProfile(app.id, (await makeUser()).id);
+      const before = await h.store.revocations.count();
+      assert.deepEqual(await h.store.profiles.delete(profile.id, [profile.version + 7], plan()), { refused: 'stale' });
+      assert.equal(await h.store.revocations.count(), before);
+      assert.ok(await h.store.profiles.get(profile.id));
+    });
+  });
+
   describe('dataSources', () => {
     test('create, get, summary (no options) and list', async () => {
       const owner = await makeUser();

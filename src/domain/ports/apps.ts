@@ -1,3 +1,4 @@
+import type { RevocationPlan } from './revocations.js';
 import type { Refusal, Versions } from './refusal.js';
 
 export interface OAuthApp {
@@ -38,5 +39,5 @@ export interface Apps {
   create(input: NewOAuthApp): Promise<OAuthApp | Refusal>;
   update(id: number, input: NewOAuthApp, ifVersion?: Versions): Promise<OAuthApp | Refusal>;
   /** Deletes the app, its profiles, and the data sources' references to those profiles. */
-  delete(id: number, ifVersion?: Versions): Promise<void | Refusal>;
+  delete(id: number, ifVersion?: Versions, revoke?: RevocationPlan): Promise<void | Refusal>;
 }

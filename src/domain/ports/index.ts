@@ -5,6 +5,7 @@ export type * from './keys.js';
 export type * from './logins.js';
 export type * from './profiles.js';
 export type * from './refusal.js';
+export type * from './revocations.js';
 export type * from './roles.js';
 export type * from './rules.js';
 export type * from './store.js';

@@ -1,3 +1,4 @@
+import type { RevocationPlan } from './revocations.js';
 import type { Refusal, Versions } from './refusal.js';
 
 export interface OAuthProfile {
@@ -71,7 +72,8 @@ export interface Profiles {
    */
   update(current: ProfileHeader, input: ProfileInput & { tokenOrigin: string }, ifVersion?: Versions): Promise<OAuthProfile | Refusal>;
   /** Deletes the profile; data sources that referenced it lose the reference. */
-  delete(id: number, ifVersion?: Versions): Promise<void | Refusal>;
+  /** With `revoke`, the profile's tokens are queued for revocation in the same transaction (when its app has a URI). */
+  delete(id: number, ifVersion?: Versions, revoke?: RevocationPlan): Promise<void | Refusal>;
   /** undefined when there is no such profile */
   stats(id: number): Promise<ProfileStats | undefined>;
 }

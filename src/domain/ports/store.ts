@@ -25,6 +25,7 @@ import type { Roles } from './roles.js';
 import type { Seed } from './rules.js';
 import type { Tenants } from './tenants.js';
 import type { AppEngines, Tokens } from './tokens.js';
+import type { Revocations } from './revocations.js';
 import type { Users } from './users.js';
 
 export interface Store {
@@ -58,4 +59,6 @@ export interface Store {
   readonly tokens: Tokens;
   /** each app's engine settings and standing with its AS (api.md §8.6) */
   readonly appEngines: AppEngines;
+  /** the tokens of deleted profiles, to revoke at their AS (api.md §9) */
+  readonly revocations: Revocations;
 }

@@ -1,3 +1,4 @@
+import type { RevocationPlan } from './revocations.js';
 import type { Refusal } from './refusal.js';
 import type { Status } from './tenants.js';
 
@@ -45,5 +46,6 @@ export interface Users {
   update(id: number, input: UserUpdate): Promise<User | Refusal>;
   /** Sets or clears the lock; clearing also resets the failure counter. */
   setLock(id: number, lock: { lockedAt: number; lockedUntil: number } | null): Promise<void | Refusal>;
-  delete(id: number): Promise<void | Refusal>;
+  /** With `revoke`, the tokens of the profiles it owned are queued for revocation in the same transaction (§9). */
+  delete(id: number, revoke?: RevocationPlan): Promise<void | Refusal>;
 }

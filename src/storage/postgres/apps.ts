@@ -5,10 +5,12 @@
  * the data sources' references to them) are the schema's foreign keys.
  */
 import type { IntegrityRules, NewOAuthApp, OAuthApp, OAuthAppHeader, OAuthAppSummary, Apps, Refusal, Versions } from '../../domain/ports/index.js';
+import type { RevocationPlan } from '../../domain/ports/index.js';
 import { enforce } from '../refused.js';
 import { APP_HEADER_COLUMNS, APP_SUMMARY_COLUMNS, appValues, toApp, toAppHeader, toAppSummary } from '../rows.js';
 import { byId, type Lookup, type PgDb, type Queryable, type Row } from './db.js';
 import type { PgSealing } from './keyring.js';
+import type { PgRevocations } from './revocations.js';
 import { deleteVersioned, nextId } from './versioned.js';
 
 export class PgApps implements Apps {
@@ -18,6 +20,7 @@ export class PgApps implements Apps {
     private readonly db: PgDb,
     private readonly rules: IntegrityRules,
     private readonly sealing: PgSealing,
+    private readonly revocations: PgRevocations,
   ) {
     this.summaryRow = db.lookup<number>('tokenkeep_app_summary', `SELECT ${APP_SUMMARY_COLUMNS} FROM oauth_apps WHERE id = ANY($1::bigint[])`, byId);
   }
@@ -99,7 +102,8 @@ export class PgApps implements Apps {
     );
   }
 
-  async delete(id: number, ifVersion?: Versions): Promise<void | Refusal> {
-    return deleteVersioned(this.db, this.rules, { table: 'oauth_apps', id, what: 'app' }, ifVersion);
+  async delete(id: number, ifVersion?: Versions, revoke?: RevocationPlan): Promise<void | Refusal> {
+    const queue = revoke && ((c: Queryable) => this.revocations.queue(c, 'p.app_id = $1', id, revoke));
+    return deleteVersioned(this.db, this.rules, { table: 'oauth_apps', id, what: 'app' }, ifVersion, queue);
   }
 }

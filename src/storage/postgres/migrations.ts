@@ -205,4 +205,32 @@ UPDATE oauth_profiles p SET next_refresh_at = coalesce(p.expires_at - 1000 * (e.
   FROM app_engines e WHERE e.app_id = p.app_id AND e.proactive AND p.token_state = 'active';
 CREATE INDEX oauth_profiles_due ON oauth_profiles(next_refresh_at) WHERE next_refresh_at IS NOT NULL;`,
   },
+  {
+    version: 6,
+    name: 'revocation outbox: the tokens of deleted profiles, to revoke at their AS',
+    // api.md §9. Written in the delete's own transaction, so no foreign key: the profile and its app are gone when the
+    // row is read. It carries what the call needs (the URI, the client, its authentication) and its three secrets
+    // sealed together under one key version. The lease lets one process at a time work on a row; give_up_at ends
+    // the retries (24 hours after the delete).
+    sql: `CREATE TABLE revocations (
+  id BIGSERIAL PRIMARY KEY,
+  profile_id BIGINT NOT NULL,
+  app_id BIGINT NOT NULL,
+  revocation_uri TEXT NOT NULL,
+  client_id TEXT NOT NULL,
+  client_auth TEXT NOT NULL,
+  client_secret BYTEA NOT NULL,
+  refresh_token BYTEA NOT NULL,
+  access_token BYTEA,
+  key_version INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at BIGINT NOT NULL,
+  give_up_at BIGINT NOT NULL,
+  last_error TEXT,
+  lease_owner TEXT,
+  lease_until BIGINT
+);
+CREATE INDEX revocations_next ON revocations(next_attempt_at);
+CREATE INDEX revocations_key_version ON revocations(key_version);`,
+  },
 ];

@@ -8,6 +8,7 @@
  * tell a missing row and a stale If-Match from a concurrent change, after which it starts again from the row as it is.
  */
 import type { IntegrityRules, OAuthProfile, ProfileHeader, ProfileInput, ProfileStats, Profiles, Refusal, Versions } from '../../domain/ports/index.js';
+import type { RevocationPlan } from '../../domain/ports/index.js';
 import { nameKey } from '../names.js';
 import { answerRefusal, enforce } from '../refused.js';
 import { toProfile, toProfileHeader, withTokens, profileValues, type SealedTokens } from '../rows.js';
@@ -15,6 +16,7 @@ import { dueIfProactive, notRetired, refreshDigest, tokenChangeSet, tokensDigest
 import { Batcher } from './batcher.js';
 import { DB_NOW, byId, isUnavailable, type Lookup, type PgDb, type Queryable, type Row } from './db.js';
 import type { PgSealing } from './keyring.js';
+import type { PgRevocations } from './revocations.js';
 import { deleteVersioned, nextId } from './versioned.js';
 
 /** A profile's header from its own row (SELECT or RETURNING): the owner's tenant by a sub-select. */
@@ -74,6 +76,7 @@ export class PgProfiles implements Profiles {
     private readonly db: PgDb,
     private readonly rules: IntegrityRules,
     private readonly sealing: PgSealing,
+    private readonly revocations: PgRevocations,
   ) {
     this.row = db.lookup<number>(
       'tokenkeep_profile',
@@ -289,8 +292,9 @@ export class PgProfiles implements Profiles {
     return { access: sealed.access_token, refresh: sealed.refresh_token!, version: keyVersion };
   }
 
-  async delete(id: number, ifVersion?: Versions): Promise<void | Refusal> {
-    return deleteVersioned(this.db, this.rules, { table: 'oauth_profiles', id, what: 'profile' }, ifVersion);
+  async delete(id: number, ifVersion?: Versions, revoke?: RevocationPlan): Promise<void | Refusal> {
+    const queue = revoke && ((c: Queryable) => this.revocations.queue(c, 'p.id = $1', id, revoke));
+    return deleteVersioned(this.db, this.rules, { table: 'oauth_profiles', id, what: 'profile' }, ifVersion, queue);
   }
 
   async stats(id: number): Promise<ProfileStats | undefined> {

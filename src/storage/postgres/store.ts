@@ -35,6 +35,7 @@ import { PgProfiles } from './profiles.js';
 import { PgRoles } from './roles.js';
 import { PgTenants } from './tenants.js';
 import { PgTokens } from './tokens.js';
+import { PgRevocations } from './revocations.js';
 import { PgUsers } from './users.js';
 
 export class PostgresStore implements Store {
@@ -54,6 +55,7 @@ export class PostgresStore implements Store {
   /** the token engine's columns of each profile; each app's engine settings and status */
   readonly tokens: PgTokens;
   readonly appEngines: PgAppEngines;
+  readonly revocations: PgRevocations;
   readonly ping = (): Promise<void> => this.db.ping();
   readonly probeWrite = (): Promise<void> => this.db.probeWrite();
   readonly close = (): Promise<void> => this.db.close();
@@ -66,9 +68,10 @@ export class PostgresStore implements Store {
     this.limits = new PgLimits(this.db);
     this.roles = new PgRoles(this.db, rules);
     this.tenants = new PgTenants(this.db, rules, this.roles);
-    this.users = new PgUsers(this.db, rules);
-    this.apps = new PgApps(this.db, rules, this.keys);
-    this.profiles = new PgProfiles(this.db, rules, this.keys);
+    this.revocations = new PgRevocations(this.db, this.keys);
+    this.users = new PgUsers(this.db, rules, this.revocations);
+    this.apps = new PgApps(this.db, rules, this.keys, this.revocations);
+    this.profiles = new PgProfiles(this.db, rules, this.keys, this.revocations);
     this.dataSources = new PgDataSources(this.db, rules, this.keys);
     this.tokens = new PgTokens(this.db, this.keys);
     this.appEngines = new PgAppEngines(this.db);

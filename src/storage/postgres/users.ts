@@ -4,6 +4,8 @@
  */
 import type pg from 'pg';
 import type { IntegrityRules, NewUser, Refusal, User, UserUpdate, Users } from '../../domain/ports/index.js';
+import type { RevocationPlan } from '../../domain/ports/index.js';
+import type { PgRevocations } from './revocations.js';
 import { nameKey } from '../names.js';
 import { Refused, enforce } from '../refused.js';
 import { toUser } from '../rows.js';
@@ -19,6 +21,7 @@ export class PgUsers implements Users {
   constructor(
     private readonly db: PgDb,
     private readonly rules: IntegrityRules,
+    private readonly revocations: PgRevocations,
   ) {}
 
   private async userOn(on: Queryable, id: number): Promise<User | undefined> {
@@ -119,8 +122,9 @@ export class PgUsers implements Users {
     if (changes === 0) return { refused: 'missing', what: 'user', id };
   }
 
-  async delete(id: number): Promise<void | Refusal> {
+  async delete(id: number, revoke?: RevocationPlan): Promise<void | Refusal> {
     return this.db.decide(async (c) => {
+      if (revoke) await this.revocations.queue(c, 'p.owner_id = $1', id, revoke);
       if ((await this.db.exec(c, 'DELETE FROM users WHERE id = $1', [id])) === 0) throw new Refused({ refused: 'missing', what: 'user', id });
       await identityHolds(this.db, this.rules, c);
     }, IDENTITY);

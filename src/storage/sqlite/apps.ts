@@ -1,9 +1,20 @@
 /** OAuth applications in SQLite; the client secret is sealed by the barrier. Deleting one cascades to its profiles. */
-import type { Apps, IntegrityRules, NewOAuthApp, OAuthApp, OAuthAppHeader, OAuthAppSummary, Refusal, Versions } from '../../domain/ports/index.js';
+import type {
+  Apps,
+  IntegrityRules,
+  RevocationPlan,
+  NewOAuthApp,
+  OAuthApp,
+  OAuthAppHeader,
+  OAuthAppSummary,
+  Refusal,
+  Versions,
+} from '../../domain/ports/index.js';
 import type { Sealing } from '../../sealing/barrier.js';
 import { enforce } from '../refused.js';
 import { APP_HEADER_COLUMNS, APP_SUMMARY_COLUMNS, appValues, toApp, toAppHeader, toAppSummary } from '../rows.js';
 import type { Row, SqliteDb } from './db.js';
+import type { SqliteRevocations } from './revocations.js';
 import { deleteVersioned, nextId } from './versioned.js';
 
 export class SqliteApps implements Apps {
@@ -11,6 +22,7 @@ export class SqliteApps implements Apps {
     private readonly db: SqliteDb,
     private readonly sealing: Sealing<never, 'sync'>,
     private readonly rules: IntegrityRules,
+    private readonly revocations: SqliteRevocations,
   ) {}
 
   private read(id: number): OAuthApp | undefined {
@@ -77,7 +89,9 @@ export class SqliteApps implements Apps {
     });
   }
 
-  async delete(id: number, ifVersion?: Versions): Promise<void | Refusal> {
-    return deleteVersioned(this.db, this.rules, { table: 'oauth_apps', id, what: 'app' }, ifVersion);
+  /** With `revoke`, the tokens of every profile the cascade deletes are queued for revocation in the same write. */
+  async delete(id: number, ifVersion?: Versions, revoke?: RevocationPlan): Promise<void | Refusal> {
+    const queue = revoke && (() => this.revocations.queue('p.app_id = ?', id, revoke));
+    return deleteVersioned(this.db, this.rules, { table: 'oauth_apps', id, what: 'app' }, ifVersion, queue);
   }
 }

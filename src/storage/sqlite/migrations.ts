@@ -201,4 +201,32 @@ UPDATE oauth_profiles SET next_refresh_at = coalesce(expires_at - (SELECT 1000 *
   WHERE token_state = 'active' AND app_id IN (SELECT app_id FROM app_engines WHERE proactive = 1);
 CREATE INDEX oauth_profiles_due ON oauth_profiles(next_refresh_at) WHERE next_refresh_at IS NOT NULL;`,
   },
+  {
+    version: 6,
+    name: 'revocation outbox: the tokens of deleted profiles, to revoke at their AS',
+    // api.md §9. Written in the delete's own transaction, so no foreign key: the profile and its app are gone when the
+    // row is read. It carries what the call needs (the URI, the client, its authentication) and its three secrets
+    // sealed together under one key version. The lease lets one process at a time work on a row; give_up_at ends
+    // the retries (24 hours after the delete).
+    sql: `CREATE TABLE revocations (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  profile_id INTEGER NOT NULL,
+  app_id INTEGER NOT NULL,
+  revocation_uri TEXT NOT NULL,
+  client_id TEXT NOT NULL,
+  client_auth TEXT NOT NULL,
+  client_secret BLOB NOT NULL,
+  refresh_token BLOB NOT NULL,
+  access_token BLOB,
+  key_version INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  give_up_at INTEGER NOT NULL,
+  last_error TEXT,
+  lease_owner TEXT,
+  lease_until INTEGER
+);
+CREATE INDEX revocations_next ON revocations(next_attempt_at);
+CREATE INDEX revocations_key_version ON revocations(key_version);`,
+  },
 ];

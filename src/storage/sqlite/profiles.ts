@@ -2,13 +2,24 @@
  * OAuth profiles in SQLite: the tokens are sealed by the barrier; a profile belongs to an app (deleting the app
  * deletes it) and to an owner; deleting it clears the references of data sources.
  */
-import type { IntegrityRules, OAuthProfile, ProfileHeader, ProfileInput, ProfileStats, Profiles, Refusal, Versions } from '../../domain/ports/index.js';
+import type {
+  RevocationPlan,
+  IntegrityRules,
+  OAuthProfile,
+  ProfileHeader,
+  ProfileInput,
+  ProfileStats,
+  Profiles,
+  Refusal,
+  Versions,
+} from '../../domain/ports/index.js';
 import type { Sealing } from '../../sealing/barrier.js';
 import { nameKey } from '../names.js';
 import { Refused, enforce } from '../refused.js';
 import { toProfile, toProfileHeader, withTokens, profileValues, type SealedTokens } from '../rows.js';
 import { dueIfProactive, notRetired, refreshDigest, tokenChangeSet, tokensDigest } from '../token-columns.js';
 import type { Row, SqliteDb } from './db.js';
+import type { SqliteRevocations } from './revocations.js';
 import { deleteVersioned, nextId } from './versioned.js';
 
 /** A profile header's columns and the FROM they are read from (the owner's tenant joined in). */
@@ -29,6 +40,7 @@ export class SqliteProfiles implements Profiles {
     private readonly db: SqliteDb,
     private readonly sealing: Sealing<never, 'sync'>,
     private readonly rules: IntegrityRules,
+    private readonly revocations: SqliteRevocations,
   ) {}
 
   /**
@@ -175,8 +187,9 @@ export class SqliteProfiles implements Profiles {
     return withTokens({ ...from, version: from.version + 1, name, oauthAppId, description }, input);
   }
 
-  async delete(id: number, ifVersion?: Versions): Promise<void | Refusal> {
-    return deleteVersioned(this.db, this.rules, { table: 'oauth_profiles', id, what: 'profile' }, ifVersion);
+  async delete(id: number, ifVersion?: Versions, revoke?: RevocationPlan): Promise<void | Refusal> {
+    const queue = revoke && (() => this.revocations.queue('p.id = ?', id, revoke));
+    return deleteVersioned(this.db, this.rules, { table: 'oauth_profiles', id, what: 'profile' }, ifVersion, queue);
   }
 
   async stats(id: number): Promise<ProfileStats | undefined> {

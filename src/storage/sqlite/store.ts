@@ -21,6 +21,7 @@ import { SqliteProfiles } from './profiles.js';
 import { SqliteRoles } from './roles.js';
 import { SqliteTenants } from './tenants.js';
 import { SqliteTokens } from './tokens.js';
+import { SqliteRevocations } from './revocations.js';
 import { SqliteUsers } from './users.js';
 
 export class SqliteStore implements Store {
@@ -40,6 +41,7 @@ export class SqliteStore implements Store {
   /** the token engine's columns of each profile; each app's engine settings and status */
   readonly tokens: SqliteTokens;
   readonly appEngines: SqliteAppEngines;
+  readonly revocations: SqliteRevocations;
   /** the health check's probe write goes through the group commit, like any write */
   readonly ping = (): Promise<void> => this.db.ping();
   readonly probeWrite = (): Promise<void> => this.db.probeWrite();
@@ -53,9 +55,10 @@ export class SqliteStore implements Store {
     this.limits = new SqliteLimits(db);
     this.roles = new SqliteRoles(db, rules);
     this.tenants = new SqliteTenants(db, rules, this.roles);
-    this.users = new SqliteUsers(db, rules);
-    this.apps = new SqliteApps(db, keys, rules);
-    this.profiles = new SqliteProfiles(db, keys, rules);
+    this.revocations = new SqliteRevocations(db, keys);
+    this.users = new SqliteUsers(db, rules, this.revocations);
+    this.apps = new SqliteApps(db, keys, rules, this.revocations);
+    this.profiles = new SqliteProfiles(db, keys, rules, this.revocations);
     this.dataSources = new SqliteDataSources(db, keys, rules);
     this.tokens = new SqliteTokens(db, keys);
     this.appEngines = new SqliteAppEngines(db);

@@ -1,5 +1,7 @@
 /** Users in SQLite: the row, its roles and explicit permissions; every change raises the grants stamp. */
 import type { IntegrityRules, NewUser, Refusal, User, UserUpdate, Users } from '../../domain/ports/index.js';
+import type { RevocationPlan } from '../../domain/ports/index.js';
+import type { SqliteRevocations } from './revocations.js';
 import { nameKey } from '../names.js';
 import { Refused, enforce } from '../refused.js';
 import { toUser } from '../rows.js';
@@ -15,6 +17,7 @@ export class SqliteUsers implements Users {
   constructor(
     private readonly db: SqliteDb,
     private readonly rules: IntegrityRules,
+    private readonly revocations: SqliteRevocations,
   ) {}
 
   private read(id: number): User | undefined {
@@ -111,8 +114,9 @@ export class SqliteUsers implements Users {
     });
   }
 
-  async delete(id: number): Promise<void | Refusal> {
+  async delete(id: number, revoke?: RevocationPlan): Promise<void | Refusal> {
     return this.db.decide(() => {
+      if (revoke) this.revocations.queue('p.owner_id = ?', id, revoke);
       grantsChanged(this.db);
       if (this.db.q('DELETE FROM users WHERE id = ?').run(id).changes === 0) throw new Refused({ refused: 'missing', what: 'user', id });
       identityHolds(this.db, this.rules);

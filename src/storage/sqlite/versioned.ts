@@ -14,11 +14,19 @@ export function nextId(db: SqliteDb, table: VersionedTable): number {
 }
 
 /** Deletes a row if it exists and, when asked, still has one of the accepted versions (checked in the same write). */
-export function deleteVersioned(db: SqliteDb, rules: IntegrityRules, row: VersionedRow, ifVersion: Versions | undefined): Promise<void | Refusal> {
+export function deleteVersioned(
+  db: SqliteDb,
+  rules: IntegrityRules,
+  row: VersionedRow,
+  ifVersion: Versions | undefined,
+  /** runs in the same write once the delete is decided, before it (the revocation outbox) */
+  before?: () => void,
+): Promise<void | Refusal> {
   const { table, id, what } = row;
   return db.decide(() => {
     const row = db.present(db.q(`SELECT version FROM ${table} WHERE id = ?`).get(id) as { version: number } | undefined, what, id);
     enforce(rules.version(row.version, ifVersion));
+    before?.();
     db.q(`DELETE FROM ${table} WHERE id = ?`).run(id);
   });
 }
