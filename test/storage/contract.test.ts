@@ -99,6 +99,18 @@ describe(`storage contract on ${BACKEND}`, () => {
     tokenURI: `https://auth.example.com/${rnd('t')}`,
     scope: rnd('scope-'),
   });
+  /** An app's engine settings: the defaults of api.md §8.6 with `change`. */
+  const engineSettings = (change: Partial<EngineSettings>): EngineSettings => ({
+    clientAuth: 'client_secret_basic',
+    defaultExpiresIn: 3600,
+    refreshMargin: 300,
+    proactive: false,
+    maxConcurrentRefreshes: 4,
+    revocationURI: null,
+    issuer: null,
+    authorizeParams: {},
+    ...change,
+  });
   const makeApp = (dataStore = 54, tenantId = SYSTEM_TENANT_ID): Promise<OAuthApp> => ok(h.store.apps.create(appInput(dataStore, tenantId)));
 
   /** A profile's writes carry the origin of its app's token URI, which the tokens are pinned to (api.md §8.5). */
@@ -1380,16 +1392,7 @@ describe(`storage contract on ${BACKEND}`, () => {
     });
 
     describe('the background refresh: due and plan', () => {
-      const proactive = (on: boolean): EngineSettings => ({
-        clientAuth: 'client_secret_basic',
-        defaultExpiresIn: 3600,
-        refreshMargin: 300,
-        proactive: on,
-        maxConcurrentRefreshes: 4,
-        revocationURI: null,
-        issuer: null,
-        authorizeParams: {},
-      });
+      const proactive = (on: boolean): EngineSettings => engineSettings({ proactive: on });
       /** The due profiles of these apps (other tests' profiles share the database). */
       const dueOf = async (apps: number[], skip: number[] = []): Promise<number[]> =>
         (await h.store.tokens.due(10_000, skip)).filter((d) => apps.includes(d.oauthAppId)).map((d) => d.profileId);
@@ -1579,17 +1582,7 @@ describe(`storage contract on ${BACKEND}`, () => {
   describe('revocations', () => {
     const withUri = async (revocationURI: string | null): Promise<OAuthApp> => {
       const app = await makeApp();
-      const settings: EngineSettings = {
-        clientAuth: 'client_secret_post',
-        defaultExpiresIn: 3600,
-        refreshMargin: 300,
-        proactive: false,
-        maxConcurrentRefreshes: 4,
-        revocationURI,
-        issuer: null,
-        authorizeParams: {},
-      };
-      assert.equal(await h.store.appEngines.set(app.id, settings), undefined);
+      assert.equal(await h.store.appEngines.set(app.id, engineSettings({ clientAuth: 'client_secret_post', revocationURI })), undefined);
       return app;
     };
     const plan = (at = Date.now() - 1000) => ({ firstAttemptAt: at, giveUpAt: at + 86_400_000 });
