@@ -36,6 +36,7 @@ import { tokenExchange } from './engine/exchange.js';
 import { tokenRevocation } from './engine/revoke.js';
 import { createOutboundClient } from './outbound/client.js';
 import type { AppRules } from './domain/oauth-apps.js';
+import { parsePublicUrl } from './config.js';
 
 export interface AppDeps {
   store: Store;
@@ -55,6 +56,8 @@ export interface AppDeps {
   engine?: Partial<EngineOptions>;
   /** run the background refresh of proactive apps (api.md §8.7) while the app is ready; off unless given */
   background?: Partial<BackgroundOptions>;
+  /** TOKENKEEP_PUBLIC_URL: the origin browsers reach this server at; consent (api.md §9) is off without it */
+  publicUrl?: string;
 }
 
 export interface Services {
@@ -64,6 +67,8 @@ export interface Services {
   clock: () => number;
   appRules: AppRules;
   engine: TokenEngine;
+  /** TOKENKEEP_PUBLIC_URL, or undefined: consent is off */
+  publicUrl: string | undefined;
 }
 
 declare module 'fastify' {
@@ -151,6 +156,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     clock,
     appRules: { allowLoopbackHttp: deps.allowLoopbackHttpUris ?? false },
     engine,
+    publicUrl: deps.publicUrl === undefined ? undefined : parsePublicUrl(deps.publicUrl),
   });
 
   app.setValidatorCompiler(validatorCompiler);
