@@ -17,6 +17,7 @@
  * Every mutating method is atomic: it either applies completely or not at all.
  */
 import type { Apps } from './apps.js';
+import type { ConsentStates } from './consent-states.js';
 import type { DataSources } from './data-sources.js';
 import type { Keys } from './keys.js';
 import type { Limits, Logins } from './logins.js';
@@ -58,4 +59,6 @@ export interface Store {
   readonly tokens: Tokens;
   /** each app's engine settings and standing with its AS (api.md §8.6) */
   readonly appEngines: AppEngines;
+  /** consent started and not yet completed (api.md §9) */
+  readonly consentStates: ConsentStates;
 }
