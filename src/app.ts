@@ -27,6 +27,9 @@ import { oauthAppRoutes } from './http/routes/oauthapps.js';
 import { oauthProfileRoutes } from './http/routes/oauthprofiles.js';
 import { dataSourceRoutes } from './http/routes/datasources.js';
 import { tokenRoutes } from './http/routes/tokens.js';
+import { consentRoutes } from './http/routes/consent.js';
+import { ConsentFlow } from './engine/consent.js';
+import { codeExchange } from './engine/code-exchange.js';
 import { TokenEngine, type EngineOptions } from './engine/refresh.js';
 import { BackgroundRefresh, type BackgroundOptions } from './engine/background.js';
 import { Metrics } from './engine/metrics.js';
@@ -69,6 +72,8 @@ export interface Services {
   engine: TokenEngine;
   /** TOKENKEEP_PUBLIC_URL, or undefined: consent is off */
   publicUrl: string | undefined;
+  /** consent (api.md §9): its start and its callback */
+  consent: ConsentFlow;
 }
 
 declare module 'fastify' {
@@ -149,6 +154,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     metrics,
     ...deps.engine,
   });
+  const publicUrl = deps.publicUrl === undefined ? undefined : parsePublicUrl(deps.publicUrl);
+  const consent = new ConsentFlow({ store: deps.store, publicUrl, clock, exchange: codeExchange(outbound), log: app.log });
   app.decorate('services', {
     store: deps.store,
     authenticator,
@@ -156,7 +163,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     clock,
     appRules: { allowLoopbackHttp: deps.allowLoopbackHttpUris ?? false },
     engine,
-    publicUrl: deps.publicUrl === undefined ? undefined : parsePublicUrl(deps.publicUrl),
+    publicUrl,
+    consent,
   });
 
   app.setValidatorCompiler(validatorCompiler);
@@ -231,6 +239,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(oauthProfileRoutes);
   await app.register(dataSourceRoutes);
   await app.register(tokenRoutes);
+  await app.register(consentRoutes);
   await app.register(metricsRoutes, { metrics });
   return app;
 }
