@@ -13,6 +13,7 @@ import { ADMIN, appBody, createApp, createProfile, createRole, createUser, expec
 import { startAuthorizationServer, type AuthorizationServer } from './as-support.js';
 import { answers, startBadAuthorizationServer, type BadAuthorizationServer } from './bad-as.js';
 import { FAST, unique } from './engine-support.js';
+import { onDatabase } from '../tamper-support.js';
 import { PUBLIC_URL, REDIRECT_URI, callback, callbackUrl, consentApp, start, started, stateOf } from './consent-support.js';
 
 const USER = 'd2cuser';
@@ -91,6 +92,11 @@ describe('consent against a real authorization server (oidc-provider)', () => {
     assert.equal(p.get('prompt'), 'consent');
     const state = stateOf(url);
     assert.ok(Buffer.from(state, 'base64url').length >= 16, 'at least 128 bits');
+    // Stored as its SHA-256 only: no column of any consent state holds the state or the challenge's verifier.
+    const rows = await onDatabase(h, (q) => q('SELECT * FROM consent_states', []));
+    const digest = createHash('sha256').update(state).digest('hex');
+    assert.equal(rows.filter((r) => r.state_digest === digest).length, 1, 'found by its digest');
+    for (const row of rows) for (const v of Object.values(row)) assert.ok(!String(v).includes(state) && !Buffer.from(String(v)).includes(state));
     const other = stateOf(started(await start(h, { oauthAppId: appId, name: unique('p_') })));
     assert.notEqual(state, other);
     assert.notEqual(
@@ -122,6 +128,7 @@ describe('consent against a real authorization server (oidc-provider)', () => {
     const s = await status(h, id);
     assert.equal(s.state, 'active');
     assert.equal(s.generation, 1);
+    assert.equal((await h.store.tokens.status(id))?.tokenOrigin, new URL(as.tokenURI).origin, 'pinned to the token URI’s origin');
     const expiresAt = Date.parse(s.expiresAt);
     assert.ok(expiresAt > Date.now() + 590_000 && expiresAt <= Date.now() + 601_000, `the expiry the AS gave: ${s.expiresAt}`);
 
