@@ -27,6 +27,9 @@ import { oauthAppRoutes } from './http/routes/oauthapps.js';
 import { oauthProfileRoutes } from './http/routes/oauthprofiles.js';
 import { dataSourceRoutes } from './http/routes/datasources.js';
 import { tokenRoutes } from './http/routes/tokens.js';
+import { consentRoutes } from './http/routes/consent.js';
+import { ConsentFlow } from './engine/consent.js';
+import { codeExchange } from './engine/code-exchange.js';
 import { TokenEngine, type EngineOptions } from './engine/refresh.js';
 import { BackgroundRefresh, type BackgroundOptions } from './engine/background.js';
 import { RevocationOutbox, type OutboxOptions } from './engine/revocation-outbox.js';
@@ -37,6 +40,7 @@ import { tokenExchange } from './engine/exchange.js';
 import { tokenRevocation } from './engine/revoke.js';
 import { createOutboundClient } from './outbound/client.js';
 import type { AppRules } from './domain/oauth-apps.js';
+import { parsePublicUrl } from './config.js';
 
 export interface AppDeps {
   store: Store;
@@ -58,6 +62,8 @@ export interface AppDeps {
   background?: Partial<BackgroundOptions>;
   /** run the revocation outbox's worker (api.md §9) while the app is ready; off unless given */
   outbox?: Partial<OutboxOptions>;
+  /** TOKENKEEP_PUBLIC_URL: the origin browsers reach this server at; consent (api.md §9) is off without it */
+  publicUrl?: string;
 }
 
 export interface Services {
@@ -67,6 +73,10 @@ export interface Services {
   clock: () => number;
   appRules: AppRules;
   engine: TokenEngine;
+  /** TOKENKEEP_PUBLIC_URL, or undefined: consent is off */
+  publicUrl: string | undefined;
+  /** consent (api.md §9): its start and its callback */
+  consent: ConsentFlow;
 }
 
 declare module 'fastify' {
@@ -148,6 +158,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     metrics,
     ...deps.engine,
   });
+  const publicUrl = deps.publicUrl === undefined ? undefined : parsePublicUrl(deps.publicUrl);
+  const consent = new ConsentFlow({ store: deps.store, publicUrl, clock, exchange: codeExchange(outbound), log: app.log });
   app.decorate('services', {
     store: deps.store,
     authenticator,
@@ -155,6 +167,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     clock,
     appRules: { allowLoopbackHttp: deps.allowLoopbackHttpUris ?? false },
     engine,
+    publicUrl,
+    consent,
   });
 
   app.setValidatorCompiler(validatorCompiler);
@@ -234,6 +248,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(oauthProfileRoutes);
   await app.register(dataSourceRoutes);
   await app.register(tokenRoutes);
+  await app.register(consentRoutes);
   await app.register(metricsRoutes, { metrics });
   return app;
 }

@@ -31,6 +31,8 @@ export interface Config {
   outboundCa?: Buffer;
   /** TOKENKEEP_BACKGROUND_REFRESH: this node refreshes proactive apps' profiles in the background */
   backgroundRefresh: boolean;
+  /** TOKENKEEP_PUBLIC_URL: the server's external origin (consent's redirect URI is `${publicUrl}/hdpui/oauth2callback`) */
+  publicUrl?: string;
   /** decoded TOKENKEEP_MASTER_KEY */
   masterKey?: Buffer;
   masterKeyFile?: string;
@@ -84,6 +86,12 @@ export const settings = [
     default: '1',
     help: "Set to 0 to keep this node out of the background work: refreshing proactive apps' profiles, revoking deleted profiles' tokens (other nodes still do).",
   },
+  {
+    env: 'TOKENKEEP_PUBLIC_URL',
+    flag: undefined,
+    default: '(none: consent is off)',
+    help: 'The external origin of this server (https://host[:port]; http: only on loopback); consent redirects browsers to <it>/hdpui/oauth2callback.',
+  },
 ] as const;
 
 /** 127.0.0.0/8, ::1 and localhost: traffic that never leaves the machine. */
@@ -127,6 +135,32 @@ function readCa(path: string): Buffer {
     throw new ConfigError('TOKENKEEP_OUTBOUND_CA_FILE', `is not usable as CA certificates: ${(err as Error).message}`);
   }
   return pem;
+}
+
+/**
+ * TOKENKEEP_PUBLIC_URL (api.md §9): the origin browsers reach this server at, as the AS's redirect URI names it. An
+ * origin only — scheme, host, optional port — so that the redirect URI and the paths consent sends a browser back to
+ * are unambiguous; `https:`, or `http:` on a loopback host (development, tests). Returned as WHATWG's origin (lower
+ * case, default port dropped, no trailing slash).
+ */
+export function parsePublicUrl(text: string): string {
+  const refuse = (problem: string) => new ConfigError('TOKENKEEP_PUBLIC_URL', problem);
+  // eslint-disable-next-line no-control-regex -- refusing control characters is the point
+  if (/[\u0000-\u0020\u007f-\uffff\\]/.test(text)) throw refuse('must be an ASCII URL without spaces, control characters or backslashes');
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw refuse('must be an absolute URL such as https://tokenkeep.example.com');
+  }
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) throw refuse('must spell out "//" after the scheme (https://host)');
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw refuse('must be an https: URL');
+  if (url.protocol === 'http:' && !isLoopback(url.hostname)) throw refuse('must be an https: URL (http: only on a loopback host such as 127.0.0.1)');
+  if (url.username !== '' || url.password !== '') throw refuse('must not carry credentials');
+  if (!/^\/?$/.test(url.pathname) || url.search !== '' || url.hash !== '' || /[?#]/.test(text)) {
+    throw refuse('must be an origin only (https://host[:port]), without a path, query or fragment');
+  }
+  return url.origin;
 }
 
 /** A SQLite path, or a PostgreSQL URL checked for shape only (the server is asked at start); never echoes the URL. */
@@ -233,6 +267,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: Record<string, string 
 
   const backgroundText = pick('TOKENKEEP_BACKGROUND_REFRESH') ?? '1';
   if (backgroundText !== '0' && backgroundText !== '1') throw new ConfigError('TOKENKEEP_BACKGROUND_REFRESH', 'must be 0 or 1');
+  const publicText = pick('TOKENKEEP_PUBLIC_URL');
+  const publicUrl = publicText === undefined || publicText === '' ? undefined : parsePublicUrl(publicText);
   const caFile = pick('TOKENKEEP_OUTBOUND_CA_FILE');
   const outboundCa = caFile === undefined || caFile === '' ? undefined : readCa(caFile);
 
@@ -273,6 +309,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: Record<string, string 
     allowLoopbackHttpUris: loopbackText === '1',
     outboundCa,
     backgroundRefresh: backgroundText === '1',
+    publicUrl,
     masterKey,
     masterKeyFile: keyFile === undefined ? undefined : resolve(keyFile),
     tls,

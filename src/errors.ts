@@ -64,6 +64,32 @@ export const catalogue = {
   tokenEndpointRefused: def(223012409, 409, (d) => `The token URI cannot be called: ${d}.`),
   refreshTooSoon: def(223013429, 429, (id) => `OAuth profile ${id} was refreshed less than 10 seconds ago; a forced refresh waits for Retry-After.`),
   refreshUnavailable: def(223014503, 503, (d) => `The authorization server did not refresh the tokens (${d}); retry later.`),
+  // consent (api.md §9)
+  consentNotConfigured: def(
+    223015400,
+    400,
+    () => 'Consent is off on this server: set TOKENKEEP_PUBLIC_URL to its external origin (the redirect URI is that origin + /hdpui/oauth2callback).',
+  ),
+  consentStateInvalid: def(223016400, 400, (d) => `The consent cannot be completed: ${d}; start it again.`),
+  consentIssuerMismatch: def(
+    223017400,
+    400,
+    (d) => `The authorization response does not come from the application's authorization server (RFC 9207): ${d}; nothing was changed.`,
+  ),
+  consentOtherUser: def(
+    223018403,
+    403,
+    () => 'This consent was started by another user than the one signed in here; it was cancelled and nothing was changed.',
+  ),
+  consentDenied: def(223019403, 403, (d) => `The authorization server reports that the consent was refused (${d}); nothing was changed.`),
+  consentAsError: def(223020502, 502, (d) => `The authorization server did not grant tokens (${d}); nothing was changed.`),
+  consentNoRefreshToken: def(
+    223021502,
+    502,
+    () =>
+      "The authorization server granted no refresh token, so nothing was stored; ask it for offline access in the application's authorizeParams " +
+      '(Google: access_type=offline and prompt=consent) and connect again.',
+  ),
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorKind = keyof typeof catalogue;

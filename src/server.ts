@@ -56,6 +56,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       allowLoopbackHttpUris: config.allowLoopbackHttpUris,
       ...(config.outboundCa ? { outboundCa: config.outboundCa } : {}),
       ...(config.backgroundRefresh ? { background: {}, outbox: {} } : {}),
+      ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
       https: config.tls,
       logger: { level: config.logLevel, redact: { paths: redactPaths, censor: '[redacted]' } },
     });

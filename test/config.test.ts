@@ -210,6 +210,40 @@ describe('loadConfig refuses bad settings, naming them', () => {
     assert.equal(loadConfig({ TOKENKEEP_USER_PASSWORD: 'X-d2cadmin-9' }).userPassword, 'X-d2cadmin-9');
   });
 
+  test('TOKENKEEP_PUBLIC_URL: an https origin, or http on a loopback host, kept as its origin; anything else refused', () => {
+    assert.equal(loadConfig({}).publicUrl, undefined, 'consent is off by default');
+    assert.equal(loadConfig({ TOKENKEEP_PUBLIC_URL: '' }).publicUrl, undefined);
+    for (const [given, origin] of [
+      ['https://tokenkeep.example.com', 'https://tokenkeep.example.com'],
+      ['https://tokenkeep.example.com/', 'https://tokenkeep.example.com'],
+      ['HTTPS://TokenKeep.Example.com:443', 'https://tokenkeep.example.com'],
+      ['https://tokenkeep.example.com:8443', 'https://tokenkeep.example.com:8443'],
+      ['http://127.0.0.1:8080', 'http://127.0.0.1:8080'],
+      ['http://localhost:8080/', 'http://localhost:8080'],
+      ['http://[::1]:8080', 'http://[::1]:8080'],
+    ]) {
+      assert.equal(loadConfig({ TOKENKEEP_PUBLIC_URL: given }).publicUrl, origin, given);
+    }
+    for (const bad of [
+      'http://tokenkeep.example.com', // plain http off loopback
+      'http://10.0.0.5:8080',
+      'ftp://tokenkeep.example.com',
+      'tokenkeep.example.com', // no scheme
+      'https:tokenkeep.example.com', // no "//"
+      'https://tokenkeep.example.com/tokenkeep', // a path
+      'https://tokenkeep.example.com/?x=1', // a query
+      'https://tokenkeep.example.com/#top', // a fragment
+      'https://user:pw@tokenkeep.example.com', // credentials
+      'https://tokenkeep.example.com\\@evil.example', // a backslash
+      'https://tokenkeep .example.com', // a space
+      'https://tökenkeep.example.com', // not ASCII
+      'not a url',
+    ]) {
+      const err = assertRefused({ TOKENKEEP_PUBLIC_URL: bad }, 'TOKENKEEP_PUBLIC_URL');
+      assert.ok(!err.message.includes('pw@'), 'credentials are not echoed');
+    }
+  });
+
   test('ConfigError is an Error with a readable message', () => {
     const err = assertRefused({ PORT: 'abc' }, 'PORT');
     assert.ok(err instanceof Error);

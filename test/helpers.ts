@@ -207,6 +207,7 @@ const REPOSITORIES = [
   'dataSources',
   'tokens',
   'appEngines',
+  'consentStates',
 ] as const satisfies readonly (keyof Store)[];
 type Repository = (typeof REPOSITORIES)[number];
 

@@ -15,6 +15,7 @@ const SEALED_OBJECT: Record<string, string> = {
   oauth_apps: 'OAuth application',
   oauth_profiles: 'OAuth profile',
   datasources: 'data source',
+  consent_states: 'consent state',
 };
 
 function toApiError(err: FastifyError, request: FastifyRequest): ApiError | undefined {
@@ -51,15 +52,20 @@ function toApiError(err: FastifyError, request: FastifyRequest): ApiError | unde
   return undefined;
 }
 
+/** Any error as the catalogue's: unexpected ones are logged (without request data) and become 500 `internal`. */
+export function apiErrorOf(err: FastifyError, request: FastifyRequest): ApiError {
+  const apiError = toApiError(err, request);
+  if (!apiError) {
+    request.log.error({ err: { type: err.name, message: err.message, stack: err.stack } }, 'unexpected error');
+    return fail('internal');
+  }
+  if (apiError.status >= 500) request.log.error({ code: apiError.code }, apiError.message);
+  return apiError;
+}
+
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    let apiError = toApiError(err, request);
-    if (!apiError) {
-      request.log.error({ err: { type: err.name, message: err.message, stack: err.stack } }, 'unexpected error');
-      apiError = fail('internal');
-    } else if (apiError.status >= 500) {
-      request.log.error({ code: apiError.code }, apiError.message);
-    }
+    const apiError = apiErrorOf(err, request);
     if (apiError.status === 401) reply.header('www-authenticate', 'Basic realm="tokenkeep", charset="UTF-8"');
     reply.headers(apiError.headers).code(apiError.status).send(apiError.toBody());
   });

@@ -24,6 +24,8 @@ export const SEALED = {
   oauth_profiles: ['access_token', 'refresh_token'],
   datasources: ['options'],
   revocations: ['client_secret', 'refresh_token', 'access_token'],
+  /** the PKCE verifier of a consent in progress (api.md §9) */
+  consent_states: ['verifier'],
 } as const;
 export type SealedTable = keyof typeof SEALED;
 const SEALED_TABLES = Object.keys(SEALED) as SealedTable[];

@@ -25,6 +25,8 @@ import type {
   EngineSettings,
   TokenState,
   TokenStatus,
+  ConsentState,
+  NewConsentState,
 } from '../domain/ports/index.js';
 
 import { nameKey } from './names.js';
@@ -255,4 +257,37 @@ export const toTokenStatus = (r: Row): TokenStatus => ({
 export const toAppEngine = (r: Row): { settings: EngineSettings | null; status: AppStatus } => ({
   settings: typeof r.settings === 'string' ? (JSON.parse(r.settings) as EngineSettings) : null,
   status: { state: (r.status as AppStatus['state'] | null) ?? 'ok', lastError: toAsError(r.last_error) },
+});
+
+/**
+ * A new consent state's columns after its id, in the order both databases' INSERT names them: state_digest, user_id,
+ * actor_id, app_id, profile_id, name, description, return_to, verifier (sealed), key_version, expires_at.
+ */
+export const consentStateValues = (state: NewConsentState, verifier: Buffer, keyVersion: number): unknown[] => [
+  state.digest,
+  state.userId,
+  state.actorId,
+  state.appId,
+  state.target.kind === 'reconsent' ? state.target.profileId : null,
+  state.target.kind === 'create' ? state.target.name : null,
+  state.target.kind === 'create' ? state.target.description : null,
+  state.returnTo,
+  verifier,
+  keyVersion,
+  state.expiresAt,
+];
+
+/** A consent state row (without its sealed verifier, handed in opened). */
+export const toConsentState = (r: Row, verifier: string): ConsentState => ({
+  id: Number(r.id),
+  userId: Number(r.user_id),
+  actorId: Number(r.actor_id),
+  appId: Number(r.app_id),
+  target:
+    r.profile_id === null || r.profile_id === undefined
+      ? { kind: 'create', name: r.name as string, description: text(r.description) }
+      : { kind: 'reconsent', profileId: Number(r.profile_id) },
+  returnTo: text(r.return_to),
+  verifier,
+  expiresAt: Number(r.expires_at),
 });

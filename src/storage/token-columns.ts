@@ -161,3 +161,11 @@ export const toDue = (r: Record<string, unknown>): { profileId: number; generati
   generation: Number(r.generation),
   oauthAppId: Number(r.app_id),
 });
+
+/**
+ * The expiry a consent's token answer gave (Tokens.setExpiry), for the tokens it stored: the condition names the
+ * profile (`id`), its generation and the digest of those tokens (tokensDigest), so a refresh or a PUT in between wins.
+ */
+export const expirySet = (expiresAt: string, nextRefreshAt: string): string => `expires_at = ${expiresAt}, next_refresh_at = ${nextRefreshAt}`;
+export const expiryWhere = (id: string, generation: string, digest: string): string =>
+  `id = ${id} AND generation = ${generation} AND tokens_digest = ${digest}`;

@@ -34,6 +34,8 @@ export interface AuthorizationServerOptions {
   rotateRefreshToken?: boolean;
   /** redirect URIs registered for both clients (default one on the discard port, which nothing reaches) */
   redirectUris?: string[];
+  /** the port on 127.0.0.1 (default 0: one the system picks); scripts/dev-as.ts gives a fixed one for the README */
+  port?: number;
   /**
    * Awaited after the AS has handled a token request and before its answer is sent: a test delays the answer here
    * (the AS has already rotated the refresh token — "the AS answers just before the lease ends").
@@ -124,7 +126,7 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const redirectUris = options.redirectUris ?? ['http://127.0.0.1:9/callback'];

@@ -294,6 +294,7 @@ describe('conventions (shared harness)', () => {
       assert.ok(routes.size >= 16, `found ${routes.size} routes`);
       for (const [path, methods] of routes) {
         if (path === '/api/openapi.json') continue; // the document does not describe itself
+        if (path === '/hdpui/oauth2callback') continue; // consent's callback (api.md §9): a browser's page, not the JSON API
         assert.ok(doc.paths[path], `${path} is in the document`);
         for (const method of methods) {
           if (method === 'HEAD') continue; // Fastify's automatic HEAD for every GET

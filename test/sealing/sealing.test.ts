@@ -98,7 +98,22 @@ function everyRow(h: Harness): Promise<Record<string, unknown>[]> {
   });
 }
 
-const SEALED_COLUMNS = { oauth_apps: ['client_secret'], oauth_profiles: ['access_token', 'refresh_token'], datasources: ['options'] } as const;
+const SEALED_COLUMNS = {
+  oauth_apps: ['client_secret'],
+  oauth_profiles: ['access_token', 'refresh_token'],
+  datasources: ['options'],
+  consent_states: ['verifier'],
+} as const;
+
+/** A consent in progress (api.md §9) as the consent flow stores it: its PKCE verifier is sealed. */
+async function addConsentState(h: Harness, appId: number, verifier: string): Promise<string> {
+  const user = await h.store.users.byName(USER);
+  assert.ok(user, 'the seed user exists');
+  const digest = randomBytes(32).toString('hex');
+  const state = { digest, userId: user.id, actorId: user.id, appId, returnTo: null, verifier, expiresAt: Date.now() + 600_000 };
+  assert.equal(await h.store.consentStates.add({ ...state, target: { kind: 'create', name: rnd('c_'), description: null } }, Date.now()), undefined);
+  return digest;
+}
 
 /** Every sealed value, checked to be sealed under its row's key_version; returns rows per version. */
 function sealedVersions(h: Harness): Promise<Map<number, number>> {
@@ -240,6 +255,10 @@ for (const backend of ['sqlite', 'postgres'] as const)
             'put data source',
           );
 
+          // A consent in progress: its PKCE verifier is a secret too.
+          const consentVerifier = keep(rnd('VERIFIER'));
+          const consentDigest = await addConsentState(h, apps[1], consentVerifier);
+
           // Everything reads back through the API (the store opens what it sealed).
           for (const id of profiles) expectStatus(await h.call({ method: 'GET', url: `/api/mgmt/oauthprofiles/${id}`, as: USER }), 200);
           for (const id of dataSources) expectStatus(await h.call({ method: 'GET', url: `/api/mgmt/datasources/${id}`, as: USER }), 200);
@@ -300,6 +319,7 @@ for (const backend of ['sqlite', 'postgres'] as const)
               ['oauth_apps', ['client_secret']],
               ['oauth_profiles', ['access_token', 'refresh_token']],
               ['datasources', ['options']],
+              ['consent_states', ['verifier']],
             ] as const) {
               for (const row of await q(`SELECT * FROM ${table}`, [])) {
                 for (const c of columns) {
@@ -317,6 +337,7 @@ for (const backend of ['sqlite', 'postgres'] as const)
             );
             assert.equal(ring[0].wrapped.length, 12 + 32 + 16);
           });
+          assert.equal((await h.store.consentStates.take(consentDigest))?.verifier, consentVerifier, 'the verifier opens');
         });
       });
 
@@ -522,7 +543,9 @@ for (const backend of ['sqlite', 'postgres'] as const)
             });
           }
           await createDataSource(h, 'd2cuser', { name: 'rot ds', dataStore: 54, options: { Password: 'ds-secret-value' } });
-          const total = 1 + 7 + 1;
+          const consents = [];
+          for (let i = 0; i < 2; i++) consents.push({ verifier: `rot-verifier-${i}`, digest: await addConsentState(h, app.id, `rot-verifier-${i}`) });
+          const total = 1 + 7 + 1 + 2;
 
           let status = await h.store.keys.status();
           assert.deepEqual(
@@ -575,6 +598,7 @@ for (const backend of ['sqlite', 'postgres'] as const)
             assert.equal(body.refreshToken, p.refresh);
           }
           assert.equal(json(await h.call({ method: 'GET', url: `/api/mgmt/oauthapps/${app.id}`, as: ADMIN })).clientSecret, 'rot-client-secret');
+          for (const c of consents) assert.equal((await h.store.consentStates.take(c.digest))?.verifier, c.verifier, 'a consent in progress survives rotation');
         });
       });
 

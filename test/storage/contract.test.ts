@@ -17,6 +17,7 @@ import type {
   TokenStatus,
   DataSource,
   FailureCount,
+  NewConsentState,
   NewDataSource,
   NewOAuthApp,
   OAuthApp,
@@ -32,6 +33,7 @@ import { isRefusal } from '../../src/domain/refusals.js';
 import { failureCount, type LockoutPolicy } from '../../src/domain/lockout.js';
 import { Perm, SYSTEM_TENANT_ID } from '../../src/domain/permissions.js';
 import { Limit } from '../../src/domain/limits.js';
+import { KeyRing } from '../../src/sealing/key-ring.js';
 
 const rnd = (tag: string): string => `${tag}${randomBytes(6).toString('hex')}`;
 
@@ -1576,6 +1578,140 @@ describe(`storage contract on ${BACKEND}`, () => {
         false,
       );
       assert.equal(await h.store.tokens.status(profile.id), undefined);
+    });
+
+    test('setExpiry: only at the generation given and for the tokens stored; a refresh or a PUT in between wins', async () => {
+      const { profile, status } = await fresh();
+      const tokens = { accessToken: profile.accessToken, refreshToken: profile.refreshToken };
+      const at = Date.now() + 3_600_000;
+      assert.equal(await h.store.tokens.setExpiry(profile.id, status.generation + 1, tokens, at, null), false, 'another generation');
+      assert.equal(
+        await h.store.tokens.setExpiry(profile.id, status.generation, { ...tokens, refreshToken: rnd('RT-other-') }, at, null),
+        false,
+        'other tokens',
+      );
+      assert.equal(await h.store.tokens.setExpiry(MISSING, 1, tokens, at, null), false, 'no profile');
+      assert.equal((await statusOf(profile.id)).expiresAt, null, 'nothing written by the misses');
+      assert.equal(await h.store.tokens.setExpiry(profile.id, status.generation, tokens, at, at - 300_000), true);
+      assert.deepEqual(await statusOf(profile.id), { ...status, expiresAt: at, nextRefreshAt: at - 300_000 });
+      // A PUT of other tokens starts a generation: the old expiry is forgotten and a late setExpiry changes nothing.
+      const put = await ok(h.store.profiles.update(await headerOf(profile.id), asInput(profile, { refreshToken: rnd('RT-put-') })));
+      assert.equal(await h.store.tokens.setExpiry(profile.id, status.generation, tokens, at, null), false);
+      assert.equal((await statusOf(put.id)).expiresAt, null);
+    });
+  });
+
+  describe('consentStates', () => {
+    const digestOf = (): string => randomBytes(32).toString('hex');
+    const stateFor = (userId: number, actorId: number, appId: number, change: Partial<NewConsentState> = {}): NewConsentState => ({
+      digest: digestOf(),
+      userId,
+      actorId,
+      appId,
+      target: { kind: 'create', name: rnd('p_'), description: rnd('about ') },
+      returnTo: `/console/${rnd('r')}?tab=1`,
+      verifier: randomBytes(32).toString('base64url'),
+      expiresAt: Date.now() + 600_000,
+      ...change,
+    });
+    /** Every row of consent_states, read past the ports (to see what they store). */
+    const rows = async (): Promise<Record<string, unknown>[]> => {
+      if (h.backend === 'sqlite') return sqliteStoreOf(h).db.connection.prepare('SELECT * FROM consent_states').all() as Record<string, unknown>[];
+      return (await (h.store as PostgresStore).db.pool.query('SELECT * FROM consent_states')).rows as Record<string, unknown>[];
+    };
+
+    test('add then take: every binding back, the verifier opened; taken once only; an unknown digest is nothing', async () => {
+      const user = await makeUser();
+      const actor = await makeUser();
+      const app = await makeApp();
+      const state = stateFor(user.id, actor.id, app.id);
+      assert.equal(await h.store.consentStates.add(state, Date.now()), undefined);
+      const { digest: _digest, ...bound } = state;
+      const taken = await h.store.consentStates.take(state.digest);
+      assert.ok(taken, 'the state is found by its digest');
+      assert.deepEqual({ ...taken, id: 0 }, { ...bound, id: 0 });
+      assert.equal(await h.store.consentStates.take(state.digest), undefined, 'a second take finds nothing');
+      assert.equal(await h.store.consentStates.take(digestOf()), undefined);
+    });
+
+    test('a re-consent target and no returnTo round-trip; a description may be null', async () => {
+      const user = await makeUser();
+      const app = await makeApp();
+      const profile = await makeProfile(app.id, user.id);
+      const reconsent = stateFor(user.id, user.id, app.id, { target: { kind: 'reconsent', profileId: profile.id }, returnTo: null });
+      const bare = stateFor(user.id, user.id, app.id, { target: { kind: 'create', name: rnd('p_'), description: null } });
+      for (const state of [reconsent, bare]) {
+        assert.equal(await h.store.consentStates.add(state, Date.now()), undefined);
+        const taken = await h.store.consentStates.take(state.digest);
+        assert.deepEqual(taken && { target: taken.target, returnTo: taken.returnTo }, { target: state.target, returnTo: state.returnTo });
+      }
+    });
+
+    test('the verifier is sealed under the row’s key version and the state itself is stored nowhere', async () => {
+      const user = await makeUser();
+      const app = await makeApp();
+      const state = stateFor(user.id, user.id, app.id);
+      assert.equal(await h.store.consentStates.add(state, Date.now()), undefined);
+      const row = (await rows()).find((r) => r.state_digest === state.digest);
+      assert.ok(row, 'the row is stored under the digest');
+      const verifier = Buffer.from(row.verifier as Uint8Array);
+      assert.equal(KeyRing.versionOf(verifier), Number(row.key_version), 'sealed under the key version of its row');
+      assert.ok(!verifier.includes(Buffer.from(state.verifier)), 'no plaintext verifier');
+      assert.ok(!JSON.stringify(await rows()).includes(state.verifier), 'the verifier appears in no column');
+      // A key version added since: the state still opens.
+      await h.store.keys.addVersion();
+      assert.equal((await h.store.consentStates.take(state.digest))?.verifier, state.verifier);
+    });
+
+    test('add prunes the states that expired before now, and only those', async () => {
+      const user = await makeUser();
+      const app = await makeApp();
+      const t0 = Date.now();
+      const old = stateFor(user.id, user.id, app.id, { expiresAt: t0 + 1_000 });
+      const edge = stateFor(user.id, user.id, app.id, { expiresAt: t0 + 2_000 });
+      assert.equal(await h.store.consentStates.add(old, t0), undefined);
+      assert.equal(await h.store.consentStates.add(edge, t0), undefined);
+      const later = stateFor(user.id, user.id, app.id, { expiresAt: t0 + 602_000 });
+      assert.equal(await h.store.consentStates.add(later, t0 + 2_000), undefined);
+      const digests = new Set((await rows()).map((r) => r.state_digest));
+      assert.ok(!digests.has(old.digest), 'the expired state is gone');
+      assert.ok(digests.has(edge.digest) && digests.has(later.digest), 'a state expiring at now and a fresh one stay');
+      assert.equal(await h.store.consentStates.take(old.digest), undefined);
+    });
+
+    test('of 20 concurrent takes of one state exactly one gets it', async () => {
+      const user = await makeUser();
+      const app = await makeApp();
+      const state = stateFor(user.id, user.id, app.id);
+      assert.equal(await h.store.consentStates.add(state, Date.now()), undefined);
+      const taken = await Promise.all(Array.from({ length: 20 }, () => h.store.consentStates.take(state.digest)));
+      assert.equal(taken.filter((t) => t !== undefined).length, 1);
+    });
+
+    test('a missing user or app is refused (concurrentDelete); deleting the app or the user takes its states along', async () => {
+      const user = await makeUser();
+      const app = await makeApp();
+      assert.deepEqual(await h.store.consentStates.add(stateFor(MISSING, user.id, app.id), Date.now()), { refused: 'concurrentDelete' });
+      assert.deepEqual(await h.store.consentStates.add(stateFor(user.id, user.id, MISSING), Date.now()), { refused: 'concurrentDelete' });
+      const ofApp = stateFor(user.id, user.id, app.id);
+      const other = await makeUser();
+      const ofUser = stateFor(other.id, other.id, (await makeApp()).id);
+      assert.equal(await h.store.consentStates.add(ofApp, Date.now()), undefined);
+      assert.equal(await h.store.consentStates.add(ofUser, Date.now()), undefined);
+      assert.equal(await h.store.apps.delete(app.id), undefined);
+      assert.equal(await h.store.users.delete(other.id), undefined);
+      assert.equal(await h.store.consentStates.take(ofApp.digest), undefined);
+      assert.equal(await h.store.consentStates.take(ofUser.digest), undefined);
+    });
+
+    test('a state of a profile that is deleted meanwhile stays, to be told at its callback', async () => {
+      const user = await makeUser();
+      const app = await makeApp();
+      const profile = await makeProfile(app.id, user.id);
+      const state = stateFor(user.id, user.id, app.id, { target: { kind: 'reconsent', profileId: profile.id } });
+      assert.equal(await h.store.consentStates.add(state, Date.now()), undefined);
+      assert.equal(await h.store.profiles.delete(profile.id), undefined);
+      assert.deepEqual((await h.store.consentStates.take(state.digest))?.target, { kind: 'reconsent', profileId: profile.id });
     });
   });
 

@@ -596,3 +596,74 @@ describe('token engine: no token or secret in logs, errors or statuses, even whe
     for (const [i, body] of bodies.entries()) secrets.assertAbsent(body.replace(JSON.parse(refreshed.body).accessToken ?? '\u0000', ''), `answer ${i}`);
   });
 });
+
+describe('consent: no state, code, verifier or token in logs or pages', () => {
+  let h: Harness;
+  let as: BadAuthorizationServer;
+  const log = capture();
+  const secrets = new Secrets();
+  before(async () => {
+    as = await startBadAuthorizationServer();
+    h = await harness({
+      logger: { level: 'trace', stream: log.stream, redact: { paths: redactPaths, censor: '[redacted]' } },
+      allowLoopbackHttpUris: true,
+      publicUrl: 'http://127.0.0.1:7777',
+    });
+  });
+  after(async () => {
+    await h.close();
+    await as.close();
+  });
+
+  test('connected, refused by the AS with an echo of the code, replayed and denied consents leave no secret anywhere', async () => {
+    const admin = secrets.auth('d2cadmin', ADMIN_PASSWORD);
+    const send = (opts: InjectOptions) => h.app.inject({ ...opts, headers: { ...(opts.headers ?? {}), authorization: admin } });
+    const clientSecret = secrets.add(rnd('CS'));
+    const app = await send({
+      method: 'POST',
+      url: '/api/mgmt/oauthapps',
+      payload: { name: rnd('a'), dataStore: 54, clientId: 'client', clientSecret, authorizeURI: `${as.origin}/auth`, tokenURI: as.tokenURI },
+    });
+    assert.equal(app.statusCode, 201, app.body);
+    const appId = JSON.parse(app.body).id as number;
+    const bodies: string[] = [];
+    /** Starts a consent; its state is a secret from now on. */
+    const begin = async (): Promise<string> => {
+      const res = await send({ method: 'POST', url: '/api/mgmt/oauthprofiles/authorize', payload: { oauthAppId: appId, name: rnd('c_') } });
+      assert.equal(res.statusCode, 200, res.body);
+      return secrets.add(new URL(JSON.parse(res.body).authorizationUrl).searchParams.get('state')!);
+    };
+    const back = async (query: Record<string, string>, status: number): Promise<void> => {
+      const res = await h.app.inject({ method: 'GET', url: `/hdpui/oauth2callback?${new URLSearchParams(query).toString()}` });
+      assert.equal(res.statusCode, status, res.body);
+      bodies.push(res.body);
+    };
+
+    const state = await begin();
+    const code = secrets.add(rnd('CODE'));
+    await back({ state, code }, 200);
+    await back({ state, code }, 400); // replayed
+    const refusedCode = secrets.add(rnd('CODE'));
+    as.script(answers.oauthError(400, 'invalid_grant', `the code ${refusedCode} of client {client_secret} expired`));
+    await back({ state: await begin(), code: refusedCode }, 502);
+    await back({ state: await begin(), error: 'access_denied' }, 403);
+    for (const request of as.requests()) if (request.form.code_verifier) secrets.add(request.form.code_verifier);
+    for (const issued of as.issued()) {
+      secrets.add(issued.accessToken);
+      if (issued.refreshToken) secrets.add(issued.refreshToken);
+    }
+    assert.equal(as.requests().length, 2, 'two code exchanges');
+    const lines = log.lines();
+    assert.ok(
+      lines.some((l) => l.includes('consent completed')),
+      'the success is logged',
+    );
+    assert.ok(
+      lines.some((l) => l.includes('consent not completed') && l.includes('consentAsError')),
+      'the refusal is logged',
+    );
+    assert.ok(secrets.values.size >= 10);
+    for (const [i, line] of lines.entries()) secrets.assertAbsent(line, `log line ${i}`);
+    for (const [i, body] of bodies.entries()) secrets.assertAbsent(body, `page ${i}`);
+  });
+});

@@ -1,5 +1,6 @@
 /** The storage contract in one import: every port and record (types only; see ./store.ts). */
 export type * from './apps.js';
+export type * from './consent-states.js';
 export type * from './data-sources.js';
 export type * from './keys.js';
 export type * from './logins.js';

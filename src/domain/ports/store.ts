@@ -17,6 +17,7 @@
  * Every mutating method is atomic: it either applies completely or not at all.
  */
 import type { Apps } from './apps.js';
+import type { ConsentStates } from './consent-states.js';
 import type { DataSources } from './data-sources.js';
 import type { Keys } from './keys.js';
 import type { Limits, Logins } from './logins.js';
@@ -61,4 +62,6 @@ export interface Store {
   readonly appEngines: AppEngines;
   /** the tokens of deleted profiles, to revoke at their AS (api.md §9) */
   readonly revocations: Revocations;
+  /** consent started and not yet completed (api.md §9) */
+  readonly consentStates: ConsentStates;
 }

@@ -116,6 +116,18 @@ export interface Tokens {
    */
   plan(appId: number, marginMs: number | null): Promise<void>;
   /**
+   * Records the expiry of tokens a consent just stored (api.md §9), and the background refresh's next time (null: none
+   * planned): only while the profile is still at `generation` and still holds exactly `tokens` (a refresh or a PUT
+   * that came in between wins, with the expiry it knows). false when nothing was written.
+   */
+  setExpiry(
+    profileId: number,
+    generation: number,
+    tokens: { accessToken: string | null; refreshToken: string },
+    expiresAt: number,
+    nextRefreshAt: number | null,
+  ): Promise<boolean>;
+  /**
    * Sets the state without a lease (the app's token URI moved to another origin: `origin_changed`), only while the
    * profile is at `generation`.
    */

@@ -25,6 +25,7 @@ import { runAsync } from '../../sealing/steps.js';
 import { nameKey } from '../names.js';
 import { PgAppEngines } from './app-engines.js';
 import { PgApps } from './apps.js';
+import { PgConsentStates } from './consent-states.js';
 import { PgDataSources } from './data-sources.js';
 import { LOCK, PgDb, type PostgresOptions } from './db.js';
 import { keyringHooks, type PgSealing } from './keyring.js';
@@ -56,6 +57,8 @@ export class PostgresStore implements Store {
   readonly tokens: PgTokens;
   readonly appEngines: PgAppEngines;
   readonly revocations: PgRevocations;
+  /** consent in progress: its PKCE verifier sealed before the statement that stores it */
+  readonly consentStates: PgConsentStates;
   readonly ping = (): Promise<void> => this.db.ping();
   readonly probeWrite = (): Promise<void> => this.db.probeWrite();
   readonly close = (): Promise<void> => this.db.close();
@@ -75,6 +78,7 @@ export class PostgresStore implements Store {
     this.dataSources = new PgDataSources(this.db, rules, this.keys);
     this.tokens = new PgTokens(this.db, this.keys);
     this.appEngines = new PgAppEngines(this.db);
+    this.consentStates = new PgConsentStates(this.db, this.keys);
   }
 
   async migrate(): Promise<number[]> {

@@ -6,7 +6,19 @@
  */
 import type { AsError, Claim, Due, Failure, Refreshed, TokenState, TokenStatus, Tokens } from '../../domain/ports/index.js';
 import { asErrorJson, toTokenStatus, tokenStatusColumns } from '../rows.js';
-import { CENSUS, dueQuery, failureSet, planSet, refreshCommitSet, refreshDigest, toCensus, toDue, tokensDigest } from '../token-columns.js';
+import {
+  CENSUS,
+  dueQuery,
+  expirySet,
+  expiryWhere,
+  failureSet,
+  planSet,
+  refreshCommitSet,
+  refreshDigest,
+  toCensus,
+  toDue,
+  tokensDigest,
+} from '../token-columns.js';
 import { DB_NOW, byId, type Lookup, type PgDb } from './db.js';
 import type { PgSealing } from './keyring.js';
 
@@ -126,6 +138,19 @@ export class PgTokens implements Tokens {
       appId,
       marginMs,
     ]);
+  }
+
+  async setExpiry(
+    profileId: number,
+    generation: number,
+    tokens: { accessToken: string | null; refreshToken: string },
+    expiresAt: number,
+    nextRefreshAt: number | null,
+  ): Promise<boolean> {
+    const sql = `UPDATE oauth_profiles SET ${expirySet('$4::bigint', '$5::bigint')} WHERE ${expiryWhere('$1', '$2', '$3::text')}`;
+    return (
+      (await this.db.exec(this.db.pool, sql, [profileId, generation, tokensDigest(tokens.accessToken, tokens.refreshToken), expiresAt, nextRefreshAt])) > 0
+    );
   }
 
   async mark(profileId: number, generation: number, state: TokenState, lastError: AsError | null): Promise<void> {

@@ -1,14 +1,16 @@
 /**
- * What the three tables with sealed columns and an ETag version (apps, profiles, data sources) share: the id of the
- * next row, needed before the insert because sealed values are bound to their row id, and the conditional delete.
+ * What the tables with sealed columns share: the id of the next row, needed before the insert because sealed values
+ * are bound to their row id; and, for the three with an ETag version (apps, profiles, data sources), the conditional
+ * delete.
  */
 import type { IntegrityRules, Refusal, Versions } from '../../domain/ports/index.js';
-import type { VersionedRow, VersionedTable } from '../rows.js';
+import type { VersionedRow } from '../rows.js';
+import type { SealedTable } from '../../sealing/barrier.js';
 import type { PgDb, Queryable } from './db.js';
 import { Refused, enforce } from '../refused.js';
 
 /** The id the insert will use: sealed values are bound to their row id, so it is taken from the sequence first. */
-export async function nextId(db: PgDb, c: Queryable, table: VersionedTable): Promise<number> {
+export async function nextId(db: PgDb, c: Queryable, table: SealedTable): Promise<number> {
   const { id } = (await db.one<{ id: number }>(c, `SELECT nextval(pg_get_serial_sequence('${table}', 'id')) AS id`))!;
   return id;
 }

@@ -229,4 +229,30 @@ CREATE INDEX oauth_profiles_due ON oauth_profiles(next_refresh_at) WHERE next_re
 CREATE INDEX revocations_next ON revocations(next_attempt_at);
 CREATE INDEX revocations_key_version ON revocations(key_version);`,
   },
+  {
+    version: 7,
+    name: 'consent: the states of authorization requests in progress',
+    // api.md §9. A row per started consent, found by the SHA-256 of its state (the state itself is never stored) and
+    // taken by one DELETE … RETURNING, so one callback wins. The PKCE verifier is sealed like a token (key_version, as
+    // every sealed table). The target is a new profile's name and description, or the id of a profile to re-consent
+    // (not a foreign key: a profile deleted meanwhile must be told at the callback, not make the state vanish).
+    // expires_at is indexed for pruning; a deleted user or app takes its states along.
+    sql: `CREATE TABLE consent_states (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  state_digest TEXT NOT NULL UNIQUE,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  actor_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  app_id INTEGER NOT NULL REFERENCES oauth_apps(id) ON DELETE CASCADE,
+  profile_id INTEGER,
+  name TEXT,
+  description TEXT,
+  return_to TEXT,
+  verifier BLOB NOT NULL,
+  key_version INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  CHECK ((profile_id IS NULL) <> (name IS NULL))
+);
+CREATE INDEX consent_states_expires ON consent_states(expires_at);
+CREATE INDEX consent_states_key_version ON consent_states(key_version);`,
+  },
 ];

@@ -11,6 +11,7 @@ import { runSync } from '../../sealing/steps.js';
 import { nameKey } from '../names.js';
 import { SqliteAppEngines } from './app-engines.js';
 import { SqliteApps } from './apps.js';
+import { SqliteConsentStates } from './consent-states.js';
 import { SqliteDataSources } from './data-sources.js';
 import { SqliteDb } from './db.js';
 import { keyringHooks } from './keyring.js';
@@ -42,6 +43,8 @@ export class SqliteStore implements Store {
   readonly tokens: SqliteTokens;
   readonly appEngines: SqliteAppEngines;
   readonly revocations: SqliteRevocations;
+  /** consent in progress: its PKCE verifier sealed inside the write that stores it */
+  readonly consentStates: SqliteConsentStates;
   /** the health check's probe write goes through the group commit, like any write */
   readonly ping = (): Promise<void> => this.db.ping();
   readonly probeWrite = (): Promise<void> => this.db.probeWrite();
@@ -62,6 +65,7 @@ export class SqliteStore implements Store {
     this.dataSources = new SqliteDataSources(db, keys, rules);
     this.tokens = new SqliteTokens(db, keys);
     this.appEngines = new SqliteAppEngines(db);
+    this.consentStates = new SqliteConsentStates(db, keys);
   }
 
   static peekKeyCheck(file: string): Buffer | undefined {

@@ -6,7 +6,19 @@
 import type { AsError, Claim, Due, Failure, Refreshed, TokenState, TokenStatus, Tokens } from '../../domain/ports/index.js';
 import type { Sealing } from '../../sealing/barrier.js';
 import { asErrorJson, toTokenStatus, tokenStatusColumns } from '../rows.js';
-import { CENSUS, dueQuery, failureSet, planSet, refreshCommitSet, refreshDigest, toCensus, toDue, tokensDigest } from '../token-columns.js';
+import {
+  CENSUS,
+  dueQuery,
+  expirySet,
+  expiryWhere,
+  failureSet,
+  planSet,
+  refreshCommitSet,
+  refreshDigest,
+  toCensus,
+  toDue,
+  tokensDigest,
+} from '../token-columns.js';
 import type { Row, SqliteDb } from './db.js';
 
 const STATUS_COLUMNS = tokenStatusColumns('@now');
@@ -133,6 +145,21 @@ export class SqliteTokens implements Tokens {
       this.db
         .q(`UPDATE oauth_profiles SET ${planSet('@margin', '@now')} WHERE app_id = @app AND token_state = 'active'`)
         .run({ app: appId, margin: marginMs, now: Date.now() }),
+    );
+  }
+
+  async setExpiry(
+    profileId: number,
+    generation: number,
+    tokens: { accessToken: string | null; refreshToken: string },
+    expiresAt: number,
+    nextRefreshAt: number | null,
+  ): Promise<boolean> {
+    return this.db.write(
+      () =>
+        this.db
+          .q(`UPDATE oauth_profiles SET ${expirySet('@expiresAt', '@next')} WHERE ${expiryWhere('@id', '@generation', '@digest')}`)
+          .run({ id: profileId, generation, digest: tokensDigest(tokens.accessToken, tokens.refreshToken), expiresAt, next: nextRefreshAt }).changes > 0,
     );
   }
 

@@ -1,14 +1,16 @@
 /**
- * What the three tables with sealed columns and an ETag version (apps, profiles, data sources) share: the id of the
- * next row, needed before the insert because sealed values are bound to their row id, and the conditional delete.
+ * What the tables with sealed columns share: the id of the next row, needed before the insert because sealed values
+ * are bound to their row id; and, for the three with an ETag version (apps, profiles, data sources), the conditional
+ * delete.
  */
 import type { IntegrityRules, Refusal, Versions } from '../../domain/ports/index.js';
-import type { VersionedRow, VersionedTable } from '../rows.js';
+import type { VersionedRow } from '../rows.js';
+import type { SealedTable } from '../../sealing/barrier.js';
 import { enforce } from '../refused.js';
 import type { SqliteDb } from './db.js';
 
 /** The id the next insert will get (inside the write that inserts). */
-export function nextId(db: SqliteDb, table: VersionedTable): number {
+export function nextId(db: SqliteDb, table: SealedTable): number {
   const row = db.q('SELECT seq FROM sqlite_sequence WHERE name = ?').get(table) as { seq: number } | undefined;
   return (row?.seq ?? 0) + 1;
 }
