@@ -197,13 +197,19 @@ export interface TokenkeepCounts {
   /** answers of POST …/token: 200, and any other status */
   tokenOk: number;
   tokenOther: number;
+  /** seconds summed over the successful refreshes while they held the lease (the reads, the AS call, the commit) */
+  refreshSeconds: number;
+  /** seconds summed over the answers of POST …/token, and how many answers that sum is over */
+  tokenSeconds: number;
+  tokenTimed: number;
 }
 
 export async function tokenkeepCounts(base: string): Promise<TokenkeepCounts> {
   const res = await request(`${base}/api/metrics`, { headers: { authorization: AUTH.admin } });
   const text = await res.body.text();
   if (res.statusCode !== 200) throw new Error(`GET /api/metrics: ${res.statusCode} ${text.slice(0, 200)}`);
-  const c: TokenkeepCounts = { refreshes: 0, refreshFailures: 0, inFlight: 0, tokenOk: 0, tokenOther: 0 };
+  const c: TokenkeepCounts = { refreshes: 0, refreshFailures: 0, inFlight: 0, tokenOk: 0, tokenOther: 0, refreshSeconds: 0, tokenSeconds: 0, tokenTimed: 0 };
+  const tokenRoute = (labels: Record<string, string>) => labels.route === '/api/mgmt/oauthprofiles/:id/token' && labels.method === 'POST';
   for (const line of text.split('\n')) {
     const m = /^(\w+)(?:\{([^}]*)\})? (\S+)$/.exec(line);
     if (!m) continue;
@@ -213,10 +219,12 @@ export async function tokenkeepCounts(base: string): Promise<TokenkeepCounts> {
       if (labels.outcome === 'success') c.refreshes += value;
       else c.refreshFailures += value;
     } else if (m[1] === 'tokenkeep_refreshes_in_flight') c.inFlight = value;
-    else if (m[1] === 'tokenkeep_http_requests_total' && labels.route === '/api/mgmt/oauthprofiles/:id/token' && labels.method === 'POST') {
+    else if (m[1] === 'tokenkeep_refresh_duration_seconds_sum' && labels.outcome === 'success') c.refreshSeconds = value;
+    else if (m[1] === 'tokenkeep_http_requests_total' && tokenRoute(labels)) {
       if (labels.status === '200') c.tokenOk += value;
       else c.tokenOther += value;
-    }
+    } else if (m[1] === 'tokenkeep_http_request_duration_seconds_sum' && tokenRoute(labels)) c.tokenSeconds = value;
+    else if (m[1] === 'tokenkeep_http_request_duration_seconds_count' && tokenRoute(labels)) c.tokenTimed = value;
   }
   return c;
 }
@@ -256,6 +264,13 @@ export interface EngineCounts {
   tokenOther: number;
   /** token-endpoint requests the AS answered from before the warm-up to the end (the priming before it excluded) */
   asCallsWithWarmup: number;
+  /**
+   * tokenkeep's own mean times, in ms: of a successful refresh while it held the lease (its reads, the AS call, the
+   * commit), and of an answer of POST …/token from arrival to sending (the lease's part, and before it the reads and
+   * the claim's commit); undefined when there was none
+   */
+  refreshMs?: number;
+  tokenMs?: number;
 }
 
 export function countsBetween(a: Counts, b: Counts, beforeWarmup: Counts): EngineCounts {
@@ -268,5 +283,9 @@ export function countsBetween(a: Counts, b: Counts, beforeWarmup: Counts): Engin
     tokenOk: b.tokenkeep.tokenOk - a.tokenkeep.tokenOk,
     tokenOther: b.tokenkeep.tokenOther - a.tokenkeep.tokenOther,
     asCallsWithWarmup: b.as.answered - beforeWarmup.as.answered,
+    ...mean('refreshMs', b.tokenkeep.refreshSeconds - a.tokenkeep.refreshSeconds, b.tokenkeep.refreshes - a.tokenkeep.refreshes),
+    ...mean('tokenMs', b.tokenkeep.tokenSeconds - a.tokenkeep.tokenSeconds, b.tokenkeep.tokenTimed - a.tokenkeep.tokenTimed),
   };
 }
+
+const mean = (key: 'refreshMs' | 'tokenMs', seconds: number, count: number) => (count > 0 ? { [key]: (seconds / count) * 1000 } : {});

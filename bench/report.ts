@@ -236,12 +236,12 @@ function engineSection(report: Report): string {
   if (refs.length === 0 && backends.length === 0) return '';
   const ref = asReferenceRps(report.rows);
   const lines = [
-    '| backend | scenario | req/s | ratio | p50 ms | p99 ms | server CPU µs/req | AS CPU | AS token calls (refresh) | tokenkeep refreshes | 200 answers: client / server (other) |',
-    '|---|---|--:|---|--:|--:|--:|--:|--:|--:|--:|',
+    '| backend | scenario | req/s | ratio | p50 ms | p99 ms | server CPU µs/req | AS CPU | AS token calls (refresh) | tokenkeep refreshes | 200 answers: client / server (other) | server ms: answer / lease held |',
+    '|---|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|',
   ];
   for (const r of refs) {
     lines.push(
-      `| – | ${r.title} | ${fmt(r.result.rps)} | reference | ${ms(r.result.p50)} | ${ms(r.result.p99)} | – | ${r.result.serverCores.toFixed(2)} (${fmt(r.result.cpuPerRequestUs)} µs/refresh) | – | – | – |`,
+      `| – | ${r.title} | ${fmt(r.result.rps)} | reference | ${ms(r.result.p50)} | ${ms(r.result.p99)} | – | ${r.result.serverCores.toFixed(2)} (${fmt(r.result.cpuPerRequestUs)} µs/refresh) | – | – | – | – |`,
     );
   }
   for (const b of backends) {
@@ -258,7 +258,8 @@ function engineSection(report: Report): string {
             : '–';
       lines.push(
         `| ${b} | ${r.key} | ${fmt(x.rps)} | ${ratio} | ${ms(x.p50)} | ${ms(x.p99)} | ${fmt(x.cpuPerRequestUs)} | ${x.asCores === undefined ? '–' : x.asCores.toFixed(2)} | ` +
-          `${e ? `${fmt(e.asCalls)} (${fmt(e.asRefreshCalls)})` : '–'} | ${e ? fmt(e.refreshes) : '–'} | ${e ? `${x.ok === undefined ? '–' : fmt(x.ok)} / ${fmt(e.tokenOk)} (${e.tokenOther})` : '–'} |`,
+          `${e ? `${fmt(e.asCalls)} (${fmt(e.asRefreshCalls)})` : '–'} | ${e ? fmt(e.refreshes) : '–'} | ${e ? `${x.ok === undefined ? '–' : fmt(x.ok)} / ${fmt(e.tokenOk)} (${e.tokenOther})` : '–'} | ` +
+          `${e?.tokenMs === undefined ? '–' : ms(e.tokenMs)} / ${e?.refreshMs === undefined ? '–' : ms(e.refreshMs)} |`,
       );
     }
   }
@@ -278,7 +279,9 @@ Counts are over the measured run, read when both sides were idle: the AS's own c
 \`/api/metrics\` (\`tokenkeep_refreshes_total\` by outcome, \`tokenkeep_http_requests_total\` of the token route) and the 2xx answers
 autocannon received within the run. When autocannon stops, the requests in flight (one per connection) still finish at the server:
 a refresh among them is counted by the AS and by tokenkeep, but its answer goes to a closed connection, which tokenkeep does not count
-as an answer. So in token-refresh, refreshes = AS refresh calls = client answers + up to ${ENGINE_CONCURRENCY}.
+as an answer. So in token-refresh, refreshes = AS refresh calls = client answers + up to ${ENGINE_CONCURRENCY}. "server ms" are tokenkeep's own
+means over the measured run (\`/api/metrics\` histograms): from a request's arrival to its answer, and of that the time a refresh held
+the lease (the reads it needs, the AS call, the commit of the new tokens); the rest is the reads and the claim's commit before it.
 
 ${lines.join('\n')}
 `;

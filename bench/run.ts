@@ -381,7 +381,8 @@ async function main(): Promise<void> {
               const e = row.engine;
               log(
                 `    AS: ${e.asRefreshCalls} refresh calls (${e.asCalls} token-endpoint calls, ${e.asRefused} refused; ${e.asCallsWithWarmup} with the warm-up); ` +
-                  `tokenkeep: ${e.refreshes} refreshes (${e.refreshFailures} failed), ${e.tokenOk} answers 200 (${e.tokenOther} other); AS CPU ${row.result.asCores?.toFixed(2)}`,
+                  `tokenkeep: ${e.refreshes} refreshes (${e.refreshFailures} failed), ${e.tokenOk} answers 200 (${e.tokenOther} other), ` +
+                  `mean ${e.tokenMs?.toFixed(1)} ms per answer, ${e.refreshMs?.toFixed(1) ?? '–'} ms holding the lease; AS CPU ${row.result.asCores?.toFixed(2)}`,
               );
             }
             server.truncateLog();
