@@ -1,8 +1,8 @@
 /**
  * Where the time of one request goes, measured in-process (no sockets, no load generator): the real app through
  * `app.inject()` with and without request logging, sequential versus concurrent PUTs (one fsync each versus group
- * commit), and the parts of the request path on their own — credential lookup, profile read, AES-GCM, HMAC, a
- * durable commit. Numbers are µs per operation, the median of several rounds; on a shared machine compare
+ * commit), a valid token (`POST …/token`) against GET of the same profiles, and the parts of the request path on their
+ * own — credential lookup, profile read, the token path's reads, AES-GCM, HMAC, a durable commit. Numbers are µs per operation, the median of several rounds; on a shared machine compare
  * rows of one run with each other, not with another run.
  *
  *   node --import tsx bench/micro.ts [--rounds 5]
@@ -165,6 +165,20 @@ async function main(): Promise<void> {
     const [gq, gl] = await perOpPair(2000, get(quiet), get(logging));
     row('GET profile, logger off', gq);
     row('GET profile, logger info', gl, `logging +${(gl - gq).toFixed(1)} µs`);
+    // Each profile as after its first refresh (after the PUT probe above, which makes the expiry unknown again): an
+    // expiry an hour ahead, so POST …/token answers the stored token.
+    for (const [i, id] of ids.entries()) {
+      const { generation } = (await store.tokens.status(id))!;
+      if (!(await store.tokens.claim(id, generation, 'micro', 60_000)).claimed) throw new Error(`no lease on profile ${id}`);
+      const next = { accessToken: accessToken(i), refreshToken: refreshToken(i), expiresAt: Date.now() + 3_600_000, nextRefreshAt: null, retired: undefined };
+      if (!(await store.tokens.complete(id, generation, 'micro', next))) throw new Error(`no refresh commit on profile ${id}`);
+    }
+    const token = (i: number) => quiet.inject({ method: 'POST', url: `/api/mgmt/oauthprofiles/${pick(i)}/token`, headers: { authorization: AUTH } });
+    const probeToken = await token(0);
+    if (probeToken.statusCode !== 200) throw new Error(`POST token answered ${probeToken.statusCode}: ${probeToken.body}`);
+    const [gt, tq] = await perOpPair(2000, get(quiet), token);
+    row('GET profile, logger off (paired with the next row)', gt);
+    row('POST profile token, still valid (no AS call), logger off', tq, `${(gt / tq).toFixed(2)} × GET`);
     const pSeq = await perOp(300, put(quiet));
     row('PUT profile, one at a time (one commit + fsync each), logger off', pSeq);
     const pConc = await perOpConcurrent(2000, 100, put(quiet));
@@ -183,6 +197,12 @@ async function main(): Promise<void> {
     row('store.logins.principal (user + 4 sub-selects, every authenticated request)', await perOp(20_000, () => store.logins.principal('d2cuser')));
     row('store.profiles.get(id) (SQL + 2 AES-GCM opens)', await perOp(20_000, (i) => store.profiles.get(pick(i))));
     row('store.apps.get(id) (SQL + 1 AES-GCM open; PUT and POST check the app)', await perOp(20_000, () => store.apps.get(app.id)));
+    // A valid token's reads (src/http/routes/tokens.ts, then TokenEngine.accessToken): reachability, then four.
+    row('token path: store.profiles.header(id) (reachability)', await perOp(20_000, (i) => store.profiles.header(pick(i))));
+    row('token path: store.tokens.status(id)', await perOp(20_000, (i) => store.tokens.status(pick(i))));
+    row('token path: store.appEngines.get(appId) (settingsOf)', await perOp(20_000, () => store.appEngines.get(app.id)));
+    row('token path: store.apps.summary(appId)', await perOp(20_000, () => store.apps.summary(app.id)));
+    row('token path: store.profiles.get(id) (both tokens opened; the answer needs the access token)', await perOp(20_000, (i) => store.profiles.get(pick(i))));
     const ring = new KeyRing();
     ring.set(1, MasterKey.generate());
     const ctx = { table: 'oauth_profiles', rowId: 1, column: 'access_token' };

@@ -1,7 +1,7 @@
 /**
  * Child processes of the benchmark: the tokenkeep server (`node dist/cli.js serve`, exactly as the README starts
- * it), a bare `node:http` server as the reference, and for PostgreSQL a bare `node:http` + `pg` server doing one
- * UPDATE per request. Each child logs into a file rather than a pipe, so reading its output costs the load generator
+ * it), a bare `node:http` server as the reference, for PostgreSQL a bare `node:http` + `pg` server doing one
+ * UPDATE per request, and the engine scenarios' authorization server (bench/as-process.ts). Each child logs into a file rather than a pipe, so reading its output costs the load generator
  * (this process) nothing; the listening line is found by polling that file.
  * Every child is tracked and killed with SIGKILL when this process exits, however it exits.
  */
@@ -274,6 +274,8 @@ export interface ServerSettings {
   /** directory for --cpu-prof output; no profiling when absent */
   cpuProfDir?: string;
   cpuProfName?: string;
+  /** TOKENKEEP_ALLOW_LOOPBACK_HTTP_URIS=1: the engine scenarios' authorization server is http:// on 127.0.0.1 */
+  allowLoopbackHttpUris?: boolean;
 }
 
 /**
@@ -294,6 +296,7 @@ export async function startServer(s: ServerSettings): Promise<Child> {
       TOKENKEEP_ADMIN_PASSWORD: s.adminPassword,
       TOKENKEEP_USER_PASSWORD: s.userPassword,
       TOKENKEEP_LOG_LEVEL: s.logLevel,
+      ...(s.allowLoopbackHttpUris ? { TOKENKEEP_ALLOW_LOOPBACK_HTTP_URIS: '1' } : {}),
     },
     logFile: s.logFile,
     listening: port === 0 ? LISTENING : { port, path: '/api/healthcheck' },
@@ -362,6 +365,21 @@ process.on('SIGTERM', () => server.close(() => pool.end().then(() => process.exi
 /** BARE_PG_SERVER on the database at `db` (a postgres:// URL); its table is created and filled before it listens. */
 export function startBarePg(db: string, logFile: string): Promise<Child> {
   return spawnChild({ args: ['--input-type=module', '-e', BARE_PG_SERVER], env: { BARE_PG_URL: db }, logFile, listening: LISTENING });
+}
+
+/**
+ * The engine scenarios' authorization server (bench/as-process.ts: the engine tests' oidc-provider) in a child of
+ * its own, so that its CPU is accounted apart from the tokenkeep server's. `base` is its control listener; the AS's
+ * own URIs are read from there (bench/engine.ts).
+ */
+export function startAuthorizationServerProcess(logFile: string, accessTokenTTL: number): Promise<Child> {
+  return spawnChild({
+    nodeArgs: ['--import', 'tsx'],
+    args: [join(ROOT, 'bench', 'as-process.ts')],
+    env: { BENCH_AS_ACCESS_TTL: String(accessTokenTTL) },
+    logFile,
+    listening: /bench AS control listening on http:\/\/127\.0\.0\.1:(\d+)/,
+  });
 }
 
 // ---- measurements from /proc ---------------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
  * measured in the same run. See BENCHMARKS.md for the method and the last results.
  *
  *   npm run bench -- [--duration 10] [--warmup 3] [--connections 100] [--sizes 1000,100000,1000000]
- *                    [--backend sqlite,postgres] [--scenarios health,get,list,put,create-delete] [--out BENCHMARKS.md]
+ *                    [--backend sqlite,postgres] [--scenarios health,get,list,put,create-delete,token-valid,token-refresh]
+ *                    [--out BENCHMARKS.md]
  *                    [--json results.json] [--log-level info] [--cpu-prof DIR] [--pg-url URL] [--from-json results.json]
  *                    [--server-dist DIR]
  *
@@ -11,6 +12,10 @@
  * for each size and dropped afterwards; if the server refuses postgres:// URLs, that backend is skipped with a note.
  * At the first size, with the put scenario, a bare node:http + pg server doing one UPDATE per request is measured on
  * that database too: the reference of the PostgreSQL PUT target.
+ *
+ * The token engine's scenarios (token-valid, token-refresh; at the first size only) run against an authorization server
+ * in a child process of its own (bench/engine.ts); its bare refresh rate from a plain undici client is measured at the
+ * start and at the end of the run, the reference of the token-refresh target.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -19,14 +24,17 @@ import { cpus, loadavg, release, tmpdir, totalmem, type } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { StartError, snapshotBuild, installExitHandlers, isAlive, memoryOf, onExit, startBare, startBarePg, startServer, type Child } from './processes.js';
-import { SCENARIOS, runLoad, type ScenarioKey } from './scenarios.js';
-import { ADMIN_PASSWORD, USER_PASSWORD, seedPostgres, seedSqlite, setupThroughApi, verifySeeded, type Dataset } from './seed.js';
+import { ENGINE_CONCURRENCY, SCENARIOS, runLoad, type ScenarioKey } from './scenarios.js';
+import { ADMIN_PASSWORD, USER_PASSWORD, seedPostgres, seedSqlite, setupThroughApi, verifySeeded, type Dataset, type EngineDataset } from './seed.js';
+import { countsBetween, primeExpiry, refreshReference, setupEngine, settledCounts, startBenchAs, type BenchAs, type Counts } from './engine.js';
 import { bareRps, evaluateTargets, readPrevious, renderReport, resultsTable, type MemoryRow, type Report, type ResultRow } from './report.js';
 
 const BACKENDS = ['sqlite', 'postgres'] as const;
 type Backend = (typeof BACKENDS)[number];
 /** Sizes above the first run only these scenarios: the question there is what the amount of data costs. */
 const SCALE_SCENARIOS: ScenarioKey[] = ['get', 'put'];
+/** Profiles holding grants of the bench AS: token-refresh uses ENGINE_CONCURRENCY of them, token-valid draws from all. */
+const ENGINE_PROFILES = 100;
 
 function usageError(message: string): never {
   process.stderr.write(`bench: ${message}\n`);
@@ -91,7 +99,8 @@ function options() {
 function readHeader(): string {
   return (
     'usage: npm run bench -- [--duration S] [--warmup S] [--connections N] [--sizes 1000,100000,1000000]\n' +
-    '  [--backend sqlite,postgres] [--scenarios health,get,list,put,create-delete] [--out BENCHMARKS.md] [--json FILE]\n' +
+    '  [--backend sqlite,postgres] [--scenarios health,get,list,put,create-delete,token-valid,token-refresh]\n' +
+    '  [--out BENCHMARKS.md] [--json FILE]\n' +
     '  [--log-level info] [--cpu-prof DIR] [--pg-url URL] [--from-json FILE (re-render a saved run)]\n' +
     '  [--server-dist DIR (measure another build of dist/, e.g. an older commit)]'
   );
@@ -208,6 +217,29 @@ async function main(): Promise<void> {
   };
   await measureBare('start');
 
+  // The token engine's authorization server, for the whole run, and its reference rate.
+  const engineWanted = o.scenarios.some((k) => SCENARIOS.find((s) => s.key === k)!.engine);
+  let as: BenchAs | undefined;
+  let chains: string[] = [];
+  const measureAsReference = async (when: string) => {
+    const result = await refreshReference(as!, chains, load);
+    const row: ResultRow = {
+      backend: '–',
+      key: 'as-ref',
+      title: `AS reference: oidc-provider refresh from plain undici, ${ENGINE_CONCURRENCY} concurrent (${when})`,
+      result,
+    };
+    report.rows.push(row);
+    show(row);
+  };
+  if (engineWanted) {
+    const started = Date.now();
+    as = await startBenchAs(join(work, 'as.log'));
+    chains = (await as.obtain(ENGINE_CONCURRENCY)).map((g) => g.refreshToken);
+    log(`  authorization server ${as.tokenURI} up, ${ENGINE_CONCURRENCY} grants for the reference obtained in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    await measureAsReference('start');
+  }
+
   /**
    * The PostgreSQL reference of the durable PUT: one bare UPDATE per request on the same database and the same load,
    * after the tokenkeep server has stopped (so the two do not share the machine or the database's connections).
@@ -247,11 +279,14 @@ async function main(): Promise<void> {
           break;
         }
       }
+      const engineKeys = keys.filter((k) => SCENARIOS.find((s) => s.key === k)!.engine);
       const settings = {
         db,
         masterKey: masterKey.toString('base64'),
         adminPassword: ADMIN_PASSWORD,
         userPassword: USER_PASSWORD,
+        // the bench AS is http:// on 127.0.0.1 (api.md §8.5)
+        allowLoopbackHttpUris: engineKeys.length > 0,
       };
       try {
         // 1. First start: creates the schema, the key ring and the default users; the app and the list user via the API.
@@ -268,8 +303,14 @@ async function main(): Promise<void> {
           throw err;
         }
         let appId: number;
+        let engine: EngineDataset | undefined;
         try {
           appId = await setupThroughApi(setup.base);
+          if (engineKeys.length > 0) {
+            const started = Date.now();
+            engine = await setupEngine(setup.base, as!, ENGINE_PROFILES);
+            log(`  ${ENGINE_PROFILES} engine profiles with grants of the AS created in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+          }
         } finally {
           await setup.stop();
         }
@@ -294,6 +335,7 @@ async function main(): Promise<void> {
           log(`  skipped: ${report.notes.at(-1)}`);
           continue;
         }
+        if (engine) dataset = { ...dataset, engine };
         const seedSeconds = Number(process.hrtime.bigint() - seedStart) / 1e9;
         log(`  seeding took ${seedSeconds.toFixed(1)} s`);
         const dbBytes = backend === 'sqlite' ? statSync(db).size : undefined;
@@ -312,10 +354,37 @@ async function main(): Promise<void> {
           const rssIdle = memoryOf(server.pid).rss;
           for (const key of keys) {
             const scenario = SCENARIOS.find((s) => s.key === key)!;
-            const result = await runLoad({ ...load, base: server.base, serverPid: server.pid, requests: scenario.requests(dataset) });
-            const row: ResultRow = { backend, size, key, title: scenario.title, result };
+            const run = { ...load, base: server.base, serverPid: server.pid, requests: () => scenario.requests(dataset) };
+            let row: ResultRow;
+            if (!scenario.engine) {
+              row = { backend, size, key, title: scenario.title, result: await runLoad(run) };
+            } else {
+              // The AS's token-endpoint calls and tokenkeep's refreshes, counted while both are idle: before the
+              // warm-up, between it and the measured run, and after the requests left in flight have finished.
+              if (scenario.engine === 'valid') await primeExpiry(server.base, dataset.engine!.profileIds);
+              const atStart = await settledCounts(server.base, as!);
+              let measuredFrom: Counts | undefined;
+              const result = await runLoad({
+                ...run,
+                connections: scenario.connections ?? o.connections,
+                asPid: as!.pid,
+                beforeMeasure: async () => {
+                  measuredFrom = await settledCounts(server.base, as!);
+                },
+              });
+              const engineCounts = countsBetween(measuredFrom!, await settledCounts(server.base, as!), atStart);
+              row = { backend, size, key, title: scenario.title, result, engine: engineCounts };
+            }
             report.rows.push(row);
             show(row);
+            if (row.engine) {
+              const e = row.engine;
+              log(
+                `    AS: ${e.asRefreshCalls} refresh calls (${e.asCalls} token-endpoint calls, ${e.asRefused} refused; ${e.asCallsWithWarmup} with the warm-up); ` +
+                  `tokenkeep: ${e.refreshes} refreshes (${e.refreshFailures} failed), ${e.tokenOk} answers 200 (${e.tokenOther} other), ` +
+                  `mean ${e.tokenMs?.toFixed(1)} ms per answer, ${e.refreshMs?.toFixed(1) ?? '–'} ms holding the lease; AS CPU ${row.result.asCores?.toFixed(2)}`,
+              );
+            }
             server.truncateLog();
           }
           const mem = memoryOf(server.pid);
@@ -348,6 +417,11 @@ async function main(): Promise<void> {
     }
   }
 
+  if (as) {
+    await measureAsReference('end');
+    const exit = await as.stop();
+    if (exit !== '0') log(`  (authorization server exited with ${exit})`);
+  }
   await measureBare('end');
   report.uptimeEnd = uptime();
   const previous = readPrevious(o.out);

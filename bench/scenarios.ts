@@ -1,19 +1,39 @@
 /**
  * What the load generator sends. Every authenticated request carries a precomputed `Authorization: Basic …` header,
  * as a real client does; ids are drawn at random from the whole pool of seeded profiles (not one hot row), and
- * every PUT carries new token values.
+ * every PUT carries new token values. The token engine's scenarios (`engine`) run on the profiles holding real grants
+ * of the bench's authorization server (bench/engine.ts).
  */
 import autocannon from 'autocannon';
 import { cpuSecondsOf } from './processes.js';
 import { AUTH, accessToken, profileName, refreshToken, type Dataset } from './seed.js';
 
-export type ScenarioKey = 'health' | 'get' | 'list' | 'put' | 'create-delete';
+export type ScenarioKey = 'health' | 'get' | 'list' | 'put' | 'create-delete' | 'token-valid' | 'token-refresh';
 
 export interface Scenario {
   key: ScenarioKey;
   title: string;
+  /** called for each run of autocannon (warm-up, measured run): a scenario's state is then that run's alone */
   requests(d: Dataset): autocannon.Request[];
+  /** the token engine's: `valid` answers the stored token, `refresh` makes every request refresh (bench/engine.ts) */
+  engine?: 'valid' | 'refresh';
+  /** connections of its own, whatever --connections says */
+  connections?: number;
 }
+
+/** The token-refresh scenario's concurrency (issue 13: 50 concurrent profiles), and its reference's. */
+export const ENGINE_CONCURRENCY = 50;
+/**
+ * The access token's lifetime at the bench AS, in seconds; token-refresh asks for a token valid this long, so every
+ * request needs a refresh (a minValidity above the lifetime), while token-valid's default 60 s is met for 540 s.
+ */
+export const AS_ACCESS_TTL = 600;
+const ALWAYS_REFRESH = `?minValidity=${AS_ACCESS_TTL * 6}`;
+
+const engineIds = (d: Dataset): number[] => {
+  if (!d.engine) throw new Error('the engine scenarios need the engine profiles (bench/engine.ts setupEngine)');
+  return d.engine.profileIds;
+};
 
 const JSON_TYPE = { 'content-type': 'application/json' };
 const pick = (d: Dataset): number => d.firstId + Math.floor(Math.random() * d.count);
@@ -101,6 +121,50 @@ export const SCENARIOS: Scenario[] = [
       },
     ],
   },
+  {
+    key: 'token-valid',
+    title: 'POST /api/mgmt/oauthprofiles/{id}/token (valid token, no AS call)',
+    engine: 'valid',
+    requests: (d) => {
+      const ids = engineIds(d);
+      return [
+        {
+          method: 'POST',
+          headers: { authorization: AUTH.user },
+          setupRequest: (req) => ({ ...req, path: `/api/mgmt/oauthprofiles/${ids[Math.floor(Math.random() * ids.length)]}/token` }),
+        },
+      ];
+    },
+  },
+  {
+    key: 'token-refresh',
+    title: `POST /api/mgmt/oauthprofiles/{id}/token${ALWAYS_REFRESH} (a refresh each, ${ENGINE_CONCURRENCY} profiles)`,
+    engine: 'refresh',
+    connections: ENGINE_CONCURRENCY,
+    requests: (d) => {
+      // A pool of as many profiles as connections: a request takes a free one and gives it back with its answer, so
+      // no two requests in flight share a profile (they would share one refresh). autocannon's context lives for
+      // one request when the sequence has one; a request that fails without an answer keeps its profile, and
+      // should the pool run dry, a random profile is taken (the AS-call count then shows the sharing).
+      const all = engineIds(d).slice(0, ENGINE_CONCURRENCY);
+      const free = [...all];
+      return [
+        {
+          method: 'POST',
+          headers: { authorization: AUTH.user },
+          setupRequest: (req, context) => {
+            const id = free.pop() ?? all[Math.floor(Math.random() * all.length)];
+            (context as { id?: number }).id = id;
+            return { ...req, path: `/api/mgmt/oauthprofiles/${id}/token${ALWAYS_REFRESH}` };
+          },
+          onResponse: (_status, _body, context) => {
+            const { id } = context as { id?: number };
+            if (id !== undefined && !free.includes(id)) free.push(id);
+          },
+        },
+      ];
+    },
+  },
 ];
 
 export interface LoadResult {
@@ -122,16 +186,25 @@ export interface LoadResult {
   cpuPerRequestUs: number;
   /** 1-minute load average when the run started */
   load1: number;
+  /** CPU of the authorization server's process during the run, in cores (the engine scenarios) */
+  asCores?: number;
+  /** 2xx answers counted by the load generator in the measured run */
+  ok?: number;
 }
 
 export interface LoadOptions {
   base: string;
-  requests: autocannon.Request[];
+  /** the requests, or what makes them afresh for each run of autocannon */
+  requests: autocannon.Request[] | (() => autocannon.Request[]);
   connections: number;
   warmupSeconds: number;
   durationSeconds: number;
   serverPid: number;
   load1: () => number;
+  /** a second process whose CPU is measured over the run (the authorization server) */
+  asPid?: number;
+  /** awaited between the warm-up and the measured run */
+  beforeMeasure?: () => Promise<void>;
 }
 
 interface Measured {
@@ -151,7 +224,7 @@ function cannon(o: LoadOptions, seconds: number): Promise<Measured> {
         duration: seconds,
         pipelining: 1,
         timeout: 30,
-        requests: o.requests,
+        requests: typeof o.requests === 'function' ? o.requests() : o.requests,
       },
       (err, result) => (err ? reject(err) : resolve({ result, latencies: latencies.subarray(0, n) })),
     );
@@ -168,19 +241,22 @@ function cannon(o: LoadOptions, seconds: number): Promise<Measured> {
 }
 
 /** Nearest-rank percentile of sorted values. */
-const percentile = (sorted: Float64Array, p: number): number =>
+export const percentile = (sorted: Float64Array, p: number): number =>
   sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 
 /** A warm-up (results dropped), then the measured run. */
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   if (o.warmupSeconds > 0) await cannon(o, o.warmupSeconds);
+  await o.beforeMeasure?.();
   const load1 = o.load1();
   const cpuBefore = cpuSecondsOf(o.serverPid);
+  const asBefore = o.asPid === undefined ? 0 : cpuSecondsOf(o.asPid);
   const started = process.hrtime.bigint();
   const clientBefore = process.cpuUsage();
   const { result: r, latencies } = await cannon(o, o.durationSeconds);
   const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
   const cpu = cpuSecondsOf(o.serverPid) - cpuBefore;
+  const asCpu = o.asPid === undefined ? undefined : cpuSecondsOf(o.asPid) - asBefore;
   const client = process.cpuUsage(clientBefore);
   latencies.sort();
   return {
@@ -197,5 +273,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     clientCores: (client.user + client.system) / 1e6 / elapsed,
     cpuPerRequestUs: (cpu / Math.max(1, r.requests.total)) * 1e6,
     load1,
+    ...(asCpu === undefined ? {} : { asCores: asCpu / elapsed }),
+    ok: r['2xx'],
   };
 }

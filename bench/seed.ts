@@ -36,9 +36,17 @@ export interface Dataset {
   count: number;
   /** benchlist's profiles */
   listFirstId: number;
+  /** the engine scenarios' app and d2cuser's profiles holding real grants of the bench AS (bench/engine.ts) */
+  engine?: EngineDataset;
 }
 
-async function api(base: string, method: string, path: string, auth: string, body?: unknown): Promise<{ status: number; body: any }> {
+export interface EngineDataset {
+  appId: number;
+  profileIds: number[];
+}
+
+/** One request to a tokenkeep server, its body parsed when there is one. */
+export async function api(base: string, method: string, path: string, auth: string, body?: unknown): Promise<{ status: number; body: any }> {
   const res = await fetch(`${base}${path}`, {
     method,
     headers: { authorization: auth, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
@@ -49,7 +57,8 @@ async function api(base: string, method: string, path: string, auth: string, bod
   return { status: res.status, body: text === '' ? undefined : JSON.parse(text) };
 }
 
-async function expect(what: string, p: Promise<{ status: number; body: any }>, status: number): Promise<any> {
+/** The request's answer; throws unless its status is `status`. */
+export async function expect(what: string, p: Promise<{ status: number; body: any }>, status: number): Promise<any> {
   const r = await p;
   if (r.status !== status) throw new Error(`${what}: expected ${status}, got ${r.status} ${JSON.stringify(r.body)}`);
   return r.body;

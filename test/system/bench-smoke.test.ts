@@ -22,6 +22,10 @@ const TITLES = [
   'GET /api/mgmt/oauthprofiles (100 profiles)',
   'PUT /api/mgmt/oauthprofiles/{id} (new tokens)',
   'POST /api/mgmt/oauthprofiles, then DELETE it',
+  'POST /api/mgmt/oauthprofiles/{id}/token (valid token, no AS call)',
+  'POST /api/mgmt/oauthprofiles/{id}/token?minValidity=3600 (a refresh each, 50 profiles)',
+  'AS reference: oidc-provider refresh from plain undici, 50 concurrent (start)',
+  'AS reference: oidc-provider refresh from plain undici, 50 concurrent (end)',
   'bare node:http, small JSON (end)',
 ];
 
@@ -77,9 +81,16 @@ test('npm run bench, seconds long, reports every scenario with numbers', { timeo
   const memory = report.split('\n').find((l) => /^\| sqlite \| 1k \| \d/.test(l));
   assert.ok(memory && /\| [1-9][\d,]* MB \| [1-9][\d,]* MB \|/.test(memory), `memory row: ${memory}`);
 
-  const results = JSON.parse(readFileSync(json, 'utf8')) as { rows: { key: string; result: { rps: number; non2xx: number; errors: number } }[] };
+  const results = JSON.parse(readFileSync(json, 'utf8')) as {
+    rows: { key: string; result: { rps: number; non2xx: number; errors: number } }[];
+    targets: { name: string; measured: string; met: boolean | undefined }[];
+  };
   for (const row of results.rows) {
     assert.ok(row.result.rps > 0, `${row.key}: no successful request`);
     assert.equal(row.result.non2xx + row.result.errors, 0, `${row.key}: failed requests`);
   }
+  // Counts, not timings: every refresh was one call to the AS, and a valid token took none.
+  const calls = results.targets.filter((t) => /^sqlite: token-(refresh makes exactly one|valid makes no) AS call/.test(t.name));
+  assert.equal(calls.length, 2, `engine call targets: ${JSON.stringify(results.targets)}`);
+  for (const t of calls) assert.equal(t.met, true, `${t.name}: ${t.measured}`);
 });
