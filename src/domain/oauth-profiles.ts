@@ -14,7 +14,8 @@ export const reachableBy = (who: Identity, profile: Pick<OAuthProfile, 'ownerId'
   profile.ownerId === who.id || profile.creatorId === who.id;
 
 /** The profile if `who` may reach it; otherwise the 404 of an id that does not exist. */
-function assertReachable<P extends Pick<OAuthProfile, 'ownerId' | 'creatorId'>>(who: Identity, id: number, profile: P | undefined): P {
+/** The access check of a profile already read (the owner and the creator are all it needs): 404 when not reachable. */
+export function assertReachable<P extends Pick<OAuthProfile, 'ownerId' | 'creatorId'>>(who: Identity, id: number, profile: P | undefined): P {
   if (!profile || !reachableBy(who, profile)) throw fail('profileNotFound', id);
   return profile;
 }

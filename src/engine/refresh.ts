@@ -15,7 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ApiError, fail } from '../errors.js';
-import type { AsError, ClientAuth, Due, OAuthApp, OAuthAppSummary, OAuthProfile, Store, TokenStatus } from '../domain/ports/index.js';
+import type { AsError, ClientAuth, CurrentToken, Due, OAuthApp, OAuthProfile, Store, TokenStatus } from '../domain/ports/index.js';
 import { TOKEN_CALL_BACKOFF, nextAttempt, worstCaseDelayMs, type BackoffPolicy } from './backoff.js';
 import { settingsOf } from './settings.js';
 import { nextRefreshAt } from './next-refresh.js';
@@ -44,6 +44,9 @@ export interface ExchangeRequest {
 }
 
 export type Exchange = (request: ExchangeRequest) => Promise<ExchangeOutcome>;
+
+/** The caller's access check on the profile (its owner and creator): throws when the caller may not reach it. */
+export type Reachable = (profile: Pick<TokenStatus, 'ownerId' | 'creatorId'>) => void;
 
 export interface AccessToken {
   accessToken: string;
@@ -105,25 +108,25 @@ export class TokenEngine {
    * valid for `minValidityMs`, else a refreshed one. Catalogue errors for a dead grant, a refused client, a moved
    * origin, a refused URI, a too-early forced refresh, and an AS that did not answer usably.
    */
-  async accessToken(profileId: number, request: { minValidityMs: number; force: boolean }): Promise<AccessToken> {
+  async accessToken(profileId: number, request: { minValidityMs: number; force: boolean; reachable?: Reachable }): Promise<AccessToken> {
     let force = request.force;
     // Each round either answers or sees the generation move (a refresh, a PUT) and looks again; a handful suffices.
     for (let round = 0; round < 8; round++) {
-      const { status, app } = await this.look(profileId);
+      const current = await this.look(profileId, request.reachable);
+      const { status, scope } = current;
       const now = this.now();
       if (force && status.refreshedAt !== null && now - status.refreshedAt < FORCE_PAUSE_MS) {
         throw fail('refreshTooSoon', profileId, { 'retry-after': String(Math.ceil((status.refreshedAt + FORCE_PAUSE_MS - now) / 1000)) });
       }
       if (!force && status.expiresAt !== null && status.expiresAt - now >= request.minValidityMs) {
-        const profile = await this.store.profiles.get(profileId);
-        if (profile?.accessToken) {
-          return { accessToken: profile.accessToken, tokenType: 'Bearer', expiresAt: new Date(status.expiresAt).toISOString(), scope: app.scope };
-        }
+        // The one read above holds the sealed access token: it is opened only here, when it is returned.
+        const accessToken = await current.accessToken();
+        if (accessToken) return { accessToken, tokenType: 'Bearer', expiresAt: new Date(status.expiresAt).toISOString(), scope };
       }
       if (status.state === 'retrying' && status.nextRefreshAt !== null && status.nextRefreshAt > now) {
         throw fail('refreshUnavailable', status.lastError?.error ?? 'retrying', { 'retry-after': String(Math.ceil((status.nextRefreshAt - now) / 1000)) });
       }
-      const outcome = await this.shared(status, app.scope, true);
+      const outcome = await this.shared(status, scope, true);
       if ('done' in outcome) return outcome.done;
       force = false; // a refresh happened meanwhile (ours or another's): the token it left is fresh
     }
@@ -136,9 +139,9 @@ export class TokenEngine {
    */
   async refreshDue(due: Due): Promise<void> {
     try {
-      const { status, app } = await this.look(due.profileId);
+      const { status, scope } = await this.look(due.profileId);
       if (status.generation !== due.generation) return; // refreshed or replaced since it was found due
-      await this.shared(status, app.scope, false);
+      await this.shared(status, scope, false);
     } catch (err) {
       // A refusal was logged where it was decided; anything else is unexpected here and an operator's to see.
       if (!(err instanceof ApiError)) this.options.log?.warn({ profileId: due.profileId, err }, 'background refresh failed');
@@ -146,22 +149,21 @@ export class TokenEngine {
   }
 
   /**
-   * What every refresh checks first: the profile's status and its app's summary (the token URI and scope, without
-   * opening the client secret: only a refresh needs it). Refuses a dead grant, a refused client, a moved origin.
+   * What every refresh checks first, in one read (Tokens.current): the profile's status, its app's token URI and
+   * scope (not the client secret: only a refresh opens it). Refuses whom `reachable` refuses — first, so that nobody
+   * else learns more than that there is no such profile — then a dead grant, a refused client, a moved origin.
    */
-  private async look(profileId: number): Promise<{ status: TokenStatus; app: OAuthAppSummary }> {
-    const status = await this.store.tokens.status(profileId);
-    if (!status) throw fail('profileNotFound', profileId);
-    const engine = await settingsOf(this.store, status.oauthAppId);
-    if (!engine) throw fail('profileNotFound', profileId); // its app was deleted meanwhile, and with it the profile
-    this.refuseDead(status, engine.status.state === 'client_error');
-    const app = await this.store.apps.summary(status.oauthAppId);
-    if (!app) throw fail('profileNotFound', profileId);
-    if (status.tokenOrigin !== null && new URL(app.tokenURI).origin !== status.tokenOrigin) {
+  private async look(profileId: number, reachable?: Reachable): Promise<CurrentToken> {
+    const current = await this.store.tokens.current(profileId);
+    if (!current) throw fail('profileNotFound', profileId);
+    reachable?.(current.status);
+    const { status } = current;
+    this.refuseDead(status, current.appRefused);
+    if (status.tokenOrigin !== null && new URL(current.tokenURI).origin !== status.tokenOrigin) {
       await this.store.tokens.mark(profileId, status.generation, 'origin_changed', null);
       throw fail('originChanged', profileId);
     }
-    return { status, app };
+    return current;
   }
 
   /** Profiles in a state that no refresh may leave: their catalogue error. */

@@ -21,6 +21,7 @@ import type {
   ProfileHeader,
   ProfileInput,
   AppStatus,
+  CurrentToken,
   AsError,
   EngineSettings,
   TokenState,
@@ -28,7 +29,6 @@ import type {
   ConsentState,
   NewConsentState,
 } from '../domain/ports/index.js';
-
 import { nameKey } from './names.js';
 import { tokensDigest } from './token-columns.js';
 
@@ -231,9 +231,27 @@ const toAsError = (v: unknown): AsError | null => (typeof v === 'string' ? (JSON
  * The columns of a profile's engine record (no token), for SELECT lists. `now` is the SQL expression of the clock
  * leases are judged by: a lease whose time ran out is nobody's (its owner reads as NULL), as claim() sees it.
  */
-export const tokenStatusColumns = (now: string): string =>
-  `id, name, app_id, owner_id, creator_id, generation, token_state, expires_at, refreshed_at, next_refresh_at, failures,
-  last_error, token_origin, CASE WHEN lease_until > ${now} THEN lease_owner END AS lease_owner, lease_until, in_flight`;
+export const tokenStatusColumns = (now: string, p = ''): string =>
+  `${p}id, ${p}name, ${p}app_id, ${p}owner_id, ${p}creator_id, ${p}generation, ${p}token_state, ${p}expires_at, ${p}refreshed_at,
+  ${p}next_refresh_at, ${p}failures, ${p}last_error, ${p}token_origin, CASE WHEN ${p}lease_until > ${now} THEN ${p}lease_owner END AS lease_owner,
+  ${p}lease_until, ${p}in_flight`;
+
+/**
+ * Tokens.current in one read: the profile's engine status, its sealed access token, its app's token URI and scope,
+ * and whether the app's client is refused. `now` as tokenStatusColumns; `id` the placeholder of the profile id.
+ */
+export const currentTokenQuery = (now: string, id: string): string =>
+  `SELECT ${tokenStatusColumns(now, 'p.')}, p.access_token, a.token_uri, a.scope, coalesce(e.status, 'ok') = 'client_error' AS app_refused
+  FROM oauth_profiles p JOIN oauth_apps a ON a.id = p.app_id LEFT JOIN app_engines e ON e.app_id = p.app_id WHERE p.id = ${id}`;
+
+/** A row of currentTokenQuery, its access token opened by `open` when asked. */
+export const toCurrentToken = (r: Row, open: (sealed: Buffer) => Promise<string> | string): CurrentToken => ({
+  status: toTokenStatus(r),
+  tokenURI: r.token_uri as string,
+  scope: text(r.scope),
+  appRefused: r.app_refused === true || r.app_refused === 1,
+  accessToken: async () => (r.access_token === null ? null : open(r.access_token as Buffer)),
+});
 
 export const toTokenStatus = (r: Row): TokenStatus => ({
   profileId: Number(r.id),

@@ -1062,6 +1062,23 @@ describe(`storage contract on ${BACKEND}`, () => {
       assert.equal(await h.store.tokens.status(MISSING), undefined);
     });
 
+    test("current: the status, the app's token URI and scope and standing, and the access token opened on demand, in one read", async () => {
+      const app = await makeApp();
+      const profile = await makeProfile(app.id, (await makeUser()).id);
+      const current = await h.store.tokens.current(profile.id);
+      assert.ok(current);
+      assert.deepEqual(current.status, await statusOf(profile.id));
+      assert.equal(current.tokenURI, app.tokenURI);
+      assert.equal(current.scope, app.scope);
+      assert.equal(current.appRefused, false);
+      assert.equal(await current.accessToken(), profile.accessToken);
+      await h.store.appEngines.setStatus(app.id, { state: 'client_error', lastError: asError('invalid_client') });
+      assert.equal((await h.store.tokens.current(profile.id))?.appRefused, true);
+      const none = await ok(h.store.profiles.create({ ...profileInput(app.id), accessToken: null, ownerId: profile.ownerId, creatorId: profile.ownerId }));
+      assert.equal(await (await h.store.tokens.current(none.id))!.accessToken(), null);
+      assert.equal(await h.store.tokens.current(MISSING), undefined);
+    });
+
     test('claim: a free lease is taken and the call marked in flight; another owner, another generation or no profile is not claimed', async () => {
       const { profile, status } = await fresh();
       const before = Date.now();

@@ -76,8 +76,22 @@ export interface Due {
   oauthAppId: number;
 }
 
+/** What a token request needs first (Tokens.current), in one read. */
+export interface CurrentToken {
+  status: TokenStatus;
+  /** the app's token URI and scope */
+  tokenURI: string;
+  scope: string | null;
+  /** the app's client was refused by its AS (its status is client_error) */
+  appRefused: boolean;
+  /** opens the stored access token, only when it is to be returned (a damaged one throws SealedValueUnreadable) */
+  accessToken(): Promise<string | null>;
+}
+
 export interface Tokens {
   status(profileId: number): Promise<TokenStatus | undefined>;
+  /** The profile's status with what a token request needs of its app and its access token, in one read. */
+  current(profileId: number): Promise<CurrentToken | undefined>;
   /** How many profiles are in each stored state, split by whether their app's client is refused (for the metrics). */
   census(): Promise<{ state: TokenState; appRefused: boolean; count: number }[]>;
   /** The statuses of the profiles a user owns or created, in id order, optionally only those in one state. */

@@ -5,7 +5,7 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { holds } from '../../domain/access.js';
-import { reachableProfile } from '../../domain/oauth-profiles.js';
+import { assertReachable } from '../../domain/oauth-profiles.js';
 import { Perm } from '../../domain/permissions.js';
 import { replaceEngine, engineFor } from '../../engine/settings.js';
 import { statusFor, statusList } from '../../engine/status.js';
@@ -66,8 +66,13 @@ export const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const force = request.query.force === 'true';
       if (force && !holds(request.principal, Perm.MgmtAPI, Perm.ModifyDataSource)) throw fail('forbidden');
-      await reachableProfile(store, request.actor, request.params.id);
-      return engine.accessToken(request.params.id, { minValidityMs: (request.query.minValidity ?? 60) * 1000, force });
+      const id = request.params.id;
+      // The engine's one read brings the owner and the creator along: the access check is made on it, first.
+      return engine.accessToken(id, {
+        minValidityMs: (request.query.minValidity ?? 60) * 1000,
+        force,
+        reachable: (profile) => void assertReachable(request.actor, id, profile),
+      });
     },
   );
 

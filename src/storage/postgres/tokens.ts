@@ -4,8 +4,8 @@
  * it, so nodes sharing the database agree on who holds a lease and whose result counts. Leases are judged by the
  * database's clock: the nodes' clocks may differ, the database's is one.
  */
-import type { AsError, Claim, Due, Failure, Refreshed, TokenState, TokenStatus, Tokens } from '../../domain/ports/index.js';
-import { asErrorJson, toTokenStatus, tokenStatusColumns } from '../rows.js';
+import type { AsError, Claim, CurrentToken, Due, Failure, Refreshed, TokenState, TokenStatus, Tokens } from '../../domain/ports/index.js';
+import { asErrorJson, currentTokenQuery, toCurrentToken, toTokenStatus, tokenStatusColumns } from '../rows.js';
 import {
   CENSUS,
   dueQuery,
@@ -58,17 +58,24 @@ const FAIL = { finished: failure(true), inFlight: failure(false) };
 
 export class PgTokens implements Tokens {
   private readonly statusRow: Lookup<number>;
+  private readonly currentRow: Lookup<number>;
 
   constructor(
     private readonly db: PgDb,
     private readonly sealing: PgSealing,
   ) {
     this.statusRow = db.lookup<number>('tokenkeep_token_status', `SELECT ${STATUS_COLUMNS} FROM oauth_profiles WHERE id = ANY($1::bigint[])`, byId);
+    this.currentRow = db.lookup<number>('tokenkeep_token_current', currentTokenQuery(DB_NOW, 'ANY($1::bigint[])'), byId);
   }
 
   async status(profileId: number): Promise<TokenStatus | undefined> {
     const row = await this.statusRow(profileId);
     return row && toTokenStatus(row);
+  }
+
+  async current(profileId: number): Promise<CurrentToken | undefined> {
+    const row = await this.currentRow(profileId);
+    return row && toCurrentToken(row, (sealed) => this.sealing.open('oauth_profiles', profileId, 'access_token', sealed));
   }
 
   async census(): Promise<{ state: TokenState; appRefused: boolean; count: number }[]> {
