@@ -15,9 +15,9 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ApiError, fail } from '../errors.js';
-import type { AsError, ClientAuth, CurrentToken, Due, OAuthApp, OAuthProfile, Store, TokenStatus } from '../domain/ports/index.js';
+import type { AsError, ClientAuth, CurrentToken, Due, Grant, Store, TokenStatus } from '../domain/ports/index.js';
 import { TOKEN_CALL_BACKOFF, nextAttempt, worstCaseDelayMs, type BackoffPolicy } from './backoff.js';
-import { settingsOf } from './settings.js';
+import { DEFAULT_SETTINGS } from './settings.js';
 import { nextRefreshAt } from './next-refresh.js';
 import type { RefreshMetrics } from './metrics.js';
 import type { Revoke } from './revoke.js';
@@ -208,42 +208,42 @@ export class TokenEngine {
     // Holding the lease: read what the call needs (the refresh token, the client's secret) now, not before. Should a
     // read fail (a damaged secret, the database), nothing was sent: the lease goes back, so that the next caller
     // neither waits for it nor takes the profile over as if a call had been lost.
-    let reads: [OAuthProfile | undefined, OAuthApp | undefined, Awaited<ReturnType<typeof settingsOf>>];
+    let grant: Grant | undefined;
     try {
-      reads = await Promise.all([this.store.profiles.get(profileId), this.store.apps.get(status.oauthAppId), settingsOf(this.store, status.oauthAppId)]);
+      grant = await this.store.tokens.grant(profileId);
     } catch (err) {
       await this.store.tokens.release(profileId, generation, this.owner).catch(() => undefined);
       throw err;
     }
-    const [profile, app, engine] = reads;
-    if (!profile || !app || !engine) throw fail('profileNotFound', profileId);
+    if (!grant) throw fail('profileNotFound', profileId);
+    const settings = grant.settings ?? DEFAULT_SETTINGS;
     const request: ExchangeRequest = {
-      tokenURI: app.tokenURI,
-      clientId: app.clientId,
-      clientSecret: app.clientSecret,
-      clientAuth: engine.settings.clientAuth,
-      refreshToken: profile.refreshToken,
-      defaultExpiresIn: engine.settings.defaultExpiresIn,
+      tokenURI: grant.tokenURI,
+      clientId: grant.clientId,
+      clientSecret: grant.clientSecret,
+      clientAuth: settings.clientAuth,
+      refreshToken: grant.refreshToken,
+      defaultExpiresIn: settings.defaultExpiresIn,
     };
     // Taken over from a holder that died mid-call: the token may already be rotated away, so exactly one more try.
     const started = this.now();
     const outcome = await this.call(request, claim.recovered);
     const fields = { profileId, generation, ms: this.now() - started, recovered: claim.recovered };
     if (outcome.kind === 'success') {
-      const refreshToken = outcome.refreshToken ?? profile.refreshToken;
-      const retired = refreshToken !== profile.refreshToken ? profile.refreshToken : undefined;
+      const refreshToken = outcome.refreshToken ?? grant.refreshToken;
+      const retired = refreshToken !== grant.refreshToken ? grant.refreshToken : undefined;
       const won = await this.store.tokens.complete(profileId, generation, this.owner, {
         accessToken: outcome.accessToken,
         refreshToken,
         expiresAt: outcome.expiresAt,
-        nextRefreshAt: engine.settings.proactive ? nextRefreshAt(outcome.expiresAt, this.now(), engine.settings.refreshMargin * 1000, this.random) : null,
+        nextRefreshAt: settings.proactive ? nextRefreshAt(outcome.expiresAt, this.now(), settings.refreshMargin * 1000, this.random) : null,
         retired,
       });
       if (!won) {
         // A PUT or a consent came first: its tokens stand, this result is dropped — and the new grant it holds with it.
         this.options.log?.info({ ...fields, outcome: 'dropped' }, 'token refresh dropped: the profile changed meanwhile');
-        if (retired !== undefined && engine.settings.revocationURI !== null) {
-          void this.revokeDropped({ ...request, revocationURI: engine.settings.revocationURI, token: refreshToken, hint: 'refresh_token' }, fields);
+        if (retired !== undefined && settings.revocationURI !== null) {
+          void this.revokeDropped({ ...request, revocationURI: settings.revocationURI, token: refreshToken, hint: 'refresh_token' }, fields);
         }
         return { again: true };
       }

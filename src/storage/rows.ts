@@ -22,6 +22,7 @@ import type {
   ProfileInput,
   AppStatus,
   CurrentToken,
+  Grant,
   AsError,
   EngineSettings,
   TokenState,
@@ -243,6 +244,19 @@ export const tokenStatusColumns = (now: string, p = ''): string =>
 export const currentTokenQuery = (now: string, id: string): string =>
   `SELECT ${tokenStatusColumns(now, 'p.')}, p.access_token, a.token_uri, a.scope, coalesce(e.status, 'ok') = 'client_error' AS app_refused
   FROM oauth_profiles p JOIN oauth_apps a ON a.id = p.app_id LEFT JOIN app_engines e ON e.app_id = p.app_id WHERE p.id = ${id}`;
+
+/** Tokens.grant in one read: the sealed refresh token and client secret, the token URI, the client id, the settings. */
+export const grantQuery = (id: string): string =>
+  `SELECT p.id, p.refresh_token, p.app_id, a.token_uri, a.client_id, a.client_secret, e.settings
+  FROM oauth_profiles p JOIN oauth_apps a ON a.id = p.app_id LEFT JOIN app_engines e ON e.app_id = p.app_id WHERE p.id = ${id}`;
+
+/** A row of grantQuery with its secrets opened. */
+export const toGrant = (r: Row, opened: { refreshToken: string; clientSecret: string }): Grant => ({
+  ...opened,
+  tokenURI: r.token_uri as string,
+  clientId: r.client_id as string,
+  settings: typeof r.settings === 'string' ? (JSON.parse(r.settings) as EngineSettings) : null,
+});
 
 /** A row of currentTokenQuery, its access token opened by `open` when asked. */
 export const toCurrentToken = (r: Row, open: (sealed: Buffer) => Promise<string> | string): CurrentToken => ({

@@ -1079,6 +1079,17 @@ describe(`storage contract on ${BACKEND}`, () => {
       assert.equal(await h.store.tokens.current(MISSING), undefined);
     });
 
+    test("grant: the refresh token with the app's token URI, client and settings, secrets opened; none for a missing profile", async () => {
+      const app = await makeApp();
+      const profile = await makeProfile(app.id, (await makeUser()).id);
+      const expected = { refreshToken: profile.refreshToken, tokenURI: app.tokenURI, clientId: app.clientId, clientSecret: app.clientSecret };
+      assert.deepEqual(await h.store.tokens.grant(profile.id), { ...expected, settings: null });
+      const settings = engineSettings({ clientAuth: 'client_secret_post', defaultExpiresIn: 60 });
+      assert.equal(await h.store.appEngines.set(app.id, settings), undefined);
+      assert.deepEqual(await h.store.tokens.grant(profile.id), { ...expected, settings });
+      assert.equal(await h.store.tokens.grant(MISSING), undefined);
+    });
+
     test('claim: a free lease is taken and the call marked in flight; another owner, another generation or no profile is not claimed', async () => {
       const { profile, status } = await fresh();
       const before = Date.now();

@@ -88,8 +88,23 @@ export interface CurrentToken {
   accessToken(): Promise<string | null>;
 }
 
+/** What a refresh sends, read by the lease holder (Tokens.grant) in one read, its secrets opened. */
+export interface Grant {
+  refreshToken: string;
+  tokenURI: string;
+  clientId: string;
+  clientSecret: string;
+  /** the app's engine settings as last set; null while none were (the domain's defaults apply) */
+  settings: EngineSettings | null;
+}
+
 export interface Tokens {
   status(profileId: number): Promise<TokenStatus | undefined>;
+  /**
+   * The profile's refresh token with its app's token URI, client and engine settings, in one read; undefined when the
+   * profile is gone. A damaged sealed value throws SealedValueUnreadable.
+   */
+  grant(profileId: number): Promise<Grant | undefined>;
   /** The profile's status with what a token request needs of its app and its access token, in one read. */
   current(profileId: number): Promise<CurrentToken | undefined>;
   /** How many profiles are in each stored state, split by whether their app's client is refused (for the metrics). */

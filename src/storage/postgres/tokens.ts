@@ -4,8 +4,8 @@
  * it, so nodes sharing the database agree on who holds a lease and whose result counts. Leases are judged by the
  * database's clock: the nodes' clocks may differ, the database's is one.
  */
-import type { AsError, Claim, CurrentToken, Due, Failure, Refreshed, TokenState, TokenStatus, Tokens } from '../../domain/ports/index.js';
-import { asErrorJson, currentTokenQuery, toCurrentToken, toTokenStatus, tokenStatusColumns } from '../rows.js';
+import type { AsError, Claim, CurrentToken, Due, Grant, Failure, Refreshed, TokenState, TokenStatus, Tokens } from '../../domain/ports/index.js';
+import { asErrorJson, currentTokenQuery, grantQuery, toCurrentToken, toGrant, toTokenStatus, tokenStatusColumns } from '../rows.js';
 import {
   CENSUS,
   dueQuery,
@@ -59,6 +59,7 @@ const FAIL = { finished: failure(true), inFlight: failure(false) };
 export class PgTokens implements Tokens {
   private readonly statusRow: Lookup<number>;
   private readonly currentRow: Lookup<number>;
+  private readonly grantRow: Lookup<number>;
 
   constructor(
     private readonly db: PgDb,
@@ -66,6 +67,7 @@ export class PgTokens implements Tokens {
   ) {
     this.statusRow = db.lookup<number>('tokenkeep_token_status', `SELECT ${STATUS_COLUMNS} FROM oauth_profiles WHERE id = ANY($1::bigint[])`, byId);
     this.currentRow = db.lookup<number>('tokenkeep_token_current', currentTokenQuery(DB_NOW, 'ANY($1::bigint[])'), byId);
+    this.grantRow = db.lookup<number>('tokenkeep_token_grant', grantQuery('ANY($1::bigint[])'), byId);
   }
 
   async status(profileId: number): Promise<TokenStatus | undefined> {
@@ -76,6 +78,16 @@ export class PgTokens implements Tokens {
   async current(profileId: number): Promise<CurrentToken | undefined> {
     const row = await this.currentRow(profileId);
     return row && toCurrentToken(row, (sealed) => this.sealing.open('oauth_profiles', profileId, 'access_token', sealed));
+  }
+
+  async grant(profileId: number): Promise<Grant | undefined> {
+    const row = await this.grantRow(profileId);
+    if (!row) return undefined;
+    const [refreshToken, clientSecret] = await Promise.all([
+      this.sealing.open('oauth_profiles', profileId, 'refresh_token', row.refresh_token as Buffer),
+      this.sealing.open('oauth_apps', Number(row.app_id), 'client_secret', row.client_secret as Buffer),
+    ]);
+    return toGrant(row, { refreshToken, clientSecret });
   }
 
   async census(): Promise<{ state: TokenState; appRefused: boolean; count: number }[]> {

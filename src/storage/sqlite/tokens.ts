@@ -3,9 +3,9 @@
  * write runs inside the group commit's synchronous transaction, so a read and the conditional write after it are one
  * atomic step. Leases are judged by this process's clock: one machine's processes share it (SQLite has one host).
  */
-import type { AsError, Claim, CurrentToken, Due, Failure, Refreshed, TokenState, TokenStatus, Tokens } from '../../domain/ports/index.js';
+import type { AsError, Claim, CurrentToken, Due, Grant, Failure, Refreshed, TokenState, TokenStatus, Tokens } from '../../domain/ports/index.js';
 import type { Sealing } from '../../sealing/barrier.js';
-import { asErrorJson, currentTokenQuery, toCurrentToken, toTokenStatus, tokenStatusColumns } from '../rows.js';
+import { asErrorJson, currentTokenQuery, grantQuery, toCurrentToken, toGrant, toTokenStatus, tokenStatusColumns } from '../rows.js';
 import {
   CENSUS,
   dueQuery,
@@ -23,6 +23,7 @@ import type { Row, SqliteDb } from './db.js';
 
 const STATUS_COLUMNS = tokenStatusColumns('@now');
 const CURRENT = currentTokenQuery('@now', '@id');
+const GRANT = grantQuery('?');
 
 /** A refresh's commit and a failure apply only at the claimed generation, while `owner` holds the lease. */
 const LEASE_HELD = 'id = @id AND generation = @generation AND lease_owner = @owner';
@@ -55,6 +56,17 @@ export class SqliteTokens implements Tokens {
   async current(profileId: number): Promise<CurrentToken | undefined> {
     const row = this.db.q(CURRENT).get({ id: profileId, now: Date.now() }) as Row | undefined;
     return row && toCurrentToken(row, (sealed) => this.sealing.open('oauth_profiles', profileId, 'access_token', sealed));
+  }
+
+  async grant(profileId: number): Promise<Grant | undefined> {
+    const row = this.db.q(GRANT).get(profileId) as Row | undefined;
+    return (
+      row &&
+      toGrant(row, {
+        refreshToken: this.sealing.open('oauth_profiles', profileId, 'refresh_token', row.refresh_token as Buffer),
+        clientSecret: this.sealing.open('oauth_apps', row.app_id as number, 'client_secret', row.client_secret as Buffer),
+      })
+    );
   }
 
   async census(): Promise<{ state: TokenState; appRefused: boolean; count: number }[]> {
