@@ -153,7 +153,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const revoke = tokenRevocation(outbound);
   const engine = new TokenEngine(deps.store, {
     exchange: tokenExchange(outbound),
-    revoke,
     log: app.log,
     metrics,
     ...deps.engine,

@@ -22,6 +22,7 @@ import { holds, type Identity } from '../domain/access.js';
 import { CONSENT_LIFETIME_MS, checkReturnTo, expired, mayComplete, redirectUriOf } from '../domain/consent.js';
 import { usableBy } from '../domain/oauth-apps.js';
 import { createProfile, reachableProfile, updateProfile } from '../domain/oauth-profiles.js';
+import { revocationWindow } from '../domain/revocation.js';
 import { Perm } from '../domain/permissions.js';
 import { settle } from '../domain/refusals.js';
 import type { ConsentState, ConsentTarget, EngineSettings, OAuthAppHeader, Store } from '../domain/ports/index.js';
@@ -215,11 +216,33 @@ export class ConsentFlow {
     const tokens = { accessToken: outcome.accessToken, refreshToken: outcome.refreshToken };
 
     let profile: { id: number; name: string };
-    if (state.target.kind === 'create') {
-      const { name, description } = state.target;
-      profile = await createProfile(this.store, user, actor, { name, oauthAppId: app.id, description, ...tokens });
-    } else {
-      profile = await this.replaceTokens(user, state.target.profileId, app.id, tokens);
+    try {
+      if (state.target.kind === 'create') {
+        const { name, description } = state.target;
+        profile = await createProfile(this.store, user, actor, { name, oauthAppId: app.id, description, ...tokens });
+      } else {
+        profile = await this.replaceTokens(user, state.target.profileId, app.id, tokens);
+      }
+    } catch (err) {
+      // Not stored (a name taken meanwhile, the profile gone): the grant just made is revoked, not left alive at the AS.
+      const revocationURI = engine.settings.revocationURI;
+      if (revocationURI !== null) {
+        const profileId = state.target.kind === 'create' ? null : state.target.profileId;
+        const item = {
+          profileId,
+          appId: app.id,
+          revocationURI,
+          clientId: app.clientId,
+          clientSecret: app.clientSecret,
+          clientAuth: engine.settings.clientAuth,
+        };
+        await this.store.revocations
+          .add({ ...item, ...tokens }, revocationWindow())
+          .catch((queueErr: unknown) =>
+            this.options.log?.warn({ appId: app.id, err: queueErr }, 'consent tokens not stored could not be queued for revocation'),
+          );
+      }
+      throw err;
     }
     await this.recordExpiry(profile.id, tokens, outcome.expiresAt, engine.settings);
     return { profileId: profile.id, name: profile.name, created: state.target.kind === 'create' };

@@ -20,7 +20,7 @@ import { TOKEN_CALL_BACKOFF, nextAttempt, worstCaseDelayMs, type BackoffPolicy }
 import { DEFAULT_SETTINGS } from './settings.js';
 import { nextRefreshAt } from './next-refresh.js';
 import type { RefreshMetrics } from './metrics.js';
-import type { Revoke } from './revoke.js';
+import { revocationWindow } from '../domain/revocation.js';
 
 /** What one call to the token endpoint came to (./exchange.ts), already classified (§8.4). */
 export type ExchangeOutcome =
@@ -69,8 +69,6 @@ export interface EngineOptions {
   log?: { info(fields: object, message: string): void; warn(fields: object, message: string): void };
   /** counts and times each refresh that holds the lease, by outcome (api.md §8.8) */
   metrics?: RefreshMetrics;
-  /** revokes the new refresh token of a dropped refresh at the app's revocation URI (§8.3); none: not revoked */
-  revoke?: Revoke;
 }
 
 /** A forced refresh is refused this soon after the last refresh of any kind (§8.2). */
@@ -240,10 +238,14 @@ export class TokenEngine {
         retired,
       });
       if (!won) {
-        // A PUT or a consent came first: its tokens stand, this result is dropped — and the new grant it holds with it.
+        // A PUT or a consent came first: its tokens stand, this result is dropped, its new tokens queued for revocation.
         this.options.log?.info({ ...fields, outcome: 'dropped' }, 'token refresh dropped: the profile changed meanwhile');
         if (retired !== undefined && settings.revocationURI !== null) {
-          void this.revokeDropped({ ...request, revocationURI: settings.revocationURI, token: refreshToken, hint: 'refresh_token' }, fields);
+          const { clientId, clientSecret, clientAuth } = request;
+          const item = { profileId, appId: status.oauthAppId, revocationURI: settings.revocationURI, clientId, clientSecret, clientAuth };
+          await this.store.revocations
+            .add({ ...item, refreshToken, accessToken: outcome.accessToken }, revocationWindow())
+            .catch((err: unknown) => this.options.log?.warn({ ...fields, err }, "a dropped refresh's new tokens could not be queued for revocation"));
         }
         return { again: true };
       }
@@ -255,21 +257,6 @@ export class TokenEngine {
       'token refresh failed',
     );
     return this.failed(status, outcome, claim.recovered);
-  }
-
-  /**
-   * Revokes the new refresh token of a dropped refresh (§8.3), once and in the background: the caller does not wait
-   * for it. What came of it is logged, without the token.
-   */
-  private async revokeDropped(request: Parameters<Revoke>[0], fields: object): Promise<void> {
-    if (!this.options.revoke) return;
-    try {
-      const outcome = await this.options.revoke(request);
-      if (outcome.revoked) this.options.log?.info(fields, "a dropped refresh's new refresh token was revoked");
-      else this.options.log?.warn({ ...fields, reason: outcome.reason }, "a dropped refresh's new refresh token could not be revoked");
-    } catch (err) {
-      this.options.log?.warn({ ...fields, err }, "a dropped refresh's new refresh token could not be revoked");
-    }
   }
 
   /** Calls while the AS fails transiently, as the backoff policy allows; a takeover gets exactly one call. */

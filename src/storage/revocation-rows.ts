@@ -17,19 +17,36 @@ export const queueSource = (scope: string, uri: string, auth: string): string =>
 export const REVOCATION_COLUMNS =
   'id, profile_id, app_id, revocation_uri, client_id, client_auth, client_secret, refresh_token, access_token, key_version, next_attempt_at, give_up_at';
 
+/** A queued revocation's plain values, before sealing: from a profile being deleted (queueSource's row) or given. */
+export interface RevocationSource {
+  profileId: number | null;
+  appId: number;
+  revocationURI: string;
+  clientId: string;
+  clientAuth: string;
+}
+
+export const sourceOf = (r: Row): RevocationSource => ({
+  profileId: Number(r.profile_id),
+  appId: Number(r.app_id),
+  revocationURI: r.uri as string,
+  clientId: r.client_id as string,
+  clientAuth: r.auth as string,
+});
+
 export const revocationValues = (
   id: number,
-  source: Row,
+  source: RevocationSource,
   sealed: Record<'client_secret' | 'refresh_token' | 'access_token', Buffer | null>,
   keyVersion: number,
   plan: RevocationPlan,
 ): unknown[] => [
   id,
-  source.profile_id,
-  source.app_id,
-  source.uri,
-  source.client_id,
-  source.auth,
+  source.profileId,
+  source.appId,
+  source.revocationURI,
+  source.clientId,
+  source.clientAuth,
   sealed.client_secret,
   sealed.refresh_token,
   sealed.access_token,
@@ -41,7 +58,7 @@ export const revocationValues = (
 /** A claimed row with its opened values. */
 export const toPending = (r: Row, opened: { clientSecret: string; refreshToken: string; accessToken: string | null }): PendingRevocation => ({
   id: Number(r.id),
-  profileId: Number(r.profile_id),
+  profileId: r.profile_id === null ? null : Number(r.profile_id),
   appId: Number(r.app_id),
   revocationURI: r.revocation_uri as string,
   clientId: r.client_id as string,

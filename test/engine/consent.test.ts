@@ -59,7 +59,7 @@ describe('consent against a real authorization server (oidc-provider)', () => {
 
   before(async () => {
     as = await startAuthorizationServer({ accessTokenTTL: 600, redirectUris: [REDIRECT_URI] });
-    h = await harness({ allowLoopbackHttpUris: true, engine: FAST, publicUrl: PUBLIC_URL });
+    h = await harness({ allowLoopbackHttpUris: true, engine: FAST, publicUrl: PUBLIC_URL, outbox: { intervalMs: 20 } });
     // oidc-provider gives a refresh token for offline_access only with prompt=consent: the app's authorizeParams say so.
     appId = await consentApp(h, as, { issuer: as.issuer, authorizeParams: { prompt: 'consent' } });
   });
@@ -327,6 +327,22 @@ describe('consent against a real authorization server (oidc-provider)', () => {
     assert.deepEqual(await profilesNamed(h, name), [other.id]);
     assert.equal((await profile(h, other.id)).refreshToken, profileBody(name, appId).refreshToken);
     assert.match((await callback(h, back)).body, /unknown or was already used/);
+  });
+
+  test('a name taken while the user consented, with a revocation URI: the tokens just obtained are revoked at the AS', async () => {
+    const revoking = await consentApp(h, as, { issuer: as.issuer, authorizeParams: { prompt: 'consent' }, revocationURI: as.revocationURI });
+    const name = unique('p_');
+    const url = started(await start(h, { oauthAppId: revoking, name }));
+    const back = await as.authorize(url.href);
+    await createProfile(h, ADMIN, profileBody(name, revoking));
+    assertPage(await callback(h, back), 409, 223006409);
+    const issued = as
+      .tokenRequests()
+      .filter((r) => r.grantType === 'authorization_code')
+      .at(-1)?.issuedRefreshToken;
+    assert.ok(issued, 'the code was exchanged for a refresh token');
+    for (let i = 0; (await as.isActive(issued)) && i < 200; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(await as.isActive(issued), false, 'the unstored grant was revoked');
   });
 
   test('a re-consent whose profile was deleted meanwhile: a clear 404, nothing created', async () => {

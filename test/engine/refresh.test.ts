@@ -35,7 +35,7 @@ describe('token engine with a rotating authorization server', () => {
   let as: AuthorizationServer;
   before(async () => {
     as = await startAuthorizationServer({ accessTokenTTL: 600 });
-    h = await harness({ allowLoopbackHttpUris: true, engine: FAST });
+    h = await harness({ allowLoopbackHttpUris: true, engine: FAST, outbox: { intervalMs: 20 } });
   });
   after(async () => {
     await h?.close();

@@ -1752,7 +1752,7 @@ describe(`storage contract on ${BACKEND}`, () => {
     const plan = (at = Date.now() - 1000) => ({ firstAttemptAt: at, giveUpAt: at + 86_400_000 });
     /** Claims everything due for `owner` and keeps what belongs to these profiles (other tests share the database). */
     const claimOf = async (owner: string, profileIds: number[]) =>
-      (await h.store.revocations.claim(1000, owner, 60_000)).pending.filter((p) => profileIds.includes(p.profileId));
+      (await h.store.revocations.claim(1000, owner, 60_000)).pending.filter((p) => p.profileId !== null && profileIds.includes(p.profileId));
 
     test("a profile's delete with a plan queues its tokens and its app's client, opened when claimed; without a plan, nothing", async () => {
       const app = await withUri('https://as.example/revoke');
@@ -1803,7 +1803,7 @@ describe(`storage contract on ${BACKEND}`, () => {
       assert.equal(await h.store.profiles.get(ids[0]), undefined, 'the cascade deleted the profiles');
       const claimed = await claimOf('node-c', [...ids, quiet]);
       assert.deepEqual(
-        claimed.map((c) => c.profileId).sort((a, b) => a - b),
+        claimed.map((c) => c.profileId!).sort((a, b) => a - b),
         ids,
       );
       for (const c of claimed) await h.store.revocations.remove(c.id);
@@ -1824,6 +1824,25 @@ describe(`storage contract on ${BACKEND}`, () => {
       assert.equal(claimed.clientSecret, app.clientSecret);
       assert.ok((await h.store.keys.status()).some((k) => k.version === next && k.active));
       await h.store.revocations.remove(claimed.id);
+    });
+
+    test('add: tokens held by no profile are queued sealed and claimed opened', async () => {
+      const item = {
+        profileId: null,
+        appId: 4242,
+        revocationURI: 'https://as.example/revoke',
+        clientId: rnd('client-'),
+        clientSecret: rnd('secret-'),
+        clientAuth: 'client_secret_basic' as const,
+        refreshToken: rnd('RT-'),
+        accessToken: null,
+      };
+      const at = Date.now() - 1000;
+      await h.store.revocations.add(item, plan(at));
+      const mine = (await h.store.revocations.claim(1000, 'node-add', 60_000)).pending.filter((p) => p.clientId === item.clientId);
+      assert.equal(mine.length, 1);
+      assert.deepEqual({ ...mine[0], id: 0 }, { ...item, id: 0, attempts: 0, giveUpAt: at + 86_400_000 });
+      await h.store.revocations.remove(mine[0].id);
     });
 
     test('a stale If-Match refuses the delete and queues nothing', async () => {

@@ -12,10 +12,23 @@ export interface RevocationPlan {
   giveUpAt: number;
 }
 
+/** Tokens to revoke that are in no profile (a refresh result a PUT made moot, a consent that could not be stored). */
+export interface NewRevocation {
+  /** the profile they were for; null when none was made */
+  profileId: number | null;
+  appId: number;
+  revocationURI: string;
+  clientId: string;
+  clientSecret: string;
+  clientAuth: ClientAuth;
+  refreshToken: string;
+  accessToken: string | null;
+}
+
 /** One queued revocation, opened for the call: everything it needs, since its app may be gone. */
 export interface PendingRevocation {
   id: number;
-  profileId: number;
+  profileId: number | null;
   appId: number;
   revocationURI: string;
   clientId: string;
@@ -35,6 +48,8 @@ export interface Revocations {
    * cannot be opened is returned as `damaged` (ids only), to be dropped.
    */
   claim(limit: number, owner: string, leaseMs: number): Promise<{ pending: PendingRevocation[]; damaged: number[] }>;
+  /** Queues the revocation of tokens held by no profile, sealed. */
+  add(item: NewRevocation, plan: RevocationPlan): Promise<void>;
   /** Removes a revocation (done, given up or damaged). */
   remove(id: number): Promise<void>;
   /** Records a failed attempt: the count, the error (never a token) and the next attempt; the lease is released. */

@@ -209,12 +209,12 @@ CREATE INDEX oauth_profiles_due ON oauth_profiles(next_refresh_at) WHERE next_re
     version: 6,
     name: 'revocation outbox: the tokens of deleted profiles, to revoke at their AS',
     // api.md §9. Written in the delete's own transaction, so no foreign key: the profile and its app are gone when the
-    // row is read. It carries what the call needs (the URI, the client, its authentication) and its three secrets
+    // row is read (profile_id is null for tokens that never were in a profile: a consent that could not be stored). It carries what the call needs (the URI, the client, its authentication) and its three secrets
     // sealed together under one key version. The lease lets one process at a time work on a row; give_up_at ends
     // the retries (24 hours after the delete).
     sql: `CREATE TABLE revocations (
   id BIGSERIAL PRIMARY KEY,
-  profile_id BIGINT NOT NULL,
+  profile_id BIGINT,
   app_id BIGINT NOT NULL,
   revocation_uri TEXT NOT NULL,
   client_id TEXT NOT NULL,

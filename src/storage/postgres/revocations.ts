@@ -3,9 +3,9 @@
  * (queue), claimed under a lease (FOR UPDATE SKIP LOCKED: nodes looking at once take different rows), removed when
  * done. Leases are judged by the database's clock.
  */
-import type { PendingRevocation, RevocationPlan, Revocations } from '../../domain/ports/index.js';
+import type { NewRevocation, PendingRevocation, RevocationPlan, Revocations } from '../../domain/ports/index.js';
 import { SealedValueUnreadable } from '../../sealing/key-ring.js';
-import { REVOCATION_COLUMNS, queueSource, revocationValues, toPending } from '../revocation-rows.js';
+import { REVOCATION_COLUMNS, queueSource, revocationValues, sourceOf, toPending, type RevocationSource } from '../revocation-rows.js';
 import { DB_NOW, type PgDb, type Queryable, type Row } from './db.js';
 import type { PgSealing } from './keyring.js';
 import { nextId } from './versioned.js';
@@ -40,11 +40,26 @@ export class PgRevocations implements Revocations {
         if (err instanceof SealedValueUnreadable) continue;
         throw err;
       }
-      const rowId = await nextId(this.db, c, 'revocations');
-      const { sealed, keyVersion } = await this.sealing.sealRow('revocations', rowId, plain, c);
-      const values = revocationValues(rowId, source, sealed, keyVersion, plan);
-      await this.db.exec(c, `INSERT INTO revocations (${REVOCATION_COLUMNS}) VALUES (${values.map((_, i) => `$${i + 1}`).join(', ')})`, values);
+      await this.insert(c, sourceOf(source), plain, plan);
     }
+  }
+
+  async add(item: NewRevocation, plan: RevocationPlan): Promise<void> {
+    const plain = { client_secret: item.clientSecret, refresh_token: item.refreshToken, access_token: item.accessToken };
+    await this.insert(this.db.pool, item, plain, plan);
+  }
+
+  /** One row, its secrets sealed under its own id (taken from the sequence first). */
+  private async insert(
+    c: Queryable,
+    source: RevocationSource,
+    plain: Record<'client_secret' | 'refresh_token' | 'access_token', string | null>,
+    plan: RevocationPlan,
+  ): Promise<void> {
+    const rowId = await nextId(this.db, c, 'revocations');
+    const { sealed, keyVersion } = await this.sealing.sealRow('revocations', rowId, plain, c);
+    const values = revocationValues(rowId, source, sealed, keyVersion, plan);
+    await this.db.exec(c, `INSERT INTO revocations (${REVOCATION_COLUMNS}) VALUES (${values.map((_, i) => `$${i + 1}`).join(', ')})`, values);
   }
 
   async claim(limit: number, owner: string, leaseMs: number): Promise<{ pending: PendingRevocation[]; damaged: number[] }> {

@@ -2,10 +2,10 @@
  * The revocation outbox in SQLite (api.md §9): rows queued inside a delete's own synchronous write (queue), claimed
  * under a lease by whichever process looks first, removed when done. Sealed as the profiles are, bound to this table.
  */
-import type { PendingRevocation, RevocationPlan, Revocations } from '../../domain/ports/index.js';
+import type { NewRevocation, PendingRevocation, RevocationPlan, Revocations } from '../../domain/ports/index.js';
 import type { Sealing } from '../../sealing/barrier.js';
 import { SealedValueUnreadable } from '../../sealing/key-ring.js';
-import { REVOCATION_COLUMNS, queueSource, revocationValues, toPending } from '../revocation-rows.js';
+import { REVOCATION_COLUMNS, queueSource, revocationValues, sourceOf, toPending, type RevocationSource } from '../revocation-rows.js';
 import type { Row, SqliteDb } from './db.js';
 import { nextId } from './versioned.js';
 
@@ -24,7 +24,6 @@ export class SqliteRevocations implements Revocations {
    * left out: there is nothing readable to revoke, and its delete must not fail for it.
    */
   queue(scope: string, id: number, plan: RevocationPlan): void {
-    const insert = this.db.q(`INSERT INTO revocations (${REVOCATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     for (const source of this.db.q(queueSource(scope, URI, AUTH)).all(id) as Row[]) {
       let plain: Record<'client_secret' | 'refresh_token' | 'access_token', string | null>;
       try {
@@ -38,10 +37,22 @@ export class SqliteRevocations implements Revocations {
         if (err instanceof SealedValueUnreadable) continue;
         throw err;
       }
-      const rowId = nextId(this.db, 'revocations');
-      const { sealed, keyVersion } = this.sealing.sealRow('revocations', rowId, plain);
-      insert.run(...revocationValues(rowId, source, sealed, keyVersion, plan));
+      this.insert(sourceOf(source), plain, plan);
     }
+  }
+
+  async add(item: NewRevocation, plan: RevocationPlan): Promise<void> {
+    const plain = { client_secret: item.clientSecret, refresh_token: item.refreshToken, access_token: item.accessToken };
+    await this.db.write(() => this.insert(item, plain, plan));
+  }
+
+  /** Inside a write: one row, its secrets sealed under its own id. */
+  private insert(source: RevocationSource, plain: Record<'client_secret' | 'refresh_token' | 'access_token', string | null>, plan: RevocationPlan): void {
+    const rowId = nextId(this.db, 'revocations');
+    const { sealed, keyVersion } = this.sealing.sealRow('revocations', rowId, plain);
+    this.db
+      .q(`INSERT INTO revocations (${REVOCATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+      .run(...revocationValues(rowId, source, sealed, keyVersion, plan));
   }
 
   async claim(limit: number, owner: string, leaseMs: number): Promise<{ pending: PendingRevocation[]; damaged: number[] }> {
