@@ -5,6 +5,7 @@
  * changed nothing (every refusal is followed by a read-back). One harness serves the whole file, so every name carries
  * a random suffix and no test depends on another's rows.
  */
+import { DEFAULT_SETTINGS } from '../../src/engine/settings.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -102,17 +103,7 @@ describe(`storage contract on ${BACKEND}`, () => {
     scope: rnd('scope-'),
   });
   /** An app's engine settings: the defaults of api.md §8.6 with `change`. */
-  const engineSettings = (change: Partial<EngineSettings>): EngineSettings => ({
-    clientAuth: 'client_secret_basic',
-    defaultExpiresIn: 3600,
-    refreshMargin: 300,
-    proactive: false,
-    maxConcurrentRefreshes: 4,
-    revocationURI: null,
-    issuer: null,
-    authorizeParams: {},
-    ...change,
-  });
+  const engineSettings = (change: Partial<EngineSettings>): EngineSettings => ({ ...DEFAULT_SETTINGS, ...change });
   const makeApp = (dataStore = 54, tenantId = SYSTEM_TENANT_ID): Promise<OAuthApp> => ok(h.store.apps.create(appInput(dataStore, tenantId)));
 
   /** A profile's writes carry the origin of its app's token URI, which the tokens are pinned to (api.md §8.5). */

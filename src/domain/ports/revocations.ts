@@ -26,16 +26,8 @@ export interface NewRevocation {
 }
 
 /** One queued revocation, opened for the call: everything it needs, since its app may be gone. */
-export interface PendingRevocation {
+export interface PendingRevocation extends NewRevocation {
   id: number;
-  profileId: number | null;
-  appId: number;
-  revocationURI: string;
-  clientId: string;
-  clientSecret: string;
-  clientAuth: ClientAuth;
-  refreshToken: string;
-  accessToken: string | null;
   /** attempts made so far */
   attempts: number;
   giveUpAt: number;
