@@ -22,7 +22,7 @@ import { holds, type Identity } from '../domain/access.js';
 import { CONSENT_LIFETIME_MS, checkReturnTo, expired, mayComplete, redirectUriOf } from '../domain/consent.js';
 import { usableBy } from '../domain/oauth-apps.js';
 import { createProfile, reachableProfile, updateProfile } from '../domain/oauth-profiles.js';
-import { revocationWindow } from '../domain/revocation.js';
+import { revokeUnused } from '../domain/revocation.js';
 import { Perm } from '../domain/permissions.js';
 import { settle } from '../domain/refusals.js';
 import type { ConsentState, ConsentTarget, EngineSettings, OAuthAppHeader, Store } from '../domain/ports/index.js';
@@ -225,23 +225,11 @@ export class ConsentFlow {
       }
     } catch (err) {
       // Not stored (a name taken meanwhile, the profile gone): the grant just made is revoked, not left alive at the AS.
-      const revocationURI = engine.settings.revocationURI;
-      if (revocationURI !== null) {
-        const profileId = state.target.kind === 'create' ? null : state.target.profileId;
-        const item = {
-          profileId,
-          appId: app.id,
-          revocationURI,
-          clientId: app.clientId,
-          clientSecret: app.clientSecret,
-          clientAuth: engine.settings.clientAuth,
-        };
-        await this.store.revocations
-          .add({ ...item, ...tokens }, revocationWindow())
-          .catch((queueErr: unknown) =>
-            this.options.log?.warn({ appId: app.id, err: queueErr }, 'consent tokens not stored could not be queued for revocation'),
-          );
-      }
+      const profileId = state.target.kind === 'create' ? null : state.target.profileId;
+      const client = { clientId: app.clientId, clientSecret: app.clientSecret, clientAuth: engine.settings.clientAuth };
+      await revokeUnused(this.store, engine.settings.revocationURI, { profileId, appId: app.id, ...client, ...tokens }).catch((queueErr: unknown) =>
+        this.options.log?.warn({ appId: app.id, err: queueErr }, 'consent tokens not stored could not be queued for revocation'),
+      );
       throw err;
     }
     await this.recordExpiry(profile.id, tokens, outcome.expiresAt, engine.settings);

@@ -20,7 +20,7 @@ import { TOKEN_CALL_BACKOFF, nextAttempt, worstCaseDelayMs, type BackoffPolicy }
 import { DEFAULT_SETTINGS } from './settings.js';
 import { nextRefreshAt } from './next-refresh.js';
 import type { RefreshMetrics } from './metrics.js';
-import { revocationWindow } from '../domain/revocation.js';
+import { revokeUnused } from '../domain/revocation.js';
 
 /** What one call to the token endpoint came to (./exchange.ts), already classified (§8.4). */
 export type ExchangeOutcome =
@@ -240,12 +240,12 @@ export class TokenEngine {
       if (!won) {
         // A PUT or a consent came first: its tokens stand, this result is dropped, its new tokens queued for revocation.
         this.options.log?.info({ ...fields, outcome: 'dropped' }, 'token refresh dropped: the profile changed meanwhile');
-        if (retired !== undefined && settings.revocationURI !== null) {
+        if (retired !== undefined) {
           const { clientId, clientSecret, clientAuth } = request;
-          const item = { profileId, appId: status.oauthAppId, revocationURI: settings.revocationURI, clientId, clientSecret, clientAuth };
-          await this.store.revocations
-            .add({ ...item, refreshToken, accessToken: outcome.accessToken }, revocationWindow())
-            .catch((err: unknown) => this.options.log?.warn({ ...fields, err }, "a dropped refresh's new tokens could not be queued for revocation"));
+          const item = { profileId, appId: status.oauthAppId, clientId, clientSecret, clientAuth, refreshToken, accessToken: outcome.accessToken };
+          await revokeUnused(this.store, settings.revocationURI, item).catch((err: unknown) =>
+            this.options.log?.warn({ ...fields, err }, "a dropped refresh's new tokens could not be queued for revocation"),
+          );
         }
         return { again: true };
       }
