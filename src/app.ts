@@ -150,13 +150,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // The one client that leaves the machine (§8.5); its pooled connections close with the app.
   const outbound = createOutboundClient({ allowLoopback: deps.allowLoopbackHttpUris ?? false, ...(deps.outboundCa ? { extraCa: deps.outboundCa } : {}) });
   const metrics = new Metrics({ profilesByState: () => profilesByState(deps.store) });
-  const revoke = tokenRevocation(outbound);
-  const engine = new TokenEngine(deps.store, {
-    exchange: tokenExchange(outbound),
-    log: app.log,
-    metrics,
-    ...deps.engine,
-  });
+  const engine = new TokenEngine(deps.store, { exchange: tokenExchange(outbound), log: app.log, metrics, ...deps.engine });
   const publicUrl = deps.publicUrl === undefined ? undefined : parsePublicUrl(deps.publicUrl);
   const consent = new ConsentFlow({ store: deps.store, publicUrl, clock, exchange: codeExchange(outbound), log: app.log });
   app.decorate('services', {
@@ -200,7 +194,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     app.addHook('preClose', () => background.stop());
   }
   if (deps.outbox) {
-    const outbox = new RevocationOutbox(deps.store, revoke, { log: app.log, ...deps.outbox });
+    const outbox = new RevocationOutbox(deps.store, tokenRevocation(outbound), { log: app.log, ...deps.outbox });
     app.addHook('onReady', async () => outbox.start());
     app.addHook('preClose', () => outbox.stop());
   }

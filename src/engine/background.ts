@@ -84,11 +84,6 @@ export class BackgroundRefresh {
     clearTimeout(timer);
   }
 
-  /** How many refreshes this node runs now (for tests and the metrics). */
-  get inFlight(): number {
-    return this.running.size;
-  }
-
   private schedule(delayMs: number): void {
     if (this.stopped) return;
     clearTimeout(this.timer);
