@@ -255,7 +255,7 @@ export const toGrant = (r: Row, opened: { refreshToken: string; clientSecret: st
   ...opened,
   tokenURI: r.token_uri as string,
   clientId: r.client_id as string,
-  settings: typeof r.settings === 'string' ? (JSON.parse(r.settings) as EngineSettings) : null,
+  settings: storedSettings(r.settings),
 });
 
 /** A row of currentTokenQuery, its access token opened by `open` when asked. */
@@ -286,8 +286,11 @@ export const toTokenStatus = (r: Row): TokenStatus => ({
 });
 
 /** An app with its `app_engines` row LEFT JOINed (settings, status, last_error): NULLs while none was written. */
+/** `app_engines.settings` as stored: JSON, or NULL (no row, or none set) while the domain's defaults apply. */
+const storedSettings = (value: unknown): EngineSettings | null => (typeof value === 'string' ? (JSON.parse(value) as EngineSettings) : null);
+
 export const toAppEngine = (r: Row): { settings: EngineSettings | null; status: AppStatus } => ({
-  settings: typeof r.settings === 'string' ? (JSON.parse(r.settings) as EngineSettings) : null,
+  settings: storedSettings(r.settings),
   status: { state: (r.status as AppStatus['state'] | null) ?? 'ok', lastError: toAsError(r.last_error) },
 });
 
