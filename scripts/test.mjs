@@ -8,8 +8,12 @@
 // database of that server. An unreachable server fails the run; without the variable the second pass is skipped and
 // the run says so at the end. `node scripts/test.mjs test/http/etag.test.ts …` runs the named files once, in the
 // environment as it is (set TOKENKEEP_TEST_BACKEND=postgres and TOKENKEEP_TEST_PG_URL for PostgreSQL).
-import { readdirSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+//
+// The browser tests (every file under test/console/) drive Chromium (TOKENKEEP_CHROMIUM, else Debian's
+// /usr/bin/chromium) and run in the SQLite pass whenever it is there. Without it they are left out and the run says
+// "browser tests SKIPPED" at its start and its end — except under CI=true, where a missing browser fails the run.
+import { accessSync, constants, readdirSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import pg from 'pg';
 
@@ -31,11 +35,33 @@ if (wantedNode && process.version !== wantedNode) {
 const only = process.argv.slice(2);
 if (only.length > 0) process.exit(run(only, process.env));
 
-const files = find('test').sort();
-if (files.length === 0) {
+const allFiles = find('test').sort();
+if (allFiles.length === 0) {
   console.error('no test files found under test/');
   process.exit(1);
 }
+
+const chromium = process.env.TOKENKEEP_CHROMIUM || '/usr/bin/chromium';
+const chromiumFound = (() => {
+  try {
+    accessSync(chromium, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+const isBrowserTest = (file) => dirname(file) === join('test', 'console');
+const browserFiles = allFiles.filter(isBrowserTest);
+const browserNote =
+  browserFiles.length === 0 || chromiumFound
+    ? undefined
+    : `browser tests SKIPPED: Chromium not found at ${chromium} (install Debian's chromium package or set TOKENKEEP_CHROMIUM); not run: ${browserFiles.join(', ')}`;
+if (browserNote && process.env.CI === 'true') {
+  console.error(`browser tests FAILED: Chromium not found at ${chromium}, and CI=true runs them or fails (.ci/run installs Debian's chromium)`);
+  process.exit(1);
+}
+if (browserNote) console.log(browserNote);
+const files = browserNote ? allFiles.filter((f) => !isBrowserTest(f)) : allFiles;
 
 /** Files the PostgreSQL pass leaves out, and why; by file name, whatever folder of test/ holds the file. */
 const SQLITE_ONLY = {
@@ -70,6 +96,9 @@ const SQLITE_ONLY = {
   'outbound-client.test.ts': 'the outbound client against loopback listeners; no database involved',
   'as-support.test.ts': 'no database: the test authorization servers',
   'engine-nodes.test.ts': 'real server processes on PostgreSQL; runs in the first pass',
+  'browser-support.test.ts': "the browser tests' own instruments on static pages; no database involved",
+  'console.e2e.test.ts': 'real Chromium against a real server process on a SQLite file (the session API runs on both backends in test/http)',
+  'console.security.test.ts': 'real Chromium against a real server process on a SQLite file (the session API runs on both backends in test/http)',
 };
 
 // A name listed above must name one file only: a second file of that name in another folder would leave the pass too.
@@ -84,6 +113,7 @@ for (const name of Object.keys(SQLITE_ONLY)) {
 const { TOKENKEEP_TEST_BACKEND: _ignored, ...baseEnv } = process.env;
 console.log(`== test pass 1 (Node ${process.version}): every test file on SQLite ==`);
 const sqliteStatus = run(files, baseEnv);
+if (browserNote) console.log(`\n${browserNote}`);
 
 const pgUrl = process.env.TOKENKEEP_TEST_PG_URL;
 if (!pgUrl) {
@@ -117,6 +147,7 @@ for (const [file, why] of Object.entries(SQLITE_ONLY)) {
   if (files.some((f) => basename(f) === file)) console.log(`   not in this pass: ${file} (${why})`);
 }
 const pgStatus = run(pgFiles, { ...baseEnv, TOKENKEEP_TEST_BACKEND: 'postgres' });
+if (browserNote) console.log(`\n${browserNote}`);
 
 console.log(`\nSQLite pass: ${sqliteStatus === 0 ? 'passed' : 'FAILED'}; PostgreSQL pass: ${pgStatus === 0 ? 'passed' : 'FAILED'}`);
 process.exit(sqliteStatus !== 0 ? sqliteStatus : pgStatus);
