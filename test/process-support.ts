@@ -44,14 +44,20 @@ const newestMtime = (dir: string, ext: string): number =>
     return Math.max(max, st.isDirectory() ? newestMtime(path, ext) : name.endsWith(ext) ? st.mtimeMs : 0);
   }, 0);
 
+/** The built web console (scripts/build-console.mjs writes it from console/src during `npm run build`). */
+export const CONSOLE_INDEX = join(ROOT, 'dist', 'console', 'index.html');
+const CONSOLE_SRC = join(ROOT, 'console', 'src');
+
 function buildIsCurrent(): boolean {
-  // tsc rewrites every output on each build, dist/cli.js included.
-  return existsSync(CLI) && statSync(CLI).mtimeMs > newestMtime(join(ROOT, 'src'), '.ts');
+  // tsc rewrites every output on each build, dist/cli.js included; the console build rewrites its index.html.
+  const serverCurrent = existsSync(CLI) && statSync(CLI).mtimeMs > newestMtime(join(ROOT, 'src'), '.ts');
+  const consoleCurrent = !existsSync(CONSOLE_SRC) || (existsSync(CONSOLE_INDEX) && statSync(CONSOLE_INDEX).mtimeMs > newestMtime(CONSOLE_SRC, ''));
+  return serverCurrent && consoleCurrent;
 }
 
 const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
-/** `npm run build` unless dist/ is newer than every source file; test files running in parallel take turns. */
+/** `npm run build` unless dist/ is newer than every source file (server and console); test files running in parallel take turns. */
 export function ensureBuilt(): void {
   const lock = join(tmpdir(), `tokenkeep-build-lock-${Buffer.from(ROOT).toString('hex').slice(-32)}`);
   const deadline = Date.now() + 120_000;
