@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import type { Locator, Page } from 'playwright-core';
 import { PASSWORDS } from './console-stack.js';
 
-/** Signs in with the sign-in form and waits for the shell. */
+/** Signs in with the sign-in form (opening the console first unless the page shows it) and waits for the shell. */
 export async function signIn(page: Page, consoleUrl: string, user: string, password = PASSWORDS[user]): Promise<void> {
-  await page.goto(consoleUrl);
+  if (!page.url().startsWith(consoleUrl)) await page.goto(consoleUrl);
   await page.getByRole('heading', { name: 'Sign in to tokenkeep' }).waitFor();
   await page.getByLabel('User name', { exact: true }).fill(user);
   await page.getByLabel('Password', { exact: true }).fill(password);

@@ -23,6 +23,27 @@ export const USER = 'd2cuser';
 /** The seeded users' passwords, configured at the server's first start as the README says. */
 export const PASSWORDS: Record<string, string> = { [ADMIN]: ADMIN_PASSWORD, [USER]: USER_PASSWORD };
 
+export interface Answer {
+  method: string;
+  path: string;
+  status: number;
+}
+
+/** The server's log lines (JSON, one per line) of answered requests: `{"method","path","status",…,"msg":"request"}`. */
+function answersIn(output: string): Answer[] {
+  const answers: Answer[] = [];
+  for (const line of output.split('\n')) {
+    if (!line.includes('"msg":"request"')) continue;
+    try {
+      const { method, path, status } = JSON.parse(line) as Answer;
+      answers.push({ method, path, status });
+    } catch {
+      /* a line cut by the pipe: the next read has it whole */
+    }
+  }
+  return answers;
+}
+
 export interface ConsoleStack {
   /** the server's origin, which is also its TOKENKEEP_PUBLIC_URL */
   base: string;
@@ -30,6 +51,8 @@ export interface ConsoleStack {
   consoleUrl: string;
   as: AuthorizationServer;
   server: Running;
+  /** every request the server has answered so far, in order, as its request log tells (method, path without query, status) */
+  answers(): Answer[];
   /** an API call with Basic auth as one of the seeded users */
   api(method: string, path: string, user: string, body?: unknown): Promise<{ status: number; body: any; text: string }>;
   close(): Promise<void>;
@@ -76,6 +99,7 @@ export async function startConsoleStack(): Promise<ConsoleStack> {
       consoleUrl: `${base}/console/`,
       as,
       server,
+      answers: () => answersIn(server.output()),
       api: (method, path, user, body) => api(base, method, path, basic(user, PASSWORDS[user]), body),
       async close() {
         try {
