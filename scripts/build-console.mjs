@@ -4,14 +4,17 @@
 // for a year (immutable) while index.html, revalidated on every load, always names the current ones. No inline
 // script or style: the console's Content-Security-Policy allows only files of its own origin.
 //
-// `npm run build` runs it after tsc (and `npm ci` runs that build through `prepare`). `--quiet` prints nothing.
+// `npm run build` runs it after tsc (and `npm ci` runs that build through `prepare`). `--quiet` prints nothing;
+// `--out DIR` builds into DIR instead of dist/console (the serving tests build their own copy).
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 
+const { values: flags } = parseArgs({ options: { out: { type: 'string' }, quiet: { type: 'boolean' } } });
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const out = join(root, 'dist', 'console');
+const out = flags.out ? resolve(flags.out) : join(root, 'dist', 'console');
 const assets = join(out, 'assets');
 const started = Date.now();
 
@@ -64,9 +67,9 @@ const html = `<!DOCTYPE html>
 `;
 writeFileSync(join(out, 'index.html'), html);
 
-if (!process.argv.includes('--quiet')) {
+if (!flags.quiet) {
   const sizes = Object.entries(result.metafile.outputs)
     .map(([path, o]) => `${basename(path)} ${(o.bytes / 1024).toFixed(1)} KiB`)
     .join(', ');
-  console.log(`console built into dist/console in ${Date.now() - started} ms: ${sizes}`);
+  console.log(`console built into ${out} in ${Date.now() - started} ms: ${sizes}`);
 }

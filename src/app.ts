@@ -28,6 +28,7 @@ import { oauthProfileRoutes } from './http/routes/oauthprofiles.js';
 import { dataSourceRoutes } from './http/routes/datasources.js';
 import { tokenRoutes } from './http/routes/tokens.js';
 import { consentRoutes } from './http/routes/consent.js';
+import { consoleDir, consoleRoutes } from './http/routes/console.js';
 import { ConsentFlow } from './engine/consent.js';
 import { codeExchange } from './engine/code-exchange.js';
 import { TokenEngine, type EngineOptions } from './engine/refresh.js';
@@ -64,6 +65,8 @@ export interface AppDeps {
   outbox?: Partial<OutboxOptions>;
   /** TOKENKEEP_PUBLIC_URL: the origin browsers reach this server at; consent (api.md §9) is off without it */
   publicUrl?: string;
+  /** the built web console (index.html, assets/); by default dist/console, found from this module's location */
+  consoleDir?: string;
 }
 
 export interface Services {
@@ -243,5 +246,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(tokenRoutes);
   await app.register(consentRoutes);
   await app.register(metricsRoutes, { metrics });
+  await app.register(consoleRoutes, { dir: deps.consoleDir ?? consoleDir() });
   return app;
 }
