@@ -44,14 +44,9 @@ const newestMtime = (dir: string, ext: string): number =>
     return Math.max(max, st.isDirectory() ? newestMtime(path, ext) : name.endsWith(ext) ? st.mtimeMs : 0);
   }, 0);
 
-/** The web console's build (scripts/build-console.mjs writes index.html last). */
-const CONSOLE_INDEX = join(ROOT, 'dist', 'console', 'index.html');
-
 function buildIsCurrent(): boolean {
   // tsc rewrites every output on each build, dist/cli.js included.
-  if (!existsSync(CLI) || statSync(CLI).mtimeMs <= newestMtime(join(ROOT, 'src'), '.ts')) return false;
-  const consoleSources = Math.max(newestMtime(join(ROOT, 'console', 'src'), ''), statSync(join(ROOT, 'scripts', 'build-console.mjs')).mtimeMs);
-  return existsSync(CONSOLE_INDEX) && statSync(CONSOLE_INDEX).mtimeMs > consoleSources;
+  return existsSync(CLI) && statSync(CLI).mtimeMs > newestMtime(join(ROOT, 'src'), '.ts');
 }
 
 const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);

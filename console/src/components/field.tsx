@@ -23,7 +23,8 @@ interface Props {
 export function Field({ id, label, error, help, inline = false, children }: Props) {
   const helpId = `${id}-help`;
   const errorId = `${id}-error`;
-  const describedBy = [help ? helpId : '', error ? errorId : ''].filter(Boolean).join(' ');
+  // The error first: it is what a reader needs to hear (and what "the field's description" begins with).
+  const describedBy = [error ? errorId : '', help ? helpId : ''].filter(Boolean).join(' ');
   const control = children({ id, ...(error ? { 'aria-invalid': 'true' } : {}), ...(describedBy ? { 'aria-describedby': describedBy } : {}) });
   return (
     <div class={inline ? 'field field-inline' : 'field'}>

@@ -50,8 +50,7 @@ export function AppsScreen() {
         </p>
       )}
       {loaded.state === 'loading' && <p class="muted">Loading apps…</p>}
-      {loaded.state === 'done' && loaded.value.rows.length === 0 && <p>No apps yet.</p>}
-      {loaded.state === 'done' && loaded.value.rows.length > 0 && (
+      {loaded.state === 'done' && (
         <ScrollTable label="Apps">
           <thead>
             <tr>
@@ -63,6 +62,11 @@ export function AppsScreen() {
             </tr>
           </thead>
           <tbody>
+            {loaded.value.rows.length === 0 && (
+              <tr>
+                <td colSpan={5}>No apps yet.</td>
+              </tr>
+            )}
             {loaded.value.rows.map(({ app, status }) => (
               <tr key={app.id}>
                 <td>

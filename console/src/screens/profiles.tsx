@@ -48,8 +48,7 @@ export function ProfilesScreen() {
       )}
       {connecting && <ConnectProfile apps={loaded.state === 'done' ? loaded.value.apps : null} onCancel={() => setConnecting(false)} />}
       {loaded.state === 'loading' && <p class="muted">Loading profiles…</p>}
-      {loaded.state === 'done' && loaded.value.profiles.length === 0 && <p>No profiles yet. Connect one to let tokenkeep keep its tokens fresh.</p>}
-      {loaded.state === 'done' && loaded.value.profiles.length > 0 && (
+      {loaded.state === 'done' && (
         <ScrollTable label="Profiles">
           <thead>
             <tr>
@@ -61,6 +60,11 @@ export function ProfilesScreen() {
             </tr>
           </thead>
           <tbody>
+            {loaded.value.profiles.length === 0 && (
+              <tr>
+                <td colSpan={5}>No profiles yet. Connect one, and tokenkeep keeps its tokens fresh.</td>
+              </tr>
+            )}
             {loaded.value.profiles.map((p) => (
               <tr key={p.id}>
                 <td>
