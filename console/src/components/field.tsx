@@ -39,14 +39,14 @@ export function Field({ id, label, error, help, inline = false, children }: Prop
           {control}
         </>
       )}
-      {help && (
-        <p id={helpId} class="help">
-          {help}
-        </p>
-      )}
       {error && (
         <p id={errorId} class="field-error">
           {error}
+        </p>
+      )}
+      {help && (
+        <p id={helpId} class="help">
+          {help}
         </p>
       )}
     </div>

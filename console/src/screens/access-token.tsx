@@ -33,7 +33,8 @@ export function AccessTokenPanel({ profileId, onChange }: { profileId: number; o
       messages.say(force ? 'Access token refreshed' : 'Access token ready');
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) return;
-      messages.warn(err instanceof Error ? err.message : String(err));
+      const wait = err instanceof ApiError && err.retryAfter !== null ? ` Try again in ${err.retryAfter} s.` : '';
+      messages.warn(`${err instanceof Error ? err.message : String(err)}${wait}`);
     } finally {
       // A refresh (or its failure) changes the status shown above.
       onChange();
