@@ -1109,6 +1109,33 @@ describe(`storage contract on ${BACKEND}`, () => {
       for (const c of claims) if (!c.claimed) assert.equal(c.status?.lease?.owner, winners[0]);
     });
 
+    test('claims and commits of many profiles at once (one batch on PostgreSQL) each get their own answer', async () => {
+      const [free, held, stale, taken] = await Promise.all([fresh(), fresh(), fresh(), fresh()]);
+      assert.ok((await h.store.tokens.claim(held.profile.id, held.status.generation, 'node-x', LEASE)).claimed);
+      assert.ok((await h.store.tokens.claim(taken.profile.id, taken.status.generation, 'node-x', 40)).claimed);
+      await sleep(120); // taken's lease ran out with its call in flight
+      const claims = await Promise.all([
+        h.store.tokens.claim(free.profile.id, free.status.generation, 'node-a', LEASE),
+        h.store.tokens.claim(held.profile.id, held.status.generation, 'node-a', LEASE),
+        h.store.tokens.claim(stale.profile.id, stale.status.generation + 1, 'node-a', LEASE),
+        h.store.tokens.claim(taken.profile.id, taken.status.generation, 'node-a', LEASE),
+      ]);
+      assert.deepEqual(claims[0], { claimed: true, recovered: false });
+      assert.equal(claims[1].claimed, false);
+      assert.equal(claims[2].claimed, false);
+      assert.deepEqual(claims[3], { claimed: true, recovered: true });
+      const commits = await Promise.all([
+        h.store.tokens.complete(free.profile.id, free.status.generation, 'node-a', refreshed()),
+        h.store.tokens.complete(held.profile.id, held.status.generation, 'node-a', refreshed()),
+        h.store.tokens.complete(taken.profile.id, taken.status.generation, 'node-a', refreshed()),
+      ]);
+      assert.deepEqual(commits, [true, false, true]);
+      assert.equal((await statusOf(free.profile.id)).generation, free.status.generation + 1);
+      assert.equal((await statusOf(held.profile.id)).generation, held.status.generation);
+      assert.equal((await statusOf(held.profile.id)).lease?.owner, 'node-x');
+      assert.equal((await statusOf(taken.profile.id)).generation, taken.status.generation + 1);
+    });
+
     test('claim: a lease whose time ran out is nobody’s, and taking it over with its call in flight is `recovered`', async () => {
       const { profile, status } = await fresh();
       assert.deepEqual(await h.store.tokens.claim(profile.id, status.generation, 'node-a', 40), { claimed: true, recovered: false });
