@@ -71,6 +71,8 @@ const SQLITE_ONLY = {
   'cli.test.ts': 'real CLI processes; runs its PostgreSQL variant itself in the first pass',
   'client-errors.test.ts': "Node's own answers to malformed requests; no database involved",
   'security-headers.test.ts': 'headers of every kind of answer; no database involved',
+  'console-serving.test.ts': "the web console's files and their headers; no database involved",
+  'console-boundary.test.ts': "reads the console's and the server's sources; no database involved",
   'openapi.test.ts': 'validates the served document; no database involved',
   'rekey.test.ts': 'real CLI processes; runs its PostgreSQL variant itself in the first pass',
   'sealed-start.test.ts': 'real server processes on a SQLite file',

@@ -4,6 +4,7 @@
  */
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
+import cookie from '@fastify/cookie';
 import { Authenticator } from './domain/authenticator.js';
 import { fail } from './errors.js';
 import { OWASP_SCRYPT, type ScryptParams } from './crypto/passwords.js';
@@ -28,6 +29,7 @@ import { oauthProfileRoutes } from './http/routes/oauthprofiles.js';
 import { dataSourceRoutes } from './http/routes/datasources.js';
 import { tokenRoutes } from './http/routes/tokens.js';
 import { consentRoutes } from './http/routes/consent.js';
+import { consoleDir, consoleRoutes } from './http/routes/console.js';
 import { ConsentFlow } from './engine/consent.js';
 import { codeExchange } from './engine/code-exchange.js';
 import { TokenEngine, type EngineOptions } from './engine/refresh.js';
@@ -41,6 +43,9 @@ import { tokenRevocation } from './engine/revoke.js';
 import { createOutboundClient } from './outbound/client.js';
 import type { AppRules } from './domain/oauth-apps.js';
 import { parsePublicUrl } from './config.js';
+import { ConsoleSessions } from './domain/console-sessions.js';
+import { SESSION_COOKIE, type CookiePolicy } from './http/session-cookie.js';
+import { consoleSessionRoutes } from './http/routes/console-session.js';
 
 export interface AppDeps {
   store: Store;
@@ -64,6 +69,8 @@ export interface AppDeps {
   outbox?: Partial<OutboxOptions>;
   /** TOKENKEEP_PUBLIC_URL: the origin browsers reach this server at; consent (api.md §9) is off without it */
   publicUrl?: string;
+  /** the built web console (index.html, assets/); by default dist/console, found from this module's location */
+  consoleDir?: string;
 }
 
 export interface Services {
@@ -77,6 +84,8 @@ export interface Services {
   publicUrl: string | undefined;
   /** consent (api.md §9): its start and its callback */
   consent: ConsentFlow;
+  /** console sessions (api.md §10): sign-in, the check of every cookie-authenticated request, sign-out */
+  sessions: ConsoleSessions;
 }
 
 declare module 'fastify' {
@@ -85,8 +94,26 @@ declare module 'fastify' {
   }
 }
 
-/** Never log a credential: the Authorization header is not serialized, and any path to it is redacted. */
-export const redactPaths = ['req.headers.authorization', 'headers.authorization', 'authorization', 'password', '*.password'];
+/**
+ * Never log a credential: headers are not serialized, and any path to one is redacted anyway — the Authorization
+ * header, the console session's cookie and CSRF token (request and answer), a password.
+ */
+export const redactPaths = [
+  'req.headers.authorization',
+  'headers.authorization',
+  'authorization',
+  'req.headers.cookie',
+  'headers.cookie',
+  'cookie',
+  'req.headers["x-csrf-token"]',
+  'headers["x-csrf-token"]',
+  'res.headers["set-cookie"]',
+  'headers["set-cookie"]',
+  'csrfToken',
+  '*.csrfToken',
+  'password',
+  '*.password',
+];
 
 /**
  * Graceful close: Fastify closes idle keep-alive connections when close() starts, but a connection busy with a
@@ -153,6 +180,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const engine = new TokenEngine(deps.store, { exchange: tokenExchange(outbound), log: app.log, metrics, ...deps.engine });
   const publicUrl = deps.publicUrl === undefined ? undefined : parsePublicUrl(deps.publicUrl);
   const consent = new ConsentFlow({ store: deps.store, publicUrl, clock, exchange: codeExchange(outbound), log: app.log });
+  const sessions = new ConsoleSessions({ store: deps.store, authenticator, clock });
+  // Secure also behind a TLS-terminating proxy, which TOKENKEEP_PUBLIC_URL's https: tells.
+  const cookies: CookiePolicy = { secure: tls || publicUrl?.startsWith('https:') === true, publicOrigin: publicUrl, tls };
   app.decorate('services', {
     store: deps.store,
     authenticator,
@@ -162,6 +192,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     engine,
     publicUrl,
     consent,
+    sessions,
   });
 
   app.setValidatorCompiler(validatorCompiler);
@@ -184,7 +215,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.headers(answerHeaders);
     done();
   });
-  installAuth(app, { store: deps.store, authenticator });
+  // The session cookie is read only where it counts (http/auth.ts, the /console/session routes): no parsing hook.
+  await app.register(cookie, { hook: false });
+  installAuth(app, { store: deps.store, authenticator, sessions, cookies });
   installGracefulClose(app);
   app.addHook('onClose', () => outbound.close());
   if (deps.background) {
@@ -223,8 +256,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       // Relative: the origin that served this document. Not the request's Host, which the client chooses (and a
       // proxy in front may rewrite), and the document is built once and cached.
       servers: [{ url: '/', description: 'This server: the origin that served this document' }],
-      components: { securitySchemes: { basic: { type: 'http', scheme: 'basic' } } },
-      security: [{ basic: [] }],
+      components: {
+        securitySchemes: {
+          basic: { type: 'http', scheme: 'basic' },
+          // api.md §10: a request other than GET/HEAD also sends X-CSRF-Token.
+          consoleSession: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE },
+        },
+      },
+      security: [{ basic: [] }, { consoleSession: [] }],
     },
     // A schema with an `$id` (the HDP error envelope) becomes one component under that name, not `def-N`.
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
@@ -242,6 +281,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(dataSourceRoutes);
   await app.register(tokenRoutes);
   await app.register(consentRoutes);
+  await app.register(consoleSessionRoutes, { cookies });
   await app.register(metricsRoutes, { metrics });
+  await app.register(consoleRoutes, { dir: deps.consoleDir ?? consoleDir() });
   return app;
 }

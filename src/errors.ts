@@ -90,6 +90,13 @@ export const catalogue = {
       "The authorization server granted no refresh token, so nothing was stored; ask it for offline access in the application's authorizeParams " +
       '(Google: access_type=offline and prompt=consent) and connect again.',
   ),
+  // console sessions (api.md §10)
+  csrfTokenInvalid: def(
+    223022403,
+    403,
+    () => "A request signed in with a console session that changes something must carry the session's X-CSRF-Token (GET /console/session gives it).",
+  ),
+  originRejected: def(223023403, 403, () => "The request comes from another origin than this server's (its Origin header); it was refused."),
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorKind = keyof typeof catalogue;

@@ -12,6 +12,7 @@ import { passwordProblem } from './domain/password-policy.js';
 import { openStore } from './storage/open.js';
 import { integrityRules } from './domain/integrity.js';
 import { settle } from './domain/refusals.js';
+import { endSessionsOf } from './domain/console-sessions.js';
 import type { Store, User } from './domain/ports/index.js';
 
 /** The command could not do what it was asked, for a reason the message gives: exit 1, no stack. */
@@ -66,6 +67,7 @@ export async function resetPassword(config: Config, name: string, passwordFile: 
       throw new CommandFailed(`the password of ${user.userName} was changed or the user removed while this command ran; nothing was replaced: run it again`);
     }
     await settle(store.users.setLock(user.id, null));
+    await endSessionsOf(store, user.id);
     process.stdout.write(`user ${user.userName} (id ${user.id}): password replaced; ${lockState(user)}${inactiveNote(user)}\n`);
     return 0;
   });

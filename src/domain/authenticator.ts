@@ -23,6 +23,7 @@ import type { Principal, Store } from './ports/index.js';
 import { failureCount, lockoutPolicy, type LockoutPolicy } from './lockout.js';
 import { Gate } from './gate.js';
 import { WindowCounter } from './window-counter.js';
+import { endSessionsOf } from './console-sessions.js';
 
 export interface AuthenticatorOptions {
   store: Store;
@@ -112,8 +113,11 @@ export class Authenticator {
     this.addresses.add(address, ADDRESS_WINDOW_MS);
     // Lockout off: nothing is counted.
     const count = failureCount(await this.policy(), now);
-    if (count && principal) await this.opts.store.logins.recordFailure(principal.id, now, count);
-    else if (count) await this.opts.store.logins.recordUnknownNameFailure(userName, now, count);
+    if (count && principal) {
+      const { locked } = await this.opts.store.logins.recordFailure(principal.id, now, count);
+      // A lock ends the account's console sessions (api.md §10), so that its end does not bring them back.
+      if (locked) await endSessionsOf(this.opts.store, principal.id);
+    } else if (count) await this.opts.store.logins.recordUnknownNameFailure(userName, now, count);
     throw fail('unauthorized');
   }
 
@@ -141,6 +145,8 @@ export class Authenticator {
         this.opts.onRehash?.(principal.userName);
       }
       this.remember(principal.id, { hash, mac: this.mac(password) });
+      // The hash stored now: a console session started by this login keeps a digest of it.
+      if (hash !== principal.passwordHash) return { ...principal, passwordHash: hash };
     }
     return principal;
   }

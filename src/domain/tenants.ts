@@ -4,6 +4,7 @@ import type { Store, Tenant } from './ports/index.js';
 import { covers, isAdministrator, mayAdminister, type Identity } from './access.js';
 import { Perm, SYSTEM_TENANT_ID } from './permissions.js';
 import { settle } from './refusals.js';
+import { endTenantSessions } from './console-sessions.js';
 
 export interface TenantInput {
   name: string;
@@ -62,9 +63,12 @@ export async function updateTenant(store: Store, actor: Identity, id: number, in
   if (input.parentTenant !== undefined && input.parentTenant !== null && input.parentTenant !== expectedParent) {
     throw fail('invalidJson', `parentTenant: must be ${expectedParent} for this tenant`);
   }
-  return settle(store.tenants.update(id, { name: input.name, description: input.description ?? null, status: input.status ?? 1 }), {
+  const updated = await settle(store.tenants.update(id, { name: input.name, description: input.description ?? null, status: input.status ?? 1 }), {
     name: `tenant ${input.name}`,
   });
+  // A deactivated tenant's users are inactive: their console sessions end (api.md §10), and stay ended after a reactivation.
+  if (updated.status !== 1) await endTenantSessions(store, id);
+  return updated;
 }
 
 export async function deleteTenant(store: Store, actor: Identity, id: number): Promise<void> {

@@ -12,6 +12,7 @@ import { passwordProblem } from './password-policy.js';
 import { assertPermissionIds } from './roles.js';
 import { settle } from './refusals.js';
 import { revocationWindow } from './revocation.js';
+import { endSessionsOf } from './console-sessions.js';
 
 export interface Grants {
   roles: number[];
@@ -98,7 +99,7 @@ export async function updateUser(ctx: Ctx, id: number, input: UserInput): Promis
   }
   await checkGrants(ctx.store, ctx.actor, input.grants);
   if (input.password !== undefined) checkPassword(input.password, input.userName);
-  return settle(
+  const updated = await settle(
     ctx.store.users.update(id, {
       userName: input.userName,
       status: input.status,
@@ -108,6 +109,9 @@ export async function updateUser(ctx: Ctx, id: number, input: UserInput): Promis
     }),
     { name: `user ${input.userName}` },
   );
+  // A new password or a deactivation ends the user's console sessions (api.md §10).
+  if (input.password !== undefined || input.status !== 1) await endSessionsOf(ctx.store, id);
+  return updated;
 }
 
 export async function setGrants(ctx: Ctx, id: number, grants: Grants): Promise<User> {
@@ -130,6 +134,8 @@ export async function setStatus(ctx: Ctx, id: number, status: Status, accountLoc
     const period = (await ctx.store.limits.all()).get(Limit.PasswordLockoutPeriod) ?? 1800;
     await settle(ctx.store.users.setLock(id, { lockedAt: now, lockedUntil: now + period * 1000 }));
   }
+  // A deactivation or a lock ends the user's console sessions (api.md §10): an unlock later does not revive them.
+  if (status !== 1 || accountLocked === true) await endSessionsOf(ctx.store, id);
   return (await ctx.store.users.get(id))!;
 }
 
@@ -137,6 +143,7 @@ export async function setPassword(ctx: Ctx, id: number, password: string): Promi
   const current = await userFor(ctx.store, ctx.actor, id, Perm.ModifyUsers);
   checkPassword(password, current.userName);
   await settle(ctx.store.users.update(id, { ...current, passwordHash: await hashPassword(password, ctx.hashParams) }), { name: `user ${current.userName}` });
+  await endSessionsOf(ctx.store, id);
 }
 
 export async function deleteUser(store: Store, actor: Identity, id: number): Promise<void> {

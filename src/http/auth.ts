@@ -1,13 +1,21 @@
 /**
- * HTTP Basic (RFC 7617) in front of every route but the health check, then `?user=` resolution and the route's
- * permission check — all in onRequest, so that a 401/403 is decided before a body is parsed (api.md §6 order).
+ * Authentication in front of every route but the health check — HTTP Basic (RFC 7617) or the console's session cookie
+ * (api.md §10) — then `?user=` resolution and the route's permission check, all in onRequest, so that a 401/403 is
+ * decided before a body is parsed (api.md §6 order).
+ *
+ * A request with an Authorization header is judged by that header alone, as before the console existed: Basic wins
+ * over a cookie sent beside it, and such a request needs no CSRF token (a page of another site cannot make a browser
+ * add an Authorization header of its choosing). Only a request without one is authenticated by the cookie, and then
+ * also shows its Origin and CSRF token (./session-cookie.ts) before `?user=` is looked at.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { fail } from '../errors.js';
 import { holds } from '../domain/access.js';
 import type { Authenticator } from '../domain/authenticator.js';
-import type { Store } from '../domain/ports/index.js';
+import type { ConsoleSessions } from '../domain/console-sessions.js';
+import type { Principal, Store } from '../domain/ports/index.js';
 import { resolveActor } from './on-behalf.js';
+import { guardSessionRequest, sessionIdOf, type CookiePolicy } from './session-cookie.js';
 
 /** Bigger than any sane user name and password; larger headers are refused before decoding. */
 const MAX_CREDENTIALS_LENGTH = 1024;
@@ -28,16 +36,39 @@ export function parseBasic(header: string | undefined): Credentials | undefined 
   return { userName: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
 }
 
-export function installAuth(app: FastifyInstance, deps: { store: Store; authenticator: Authenticator }): void {
+export interface AuthDeps {
+  store: Store;
+  authenticator: Authenticator;
+  sessions: ConsoleSessions;
+  cookies: CookiePolicy;
+}
+
+export function installAuth(app: FastifyInstance, deps: AuthDeps): void {
   app.decorateRequest('principal', null as never);
   app.decorateRequest('actor', null as never);
+  app.decorateRequest('consoleRequest', false);
+
+  /** The caller by the session cookie: 401 without a session that admits, 403 for a write without Origin and token. */
+  const bySession = async (request: FastifyRequest): Promise<Principal> => {
+    const sessionId = sessionIdOf(app, request);
+    if (sessionId === undefined) throw fail('unauthorized');
+    request.consoleRequest = true;
+    const resumed = await deps.sessions.resume(sessionId);
+    if (!resumed) throw fail('unauthorized');
+    guardSessionRequest(request, sessionId, deps.cookies);
+    return resumed.principal;
+  };
 
   app.addHook('onRequest', async (request: FastifyRequest) => {
     const config = request.routeOptions.config;
     if (config.auth === false) return;
-    const credentials = parseBasic(request.headers.authorization);
-    if (!credentials) throw fail('unauthorized');
-    request.principal = await deps.authenticator.authenticate(credentials.userName, credentials.password, request.ip);
+    if (request.headers.authorization === undefined) {
+      request.principal = await bySession(request);
+    } else {
+      const credentials = parseBasic(request.headers.authorization);
+      if (!credentials) throw fail('unauthorized');
+      request.principal = await deps.authenticator.authenticate(credentials.userName, credentials.password, request.ip);
+    }
     const permissions = config.permissions ?? [];
     const user = config.onBehalf ? (request.query as Record<string, unknown>).user : undefined;
     request.actor = user === undefined ? request.principal : await resolveActor(deps.store, request.principal, user, permissions);

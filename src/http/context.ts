@@ -8,7 +8,7 @@ import type { Principal } from '../domain/ports/index.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** false for the health check; every other route requires HTTP Basic */
+    /** false for the health check (and routes that authenticate by themselves); every other route requires HTTP Basic or a console session */
     auth?: boolean;
     /** permissions the caller must all hold (Administrator implies every one) before the body is even read */
     permissions?: number[];
@@ -22,6 +22,8 @@ declare module 'fastify' {
     principal: Principal;
     /** the user the operation runs as: the caller, or the `?user=` target */
     actor: Identity;
+    /** a console request (it relied on the session cookie, or is a /console/session route): its 401 challenge is not Basic */
+    consoleRequest: boolean;
   }
 }
 

@@ -7,6 +7,7 @@ import { ApiError, fail } from '../errors.js';
 import { describeValidationError } from './validation.js';
 import { StoreUnavailable } from '../storage/errors.js';
 import { SealedValueUnreadable } from '../sealing/key-ring.js';
+import { SESSION_CHALLENGE } from './session-cookie.js';
 
 const BODY_LIMIT = 64 * 1024;
 
@@ -38,7 +39,7 @@ function toApiError(err: FastifyError, request: FastifyRequest): ApiError | unde
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return fail('unsupportedMediaType');
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return fail('payloadTooLarge', BODY_LIMIT);
+      return fail('payloadTooLarge', request.routeOptions.bodyLimit ?? BODY_LIMIT);
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return fail('invalidJson', 'the body is empty');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
@@ -47,7 +48,7 @@ function toApiError(err: FastifyError, request: FastifyRequest): ApiError | unde
   }
   // Fastify's JSON parser reports syntax errors and prototype poisoning with a 400 status.
   if (err.statusCode === 400 || err instanceof SyntaxError) return fail('invalidJson', 'the body is not valid JSON');
-  if (err.statusCode === 413) return fail('payloadTooLarge', BODY_LIMIT);
+  if (err.statusCode === 413) return fail('payloadTooLarge', request.routeOptions.bodyLimit ?? BODY_LIMIT);
   if (err.statusCode === 415) return fail('unsupportedMediaType');
   return undefined;
 }
@@ -66,7 +67,7 @@ export function apiErrorOf(err: FastifyError, request: FastifyRequest): ApiError
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const apiError = apiErrorOf(err, request);
-    if (apiError.status === 401) reply.header('www-authenticate', 'Basic realm="tokenkeep", charset="UTF-8"');
+    if (apiError.status === 401) reply.header('www-authenticate', request.consoleRequest ? SESSION_CHALLENGE : 'Basic realm="tokenkeep", charset="UTF-8"');
     reply.headers(apiError.headers).code(apiError.status).send(apiError.toBody());
   });
 }

@@ -29,6 +29,7 @@ import type {
   TokenStatus,
   ConsentState,
   NewConsentState,
+  ConsoleSession,
 } from '../domain/ports/index.js';
 import { nameKey } from './names.js';
 import { tokensDigest } from './token-columns.js';
@@ -325,4 +326,16 @@ export const toConsentState = (r: Row, verifier: string): ConsentState => ({
   returnTo: text(r.return_to),
   verifier,
   expiresAt: Number(r.expires_at),
+});
+
+/** The columns of a console session as `find` reads them: the row and its user's current name. */
+export const CONSOLE_SESSION_COLUMNS = 's.digest, s.user_id, s.password_digest, s.created_at, s.last_seen_at, u.user_name';
+
+export const toConsoleSession = (r: Row): ConsoleSession => ({
+  digest: r.digest as string,
+  userId: Number(r.user_id),
+  userName: r.user_name as string,
+  passwordDigest: r.password_digest as string,
+  createdAt: Number(r.created_at),
+  lastSeenAt: Number(r.last_seen_at),
 });

@@ -19,6 +19,8 @@ import type {
   DataSource,
   FailureCount,
   NewConsentState,
+  NewConsoleSession,
+  SignedInStanding,
   NewDataSource,
   NewOAuthApp,
   OAuthApp,
@@ -1109,6 +1111,33 @@ describe(`storage contract on ${BACKEND}`, () => {
       for (const c of claims) if (!c.claimed) assert.equal(c.status?.lease?.owner, winners[0]);
     });
 
+    test('claims and commits of many profiles at once (one batch on PostgreSQL) each get their own answer', async () => {
+      const [free, held, stale, taken] = await Promise.all([fresh(), fresh(), fresh(), fresh()]);
+      assert.ok((await h.store.tokens.claim(held.profile.id, held.status.generation, 'node-x', LEASE)).claimed);
+      assert.ok((await h.store.tokens.claim(taken.profile.id, taken.status.generation, 'node-x', 40)).claimed);
+      await sleep(120); // taken's lease ran out with its call in flight
+      const claims = await Promise.all([
+        h.store.tokens.claim(free.profile.id, free.status.generation, 'node-a', LEASE),
+        h.store.tokens.claim(held.profile.id, held.status.generation, 'node-a', LEASE),
+        h.store.tokens.claim(stale.profile.id, stale.status.generation + 1, 'node-a', LEASE),
+        h.store.tokens.claim(taken.profile.id, taken.status.generation, 'node-a', LEASE),
+      ]);
+      assert.deepEqual(claims[0], { claimed: true, recovered: false });
+      assert.equal(claims[1].claimed, false);
+      assert.equal(claims[2].claimed, false);
+      assert.deepEqual(claims[3], { claimed: true, recovered: true });
+      const commits = await Promise.all([
+        h.store.tokens.complete(free.profile.id, free.status.generation, 'node-a', refreshed()),
+        h.store.tokens.complete(held.profile.id, held.status.generation, 'node-a', refreshed()),
+        h.store.tokens.complete(taken.profile.id, taken.status.generation, 'node-a', refreshed()),
+      ]);
+      assert.deepEqual(commits, [true, false, true]);
+      assert.equal((await statusOf(free.profile.id)).generation, free.status.generation + 1);
+      assert.equal((await statusOf(held.profile.id)).generation, held.status.generation);
+      assert.equal((await statusOf(held.profile.id)).lease?.owner, 'node-x');
+      assert.equal((await statusOf(taken.profile.id)).generation, taken.status.generation + 1);
+    });
+
     test('claim: a lease whose time ran out is nobody’s, and taking it over with its call in flight is `recovered`', async () => {
       const { profile, status } = await fresh();
       assert.deepEqual(await h.store.tokens.claim(profile.id, status.generation, 'node-a', 40), { claimed: true, recovered: false });
@@ -1732,6 +1761,153 @@ describe(`storage contract on ${BACKEND}`, () => {
       assert.equal(await h.store.profiles.delete(profile.id), undefined);
       assert.deepEqual((await h.store.consentStates.take(state.digest))?.target, { kind: 'reconsent', profileId: profile.id });
     });
+  });
+
+  describe('consoleSessions', () => {
+    const digestOf = (): string => randomBytes(32).toString('hex');
+    /** A new session of `user` at `at`, and the standing its sign-in verified (the row as it is). */
+    const sessionOf = (user: User, at = Date.now()): NewConsoleSession => ({ digest: digestOf(), userId: user.id, passwordDigest: rnd('pd-'), createdAt: at });
+    const standingOf = (user: User): SignedInStanding => ({ passwordHash: user.passwordHash, status: 1, tenantStatus: 1, lockedUntil: null });
+    const digests = async (): Promise<Set<string>> => {
+      const sql = 'SELECT digest FROM console_sessions';
+      const all =
+        h.backend === 'sqlite'
+          ? (sqliteStoreOf(h).db.connection.prepare(sql).all() as { digest: string }[])
+          : ((await (h.store as PostgresStore).db.pool.query(sql)).rows as { digest: string }[]);
+      return new Set(all.map((r) => r.digest));
+    };
+
+    test('create then find: the session with its user’s current name, last seen at its creation; an unknown digest is nothing', async () => {
+      const user = await makeUser();
+      const session = sessionOf(user, 1_700_000_000_123);
+      assert.equal(await h.store.consoleSessions.create(session, standingOf(user)), true);
+      assert.deepEqual(await h.store.consoleSessions.find(session.digest), { ...session, userName: user.userName, lastSeenAt: session.createdAt });
+      assert.equal(await h.store.consoleSessions.find(digestOf()), undefined);
+      const renamed = rnd('renamed');
+      await ok(h.store.users.update(user.id, { userName: renamed, status: 1, roles: [USER_ROLE], permissions: [] }));
+      assert.equal((await h.store.consoleSessions.find(session.digest))?.userName, renamed, 'the name is read with the row, not kept');
+    });
+
+    test('create stores nothing unless the user’s row still holds the standing sign-in verified', async () => {
+      const now = Date.now();
+      const changed: [string, (u: User) => Promise<unknown>][] = [
+        [
+          'a new password hash',
+          (u) => ok(h.store.users.update(u.id, { userName: u.userName, status: 1, passwordHash: rnd('hash-'), roles: [USER_ROLE], permissions: [] })),
+        ],
+        ['deactivated', (u) => ok(h.store.users.update(u.id, { userName: u.userName, status: 0, roles: [USER_ROLE], permissions: [] }))],
+        ['locked', (u) => h.store.users.setLock(u.id, { lockedAt: now, lockedUntil: now + 60_000 })],
+      ];
+      for (const [what, change] of changed) {
+        const user = await makeUser();
+        await change(user);
+        const session = sessionOf(user);
+        assert.equal(await h.store.consoleSessions.create(session, standingOf(user)), false, what);
+        assert.ok(!(await digests()).has(session.digest), `${what}: nothing stored`);
+      }
+      const { tenant, role } = await makeTenant();
+      const member = await makeUser(tenant.id, [role]);
+      await ok(h.store.tenants.update(tenant.id, { name: tenant.name, description: null, status: 0 }));
+      assert.equal(await h.store.consoleSessions.create(sessionOf(member), standingOf(member)), false, 'an inactive tenant');
+      const gone = await makeUser();
+      assert.equal(await h.store.users.delete(gone.id), undefined);
+      assert.equal(await h.store.consoleSessions.create(sessionOf(gone), standingOf(gone)), false, 'a deleted user');
+    });
+
+    test('touch moves last seen forward only; touching a gone session does nothing', async () => {
+      const user = await makeUser();
+      const session = sessionOf(user, 1_000_000);
+      assert.equal(await h.store.consoleSessions.create(session, standingOf(user)), true);
+      await h.store.consoleSessions.touch(session.digest, 1_060_000);
+      assert.equal((await h.store.consoleSessions.find(session.digest))?.lastSeenAt, 1_060_000);
+      await h.store.consoleSessions.touch(session.digest, 1_030_000);
+      assert.equal((await h.store.consoleSessions.find(session.digest))?.lastSeenAt, 1_060_000, 'never back');
+      assert.equal((await h.store.consoleSessions.find(session.digest))?.createdAt, 1_000_000);
+      const unknown = digestOf();
+      await h.store.consoleSessions.touch(unknown, 2_000_000);
+      assert.equal(await h.store.consoleSessions.find(unknown), undefined, 'no row made');
+    });
+
+    test('delete ends one session; deleteOfUser every session of one user; deleteOfTenant those of its users; a deleted user takes its own', async () => {
+      const [a, b] = [await makeUser(), await makeUser()];
+      const { tenant, role } = await makeTenant();
+      const member = await makeUser(tenant.id, [role]);
+      const [a1, a2, b1, m1] = [sessionOf(a), sessionOf(a), sessionOf(b), sessionOf(member)];
+      for (const [s, u] of [
+        [a1, a],
+        [a2, a],
+        [b1, b],
+        [m1, member],
+      ] as const) {
+        assert.equal(await h.store.consoleSessions.create(s, standingOf(u)), true);
+      }
+      await h.store.consoleSessions.delete(a1.digest);
+      assert.equal(await h.store.consoleSessions.find(a1.digest), undefined);
+      assert.ok(await h.store.consoleSessions.find(a2.digest), 'the other session of the user stays');
+      const a3 = sessionOf(a);
+      assert.equal(await h.store.consoleSessions.create(a3, standingOf(a)), true);
+      await h.store.consoleSessions.deleteOfUser(a.id);
+      assert.equal(await h.store.consoleSessions.find(a2.digest), undefined);
+      assert.equal(await h.store.consoleSessions.find(a3.digest), undefined);
+      assert.ok(await h.store.consoleSessions.find(b1.digest), 'another user’s session stays');
+      await h.store.consoleSessions.deleteOfTenant(tenant.id);
+      assert.equal(await h.store.consoleSessions.find(m1.digest), undefined);
+      assert.ok(await h.store.consoleSessions.find(b1.digest), 'a session of another tenant’s user stays');
+      assert.equal(await h.store.users.delete(b.id), undefined);
+      assert.ok(!(await digests()).has(b1.digest), 'the cascade removed the row');
+    });
+
+    test('deleteUnseenSince deletes at most `limit` sessions last seen at or before the cutoff, oldest first, and no other', async () => {
+      const user = await makeUser();
+      // Far in the past, so that no other test's session is older.
+      const t0 = 1_000;
+      const made: NewConsoleSession[] = [];
+      for (let i = 0; i < 5; i++) {
+        const s = sessionOf(user, t0 + i * 1000);
+        assert.equal(await h.store.consoleSessions.create(s, standingOf(user)), true);
+        made.push(s);
+      }
+      assert.equal(await h.store.consoleSessions.deleteUnseenSince(t0 + 3000, 2), 2);
+      let left = await digests();
+      assert.deepEqual(
+        made.map((s) => left.has(s.digest)),
+        [false, false, true, true, true],
+        'the two oldest went',
+      );
+      assert.equal(await h.store.consoleSessions.deleteUnseenSince(t0 + 3000, 100), 2, 'the cutoff is inclusive');
+      left = await digests();
+      assert.deepEqual(
+        made.map((s) => left.has(s.digest)),
+        [false, false, false, false, true],
+      );
+      await h.store.consoleSessions.touch(made[4].digest, t0 + 10_000);
+      assert.equal(await h.store.consoleSessions.deleteUnseenSince(t0 + 5000, 100), 0, 'a session seen since stays');
+    });
+
+    test(
+      'a lock being written when create runs wins: create waits for it and then stores nothing',
+      { skip: BACKEND === 'sqlite' && 'SQLite runs one write at a time: the conditional insert cannot overlap a lock' },
+      async () => {
+        const user = await makeUser();
+        const pool = (h.store as PostgresStore).db.pool;
+        const locker = await pool.connect();
+        try {
+          await locker.query('BEGIN');
+          await locker.query('UPDATE users SET locked_at = $2, locked_until = $3 WHERE id = $1', [user.id, Date.now(), Date.now() + 60_000]);
+          const session = sessionOf(user);
+          const created = h.store.consoleSessions.create(session, standingOf(user));
+          let settled = false;
+          void created.then(() => (settled = true));
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          assert.equal(settled, false, 'the insert waits for the uncommitted lock');
+          await locker.query('COMMIT');
+          assert.equal(await created, false);
+          assert.equal(await h.store.consoleSessions.find(session.digest), undefined);
+        } finally {
+          locker.release();
+        }
+      },
+    );
   });
 
   describe('revocations', () => {

@@ -19,6 +19,7 @@ import { redactPaths } from '../../src/app.js';
 import { harness, ADMIN_PASSWORD, USER_PASSWORD, type Harness } from '../helpers.js';
 import { api, ensureBuilt, killAll, startServer, type Running } from '../process-support.js';
 import { answers, startBadAuthorizationServer, type BadAuthorizationServer } from '../engine/bad-as.js';
+import { SESSION_COOKIE, sessionOf, signInRequest, withSession } from '../console-support.js';
 
 const rnd = (tag: string): string => `${tag}${randomBytes(10).toString('hex')}`;
 const b64 = (user: string, password: string): string => Buffer.from(`${user}:${password}`, 'utf8').toString('base64');
@@ -407,6 +408,26 @@ describe('logs at level trace (in-process)', () => {
     await ok({ method: 'DELETE', url: `/api/mgmt/oauthprofiles/${profile.id}`, auth: USER }, 204);
     await ok({ method: 'DELETE', url: `/api/admin/users/${user.id}`, auth: ADMIN }, 204);
 
+    // Console sessions (api.md §10): signed in, used with the cookie and the CSRF token (also wrongly), signed out.
+    const session = sessionOf(await send(signInRequest('d2cuser', USER_PASSWORD)));
+    secrets.add(session.id);
+    secrets.add(session.csrfToken);
+    await ok({ method: 'GET', url: '/api/mgmt/permissions', headers: withSession(session, false) }, 200);
+    await ok({ method: 'GET', url: '/console/session', headers: withSession(session, false) }, 200);
+    const dsBody = { name: 'console ds', dataStore: 54, options: { Password: secrets.add(rnd('CONSOLEOPT')) } };
+    await ok({ method: 'POST', url: '/api/mgmt/datasources', headers: withSession(session), payload: dsBody }, 201);
+    await ok({ method: 'POST', url: '/api/mgmt/datasources', headers: withSession(session, false), payload: dsBody }, 403);
+    const wrongCsrf = { ...withSession(session, false), 'x-csrf-token': secrets.add(rnd('WRONGCSRF')) };
+    await ok({ method: 'POST', url: '/api/mgmt/datasources', headers: wrongCsrf, payload: dsBody }, 403);
+    await ok(
+      { method: 'GET', url: '/api/mgmt/permissions', headers: { cookie: `${SESSION_COOKIE}=${secrets.add(randomBytes(32).toString('base64url'))}` } },
+      401,
+    );
+    await ok(signInRequest('d2cuser', secrets.add(`Bad-${rnd('')}-9`)), 401);
+    await ok({ method: 'POST', url: '/console/session', payload: { userName: 'd2cuser', password: secrets.add(rnd('EXTRAFIELD')), extra: 1 } }, 400);
+    await ok({ method: 'DELETE', url: '/console/session', headers: withSession(session) }, 204);
+    await ok({ method: 'GET', url: '/api/mgmt/permissions', headers: withSession(session, false) }, 401);
+
     const lines = log.lines();
     // The capture works and sees the workload: every request is logged, at info and below, as JSON.
     assert.ok(lines.length >= [...statuses.values()].reduce((a, b) => a + b, 0), `${lines.length} log lines`);
@@ -499,6 +520,31 @@ describe('logs at level trace (real process)', { timeout: 300_000 }, () => {
       refreshToken: secrets.add(rnd('INVALID')),
     });
     assert.equal(invalid.status, 400);
+
+    // A console session: its id and CSRF token are secrets too.
+    const signedIn = await fetch(`${base}/console/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ userName: 'd2cuser', password: userPw }),
+      signal: AbortSignal.timeout(30_000),
+    });
+    assert.equal(signedIn.status, 200);
+    const csrfToken = secrets.add(((await signedIn.json()) as { csrfToken: string }).csrfToken);
+    const cookie = secrets.add(signedIn.headers.getSetCookie()[0].split(';')[0]);
+    secrets.add(cookie.slice(SESSION_COOKIE.length + 1));
+    const consoleWrite = await fetch(`${base}/api/mgmt/datasources`, {
+      method: 'POST',
+      headers: { cookie, 'x-csrf-token': csrfToken, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'console', dataStore: 54 }),
+      signal: AbortSignal.timeout(30_000),
+    });
+    assert.equal(consoleWrite.status, 201, await consoleWrite.text());
+    const signedOut = await fetch(`${base}/console/session`, {
+      method: 'DELETE',
+      headers: { cookie, 'x-csrf-token': csrfToken },
+      signal: AbortSignal.timeout(30_000),
+    });
+    assert.equal(signedOut.status, 204);
 
     const stopped = await server.stop();
     assert.deepEqual(stopped, { code: 0, signal: null });

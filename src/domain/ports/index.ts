@@ -8,6 +8,7 @@ export type * from './profiles.js';
 export type * from './refusal.js';
 export type * from './revocations.js';
 export type * from './roles.js';
+export type * from './sessions.js';
 export type * from './rules.js';
 export type * from './store.js';
 export type * from './tenants.js';

@@ -23,6 +23,7 @@ import type { Keys } from './keys.js';
 import type { Limits, Logins } from './logins.js';
 import type { Profiles } from './profiles.js';
 import type { Roles } from './roles.js';
+import type { ConsoleSessions } from './sessions.js';
 import type { Seed } from './rules.js';
 import type { Tenants } from './tenants.js';
 import type { AppEngines, Tokens } from './tokens.js';
@@ -64,4 +65,6 @@ export interface Store {
   readonly revocations: Revocations;
   /** consent started and not yet completed (api.md §9) */
   readonly consentStates: ConsentStates;
+  /** signed-in console browsers (api.md §10) */
+  readonly consoleSessions: ConsoleSessions;
 }

@@ -256,4 +256,19 @@ CREATE INDEX revocations_key_version ON revocations(key_version);`,
 CREATE INDEX consent_states_expires ON consent_states(expires_at);
 CREATE INDEX consent_states_key_version ON consent_states(key_version);`,
   },
+  {
+    version: 8,
+    name: 'console sessions',
+    // api.md §10, as ../sqlite/migrations.ts version 8: keyed by the SHA-256 of the session id, the SHA-256 of the
+    // password hash at sign-in, epoch ms; indexed by user (ending a user's sessions) and last use (pruning).
+    sql: `CREATE TABLE console_sessions (
+  digest TEXT PRIMARY KEY,
+  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  password_digest TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  last_seen_at BIGINT NOT NULL
+);
+CREATE INDEX console_sessions_user ON console_sessions(user_id);
+CREATE INDEX console_sessions_last_seen ON console_sessions(last_seen_at);`,
+  },
 ];

@@ -26,6 +26,7 @@ import { nameKey } from '../names.js';
 import { PgAppEngines } from './app-engines.js';
 import { PgApps } from './apps.js';
 import { PgConsentStates } from './consent-states.js';
+import { PgConsoleSessions } from './console-sessions.js';
 import { PgDataSources } from './data-sources.js';
 import { LOCK, PgDb, type PostgresOptions } from './db.js';
 import { keyringHooks, type PgSealing } from './keyring.js';
@@ -59,6 +60,8 @@ export class PostgresStore implements Store {
   readonly revocations: PgRevocations;
   /** consent in progress: its PKCE verifier sealed before the statement that stores it */
   readonly consentStates: PgConsentStates;
+  /** signed-in console browsers: found by the digest of their id */
+  readonly consoleSessions: PgConsoleSessions;
   readonly ping = (): Promise<void> => this.db.ping();
   readonly probeWrite = (): Promise<void> => this.db.probeWrite();
   readonly close = (): Promise<void> => this.db.close();
@@ -79,6 +82,7 @@ export class PostgresStore implements Store {
     this.tokens = new PgTokens(this.db, this.keys);
     this.appEngines = new PgAppEngines(this.db);
     this.consentStates = new PgConsentStates(this.db, this.keys);
+    this.consoleSessions = new PgConsoleSessions(this.db);
   }
 
   async migrate(): Promise<number[]> {

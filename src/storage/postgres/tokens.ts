@@ -19,32 +19,69 @@ import {
   toDue,
   tokensDigest,
 } from '../token-columns.js';
-import { DB_NOW, byId, type Lookup, type PgDb } from './db.js';
+import { Batcher } from './batcher.js';
+import { DB_NOW, byId, isUnavailable, type Lookup, type PgDb } from './db.js';
 import type { PgSealing } from './keyring.js';
 
 const STATUS_COLUMNS = tokenStatusColumns(DB_NOW);
 
+interface ClaimItem {
+  profileId: number;
+  generation: number;
+  owner: string;
+  leaseMs: number;
+}
+
+interface CommitItem {
+  profileId: number;
+  generation: number;
+  owner: string;
+  access: Buffer | null;
+  refresh: Buffer | null;
+  expiresAt: number;
+  now: number;
+  digest: string;
+  retired: string | null;
+  keyVersion: number;
+  nextRefreshAt: number | null;
+}
+
 /**
- * Takes the lease of one generation while nobody holds it or its time ran out, and marks the call in flight. The row
- * is locked first so the in-flight marker it had (`recovered`) is read from the row version the update applies to.
+ * Takes the lease of each requested generation while nobody holds it or its time ran out, and marks the call in flight:
+ * the claims of the moment in one statement and one commit (./batcher.ts). The rows are locked first, in id order (as
+ * every batched write here), so the in-flight marker each had (`recovered`) is read from the row version the update
+ * applies to, and batches in flight at once never wait for each other in a cycle. Returns the rows it claimed.
  */
-const CLAIM = `WITH old AS MATERIALIZED (SELECT id, in_flight FROM oauth_profiles WHERE id = $1 FOR NO KEY UPDATE)
-  UPDATE oauth_profiles p SET lease_owner = $3, lease_until = ${DB_NOW} + $4::bigint, in_flight = $2
-  FROM old WHERE p.id = old.id AND p.generation = $2 AND (p.lease_owner IS NULL OR p.lease_until <= ${DB_NOW})
-  RETURNING old.in_flight`;
+const CLAIM = `WITH old AS MATERIALIZED (
+    SELECT id, in_flight FROM oauth_profiles WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE)
+  UPDATE oauth_profiles p SET lease_owner = c.c_owner, lease_until = ${DB_NOW} + c.c_lease_ms, in_flight = c.c_generation
+  FROM old JOIN unnest($1::bigint[], $2::int[], $3::text[], $4::bigint[]) AS c(c_id, c_generation, c_owner, c_lease_ms) ON c.c_id = old.id
+  WHERE p.id = old.id AND p.generation = c.c_generation AND (p.lease_owner IS NULL OR p.lease_until <= ${DB_NOW})
+  RETURNING p.id, old.in_flight`;
 
-/** A refresh's commit and a failure apply only at the claimed generation, while `owner` holds the lease ($1–$3). */
+/**
+ * A refresh's commit, for the refreshes of the moment in one statement: each row only at its claimed generation while
+ * its owner holds the lease. Rows locked in id order first, as CLAIM. The values' names do not clash with the table's,
+ * which refreshCommitSet's expressions name unqualified.
+ */
+const COMPLETE = `WITH locked AS MATERIALIZED (SELECT id FROM oauth_profiles WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE)
+  UPDATE oauth_profiles p SET ${refreshCommitSet({
+    access: 'n.n_access',
+    refresh: 'n.n_refresh',
+    expiresAt: 'n.n_expires_at',
+    now: 'n.n_now',
+    digest: 'n.n_digest',
+    retired: 'n.n_retired',
+    nextRefreshAt: 'n.n_next_refresh_at',
+  })}, key_version = n.n_key_version
+  FROM unnest($1::bigint[], $2::int[], $3::text[], $4::bytea[], $5::bytea[], $6::bigint[], $7::bigint[], $8::text[], $9::text[], $10::int[],
+      $11::bigint[])
+    AS n(n_id, n_generation, n_owner, n_access, n_refresh, n_expires_at, n_now, n_digest, n_retired, n_key_version, n_next_refresh_at)
+  WHERE p.id = n.n_id AND p.id IN (SELECT id FROM locked) AND p.generation = n.n_generation AND p.lease_owner = n.n_owner
+  RETURNING p.id`;
+
+/** A failure applies only at the claimed generation, while `owner` holds the lease ($1–$3). */
 const LEASE_HELD = 'id = $1 AND generation = $2 AND lease_owner = $3';
-
-const COMPLETE = `UPDATE oauth_profiles SET ${refreshCommitSet({
-  access: '$4',
-  refresh: '$5',
-  expiresAt: '$6::bigint',
-  now: '$7::bigint',
-  digest: '$8::text',
-  retired: '$9::text',
-  nextRefreshAt: '$11::bigint',
-})}, key_version = $10 WHERE ${LEASE_HELD}`;
 
 /**
  * The due profiles by the statement's start time: statement_timestamp() is stable, so the planner bounds the index
@@ -105,8 +142,8 @@ export class PgTokens implements Tokens {
   }
 
   async claim(profileId: number, generation: number, owner: string, leaseMs: number): Promise<Claim> {
-    const [taken] = await this.db.prepared('tokenkeep_token_claim', CLAIM, [profileId, generation, owner, leaseMs]);
-    if (taken) return { claimed: true, recovered: taken.in_flight === generation };
+    const inFlight = await this.claims.add({ profileId, generation, owner, leaseMs });
+    if (inFlight !== undefined) return { claimed: true, recovered: inFlight === generation };
     return { claimed: false, status: await this.status(profileId) };
   }
 
@@ -117,22 +154,63 @@ export class PgTokens implements Tokens {
       { access_token: next.accessToken, refresh_token: next.refreshToken },
       this.db.pool,
     );
-    const committed = await this.db.exec(this.db.pool, COMPLETE, [
+    return this.commits.add({
       profileId,
       generation,
       owner,
-      sealed.access_token,
-      sealed.refresh_token,
-      next.expiresAt,
-      Date.now(),
-      tokensDigest(next.accessToken, next.refreshToken),
+      access: sealed.access_token,
+      refresh: sealed.refresh_token,
+      expiresAt: next.expiresAt,
+      now: Date.now(),
+      digest: tokensDigest(next.accessToken, next.refreshToken),
       // A token the AS handed back unchanged was not rotated away: remembering it would refuse a PUT of the current one.
-      next.retired === undefined || next.retired === next.refreshToken ? null : refreshDigest(next.retired),
+      retired: next.retired === undefined || next.retired === next.refreshToken ? null : refreshDigest(next.retired),
       keyVersion,
-      next.nextRefreshAt,
-    ]);
-    return committed > 0;
+      nextRefreshAt: next.nextRefreshAt,
+    });
   }
+
+  /**
+   * The claims and the commits of concurrent refreshes, each kind batched into one statement and one commit (a group
+   * commit, as the PUT's): with 50 refreshes in flight, two durable commits each through a pool of 10 connections made
+   * the commits the limit (BENCHMARKS.md, issue 13). Up to three batches of a kind in flight, as the PUT's.
+   */
+  private readonly claims = new Batcher<ClaimItem, number | null | undefined>(
+    async (items) => {
+      const rows = await this.db.prepared('tokenkeep_token_claim', CLAIM, [
+        items.map((i) => i.profileId),
+        items.map((i) => i.generation),
+        items.map((i) => i.owner),
+        items.map((i) => i.leaseMs),
+      ]);
+      // The marker the row had before: null when no call was in flight; undefined when the row was not claimed.
+      const taken = new Map(rows.map((row) => [byId(row), row.in_flight as number | null]));
+      return items.map((i) => taken.get(i.profileId));
+    },
+    { conflictKey: (i) => i.profileId, fatal: isUnavailable, inFlight: 3 },
+  );
+
+  private readonly commits = new Batcher<CommitItem, boolean>(
+    async (items) => {
+      const column = <K extends keyof CommitItem>(key: K) => items.map((item) => item[key]);
+      const rows = await this.db.prepared('tokenkeep_token_complete', COMPLETE, [
+        column('profileId'),
+        column('generation'),
+        column('owner'),
+        column('access'),
+        column('refresh'),
+        column('expiresAt'),
+        column('now'),
+        column('digest'),
+        column('retired'),
+        column('keyVersion'),
+        column('nextRefreshAt'),
+      ]);
+      const committed = new Set(rows.map(byId));
+      return items.map((i) => committed.has(i.profileId));
+    },
+    { conflictKey: (i) => i.profileId, fatal: isUnavailable, inFlight: 3 },
+  );
 
   async recordFailure(profileId: number, generation: number, owner: string, failed: Failure): Promise<boolean> {
     const sql = failed.finished ? FAIL.finished : FAIL.inFlight;

@@ -255,4 +255,22 @@ CREATE INDEX revocations_key_version ON revocations(key_version);`,
 CREATE INDEX consent_states_expires ON consent_states(expires_at);
 CREATE INDEX consent_states_key_version ON consent_states(key_version);`,
   },
+  {
+    version: 8,
+    name: 'console sessions',
+    // api.md §10. A row per signed-in console browser, keyed by the SHA-256 of the session id (the id itself is only
+    // in the cookie). password_digest is the SHA-256 of the user's password hash at sign-in: a new password (a new
+    // salt, so a new hash) no longer matches. Times are epoch ms by the signing node's clock, as consent states'.
+    // user_id is indexed for ending a user's sessions (and the cascade of a user's delete), last_seen_at for pruning
+    // idle sessions in bounded batches.
+    sql: `CREATE TABLE console_sessions (
+  digest TEXT PRIMARY KEY,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  password_digest TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_seen_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX console_sessions_user ON console_sessions(user_id);
+CREATE INDEX console_sessions_last_seen ON console_sessions(last_seen_at);`,
+  },
 ];

@@ -12,6 +12,7 @@ import { nameKey } from '../names.js';
 import { SqliteAppEngines } from './app-engines.js';
 import { SqliteApps } from './apps.js';
 import { SqliteConsentStates } from './consent-states.js';
+import { SqliteConsoleSessions } from './console-sessions.js';
 import { SqliteDataSources } from './data-sources.js';
 import { SqliteDb } from './db.js';
 import { keyringHooks } from './keyring.js';
@@ -45,6 +46,8 @@ export class SqliteStore implements Store {
   readonly revocations: SqliteRevocations;
   /** consent in progress: its PKCE verifier sealed inside the write that stores it */
   readonly consentStates: SqliteConsentStates;
+  /** signed-in console browsers: found by the digest of their id */
+  readonly consoleSessions: SqliteConsoleSessions;
   /** the health check's probe write goes through the group commit, like any write */
   readonly ping = (): Promise<void> => this.db.ping();
   readonly probeWrite = (): Promise<void> => this.db.probeWrite();
@@ -66,6 +69,7 @@ export class SqliteStore implements Store {
     this.tokens = new SqliteTokens(db, keys);
     this.appEngines = new SqliteAppEngines(db);
     this.consentStates = new SqliteConsentStates(db, keys);
+    this.consoleSessions = new SqliteConsoleSessions(db);
   }
 
   static peekKeyCheck(file: string): Buffer | undefined {
