@@ -131,7 +131,7 @@ export class SqliteDb {
    * file it holds open, and every acknowledged write would be lost at the next start. Checked (one stat()) before each
    * group commit, which is the path where it loses data; the outcome is remembered for the health check, whose own
    * write probe (at most once a second, through the group commit) keeps it fresh without traffic. A stat() on every
-   * health check cost 1–2 µs of its ~25 µs of CPU (BENCHMARKS.md, issue 16).
+   * health check was 6.6 % of its CPU (BENCHMARKS.md, "Issue 16, part 1").
    */
   assertFileIsOurs(): void {
     if (!this.identity) return;
