@@ -71,6 +71,8 @@ export interface AppDeps {
   publicUrl?: string;
   /** the built web console (index.html, assets/); by default dist/console, found from this module's location */
   consoleDir?: string;
+  /** a request that took this many ms or more is logged at info whatever it was (default SLOW_REQUEST_MS) */
+  slowRequestMs?: number;
 }
 
 export interface Services {
@@ -131,22 +133,45 @@ function installGracefulClose(app: FastifyInstance): void {
   });
 }
 
-/** method, path (never the query, which may name a user), status and time; nothing from headers or bodies. */
-function installRequestLog(app: FastifyInstance): void {
+/** A request that took this long (ms) or longer is logged at info whatever its method and status. */
+export const SLOW_REQUEST_MS = 1000;
+
+/**
+ * One line per request when it is answered: method, path (never the query, which may name a user), status and time;
+ * nothing from headers or bodies. At info only what an operator needs: answers with a 4xx or 5xx status, writes
+ * (any method but GET and HEAD) and requests that took SLOW_REQUEST_MS or more; at debug every request. Writing the
+ * line was 9 % of a health check's CPU and 4-5 % of a GET's (profiles, BENCHMARKS.md "Issue 16, part 1"), so the
+ * quick successful reads that make most of the traffic pay only the test below at info.
+ * A 5xx is also logged by the error handler, at level error.
+ */
+function installRequestLog(app: FastifyInstance, slowMs: number): void {
   // At debug level, also when a request arrives. Hooks on every request are callback style: no promise each.
   if (app.log.level === 'debug' || app.log.level === 'trace') {
     app.addHook('onRequest', (request, _reply, done) => {
-      request.log.debug({ method: request.method, path: request.url.split('?')[0] }, 'incoming request');
+      request.log.debug({ method: request.method, path: pathOf(request.url) }, 'incoming request');
       done();
     });
   }
   app.addHook('onResponse', (request, reply, done) => {
-    request.log.info(
-      { method: request.method, path: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
-      'request',
-    );
+    const { method } = request;
+    const status = reply.statusCode;
+    const ms = reply.elapsedTime;
+    const notable = status >= 400 || (method !== 'GET' && method !== 'HEAD') || ms >= slowMs;
+    if (notable || DEBUG_LEVELS.has(request.log.level)) {
+      const line = { method, path: pathOf(request.url), status, ms: Math.round(ms * 10) / 10 };
+      if (notable) request.log.info(line, 'request');
+      else request.log.debug(line, 'request');
+    }
     done();
   });
+}
+
+const DEBUG_LEVELS = new Set(['debug', 'trace']);
+
+/** The URL without its query. */
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -231,7 +256,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     app.addHook('onReady', async () => outbox.start());
     app.addHook('preClose', () => outbox.stop());
   }
-  installRequestLog(app);
+  installRequestLog(app, deps.slowRequestMs ?? SLOW_REQUEST_MS);
   installRequestMetrics(app, metrics);
   app.addHook('preHandler', (request, _reply, done) => {
     try {

@@ -148,11 +148,28 @@ export class Metrics implements RefreshMetrics {
     }
   }
 
+  /**
+   * The label objects of each (route, method, status) seen, made once: building them on every request (a spread and
+   * a String()) was half of this hook's CPU (issue 16). Bounded like the series themselves: routes are the declared
+   * patterns, methods what Node's parser accepts, statuses what the app answers.
+   */
+  private readonly requestLabels = new Map<
+    string,
+    { counter: { route: string; method: string; status: string }; histogram: { route: string; method: string } }
+  >();
+
   /** One answered request. `route` is the matched route's pattern (`/api/mgmt/oauthprofiles/:id`), never its URL. */
   request(route: string | undefined, method: string, status: number, seconds: number): void {
-    const labels = { route: route ?? UNMATCHED_ROUTE, method };
-    this.requests.inc({ ...labels, status: String(status) });
-    this.requestSeconds.observe(labels, seconds);
+    const pattern = route ?? UNMATCHED_ROUTE;
+    const key = `${status} ${method} ${pattern}`;
+    let labels = this.requestLabels.get(key);
+    if (labels === undefined) {
+      const histogram = { route: pattern, method };
+      labels = { counter: { ...histogram, status: String(status) }, histogram };
+      this.requestLabels.set(key, labels);
+    }
+    this.requests.inc(labels.counter);
+    this.requestSeconds.observe(labels.histogram, seconds);
   }
 
   /** The scrape: this app's metrics, then the process's. */

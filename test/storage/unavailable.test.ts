@@ -320,4 +320,18 @@ describe('an unavailable database', { timeout: 110_000 }, () => {
     assertUnavailable(await request(h, 'POST', '/api/mgmt/oauthprofiles', profileBody('replaced', appId)), 'write after the file was replaced');
     assertUnavailable(await h.app.inject({ method: 'GET', url: '/api/healthcheck' }), 'health check after the file was replaced');
   });
+
+  // The health check does not stat() the file itself: its own write probe (at most once a second) goes through the
+  // group commit, which checks the file, and the health checks report that check's outcome.
+  test('a database file replaced under the server, no write meanwhile: the health check says 503 by its next probe', async () => {
+    const h = await start();
+    const health = () => h.app.inject({ method: 'GET', url: '/api/healthcheck' });
+    assert.equal((await health()).statusCode, 200);
+    const file = join(h.dir, 'tokenkeep.db');
+    copyFileSync(file, `${file}.copy`);
+    renameSync(`${file}.copy`, file);
+    h.clock.advance(1);
+    assertUnavailable(await health(), 'health check a second after the file was replaced');
+    assertUnavailable(await health(), 'and the one after it, before the next probe');
+  });
 });

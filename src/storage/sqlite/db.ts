@@ -128,15 +128,23 @@ export class SqliteDb {
 
   /**
    * A database file deleted or replaced under the running server: SQLite would go on committing into the unlinked
-   * file it holds open, and every acknowledged write would be lost at the next start. Checked before each group
-   * commit and by the health check (one stat(), a few µs).
+   * file it holds open, and every acknowledged write would be lost at the next start. Checked (one stat()) before each
+   * group commit, which is the path where it loses data; the outcome is remembered for the health check, whose own
+   * write probe (at most once a second, through the group commit) keeps it fresh without traffic. A stat() on every
+   * health check was 6.6 % of its CPU (BENCHMARKS.md, "Issue 16, part 1").
    */
   assertFileIsOurs(): void {
     if (!this.identity) return;
     const now = statSync(this.file, { throwIfNoEntry: false });
-    if (!now || now.dev !== this.identity.dev || now.ino !== this.identity.ino) {
-      throw new StoreUnavailable(`SQLite: the database file ${this.file} was deleted or replaced while the server ran; restart it on the right file`);
-    }
+    this.fileLost = !now || now.dev !== this.identity.dev || now.ino !== this.identity.ino;
+    if (this.fileLost) throw this.fileLostError();
+  }
+
+  /** Set by the last check of the file (assertFileIsOurs) when the file was deleted or replaced. */
+  private fileLost = false;
+
+  private fileLostError(): StoreUnavailable {
+    return new StoreUnavailable(`SQLite: the database file ${this.file} was deleted or replaced while the server ran; restart it on the right file`);
   }
 
   /** A closed connection (after close()) cannot answer: StoreUnavailable (503), not better-sqlite3's TypeError (500). */
@@ -145,7 +153,7 @@ export class SqliteDb {
   }
 
   async ping(): Promise<void> {
-    this.assertFileIsOurs();
+    if (this.fileLost) throw this.fileLostError();
     this.q('SELECT 1').get();
     this.writeHealth.assertWritable();
   }
