@@ -20,6 +20,13 @@ export const tokensDigest = (accessToken: string | null, refreshToken: string): 
 /** How `retired_refresh` remembers a refresh token the engine rotated away (never the token itself). */
 export const refreshDigest = (refreshToken: string): string => digestOf(refreshToken);
 
+/**
+ * The digest a refresh's commit remembers of the refresh token it rotated away, or null. A token the AS handed back
+ * unchanged was not rotated away: remembering it would refuse a PUT of the current one.
+ */
+export const retiredDigest = (next: { retired: string | undefined; refreshToken: string }): string | null =>
+  next.retired === undefined || next.retired === next.refreshToken ? null : refreshDigest(next.retired);
+
 /** How many rotated-away refresh tokens a profile remembers, newest first. */
 export const RETIRED_KEPT = 16;
 /** `retired_refresh` is space-separated 64-digit digests: its first RETIRED_KEPT of them are this many characters. */

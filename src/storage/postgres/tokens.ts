@@ -14,7 +14,7 @@ import {
   failureSet,
   planSet,
   refreshCommitSet,
-  refreshDigest,
+  retiredDigest,
   toCensus,
   toDue,
   tokensDigest,
@@ -163,8 +163,7 @@ export class PgTokens implements Tokens {
       expiresAt: next.expiresAt,
       now: Date.now(),
       digest: tokensDigest(next.accessToken, next.refreshToken),
-      // A token the AS handed back unchanged was not rotated away: remembering it would refuse a PUT of the current one.
-      retired: next.retired === undefined || next.retired === next.refreshToken ? null : refreshDigest(next.retired),
+      retired: retiredDigest(next),
       keyVersion,
       nextRefreshAt: next.nextRefreshAt,
     });
