@@ -6,6 +6,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyReply, type F
 import swagger from '@fastify/swagger';
 import cookie from '@fastify/cookie';
 import { Authenticator } from './domain/authenticator.js';
+import { Principals } from './domain/principals.js';
 import { fail } from './errors.js';
 import { OWASP_SCRYPT, type ScryptParams } from './crypto/passwords.js';
 import type { Store } from './domain/ports/index.js';
@@ -198,14 +199,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // What Node's parser refuses (431, unknown method, Content-Length with Transfer-Encoding) gets the envelope too.
     clientErrorHandler: clientErrorHandler(tls),
   });
-  const authenticator = new Authenticator({ store: deps.store, hashParams, clock, failuresPerAddress: deps.failuresPerAddress });
+  const principals = new Principals(deps.store.logins);
+  const authenticator = new Authenticator({ store: deps.store, principals, hashParams, clock, failuresPerAddress: deps.failuresPerAddress });
   // The one client that leaves the machine (§8.5); its pooled connections close with the app.
   const outbound = createOutboundClient({ allowLoopback: deps.allowLoopbackHttpUris ?? false, ...(deps.outboundCa ? { extraCa: deps.outboundCa } : {}) });
   const metrics = new Metrics({ profilesByState: () => profilesByState(deps.store) });
   const engine = new TokenEngine(deps.store, { exchange: tokenExchange(outbound), log: app.log, metrics, ...deps.engine });
   const publicUrl = deps.publicUrl === undefined ? undefined : parsePublicUrl(deps.publicUrl);
   const consent = new ConsentFlow({ store: deps.store, publicUrl, clock, exchange: codeExchange(outbound), log: app.log });
-  const sessions = new ConsoleSessions({ store: deps.store, authenticator, clock });
+  const sessions = new ConsoleSessions({ store: deps.store, principals, authenticator, clock });
   // Secure also behind a TLS-terminating proxy, which TOKENKEEP_PUBLIC_URL's https: tells.
   const cookies: CookiePolicy = { secure: tls || publicUrl?.startsWith('https:') === true, publicOrigin: publicUrl, tls };
   app.decorate('services', {
@@ -242,7 +244,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   // The session cookie is read only where it counts (http/auth.ts, the /console/session routes): no parsing hook.
   await app.register(cookie, { hook: false });
-  installAuth(app, { store: deps.store, authenticator, sessions, cookies });
+  installAuth(app, { principals, authenticator, sessions, cookies });
   installGracefulClose(app);
   app.addHook('onClose', () => outbound.close());
   if (deps.background) {

@@ -1,8 +1,9 @@
 /**
  * Password authentication with HDP's lockout policy, made cheap for honest clients and for attackers alike.
  *
- * - Every request reads the user's row afresh (one indexed query), so a password change, lock, deactivation,
- *   deletion or permission change made by any node applies to the next request.
+ * - Every request asks for the user as it is now (./principals.ts: kept in memory while the store vouches that it
+ *   has not changed), so a password change, lock, deactivation, deletion or permission change made by any node
+ *   applies to the next request.
  * - A verified-credential cache spares the scrypt cost on repeated Basic auth. It holds, per user, the stored hash
  *   it was verified against and an HMAC of the password under a key that lives only in this process: no
  *   plaintext, and a changed hash is a miss.
@@ -20,6 +21,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fail } from '../errors.js';
 import { hashPassword, needsRehash, verifyPassword, type ScryptParams } from '../crypto/passwords.js';
 import type { Principal, Store } from './ports/index.js';
+import type { Principals } from './principals.js';
 import { failureCount, lockoutPolicy, type LockoutPolicy } from './lockout.js';
 import { Gate } from './gate.js';
 import { WindowCounter } from './window-counter.js';
@@ -27,6 +29,7 @@ import { endSessionsOf } from './console-sessions.js';
 
 export interface AuthenticatorOptions {
   store: Store;
+  principals: Principals;
   hashParams: ScryptParams;
   clock: () => number;
   /** concurrent scrypt computations; the rest wait in a bounded queue */
@@ -87,8 +90,7 @@ export class Authenticator {
   async authenticate(userName: string, password: string, address: string): Promise<Principal> {
     const started = performance.now();
     const now = this.opts.clock();
-    // No user name holds a control character: such a name is an unknown user, not a lookup (PostgreSQL refuses U+0000).
-    const principal = userName === '' || /\p{Cc}/u.test(userName) ? undefined : await this.opts.store.logins.principal(userName);
+    const principal = await this.opts.principals.byName(userName);
 
     if (principal) {
       if (principal.lockedUntil !== null && principal.lockedUntil > now) return this.refuseAfterAVerification(started);

@@ -24,6 +24,7 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import { fail } from '../errors.js';
 import type { Authenticator } from './authenticator.js';
 import type { ConsoleSession, Principal, Store } from './ports/index.js';
+import type { Principals } from './principals.js';
 
 export const SESSION_IDLE_MS = 30 * 60_000;
 export const SESSION_ABSOLUTE_MS = 12 * 60 * 60_000;
@@ -90,6 +91,7 @@ export class ConsoleSessions {
   constructor(
     private readonly deps: {
       store: Store;
+      principals: Principals;
       /** the one authenticator of Basic auth: its lockout, per-address limit and hashing gate apply alike */
       authenticator: Authenticator;
       clock: () => number;
@@ -114,11 +116,11 @@ export class ConsoleSessions {
   /** The session's user and CSRF token while the session admits; undefined otherwise (an ended one is deleted). */
   async resume(sessionId: string): Promise<Resumed | undefined> {
     if (!SESSION_ID.test(sessionId)) return undefined;
-    const { store, clock } = this.deps;
+    const { store, principals, clock } = this.deps;
     const digest = sessionDigest(sessionId);
     const session = await store.consoleSessions.find(digest);
     if (!session) return undefined;
-    const principal = await store.logins.principal(session.userName);
+    const principal = await principals.byName(session.userName);
     // Renamed between the two reads: refused this once (the name is read afresh next time).
     if (!principal || principal.id !== session.userId) return undefined;
     const now = clock();

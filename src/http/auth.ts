@@ -13,7 +13,8 @@ import { fail } from '../errors.js';
 import { holds } from '../domain/access.js';
 import type { Authenticator } from '../domain/authenticator.js';
 import type { ConsoleSessions } from '../domain/console-sessions.js';
-import type { Principal, Store } from '../domain/ports/index.js';
+import type { Principal } from '../domain/ports/index.js';
+import type { Principals } from '../domain/principals.js';
 import { resolveActor } from './on-behalf.js';
 import { guardSessionRequest, sessionIdOf, type CookiePolicy } from './session-cookie.js';
 
@@ -37,7 +38,7 @@ export function parseBasic(header: string | undefined): Credentials | undefined 
 }
 
 export interface AuthDeps {
-  store: Store;
+  principals: Principals;
   authenticator: Authenticator;
   sessions: ConsoleSessions;
   cookies: CookiePolicy;
@@ -71,7 +72,7 @@ export function installAuth(app: FastifyInstance, deps: AuthDeps): void {
     }
     const permissions = config.permissions ?? [];
     const user = config.onBehalf ? (request.query as Record<string, unknown>).user : undefined;
-    request.actor = user === undefined ? request.principal : await resolveActor(deps.store, request.principal, user, permissions);
+    request.actor = user === undefined ? request.principal : await resolveActor(deps.principals, request.principal, user, permissions);
     if (!holds(request.principal, ...permissions)) throw fail('forbidden');
   });
 }

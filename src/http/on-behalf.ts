@@ -10,15 +10,14 @@
 import { fail } from '../errors.js';
 import { administers, covers, holds, isAdministrator, type Identity } from '../domain/access.js';
 import { Perm } from '../domain/permissions.js';
-import type { Store } from '../domain/ports/index.js';
+import type { Principals } from '../domain/principals.js';
 
-export async function resolveActor(store: Store, caller: Identity, userParam: unknown, permissions: number[]): Promise<Identity> {
+export async function resolveActor(principals: Principals, caller: Identity, userParam: unknown, permissions: number[]): Promise<Identity> {
   if (userParam === undefined) return caller;
   if (typeof userParam !== 'string' || userParam === '') throw fail('invalidJson', 'user: must be one non-empty user name');
   const mayActForOthers = isAdministrator(caller) || (holds(caller, Perm.MgmtAPI, Perm.OnBehalfOf, ...permissions) && caller.adminTenants.size > 0);
   if (!mayActForOthers) throw fail('forbidden');
-  // No user name holds a control character; such a name is not looked up (PostgreSQL refuses U+0000 in text).
-  const target = /\p{Cc}/u.test(userParam) ? undefined : await store.logins.principal(userParam);
+  const target = await principals.byName(userParam);
   if (!target || !administers(caller, target.tenantId)) throw fail('userNotFound', userParam);
   if (!covers(caller, target.effective)) throw fail('forbidden');
   return target;

@@ -2,7 +2,10 @@ import type { FailureCount } from './rules.js';
 import type { Status } from './tenants.js';
 import type { User } from './users.js';
 
-/** A user as authentication sees it: the row plus what it may do, read in one go on every request. */
+/**
+ * A user as authentication sees it: the row plus what it may do, read in one go, and kept between requests only while
+ * the store's principals stamp stays the same (../principals.ts).
+ */
 export interface Principal extends User {
   tenantStatus: Status;
   effective: ReadonlySet<number>;
@@ -12,6 +15,12 @@ export interface Principal extends User {
 /** Authentication's state: who a name is, and the failed logins the lockout rule counts. */
 export interface Logins {
   principal(userName: string): Promise<Principal | undefined>;
+  /**
+   * A number that is different, on this node, by the next request after any change of a user, its grants or its
+   * tenant committed by any node or process (and after anything that may have hidden one from this node); undefined
+   * while the store cannot tell, when every principal must be read afresh. Synchronous and cheap: called per request.
+   */
+  principalsStamp(): number | undefined;
   /** Counts one failure of an existing user with the domain's rule, under the user row's lock; no user, no change. */
   recordFailure(userId: number, now: number, count: FailureCount): Promise<{ locked: boolean }>;
   clearFailures(userId: number): Promise<void>;

@@ -19,6 +19,7 @@ import { nameKey } from '../names.js';
 import { Refused, answerRefusal } from '../refused.js';
 import { Batcher } from './batcher.js';
 import { WriteHealth } from '../write-health.js';
+import { PrincipalChanges } from './principal-changes.js';
 
 export type Row = Record<string, unknown>;
 /** A pooled client inside a transaction, or the pool itself for a single autocommit statement. */
@@ -135,6 +136,11 @@ export class PgDb {
   private closed = false;
   /** the outcome of the last write this store committed or failed (see ../write-health.ts) */
   private readonly writeHealth = new WriteHealth(cannotWriteReason);
+  /**
+   * The principals stamp (./principal-changes.ts). Every write committed through `run` or `tx` may have changed a
+   * principal as far as this node knows; only the hot statements of `prepared` (tokens and profiles) are known not to.
+   */
+  readonly principalChanges: PrincipalChanges;
 
   constructor(
     readonly url: string,
@@ -155,6 +161,7 @@ export class PgDb {
     // An idle client whose server went away emits 'error' on the pool; without a listener that would end the
     // process. The next query gets a fresh connection (or StoreUnavailable).
     this.pool.on('error', () => {});
+    this.principalChanges = new PrincipalChanges(url);
   }
 
   /** Where this store points, without the password. */
@@ -235,16 +242,22 @@ export class PgDb {
   /** One statement on a client or (autocommit) on the pool, with errors mapped. */
   async run<R extends pg.QueryResultRow = Row>(on: Queryable, sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
     try {
-      return this.committed(on, await on.query<R>(sql, params));
+      const result = await on.query<R>(sql, params);
+      if (this.committed(on, result)) this.principalChanges.changed();
+      return result;
     } catch (err) {
       throw this.mapError(err);
     }
   }
 
-  /** An autocommit write went through: the database can write (a statement inside a transaction counts at COMMIT). */
-  private committed<T extends pg.QueryResult<pg.QueryResultRow>>(on: Queryable, result: T): T {
-    if (on === this.pool && WRITE_COMMANDS.has(result.command)) this.writeHealth.succeeded();
-    return result;
+  /**
+   * Whether this was an autocommit write that went through: then the database can write (a statement inside a
+   * transaction counts at COMMIT).
+   */
+  private committed(on: Queryable, result: pg.QueryResult<pg.QueryResultRow>): boolean {
+    if (on !== this.pool || !WRITE_COMMANDS.has(result.command)) return false;
+    this.writeHealth.succeeded();
+    return true;
   }
 
   /** Rows of one statement. */
@@ -264,7 +277,9 @@ export class PgDb {
    */
   async prepared(name: string, sql: string, params: unknown[]): Promise<Row[]> {
     try {
-      return this.committed(this.pool, await this.pool.query<Row>({ name, text: sql, values: params })).rows;
+      const result = await this.pool.query<Row>({ name, text: sql, values: params });
+      this.committed(this.pool, result);
+      return result.rows;
     } catch (err) {
       throw this.mapError(err);
     }
@@ -326,7 +341,10 @@ export class PgDb {
         for (const lock of opts.locks ?? []) await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_NAMESPACE, lock]);
         const result = await fn(client);
         await client.query('COMMIT');
-        if (!opts.readOnlySnapshot) this.writeHealth.succeeded();
+        if (!opts.readOnlySnapshot) {
+          this.writeHealth.succeeded();
+          this.principalChanges.changed();
+        }
         return result;
       } catch (err) {
         try {
@@ -359,6 +377,6 @@ export class PgDb {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.pool.end();
+    await Promise.all([this.pool.end(), this.principalChanges.close()]);
   }
 }

@@ -1,6 +1,6 @@
 /**
- * PostgreSQL authentication state, as ../sqlite/'s: who a name is (the user with its grants, read fresh on every
- * request and batched across concurrent logins), failed logins of users and of unknown names, and password-hash
+ * PostgreSQL authentication state, as ../sqlite/'s: who a name is (the user with its grants, batched across
+ * concurrent reads) and when that may have changed, failed logins of users and of unknown names, and password-hash
  * upgrades. None of it takes the identity lock (./grants.ts): each write touches one row under that row's lock.
  */
 import type { FailureCount, Logins, Principal, Status } from '../../domain/ports/index.js';
@@ -47,6 +47,11 @@ export class PgLogins implements Logins {
       effective: new Set(ids(row.effective)),
       adminTenants: new Set(ids(row.admin_tenants)),
     };
+  }
+
+  /** See ./principal-changes.ts: notifications of every node's changes, and this node's own writes. */
+  principalsStamp(): number | undefined {
+    return this.db.principalChanges.stamp();
   }
 
   /**

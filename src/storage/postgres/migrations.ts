@@ -271,4 +271,22 @@ CREATE INDEX consent_states_key_version ON consent_states(key_version);`,
 CREATE INDEX console_sessions_user ON console_sessions(user_id);
 CREATE INDEX console_sessions_last_seen ON console_sessions(last_seen_at);`,
   },
+  {
+    version: 9,
+    name: 'principals notify',
+    // The principal cache (src/domain/principals.ts, ./principal-changes.ts): every statement that changes a table a
+    // principal is read from notifies channel tokenkeep_principals from its transaction, delivered to every listening
+    // node at commit (one notification per transaction: PostgreSQL folds identical ones).
+    sql: `CREATE FUNCTION tokenkeep_principals_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('tokenkeep_principals', '');
+  RETURN NULL;
+END $$;
+${['tenants', 'roles', 'role_permissions', 'users', 'user_roles', 'user_permissions', 'tenant_admins']
+  .map(
+    (table) => `CREATE TRIGGER principals_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${table}
+FOR EACH STATEMENT EXECUTE FUNCTION tokenkeep_principals_changed();`,
+  )
+  .join('\n')}`,
+  },
 ];

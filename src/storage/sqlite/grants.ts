@@ -1,16 +1,11 @@
 /**
- * Facts that every change of tenants, roles or users needs inside its transaction: the grants stamp that tells
- * authentication's cache to read again, the tenant a user lives in, and what the change left behind — judged by the
- * domain's rule (`identity`).
+ * Facts that every change of tenants, roles or users needs inside its transaction: the tenant a user lives in, and what
+ * the change left behind — judged by the domain's rule (`identity`). (That a principal may have changed is the
+ * triggers' to record: migration 9.)
  */
 import type { IntegrityRules } from '../../domain/ports/index.js';
 import { enforce } from '../refused.js';
 import type { Row, SqliteDb } from './db.js';
-
-/** Called inside every transaction that may change who may do what (see SqliteLogins.principal). */
-export function grantsChanged(db: SqliteDb): void {
-  db.q("INSERT INTO meta (key, value) VALUES ('grants_version', 1) ON CONFLICT (key) DO UPDATE SET value = value + 1").run();
-}
 
 /** The tenant a user lives in; undefined when there is no such user. */
 export function userTenant(db: SqliteDb, userId: number): number | undefined {

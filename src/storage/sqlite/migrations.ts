@@ -273,4 +273,22 @@ CREATE INDEX consent_states_key_version ON consent_states(key_version);`,
 CREATE INDEX console_sessions_user ON console_sessions(user_id);
 CREATE INDEX console_sessions_last_seen ON console_sessions(last_seen_at);`,
   },
+  {
+    version: 9,
+    name: 'principals version',
+    // The principal cache (src/domain/principals.ts) keeps a user as authentication reads it while meta's
+    // principals_version stays the same. Every change to a table a principal is read from raises it, by these triggers,
+    // inside the writing transaction, whichever connection or process writes (a `users` command beside a server
+    // included). grants_version, which only grant changes raised, is gone with the grants cache it served.
+    sql: `DELETE FROM meta WHERE key = 'grants_version';
+INSERT INTO meta (key, value) VALUES ('principals_version', 0) ON CONFLICT (key) DO NOTHING;
+${['tenants', 'roles', 'role_permissions', 'users', 'user_roles', 'user_permissions', 'tenant_admins']
+  .flatMap((table) =>
+    ['INSERT', 'UPDATE', 'DELETE'].map(
+      (event) => `CREATE TRIGGER principals_${table}_${event.toLowerCase()} AFTER ${event} ON ${table}
+BEGIN UPDATE meta SET value = value + 1 WHERE key = 'principals_version'; END;`,
+    ),
+  )
+  .join('\n')}`,
+  },
 ];

@@ -4,7 +4,7 @@ import { nameKey } from '../names.js';
 import { Refused, enforce } from '../refused.js';
 import { toRole } from '../rows.js';
 import type { Row, SqliteDb } from './db.js';
-import { grantsChanged, identityHolds, userTenant } from './grants.js';
+import { identityHolds, userTenant } from './grants.js';
 
 const ROLE_SELECT = `SELECT r.*,
     (SELECT group_concat(permission) FROM (SELECT permission FROM role_permissions WHERE role_id = r.id ORDER BY permission)) AS perms,
@@ -56,14 +56,12 @@ export class SqliteRoles implements Roles {
 
   async create(input: NewRole): Promise<Role | Refusal> {
     return this.db.decide(() => {
-      grantsChanged(this.db);
       return this.insert(input);
     });
   }
 
   async update(id: number, input: NewRole): Promise<Role | Refusal> {
     return this.db.decide(() => {
-      grantsChanged(this.db);
       const current = this.db.present(this.read(id), 'role', id);
       enforce(this.rules.roleChange(current, input));
       this.db.nameFree('roles', { column: 'tenant_id', value: current.tenantId }, input.name, id);
@@ -79,7 +77,6 @@ export class SqliteRoles implements Roles {
 
   async delete(id: number): Promise<void | Refusal> {
     return this.db.decide(() => {
-      grantsChanged(this.db);
       enforce(this.rules.roleDeletion(id));
       if (this.db.q('DELETE FROM roles WHERE id = ?').run(id).changes === 0) throw new Refused({ refused: 'missing', what: 'role', id });
       identityHolds(this.db, this.rules);

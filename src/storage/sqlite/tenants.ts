@@ -4,7 +4,7 @@ import { nameKey } from '../names.js';
 import { Refused, enforce } from '../refused.js';
 import { toTenant } from '../rows.js';
 import type { Row, SqliteDb } from './db.js';
-import { grantsChanged, identityHolds, userTenant } from './grants.js';
+import { identityHolds, userTenant } from './grants.js';
 import type { SqliteRoles } from './roles.js';
 
 export class SqliteTenants implements Tenants {
@@ -34,7 +34,6 @@ export class SqliteTenants implements Tenants {
 
   async create(input: NewTenant): Promise<{ tenant: Tenant; roles: number[] } | Refusal> {
     return this.db.decide(() => {
-      grantsChanged(this.db);
       this.db.nameFree('tenants', null, input.name);
       const id = Number(
         this.db
@@ -54,7 +53,6 @@ export class SqliteTenants implements Tenants {
 
   async update(id: number, input: TenantUpdate): Promise<Tenant | Refusal> {
     return this.db.decide(() => {
-      grantsChanged(this.db);
       this.db.nameFree('tenants', null, input.name, id);
       const changes = this.db
         .q('UPDATE tenants SET name = ?, name_key = ?, description = ?, status = ? WHERE id = ?')
@@ -67,7 +65,6 @@ export class SqliteTenants implements Tenants {
 
   async delete(id: number): Promise<void | Refusal> {
     return this.db.decide(() => {
-      grantsChanged(this.db);
       enforce(this.rules.tenantDeletion(id, this.db.q('SELECT 1 FROM users WHERE tenant_id = ? LIMIT 1').get(id) !== undefined));
       if (this.db.q('DELETE FROM tenants WHERE id = ?').run(id).changes === 0) throw new Refused({ refused: 'missing', what: 'tenant', id });
     });
@@ -79,7 +76,6 @@ export class SqliteTenants implements Tenants {
 
   async setAdmins(id: number, userIds: number[]): Promise<void | Refusal> {
     return this.db.decide(() => {
-      grantsChanged(this.db);
       this.db.present(this.db.q('SELECT 1 FROM tenants WHERE id = ?').get(id), 'tenant', id);
       this.db.q('DELETE FROM tenant_admins WHERE tenant_id = ?').run(id);
       this.writeAdmins(id, userIds);

@@ -6,7 +6,7 @@ import { nameKey } from '../names.js';
 import { Refused, enforce } from '../refused.js';
 import { toUser } from '../rows.js';
 import type { Row, SqliteDb } from './db.js';
-import { grantsChanged, identityHolds } from './grants.js';
+import { identityHolds } from './grants.js';
 
 const USER_SELECT = `SELECT u.*,
     (SELECT group_concat(role_id) FROM (SELECT role_id FROM user_roles WHERE user_id = u.id ORDER BY role_id)) AS role_ids,
@@ -81,14 +81,12 @@ export class SqliteUsers implements Users {
 
   async create(input: NewUser): Promise<User | Refusal> {
     return this.db.decide(() => {
-      grantsChanged(this.db);
       return this.insert(input);
     });
   }
 
   async update(id: number, input: UserUpdate): Promise<User | Refusal> {
     return this.db.decide(() => {
-      grantsChanged(this.db);
       const current = this.db.present(this.read(id), 'user', id);
       this.db.nameFree('users', null, input.userName, id);
       this.db
@@ -117,7 +115,6 @@ export class SqliteUsers implements Users {
   async delete(id: number, revoke?: RevocationPlan): Promise<void | Refusal> {
     return this.db.decide(() => {
       if (revoke) this.revocations.queue('p.owner_id = ?', id, revoke);
-      grantsChanged(this.db);
       if (this.db.q('DELETE FROM users WHERE id = ?').run(id).changes === 0) throw new Refused({ refused: 'missing', what: 'user', id });
       identityHolds(this.db, this.rules);
     });
