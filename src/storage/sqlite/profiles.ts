@@ -23,8 +23,9 @@ import type { SqliteRevocations } from './revocations.js';
 import { deleteVersioned, nextId } from './versioned.js';
 
 /** A profile header's columns and the FROM they are read from (the owner's tenant joined in). */
-const HEADER_FROM = `p.id, p.version, p.name, p.app_id, p.description, p.owner_id, p.creator_id, u.tenant_id AS owner_tenant_id
-  FROM oauth_profiles p JOIN users u ON u.id = p.owner_id`;
+const HEADER_COLUMNS = 'p.id, p.version, p.name, p.app_id, p.description, p.owner_id, p.creator_id, u.tenant_id AS owner_tenant_id';
+const PROFILE_FROM = 'FROM oauth_profiles p JOIN users u ON u.id = p.owner_id';
+const HEADER_FROM = `${HEADER_COLUMNS} ${PROFILE_FROM}`;
 const HEADER_SELECT = `SELECT ${HEADER_FROM}`;
 /** After a PUT's write missed: the header as it is now, and whether the PUT's refresh token is one the engine retired. */
 const WHY_MISSED = `SELECT NOT (${notRetired('@refreshDigest')}) AS retired, ${HEADER_FROM} WHERE p.id = @id`;
@@ -71,8 +72,8 @@ export class SqliteProfiles implements Profiles {
   }
 
   async get(id: number): Promise<OAuthProfile | undefined> {
-    const r = this.db.q(`SELECT p.*, u.tenant_id AS owner_tenant_id FROM oauth_profiles p JOIN users u ON u.id = p.owner_id WHERE p.id = ?`).get(id) as
-      Row | undefined;
+    // The header's columns and the two tokens, not `p.*`: each column of a row is a property better-sqlite3 makes.
+    const r = this.db.q(`SELECT ${HEADER_COLUMNS}, p.access_token, p.refresh_token ${PROFILE_FROM} WHERE p.id = ?`).get(id) as Row | undefined;
     if (!r) return undefined;
     return toProfile(r, {
       accessToken: r.access_token === null ? null : this.sealing.open('oauth_profiles', id, 'access_token', r.access_token as Buffer),
