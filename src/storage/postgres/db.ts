@@ -138,7 +138,8 @@ export class PgDb {
   private readonly writeHealth = new WriteHealth(cannotWriteReason);
   /**
    * The principals stamp (./principal-changes.ts). Every write committed through `run` or `tx` may have changed a
-   * principal as far as this node knows; only the hot statements of `prepared` (tokens and profiles) are known not to.
+   * principal as far as this node knows, unless it changed no row; only the hot statements of `prepared` (tokens and
+   * profiles) are known not to.
    */
   readonly principalChanges: PrincipalChanges;
 
@@ -243,7 +244,9 @@ export class PgDb {
   async run<R extends pg.QueryResultRow = Row>(on: Queryable, sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
     try {
       const result = await on.query<R>(sql, params);
-      if (this.committed(on, result)) this.principalChanges.changed();
+      // A write that changed no row changed no principal: the revocation outbox's claim, an UPDATE every node runs
+      // once a second, would otherwise empty every node's principal cache once a second.
+      if (this.committed(on, result) && (result.rowCount ?? 0) > 0) this.principalChanges.changed();
       return result;
     } catch (err) {
       throw this.mapError(err);
