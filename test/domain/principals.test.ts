@@ -188,7 +188,7 @@ describe(`principal cache on ${BACKEND}`, () => {
     await admin.connect();
     try {
       const ended = await admin.query(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'tokenkeep-principals' AND datname = current_database()",
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'tokenkeep-principals:%' AND datname = current_database()",
       );
       assert.ok(ended.rowCount! >= 1, 'a listener was there to end');
       await eventually(() => h.store.logins.principalsStamp() === undefined, 'no stamp once the connection is lost');
@@ -214,7 +214,7 @@ describe(`principal cache on ${BACKEND}`, () => {
     await admin.connect();
     try {
       const { rows } = await admin.query(
-        "SELECT pid FROM pg_stat_activity WHERE application_name = 'tokenkeep-principals' AND datname = current_database() ORDER BY backend_start DESC LIMIT 1",
+        "SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'tokenkeep-principals:%' AND datname = current_database() ORDER BY backend_start DESC LIMIT 1",
       );
       assert.equal(rows.length, 1, 'a listener');
       const pid = rows[0].pid as number;

@@ -37,8 +37,8 @@ const USER_ROLE = 2;
 const LOCKOUT_LIMIT = 2;
 const UNAUTHORIZED = 223000401;
 const FORBIDDEN = 222208103;
-/** what a node's notification connection calls itself (src/storage/postgres/principal-changes.ts) */
-const LISTENER = 'tokenkeep-principals';
+/** what every node's notification connection calls itself, then its id (src/storage/postgres/principal-changes.ts) */
+const LISTENER = 'tokenkeep-principals:%';
 const CHANNEL = 'tokenkeep_principals';
 /** longer than the periods of a node's background statements (revocation outbox, background refresh, listener ping) */
 const KEEP_MS = 1_500;
@@ -78,7 +78,7 @@ describe(
     let aListener: number;
 
     const listeners = async (): Promise<number[]> =>
-      (await db!.query('SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database() ORDER BY pid', [LISTENER])).rows.map(
+      (await db!.query('SELECT pid FROM pg_stat_activity WHERE application_name LIKE $1 AND datname = current_database() ORDER BY pid', [LISTENER])).rows.map(
         (r) => Number(r.pid),
       );
     /** B's notification connections: every one that is not A's (A's is never ended here). */

@@ -19,7 +19,7 @@ import { nameKey } from '../names.js';
 import { Refused, answerRefusal } from '../refused.js';
 import { Batcher } from './batcher.js';
 import { WriteHealth } from '../write-health.js';
-import { PrincipalChanges } from './principal-changes.js';
+import { PRINCIPALS_NOTICE, PrincipalChanges } from './principal-changes.js';
 
 export type Row = Record<string, unknown>;
 /** A pooled client inside a transaction, or the pool itself for a single autocommit statement. */
@@ -128,6 +128,9 @@ export type Lookup<K> = (key: K) => Promise<Row | undefined>;
 
 const WRITE_COMMANDS = new Set(['INSERT', 'UPDATE', 'DELETE']);
 
+/** Pooled clients whose statements changed a principal since their last commit or rollback (the triggers' NOTICE). */
+const changedPrincipals = new WeakSet<pg.ClientBase>();
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class PgDb {
@@ -137,9 +140,9 @@ export class PgDb {
   /** the outcome of the last write this store committed or failed (see ../write-health.ts) */
   private readonly writeHealth = new WriteHealth(cannotWriteReason);
   /**
-   * The principals stamp (./principal-changes.ts). Every write committed through `run` or `tx` may have changed a
-   * principal as far as this node knows, unless it changed no row; only the hot statements of `prepared` (tokens and
-   * profiles) are known not to.
+   * The principals stamp (./principal-changes.ts). A statement that changed a user, a grant or a tenant says so to its
+   * session (a NOTICE of migration 9's triggers); the write that ran it resolves only once it is committed and every
+   * node has seen it.
    */
   readonly principalChanges: PrincipalChanges;
 
@@ -163,6 +166,11 @@ export class PgDb {
     // process. The next query gets a fresh connection (or StoreUnavailable).
     this.pool.on('error', () => {});
     this.principalChanges = new PrincipalChanges(url);
+    this.pool.on('connect', (client) =>
+      client.on('notice', (notice) => {
+        if (notice.message === PRINCIPALS_NOTICE) changedPrincipals.add(client);
+      }),
+    );
   }
 
   /** Where this store points, without the password. */
@@ -243,24 +251,28 @@ export class PgDb {
   /** One statement on a client or (autocommit) on the pool, with errors mapped. */
   async run<R extends pg.QueryResultRow = Row>(on: Queryable, sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
     try {
-      const result = await on.query<R>(sql, params);
-      // A write that changed no row changed no principal: the revocation outbox's claim, an UPDATE every node runs
-      // once a second, would otherwise empty every node's principal cache once a second.
-      if (this.committed(on, result) && (result.rowCount ?? 0) > 0) this.principalChanges.changed();
+      if (on !== this.pool) return await on.query<R>(sql, params);
+      // An autocommit statement on a client of its own, so that a principal it changed is known to be its doing.
+      const client = await this.pool.connect();
+      let result: pg.QueryResult<R>;
+      let changed: boolean;
+      try {
+        result = await client.query<R>(sql, params);
+      } finally {
+        changed = changedPrincipals.delete(client);
+        client.release();
+      }
+      this.committed(on, result);
+      if (changed) await this.principalChanges.committed();
       return result;
     } catch (err) {
       throw this.mapError(err);
     }
   }
 
-  /**
-   * Whether this was an autocommit write that went through: then the database can write (a statement inside a
-   * transaction counts at COMMIT).
-   */
-  private committed(on: Queryable, result: pg.QueryResult<pg.QueryResultRow>): boolean {
-    if (on !== this.pool || !WRITE_COMMANDS.has(result.command)) return false;
-    this.writeHealth.succeeded();
-    return true;
+  /** An autocommit write went through: the database can write (a statement inside a transaction counts at COMMIT). */
+  private committed(on: Queryable, result: pg.QueryResult<pg.QueryResultRow>): void {
+    if (on === this.pool && WRITE_COMMANDS.has(result.command)) this.writeHealth.succeeded();
   }
 
   /** Rows of one statement. */
@@ -344,12 +356,11 @@ export class PgDb {
         for (const lock of opts.locks ?? []) await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_NAMESPACE, lock]);
         const result = await fn(client);
         await client.query('COMMIT');
-        if (!opts.readOnlySnapshot) {
-          this.writeHealth.succeeded();
-          this.principalChanges.changed();
-        }
+        if (!opts.readOnlySnapshot) this.writeHealth.succeeded();
+        if (changedPrincipals.delete(client)) await this.principalChanges.committed();
         return result;
       } catch (err) {
+        changedPrincipals.delete(client);
         try {
           await client.query('ROLLBACK');
         } catch (rollbackError) {

@@ -276,10 +276,12 @@ CREATE INDEX console_sessions_last_seen ON console_sessions(last_seen_at);`,
     name: 'principals notify',
     // The principal cache (src/domain/principals.ts, ./principal-changes.ts): every statement that changes a table a
     // principal is read from notifies channel tokenkeep_principals from its transaction, delivered to every listening
-    // node at commit (one notification per transaction: PostgreSQL folds identical ones).
+    // node at commit (one notification per transaction: PostgreSQL folds identical ones), and tells the session that
+    // wrote it with a NOTICE, so its node waits for the other nodes to have seen the change before it answers.
     sql: `CREATE FUNCTION tokenkeep_principals_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   PERFORM pg_notify('tokenkeep_principals', '');
+  RAISE NOTICE 'tokenkeep_principals_changed';
   RETURN NULL;
 END $$;
 ${['tenants', 'roles', 'role_permissions', 'users', 'user_roles', 'user_permissions', 'tenant_admins']
