@@ -59,7 +59,10 @@ describe(`principal cache on ${BACKEND}`, () => {
   };
   /** Another store on the harness's database: what another server process opens. */
   const storeOnSameDatabase = (): Store => {
-    const store = h.store instanceof PostgresStore ? new PostgresStore(h.store.db.url, integrityRules, { max: 2 }) : new SqliteStore(join(h.dir, 'tokenkeep.db'), integrityRules);
+    const store =
+      h.store instanceof PostgresStore
+        ? new PostgresStore(h.store.db.url, integrityRules, { max: 2 })
+        : new SqliteStore(join(h.dir, 'tokenkeep.db'), integrityRules);
     others.push(store);
     return store;
   };
@@ -105,7 +108,9 @@ describe(`principal cache on ${BACKEND}`, () => {
   });
 
   test('every change of the row, the grants or the tenant made through this store is seen by the next read', async () => {
-    const role = await must(h.store.roles.create({ name: rnd('Grants '), tenantId: SYSTEM_TENANT_ID, description: null, permissions: [Perm.MgmtAPI], users: [] }));
+    const role = await must(
+      h.store.roles.create({ name: rnd('Grants '), tenantId: SYSTEM_TENANT_ID, description: null, permissions: [Perm.MgmtAPI], users: [] }),
+    );
     const made = await must(
       h.store.tenants.create({ name: rnd('Tenant '), parentTenant: SYSTEM_TENANT_ID, description: null, status: 1, importedRoles: [USER_ROLE], admins: [] }),
     );
@@ -121,20 +126,56 @@ describe(`principal cache on ${BACKEND}`, () => {
     };
 
     const grown = { ...role, permissions: [Perm.MgmtAPI, Perm.OAuth] };
-    await change('a role gains a permission', () => must(h.store.roles.update(role.id, { ...grown, users: [user.id] })), (p) => p.effective.has(Perm.OAuth));
+    await change(
+      'a role gains a permission',
+      () => must(h.store.roles.update(role.id, { ...grown, users: [user.id] })),
+      (p) => p.effective.has(Perm.OAuth),
+    );
     await change(
       'an explicit permission and a second role',
       () => must(h.store.users.update(user.id, { userName: name, status: 1, roles: [role.id, USER_ROLE], permissions: [Perm.OnBehalfOf] })),
       (p) => p.effective.has(Perm.OnBehalfOf) && p.roles.includes(USER_ROLE),
     );
-    await change('tenant administration', () => must(h.store.tenants.setAdmins(tenant.id, [user.id])), (p) => p.adminTenants.has(tenant.id));
-    await change('a role taken away', () => must(h.store.roles.update(role.id, { ...grown, users: [] })), (p) => !p.effective.has(Perm.OAuth) && !p.roles.includes(role.id));
-    await change('a new password hash', () => must(h.store.users.update(user.id, { userName: name, status: 1, roles: [USER_ROLE], permissions: [], passwordHash: 'next-hash' })), (p) => p.passwordHash === 'next-hash');
-    await change('a transparent rehash', () => h.store.logins.upgradePasswordHash(user.id, 'next-hash', 'upgraded-hash'), (p) => p.passwordHash === 'upgraded-hash');
-    await change('a failed login', () => h.store.logins.recordFailure(user.id, 1_000, failureCount({ limit: 3, intervalMs: 60_000, periodMs: 60_000 }, 1_000)!), (p) => p.failedCount === 1);
-    await change('a lock', () => must(h.store.users.setLock(user.id, { lockedAt: 5, lockedUntil: 10 })), (p) => p.lockedUntil === 10);
-    await change('failures cleared', () => h.store.logins.clearFailures(user.id), (p) => p.lockedUntil === null);
-    await change('deactivation', () => must(h.store.users.update(user.id, { userName: name, status: 0, roles: [USER_ROLE], permissions: [] })), (p) => p.status === 0);
+    await change(
+      'tenant administration',
+      () => must(h.store.tenants.setAdmins(tenant.id, [user.id])),
+      (p) => p.adminTenants.has(tenant.id),
+    );
+    await change(
+      'a role taken away',
+      () => must(h.store.roles.update(role.id, { ...grown, users: [] })),
+      (p) => !p.effective.has(Perm.OAuth) && !p.roles.includes(role.id),
+    );
+    await change(
+      'a new password hash',
+      () => must(h.store.users.update(user.id, { userName: name, status: 1, roles: [USER_ROLE], permissions: [], passwordHash: 'next-hash' })),
+      (p) => p.passwordHash === 'next-hash',
+    );
+    await change(
+      'a transparent rehash',
+      () => h.store.logins.upgradePasswordHash(user.id, 'next-hash', 'upgraded-hash'),
+      (p) => p.passwordHash === 'upgraded-hash',
+    );
+    await change(
+      'a failed login',
+      () => h.store.logins.recordFailure(user.id, 1_000, failureCount({ limit: 3, intervalMs: 60_000, periodMs: 60_000 }, 1_000)!),
+      (p) => p.failedCount === 1,
+    );
+    await change(
+      'a lock',
+      () => must(h.store.users.setLock(user.id, { lockedAt: 5, lockedUntil: 10 })),
+      (p) => p.lockedUntil === 10,
+    );
+    await change(
+      'failures cleared',
+      () => h.store.logins.clearFailures(user.id),
+      (p) => p.lockedUntil === null,
+    );
+    await change(
+      'deactivation',
+      () => must(h.store.users.update(user.id, { userName: name, status: 0, roles: [USER_ROLE], permissions: [] })),
+      (p) => p.status === 0,
+    );
 
     const member = await makeUser([made.roles[0]], [], tenant.id);
     assert.equal((await read(member.userName)).tenantStatus, 1);
