@@ -255,13 +255,15 @@ export class PgDb {
       // An autocommit statement on a client of its own, so that a principal it changed is known to be its doing.
       const client = await this.pool.connect();
       let result: pg.QueryResult<R>;
-      let changed: boolean;
       try {
         result = await client.query<R>(sql, params);
-      } finally {
-        changed = changedPrincipals.delete(client);
-        client.release();
+      } catch (err) {
+        changedPrincipals.delete(client);
+        client.release(err as Error); // as pool.query does: a client whose statement failed is not reused
+        throw err;
       }
+      const changed = changedPrincipals.delete(client);
+      client.release();
       this.committed(on, result);
       if (changed) await this.principalChanges.committed();
       return result;
