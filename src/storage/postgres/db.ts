@@ -353,16 +353,15 @@ export class PgDb {
         throw this.mapError(err, opts);
       }
       let broken: Error | undefined;
+      let result: T;
+      let changed: boolean;
       try {
         await client.query(opts.readOnlySnapshot ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
         for (const lock of opts.locks ?? []) await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_NAMESPACE, lock]);
-        const result = await fn(client);
+        result = await fn(client);
         await client.query('COMMIT');
         if (!opts.readOnlySnapshot) this.writeHealth.succeeded();
-        if (changedPrincipals.delete(client)) await this.principalChanges.committed();
-        return result;
       } catch (err) {
-        changedPrincipals.delete(client);
         try {
           await client.query('ROLLBACK');
         } catch (rollbackError) {
@@ -370,8 +369,12 @@ export class PgDb {
         }
         throw this.mapError(err, opts);
       } finally {
+        changed = changedPrincipals.delete(client);
         client.release(broken);
       }
+      // Answered once every node has seen the change; the connection is back in the pool meanwhile.
+      if (changed) await this.principalChanges.committed();
+      return result;
     });
   }
 
