@@ -9,7 +9,7 @@
  * For development only: plain http on loopback, its state in memory, a client secret made at each start.
  */
 import { parseArgs } from 'node:util';
-import { startAuthorizationServer } from '../test/engine/as-support.js';
+import { oauthAppBody, startAuthorizationServer } from '../test/engine/as-support.js';
 
 const { values } = parseArgs({ options: { port: { type: 'string', default: '9400' }, 'public-url': { type: 'string', default: 'http://127.0.0.1:8080' } } });
 const publicUrl = values['public-url'].replace(/\/$/, '');
@@ -18,15 +18,7 @@ const as = await startAuthorizationServer({
   redirectUris: [`${publicUrl}/hdpui/oauth2callback`],
   accessTokenTTL: 300,
 });
-const app = {
-  name: 'Local AS',
-  dataStore: 63,
-  clientId: as.client.clientId,
-  clientSecret: as.client.clientSecret,
-  authorizeURI: as.authorizeURI,
-  tokenURI: as.tokenURI,
-  scope: 'openid offline_access',
-};
+const app = oauthAppBody(as);
 const engine = { issuer: as.issuer, revocationURI: as.revocationURI, authorizeParams: { prompt: 'consent' } };
 process.stdout.write(`Authorization server at ${as.issuer} (redirect URI ${publicUrl}/hdpui/oauth2callback); Ctrl-C stops it.
 APP='${JSON.stringify(app)}'

@@ -22,6 +22,7 @@ import type { Browser, Page, Request } from 'playwright-core';
 import { expectRowState, openProfile, signIn, signOut } from './console-actions.js';
 import { PASSWORDS, USER, startConsoleStack, type ConsoleStack } from './console-stack.js';
 import { CONSOLE_CSP, browserSkip, launchChromium, newWatchedContext, until, type Watch } from './browser-support.js';
+import { oauthAppBody } from '../engine/as-support.js';
 
 const SESSION_COOKIE = 'tokenkeep_session';
 
@@ -47,15 +48,7 @@ describe('console security in Chromium', { skip: browserSkip(), timeout: 120_000
     attackerPort = (attacker.address() as AddressInfo).port;
 
     const { as } = stack;
-    const app = await stack.api('POST', '/api/mgmt/oauthapps', 'd2cadmin', {
-      name: 'Local AS',
-      dataStore: 63,
-      clientId: as.client.clientId,
-      clientSecret: as.client.clientSecret,
-      authorizeURI: as.authorizeURI,
-      tokenURI: as.tokenURI,
-      scope: 'openid offline_access',
-    });
+    const app = await stack.api('POST', '/api/mgmt/oauthapps', 'd2cadmin', oauthAppBody(as));
     assert.equal(app.status, 201, app.text);
     const tokens = await as.obtainTokens({ accountId: 'victim' });
     profileName = 'Victim_profile';

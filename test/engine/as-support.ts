@@ -285,6 +285,19 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
   };
 }
 
+/** The body of `POST /api/mgmt/oauthapps` that registers tokenkeep as this AS's client (scripts/dev-as.ts, the console's tests). */
+export function oauthAppBody(as: AuthorizationServer, name = 'Local AS'): Record<string, unknown> {
+  return {
+    name,
+    dataStore: 63,
+    clientId: as.client.clientId,
+    clientSecret: as.client.clientSecret,
+    authorizeURI: as.authorizeURI,
+    tokenURI: as.tokenURI,
+    scope: 'openid offline_access',
+  };
+}
+
 /** RFC 6749 §2.3.1: the client id and secret are form-encoded before they are joined and base64-encoded. */
 export function basicAuthorization(c: Pick<TestClient, 'clientId' | 'clientSecret'>): string {
   const enc = (s: string): string => encodeURIComponent(s).replace(/%20/g, '+');
