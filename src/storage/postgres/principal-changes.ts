@@ -136,7 +136,8 @@ export class PrincipalChanges {
       this.generation++;
       return;
     }
-    const [kind, from, n, to] = payload.split(':');
+    // ping:<node>:<n>, sync:<node>:<n>, ack:<node that synced>:<n>:<node that answers>
+    const [kind, from, n, by] = payload.split(':');
     if (kind === 'ping' && payload === this.ping?.payload) {
       this.ping = undefined;
       if (this.lagging) {
@@ -148,7 +149,7 @@ export class PrincipalChanges {
       this.notify(`ack:${from}:${n}:${this.id}`);
     } else if (kind === 'ack' && from === this.id) {
       const sync = this.syncs.get(`${from}:${n}`);
-      sync?.waitingFor.delete(to);
+      sync?.waitingFor.delete(by);
       if (sync?.waitingFor.size === 0) sync.done();
     }
     // Another node's ping, a change of another kind: nothing here.
