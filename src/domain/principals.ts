@@ -1,10 +1,12 @@
 /**
- * Who a user name is, for every request (Basic auth, a console session, `?user=`, a consent callback): the store's
- * principal, kept in memory between requests while the store's principals stamp stays the same (issue 16).
+ * Who a user name is, for every request (Basic auth, a console session, `?user=`): the store's principal, kept in
+ * memory between requests while the store's principals stamp stays the same (issue 16). (The consent callback's check
+ * of its user reads the store: it is not on the hot path.)
  *
  * The stamp changes, on this node and by its next request, with every change of a user, its grants or its tenant
  * that any node or process commits (SQLite: a version that triggers raise in the writing transaction; PostgreSQL:
- * LISTEN/NOTIFY from the writing transaction, and this node's own writes at once). While the store cannot vouch for
+ * LISTEN/NOTIFY from the writing transaction, this node's own writes at once, and such a write answered only once
+ * every other node has acknowledged it). While the store cannot vouch for
  * the stamp (PostgreSQL's notification connection down or lagging) there is none, and every request reads the row,
  * as before the cache. A row read while the stamp moved is answered but not kept: it may be older than the change
  * that moved it.
